@@ -1,0 +1,143 @@
+"""Alignment to canonical crops and the inverse paste back into the frame.
+
+A crop is defined by a similarity transform (rotation, uniform scale, translation) that
+maps the face's 5 key points onto a template. Templates are the published ones:
+
+- ``"arcface"``: the 112x112 template used by ArcFace / inswapper (scales to 128).
+- ``"ffhq"``: the 512x512 FFHQ-style template used by GFPGAN / CodeFormer (scales to 1024).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from deage.types import Affine, AlignedFace, Face, Image, Mask, Points
+
+_ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+_FFHQ_512 = np.array(
+    [[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935], [201.26117, 371.41043],
+     [313.08905, 371.15118]],
+    dtype=np.float64,
+)
+_TEMPLATES = {"arcface": (_ARCFACE_112, 112), "ffhq": (_FFHQ_512, 512)}
+
+
+def template_points(template: str, size: int) -> np.ndarray:
+    """The template's 5 key points (float64 (5, 2)) for a crop of ``size`` x ``size`` pixels."""
+    if template not in _TEMPLATES:
+        raise ValueError(f"unknown alignment template {template!r}; choose from {sorted(_TEMPLATES)}")
+    points, native = _TEMPLATES[template]
+    if template == "arcface" and size % 128 == 0:
+        # insightface's convention for 128-multiples: scale the 112 template and shift x by 8/112.
+        ratio = size / 128.0
+        return (points + np.array([8.0, 0.0])) * ratio
+    return points * (size / native)
+
+
+def estimate_alignment(keypoints5: Points, template: str = "ffhq", size: int = 512) -> Affine:
+    """Similarity transform (float64 (2, 3), frame -> crop) that best maps ``keypoints5`` onto the template."""
+    src = np.asarray(keypoints5, dtype=np.float64).reshape(5, 2)
+    dst = template_points(template, size)
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if matrix is None:  # degenerate points (all equal): fall back to a least-squares Umeyama fit
+        matrix = _umeyama(src, dst)
+    return matrix.astype(np.float64)
+
+
+def _umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    var = (s**2).sum() / len(src)
+    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rot = u @ sign @ vt
+    scale = (sig * np.diag(sign)).sum() / max(var, 1e-12)
+    t = mu_d - scale * rot @ mu_s
+    return np.hstack([scale * rot, t[:, None]])
+
+
+def invert_affine(matrix: Affine) -> Affine:
+    """Inverse of a (2, 3) affine matrix."""
+    return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
+
+
+def transform_points(points: Points, matrix: Affine) -> Points:
+    """Apply a (2, 3) affine to float (N, 2) points; returns float32 (N, 2)."""
+    pts = np.asarray(points, dtype=np.float64)
+    return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def align_face(frame: Image, face: Face, template: str = "ffhq", size: int = 512) -> AlignedFace:
+    """Warp ``face`` out of ``frame`` (RGB uint8 (H, W, 3)) into a canonical ``size`` x ``size`` crop."""
+    matrix = estimate_alignment(face.keypoints5, template, size)
+    crop = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    landmarks = transform_points(face.landmarks, matrix) if face.landmarks is not None else None
+    return AlignedFace(
+        image=crop,
+        matrix=matrix,
+        keypoints5=transform_points(face.keypoints5, matrix),
+        landmarks=landmarks,
+        template=template,
+    )
+
+
+def crop_footprint(matrix: Affine, size: int, frame_shape: tuple[int, ...], margin: int = 2) -> tuple[int, int, int, int]:
+    """Integer frame region ``(x0, y0, x1, y1)`` (exclusive ends) covered by a crop, clipped to the frame."""
+    inv = invert_affine(matrix)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    pts = corners @ inv[:, :2].T + inv[:, 2]
+    h, w = frame_shape[:2]
+    x0 = int(np.clip(np.floor(pts[:, 0].min()) - margin, 0, w))
+    y0 = int(np.clip(np.floor(pts[:, 1].min()) - margin, 0, h))
+    x1 = int(np.clip(np.ceil(pts[:, 0].max()) + margin + 1, 0, w))
+    y1 = int(np.clip(np.ceil(pts[:, 1].max()) + margin + 1, 0, h))
+    return x0, y0, x1, y1
+
+
+def warp_to_frame(
+    crop: np.ndarray, matrix: Affine, frame_shape: tuple[int, ...]
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Inverse-warp a crop (image (S, S, C) or mask (S, S)) back into frame coordinates.
+
+    Only the region of the frame the crop covers is computed (fast at 4K). Returns the warped
+    region and its frame box ``(x0, y0, x1, y1)``; pixels outside the crop are 0.
+    """
+    size = crop.shape[0]
+    x0, y0, x1, y1 = crop_footprint(matrix, size, frame_shape)
+    shifted = invert_affine(matrix).copy()
+    shifted[:, 2] -= (x0, y0)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 0) + crop.shape[2:], crop.dtype), (x0, y0, x1, y1)
+    out = cv2.warpAffine(
+        crop, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    return out, (x0, y0, x1, y1)
+
+
+def paste_back(frame: Image, crop: Image, matrix: Affine, mask: Mask) -> Image:
+    """Composite an edited crop into a copy of ``frame`` through the inverse alignment.
+
+    Args:
+        frame: RGB uint8 (H, W, 3); not modified.
+        crop: RGB uint8 (S, S, 3), the edited aligned face.
+        matrix: (2, 3) frame -> crop used to make the crop.
+        mask: float32 (S, S) in [0, 1]; where to take the crop (feather it beforehand).
+
+    Returns:
+        A new RGB uint8 frame. Pixels where the warped mask is exactly 0 are bit-identical to ``frame``.
+    """
+    out = frame.copy()
+    warped, (x0, y0, x1, y1) = warp_to_frame(crop, matrix, frame.shape)
+    alpha, _ = warp_to_frame(mask.astype(np.float32), matrix, frame.shape)
+    if warped.size == 0:
+        return out
+    region = out[y0:y1, x0:x1]
+    a = alpha[..., None]
+    blended = region.astype(np.float32) * (1.0 - a) + warped.astype(np.float32) * a
+    touched = alpha > 0
+    region[touched] = np.clip(np.rint(blended[touched]), 0, 255).astype(np.uint8)
+    return out
