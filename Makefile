@@ -1,0 +1,34 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - create the environment, build the example clip, render it with the default look
+#   make test   - create the environment and run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+OUT    ?= out
+LOOK   ?= examples/looks/young10.json
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "deage needs Python >= 3.11"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup
+	@mkdir -p $(OUT)
+	$(PY) examples/make_example_clip.py $(OUT)/example.mp4
+	$(VENV)/bin/deage render $(OUT)/example.mp4 -o $(OUT)/example_deaged.mp4 --look $(LOOK)
+	@echo "demo: source clip $(OUT)/example.mp4, result $(OUT)/example_deaged.mp4 (provenance beside it)"
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/transcode.py
+
+clean:
+	rm -rf $(OUT) test-artifacts .pytest_cache

@@ -1,0 +1,222 @@
+"""Paste an edited face back into its frame: mask shaping, colour match, blend mode.
+
+``composite`` is the one entry point the render calls per frame and face. It works only on the
+frame region the (shaped) mask covers, never on the whole frame, and leaves every pixel where the
+mask is 0 bit-identical to the input frame.
+
+When the editor returned its edit as a ``Retouch`` (changes to the original crop, as the makeup
+editor does), the changes are warped into the frame and applied to the frame's own pixels: the
+face's untouched detail and grain are never resampled, so nothing softens, even at 1:1 scale.
+Otherwise the edited crop itself is warped back through the inverse alignment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, overload
+
+import cv2
+import numpy as np
+
+from deage.blend.colour import histogram_transfer, lab_transfer
+from deage.blend.feather import alpha_blend, shape_mask
+from deage.blend.params import REFERENCE_CROP, BlendParams
+from deage.blend.poisson import poisson_blend
+from deage.blend.pyramid import multiband_blend, pyramid_levels
+from deage.edit.base import EditResult, Retouch
+from deage.errors import DeageError
+from deage.types import AlignedFace, Image, Mask
+
+Box = tuple[int, int, int, int]
+
+
+@overload
+def composite(frame: Image, aligned: AlignedFace, result: EditResult, blend: BlendParams | None = ...,
+              *, return_mask: Literal[False] = ...) -> Image: ...
+
+
+@overload
+def composite(frame: Image, aligned: AlignedFace, result: EditResult, blend: BlendParams | None = ...,
+              *, return_mask: Literal[True]) -> tuple[Image, Mask]: ...
+
+
+def composite(
+    frame: Image,
+    aligned: AlignedFace,
+    result: EditResult,
+    blend: BlendParams | None = None,
+    *,
+    return_mask: bool = False,
+) -> Image | tuple[Image, Mask]:
+    """Composite one edited face into a copy of ``frame``.
+
+    Args:
+        frame: RGB uint8 (H, W, 3); not modified.
+        aligned: the aligned face the edit was made from (its ``matrix`` maps frame -> crop).
+        result: the editor's output for ``aligned`` (crop and mask of the same size S).
+        blend: mask shaping, blend mode, colour match and amount (default ``BlendParams()``).
+        return_mask: also return the final alpha in frame coordinates.
+
+    Returns:
+        The new RGB uint8 (H, W, 3) frame; with ``return_mask``, also its float32 (H, W) alpha in
+        [0, 1]. Wherever that alpha is 0 the frame is bit-identical to the input.
+
+    Raises:
+        DeageError: frame, crop or mask have the wrong shape or type.
+    """
+    blend = blend or BlendParams()
+    _check(frame, aligned, result)
+    out = frame.copy()
+    height, width = frame.shape[:2]
+    size = aligned.size
+    matrix = np.asarray(aligned.matrix, np.float64)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop px per frame px
+    retouch = result.retouch
+
+    # Shape the mask on a grid at most half the crop size (it is smooth); for a retouch, on the
+    # grid of its delta, so one 4-channel warp carries mask, flow and detail gain together.
+    grid = retouch.delta.shape[0] if retouch is not None else max(64, size // 2)
+    k = grid / float(REFERENCE_CROP)  # grid pixels per blend-parameter pixel
+    mask = cv2.resize(np.asarray(result.mask, np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
+    mask = shape_mask(mask, blend.erode * k, blend.dilate * k, blend.feather * k)
+    mask *= np.float32(blend.amount)
+
+    def unchanged() -> Image | tuple[Image, Mask]:
+        return (out, np.zeros((height, width), np.float32)) if return_mask else out
+
+    if not mask.any():
+        return unchanged()
+    pad = 2
+    if retouch is not None and retouch.flow is not None:
+        pad += int(np.ceil(float(np.abs(retouch.flow).max()) / max(scale, 1e-6))) + 1
+    x0, y0, x1, y1 = _footprint(mask, _grid_matrix(matrix, size, grid), (height, width), pad)
+    if x1 <= x0 or y1 <= y0:
+        return unchanged()
+    to_crop = matrix.copy()
+    to_crop[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)  # region pixel -> crop pixel
+    region_size = (x1 - x0, y1 - y0)
+    to_grid = _grid_matrix(to_crop, size, grid)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+
+    base = frame[y0:y1, x0:x1].astype(np.float32)
+    if retouch is not None:
+        alpha, top = _apply_retouch(base, retouch, mask, to_grid, to_crop, size, scale)
+    else:
+        alpha = cv2.warpAffine(mask, to_grid, region_size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        top = cv2.warpAffine(result.image, to_crop, region_size, flags=flags,
+                             borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    alpha[alpha < 1.0 / 512.0] = 0.0
+    touched = alpha > 0
+    if not touched.any():
+        return unchanged()
+
+    if blend.colour_match == "lab":
+        top = lab_transfer(top, base, alpha)
+    elif blend.colour_match == "histogram":
+        top = histogram_transfer(top, base, alpha)
+
+    if blend.mode == "multiband":
+        transition = max(blend.feather, 4.0) * size / REFERENCE_CROP / max(scale, 1e-6)  # frame pixels
+        mixed = multiband_blend(base, top, alpha, pyramid_levels(y1 - y0, x1 - x0, transition))
+        # Low bands spread past the mask's edge: fade them out over its outermost part.
+        mixed = alpha_blend(base, mixed, np.clip(alpha * 16.0, 0.0, 1.0))
+    elif blend.mode == "poisson":
+        seamless = poisson_blend(base, top, touched)
+        mixed = alpha_blend(base, seamless, alpha)
+    else:
+        mixed = alpha_blend(base, top, alpha)
+
+    mixed += np.float32(0.5)
+    np.clip(mixed, 0, 255, out=mixed)
+    np.copyto(out[y0:y1, x0:x1], mixed.astype(np.uint8), where=touched[..., None])
+    if return_mask:
+        matte = np.zeros((height, width), np.float32)
+        matte[y0:y1, x0:x1] = alpha
+        return out, matte
+    return out
+
+
+def _check(frame: Image, aligned: AlignedFace, result: EditResult) -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise DeageError(f"composite needs an RGB uint8 (H, W, 3) frame, got {getattr(frame, 'shape', None)} "
+                         f"{getattr(frame, 'dtype', None)}")
+    size = aligned.size
+    mask = np.asarray(result.mask)
+    if mask.shape != (size, size):
+        raise DeageError(f"the edit's mask is {mask.shape}, expected ({size}, {size}) like the aligned crop")
+    if result.retouch is None:
+        image = result.image
+        if image.shape != (size, size, 3) or image.dtype != np.uint8:
+            raise DeageError(f"the edited crop is {image.shape} {image.dtype}, expected ({size}, {size}, 3) uint8")
+    if np.asarray(aligned.matrix).shape != (2, 3) or not np.isfinite(aligned.matrix).all():
+        raise DeageError("the aligned face's matrix must be a finite (2, 3) affine")
+
+
+def _footprint(mask: Mask, to_grid: np.ndarray, frame_shape: tuple[int, int], pad: int) -> Box:
+    """Frame box (x0, y0, x1, y1), exclusive ends, covering the grid cells where ``mask`` > 0.
+
+    ``to_grid`` maps frame pixels to mask-grid pixels.
+    """
+    ys, xs = np.nonzero(mask.max(axis=1) > 0)[0], np.nonzero(mask.max(axis=0) > 0)[0]
+    gx0, gx1, gy0, gy1 = xs[0] - 1, xs[-1] + 1, ys[0] - 1, ys[-1] + 1
+    inv = cv2.invertAffineTransform(to_grid)
+    corners = np.array([[gx0, gy0], [gx1, gy0], [gx0, gy1], [gx1, gy1]], np.float64)
+    pts = corners @ inv[:, :2].T + inv[:, 2]
+    h, w = frame_shape
+    x0 = int(np.clip(np.floor(pts[:, 0].min()) - pad, 0, w))
+    y0 = int(np.clip(np.floor(pts[:, 1].min()) - pad, 0, h))
+    x1 = int(np.clip(np.ceil(pts[:, 0].max()) + pad + 1, 0, w))
+    y1 = int(np.clip(np.ceil(pts[:, 1].max()) + pad + 1, 0, h))
+    return x0, y0, x1, y1
+
+
+def _grid_matrix(to_crop: np.ndarray, size: int, grid: int) -> np.ndarray:
+    """Region pixel -> pixel of a (grid, grid) map laid over an S crop (cv2.resize centre convention)."""
+    f = grid / float(size)
+    m = to_crop * f
+    m[:, 2] += 0.5 * f - 0.5
+    return m
+
+
+def _apply_retouch(
+    base: np.ndarray, retouch: Retouch, mask: Mask, to_grid: np.ndarray, to_crop: np.ndarray, size: int, scale: float
+) -> tuple[Mask, np.ndarray]:
+    """Alpha and the retouched frame region (float32 0..255) for the frame region ``base``.
+
+    ``mask`` is on the delta's grid; ``to_grid`` maps region pixels to that grid. Everything is
+    packed into 4-channel grids (OpenCV warps 4 channels in one fast pass): delta + mask, and, for
+    a shape warp, the remap coordinates + detail gain. Remap coordinates are affine in the grid
+    plus the flow, so warping them with bilinear interpolation is exact for the affine part.
+    """
+    h, w = base.shape[:2]
+    grid = retouch.delta.shape[0]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    pack = np.empty((grid, grid, 4), np.float32)
+    pack[..., :3] = retouch.delta * np.float32(255.0)
+    pack[..., 3] = mask
+    packed = cv2.warpAffine(pack, to_grid, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = np.ascontiguousarray(packed[..., 3])
+    top = base + packed[..., :3]
+    if retouch.flow is None and retouch.detail_gain is None:
+        return alpha, top
+    aux = np.zeros((grid, grid, 4), np.float32)
+    if retouch.flow is not None:
+        # Region coordinates of every grid cell, plus the flow turned into frame pixels.
+        from_grid = cv2.invertAffineTransform(to_grid).astype(np.float32)
+        cells = np.arange(grid, dtype=np.float32)
+        lin = np.linalg.inv(to_crop[:, :2]).astype(np.float32)
+        flow = cv2.resize(retouch.flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
+        fx, fy = flow[..., 0], flow[..., 1]
+        aux[..., 0] = from_grid[0, 0] * cells[None, :] + from_grid[0, 1] * cells[:, None] + from_grid[0, 2] \
+            + fx * lin[0, 0] + fy * lin[0, 1]
+        aux[..., 1] = from_grid[1, 0] * cells[None, :] + from_grid[1, 1] * cells[:, None] + from_grid[1, 2] \
+            + fx * lin[1, 0] + fy * lin[1, 1]
+    if retouch.detail_gain is not None:
+        aux[..., 2] = cv2.resize(retouch.detail_gain, (grid, grid), interpolation=cv2.INTER_LINEAR)
+    warped = cv2.warpAffine(aux, to_grid, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if retouch.detail_gain is not None:
+        sigma = max(retouch.detail_sigma / max(scale, 1e-6), 0.3)
+        top += (base - cv2.GaussianBlur(base, (0, 0), sigma)) * warped[..., 2:3]
+    if retouch.flow is None:
+        return alpha, top
+    maps = np.ascontiguousarray(warped[..., :2])
+    return alpha, cv2.remap(top, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

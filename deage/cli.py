@@ -1,0 +1,191 @@
+"""The ``deage`` command: info, analyse, render, weights, provenance.
+
+Every deliberate error (``DeageError``) prints one line ``deage: <file>: <problem>`` and exits 2;
+``--debug`` shows the traceback. Ctrl-C exits 130 and leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from deage import __version__
+from deage.errors import DeageError
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=not sys.stderr.isatty(), leave=False)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from deage.video import open_clip
+
+    with open_clip(args.clip) as clip:
+        info = clip.info.to_dict()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from deage.face.analysis import AnalysisSettings, analyse_clip
+    from deage.video import open_clip
+
+    settings = AnalysisSettings(**({"detect_every": args.detect_every} if args.detect_every else {}))
+    with open_clip(args.clip) as clip:
+        bar = _progress_bar(len(clip), "analyse")
+        try:
+            analysis = analyse_clip(
+                clip, settings, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                progress=lambda done, total: bar.update(done - bar.n),
+            )
+        finally:
+            bar.close()
+    if args.json:
+        print(json.dumps({"tracks": analysis.summary(), "frames_without_face": analysis.frames_without_face,
+                          "frame_count": analysis.frame_count}, indent=2))
+        return 0
+    rows = analysis.summary()
+    print(f"{args.clip}: {analysis.frame_count} frames, {len(rows)} track(s)")
+    print(f"{'track':>5}  {'first':>6}  {'last':>6}  {'missing':>7}  {'score':>6}")
+    for row in rows:
+        missing = row["frames_without_face"]
+        print(f"{row['id']:>5}  {row['first_frame']:>6}  {row['last_frame']:>6}  {len(missing):>7}  {row['mean_score']:>6.2f}")
+    if analysis.frames_without_face:
+        print(f"frames without any face: {_ranges(analysis.frames_without_face)}")
+    return 0
+
+
+def _ranges(frames: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    parts: list[str] = []
+    for f in sorted(frames):
+        if parts and f == parts[-1][1] + 1:
+            parts[-1] = (parts[-1][0], f)
+        else:
+            parts.append((f, f))
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from deage.look import Look, load_look
+    from deage.render import parse_frame_range, render_clip
+    from deage.video import open_clip
+
+    look = load_look(args.look) if args.look else Look()
+    if args.burn_in:
+        look.burn_in = True
+    with open_clip(args.clip) as clip:
+        frame_range = parse_frame_range(args.frames, len(clip))
+    bar = _progress_bar(frame_range[1] - frame_range[0], "render")
+    try:
+        result = render_clip(
+            args.clip, args.output, look, frames=frame_range, codec=args.codec, cache_dir=args.cache_dir,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )
+    finally:
+        bar.close()
+    print(f"rendered {result.frames} frames ({result.fps:.1f} fps) with look '{look.name or look.editor}' -> {result.output}")
+    if result.frames_without_face:
+        print(f"frames passed through without a face: {_ranges(result.frames_without_face)}")
+    if result.provenance:
+        print(f"provenance: {result.provenance}")
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from deage.weights import Manifest
+
+    manifest = Manifest.load(weights_dir=args.weights_dir)
+    if args.action == "where":
+        print(manifest.weights_dir if not args.name else manifest.where(args.name))
+        return 0
+    statuses = manifest.verify_all() if args.action == "verify" else manifest.status_all()
+    for status in statuses:
+        print(status.line())
+    if args.action == "verify" and any(s.state in ("missing", "mismatch") for s in statuses if s.name in (args.name or [s.name])):
+        return 1
+    return 0
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from deage.provenance import check_provenance, read_provenance
+
+    record = read_provenance(args.file)
+    print(json.dumps(record, indent=2))
+    if not Path(args.file).name.endswith(".provenance.json"):
+        ok = check_provenance(args.file)
+        print(f"output hash check: {'OK' if ok else 'MISMATCH (the output changed after the render)'}",
+              file=sys.stderr)
+        return 0 if ok else 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deage", description="De-age and replace faces in video clips.")
+    parser.add_argument("--version", action="version", version=f"deage {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="describe a clip or image sequence")
+    p.add_argument("clip")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("analyse", aliases=["analyze"], help="detect, landmark and track faces (cached)")
+    p.add_argument("clip")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--detect-every", type=int, default=None, help="keyframe detection interval (frames)")
+    p.add_argument("--cache-dir", default=None, help="analysis cache folder (default: .deage-cache beside the clip)")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("render", help="render a clip with a look")
+    p.add_argument("clip")
+    p.add_argument("-o", "--output", required=True, help="output file (.mp4, .mov, shot.%%04d.exr, ...)")
+    p.add_argument("--look", default=None, help="look JSON (default: identity)")
+    p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive")
+    p.add_argument("--codec", default=None, help="force an output codec (see docs)")
+    p.add_argument("--cache-dir", default=None, help="analysis cache folder")
+    p.add_argument("--burn-in", action="store_true", help="burn a visible 'AI-altered' label into every frame")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("weights", help="list, verify or locate model files")
+    p.add_argument("action", choices=["list", "verify", "where"])
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--weights-dir", default=None, help="weights folder (default: $DEAGE_WEIGHTS or ./weights)")
+    p.set_defaults(func=cmd_weights)
+
+    p = sub.add_parser("provenance", help="print a render's provenance and check the output's hash")
+    p.add_argument("file", help="a rendered output or its .provenance.json")
+    p.set_defaults(func=cmd_provenance)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DeageError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"deage: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("deage: interrupted; no partial output was left under the final name", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

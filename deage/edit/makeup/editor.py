@@ -1,0 +1,137 @@
+"""The embedded digital-makeup de-ager: texture, tone and shape operations on an aligned crop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from deage.edit.base import EditResult, Retouch
+from deage.edit.makeup.params import MakeupParams, MakeupSettings
+from deage.edit.makeup.shape import shape_flow
+from deage.edit.makeup.texture import wrinkle_delta
+from deage.edit.makeup.tone import tone_delta
+from deage.errors import DeageError, LookError, NoFaceError
+from deage.face.masks import FaceRegions, face_regions
+from deage.types import AlignedFace, Mask
+
+# Regions whose deep folds (broad shading, not just fine lines) are softened too.
+FOLD_REGIONS = ("nasolabial", "marionette", "under_eye", "glabella")
+
+
+class MakeupEditor:
+    """Digital makeup from well-understood operations, no weights.
+
+    Per face: region masks from the landmarks and a skin-colour model (``deage.face.masks``),
+    wrinkle and fold softening by frequency separation (``texture``), tone corrections (``tone``)
+    and a bounded landmark-driven warp (``shape``). The skin work runs at a working resolution of
+    at most ``work_size`` pixels across the crop, and never finer than the face's own resolution in
+    the frame (an upsampled small face is worked at its native size), so the finest detail, pores
+    and film grain, passes through untouched.
+
+    The editor keeps no state between calls: ``edit`` is a pure function of its arguments.
+    """
+
+    name = "makeup"
+
+    def __init__(self, work_size: int = 256, flow_grid: int = 48, min_work_size: int = 96) -> None:
+        if not 64 <= min_work_size <= work_size <= 1024:
+            raise ValueError(f"need 64 <= min_work_size <= work_size <= 1024, got {min_work_size}, {work_size}")
+        self.work_size = int(work_size)
+        self.min_work_size = int(min_work_size)
+        self.flow_grid = int(flow_grid)
+
+    def working_size(self, aligned: AlignedFace) -> int:
+        """Working resolution W for this crop: ``work_size``, or the face's native size if smaller."""
+        size = aligned.size
+        scale = float(np.sqrt(abs(np.linalg.det(np.asarray(aligned.matrix, np.float64)[:, :2]))))
+        factor = max(size / self.work_size, scale, 1.0)
+        return int(np.clip(round(size / factor), min(self.min_work_size, size), min(self.work_size, size)))
+
+    def edit(
+        self,
+        aligned: AlignedFace,
+        params: MakeupParams | dict[str, Any] | None = None,
+        parsing: dict[str, Mask] | None = None,
+    ) -> EditResult:
+        """De-age one aligned face.
+
+        Args:
+            aligned: the face at a canonical crop, with 68 landmarks in crop pixels.
+            params: ``MakeupParams`` (or its dict form); default ``MakeupParams()``.
+            parsing: optional learned-parser masks replacing the skin-colour model
+                (see ``deage.face.masks``).
+
+        Returns:
+            EditResult with the edited crop, the mask of where it changed things, the edit as a
+            ``Retouch`` (for compositing at frame resolution) and review layers ("wrinkles",
+            "folds", "tone", "skin", "protect") at working resolution.
+
+        Raises:
+            NoFaceError: the aligned face has no 68 landmarks.
+            DeageError: the crop is not a square RGB uint8 image.
+            LookError: ``params`` is a dict with bad keys or values.
+        """
+        image = aligned.image
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \
+                or image.shape[0] != image.shape[1]:
+            raise DeageError(f"the makeup editor needs a square RGB uint8 crop, got {getattr(image, 'shape', None)}")
+        if aligned.landmarks is None or np.asarray(aligned.landmarks).shape != (68, 2):
+            raise NoFaceError("the makeup editor needs 68 landmarks on the face; run a landmarker first")
+        if params is None:
+            params = MakeupParams()
+        elif isinstance(params, dict):
+            params = MakeupParams.from_dict(params)
+        elif not isinstance(params, MakeupParams):
+            raise LookError(f"makeup: expected MakeupParams, got {type(params).__name__}")
+        settings = params.resolve()
+        size = aligned.size
+        if settings.is_identity:
+            return EditResult(image=image.copy(), mask=np.zeros((size, size), np.float32))
+
+        retouch, support, layers = self.retouch(aligned, settings, parsing)
+        mask = cv2.resize(support, (size, size), interpolation=cv2.INTER_LINEAR)
+        return EditResult.from_retouch(image, retouch, np.clip(mask, 0, 1), layers)
+
+    def retouch(
+        self, aligned: AlignedFace, settings: MakeupSettings, parsing: dict[str, Mask] | None = None
+    ) -> tuple[Retouch, Mask, dict[str, Mask]]:
+        """The edit as a ``Retouch``, its support mask and review layers, all at working resolution."""
+        image, size = aligned.image, aligned.size
+        work = self.working_size(aligned)
+        small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
+        regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
+        wrinkles = regions.union(settings.wrinkles)
+        folds = regions.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
+        delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance)
+        tone, acting = tone_delta(
+            small, regions, under_eye=settings.under_eye, redness=settings.redness,
+            evenness=settings.evenness, spots=settings.spots,
+        )
+        delta += tone
+        flow = shape_flow(
+            aligned.landmarks, size, jaw_lift=settings.jaw_lift, cheek_fullness=settings.cheek_fullness,
+            eye_aperture=settings.eye_aperture, grid=self.flow_grid,
+        )
+        gain = None
+        if settings.texture_keep != 1.0:
+            gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
+        support = np.maximum(np.maximum(wrinkles, folds), acting)
+        if gain is not None:
+            support = np.maximum(support, np.abs(gain))
+        if flow is not None:
+            moved = np.hypot(flow[..., 0], flow[..., 1])
+            moved = cv2.resize(moved, (work, work), interpolation=cv2.INTER_LINEAR)
+            support = np.maximum(support, np.clip(moved / 0.35, 0, 1))
+        support = _support_mask(support, regions)
+        retouch = Retouch(delta=delta, flow=flow, detail_gain=gain, detail_sigma=0.6 * size / work)
+        layers = {"wrinkles": wrinkles, "folds": folds, "tone": acting, "skin": regions.skin,
+                  "protect": regions.protect}
+        return retouch, support, layers
+
+
+def _support_mask(strength: Mask, regions: FaceRegions) -> Mask:
+    """Where the edit acts at all (1 inside, soft edge), from the per-pixel strength of all operations."""
+    on = np.clip(strength * 8.0, 0.0, 1.0)
+    return cv2.GaussianBlur(on, (0, 0), max(0.7, 0.03 * regions.eye_distance)).astype(np.float32)

@@ -1,0 +1,192 @@
+"""The makeup editor's parameters: one "years younger" control driving every operation through a
+preset curve, plus per-operation overrides. Round-trips through JSON (``from_dict`` / ``to_dict``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from deage.errors import LookError
+from deage.face.masks import WRINKLE_REGIONS
+
+MAX_YEARS = 30.0
+
+# Strength of each operation at full "years" (30); the curve below scales them down for fewer years.
+_WRINKLES_AT_FULL: dict[str, float] = {
+    "forehead": 0.9,
+    "glabella": 0.9,
+    "crows_feet": 0.9,
+    "under_eye": 0.85,
+    "nasolabial": 0.75,
+    "marionette": 0.75,
+    "skin": 0.5,
+    "neck": 0.65,
+}
+_TONE_AT_FULL = {"under_eye": 0.7, "redness": 0.55, "evenness": 0.5, "spots": 0.8}
+_SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35}
+
+# name -> (low, high) of every scalar override
+_RANGES: dict[str, tuple[float, float]] = {
+    "texture_keep": (0.0, 2.0),
+    "under_eye": (0.0, 1.0),
+    "redness": (0.0, 1.0),
+    "evenness": (0.0, 1.0),
+    "spots": (0.0, 1.0),
+    "jaw_lift": (0.0, 1.0),
+    "cheek_fullness": (0.0, 1.0),
+    "eye_aperture": (0.0, 1.0),
+}
+
+
+def _texture_curve(t: float) -> float:
+    """Skin work: fast at first (the first years come mostly from skin), saturating at 1."""
+    return 1.0 - (1.0 - t) ** 1.6
+
+
+def _shape_curve(t: float) -> float:
+    """Shape work: slow at first (a few years younger barely changes the jaw), linear later."""
+    return t**1.4
+
+
+@dataclass(frozen=True)
+class MakeupSettings:
+    """Every strength the editor uses, resolved from ``MakeupParams`` (all values concrete)."""
+
+    wrinkles: dict[str, float]
+    texture_keep: float
+    under_eye: float
+    redness: float
+    evenness: float
+    spots: float
+    jaw_lift: float
+    cheek_fullness: float
+    eye_aperture: float
+
+    @property
+    def is_identity(self) -> bool:
+        return (
+            all(v == 0 for v in self.wrinkles.values())
+            and self.under_eye == self.redness == self.evenness == self.spots == 0
+            and self.jaw_lift == self.cheek_fullness == self.eye_aperture == 0
+        )
+
+
+@dataclass(frozen=True)
+class MakeupParams:
+    """Parameters of the embedded digital-makeup de-ager.
+
+    Attributes:
+        years: how many years younger, 0..30; drives every operation below through a preset curve.
+        wrinkles: per-region wrinkle-softening overrides, 0..1 (regions: forehead, glabella,
+            crows_feet, under_eye, nasolabial, marionette, skin, neck); missing regions follow
+            ``years``.
+        texture_keep: fraction of the finest texture (pores, film grain) kept where skin is
+            smoothed, 0..2; 1 keeps it exactly, below 1 is a softer "beauty" look, above 1 crisps it.
+        under_eye: lift of under-eye darkness, 0..1.
+        redness: reduction of local redness, 0..1.
+        evenness: evening of blotchy tone, 0..1.
+        spots: reduction of small dark spots (age spots, blemishes), 0..1.
+        jaw_lift: jowl and jaw-line lift, 0..1.
+        cheek_fullness: fuller, higher cheeks, 0..1.
+        eye_aperture: slightly more open eyes, 0..1.
+
+    Every override left as None follows ``years``.
+    """
+
+    years: float = 10.0
+    wrinkles: dict[str, float] = field(default_factory=dict)
+    texture_keep: float | None = None
+    under_eye: float | None = None
+    redness: float | None = None
+    evenness: float | None = None
+    spots: float | None = None
+    jaw_lift: float | None = None
+    cheek_fullness: float | None = None
+    eye_aperture: float | None = None
+
+    def __post_init__(self) -> None:
+        _number("years", self.years, 0.0, MAX_YEARS)
+        if not isinstance(self.wrinkles, dict):
+            raise LookError(f"makeup: 'wrinkles' must be an object of region: strength, got {self.wrinkles!r}")
+        for region, value in self.wrinkles.items():
+            if region not in WRINKLE_REGIONS:
+                raise LookError(f"makeup: unknown wrinkle region {region!r}; choose from {list(WRINKLE_REGIONS)}")
+            _number(f"wrinkles.{region}", value, 0.0, 1.0)
+        for name, (lo, hi) in _RANGES.items():
+            value = getattr(self, name)
+            if value is not None:
+                _number(name, value, lo, hi)
+
+    # ---- resolution through the preset curve ---------------------------------------------------
+    def resolve(self) -> MakeupSettings:
+        """All strengths for this ``years`` with the overrides applied."""
+        t = float(self.years) / MAX_YEARS
+        tex, shp = _texture_curve(t), _shape_curve(t)
+        wrinkles = {r: float(self.wrinkles.get(r, v * tex)) for r, v in _WRINKLES_AT_FULL.items()}
+
+        def pick(name: str, default: float) -> float:
+            value = getattr(self, name)
+            return float(default if value is None else value)
+
+        return MakeupSettings(
+            wrinkles=wrinkles,
+            texture_keep=pick("texture_keep", 1.0),
+            **{k: pick(k, v * tex) for k, v in _TONE_AT_FULL.items()},
+            **{k: pick(k, v * shp) for k, v in _SHAPE_AT_FULL.items()},
+        )
+
+    # ---- JSON --------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MakeupParams:
+        """Build from a Look's ``edit`` section.
+
+        Accepts ``"wrinkles": {"forehead": 0.8}`` and the flat keyframe form
+        ``"wrinkles.forehead": 0.8`` (the flat form wins when both are given).
+
+        Raises:
+            LookError: unknown key, unknown region, or a value that is not a number in range.
+        """
+        if not isinstance(data, dict):
+            raise LookError(f"makeup: parameters must be an object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        wrinkles: dict[str, Any] = {}
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if key.startswith("wrinkles."):
+                flat[key.partition(".")[2]] = value
+            elif key == "wrinkles":
+                if not isinstance(value, dict):
+                    raise LookError(f"makeup: 'wrinkles' must be an object of region: strength, got {value!r}")
+                wrinkles.update(value)
+            elif key in known:
+                kwargs[key] = value
+            else:
+                raise LookError(f"makeup: unknown parameter {key!r}; known: {sorted(known)}")
+        wrinkles.update(flat)
+        for key, value in kwargs.items():
+            if value is not None or key == "years":
+                lo, hi = (0.0, MAX_YEARS) if key == "years" else _RANGES[key]
+                kwargs[key] = _number(key, value, lo, hi)
+        return cls(wrinkles={str(k): v for k, v in wrinkles.items()}, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: ``years`` plus only the overrides that are set."""
+        out: dict[str, Any] = {"years": float(self.years)}
+        if self.wrinkles:
+            out["wrinkles"] = {k: float(v) for k, v in self.wrinkles.items()}
+        for name in _RANGES:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = float(value)
+        return out
+
+
+def _number(name: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LookError(f"makeup: {name!r} must be a number in {lo:g}..{hi:g}, got {value!r}")
+    if not lo <= value <= hi:
+        raise LookError(f"makeup: {name!r} = {value:g} is out of range {lo:g}..{hi:g}")
+    return float(value)

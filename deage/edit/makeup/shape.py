@@ -1,0 +1,140 @@
+"""A smooth landmark-driven warp: jowl and jaw-line lift, cheek fullness, a touch of eye aperture.
+
+Landmarks (and a few points derived from them) are moved by small amounts given in eye distances;
+every other landmark, a ring around the face and the crop border stay fixed. A thin-plate spline
+(scipy's ``RBFInterpolator``) through those constraints gives a smooth backward flow on a coarse
+grid; it is bounded so it can never tear or fold: displacements are capped, and the spline is
+scaled down until the Jacobian determinant of the map stays well above zero everywhere.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.interpolate import RBFInterpolator
+
+from deage.face.masks import FaceFrame
+from deage.types import Points
+
+# Jaw contour points lifted by ``jaw_lift`` (weight: jowls most, chin less, upper jaw little).
+_JAW_WEIGHTS = {3: 0.25, 4: 0.6, 5: 0.9, 6: 1.0, 7: 0.75, 8: 0.55, 9: 0.75, 10: 1.0, 11: 0.9, 12: 0.6, 13: 0.25}
+_LIFT = 0.05  # eye distances, upwards
+_TUCK = 0.022  # eye distances, inwards
+_CHEEK_OUT = 0.035
+_CHEEK_UP = 0.02
+_CONTOUR_OUT = 0.02
+_LID_UP = 0.14  # fraction of the eye's height
+_LID_DOWN = 0.05
+MIN_JACOBIAN = 0.5
+MAX_DISPLACEMENT = 0.09  # eye distances
+
+
+def control_points(
+    landmarks: Points, *, jaw_lift: float, cheek_fullness: float, eye_aperture: float
+) -> tuple[np.ndarray, np.ndarray, FaceFrame]:
+    """Source points (float64 (N, 2), crop pixels) and their forward displacements (N, 2).
+
+    Fixed points (zero displacement) are included: the other landmarks and a ring around the face.
+    """
+    pts = np.asarray(landmarks, np.float64)
+    fr = FaceFrame.from_landmarks(pts)
+    d, up, ex = fr.eye_distance, fr.up, fr.x_axis
+    centre = pts[27:36].mean(0)
+    moves = np.zeros_like(pts)
+    for i, w in _JAW_WEIGHTS.items():
+        side = np.sign(np.dot(pts[i] - pts[8], ex)) if i != 8 else 0.0
+        moves[i] += jaw_lift * w * (up * _LIFT * d - ex * side * _TUCK * d)
+    for i, side in ((1, -1), (2, -1), (14, 1), (15, 1)):
+        moves[i] += cheek_fullness * ex * side * _CONTOUR_OUT * d
+    for upper, lower in (((37, 38), (40, 41)), ((43, 44), (46, 47))):
+        height = float(np.dot(pts[list(upper)].mean(0) - pts[list(lower)].mean(0), up))
+        height = max(height, 0.0)
+        for i in upper:
+            moves[i] += eye_aperture * up * _LID_UP * height
+        for i in lower:
+            moves[i] -= eye_aperture * up * _LID_DOWN * height
+    extra_src, extra_mov = [], []
+    for jaw, wing, side in ((pts[2], pts[31], -1.0), (pts[14], pts[35], 1.0)):
+        cheek = 0.5 * (jaw + wing) + up * 0.12 * d
+        extra_src.append(cheek)
+        extra_mov.append(cheek_fullness * (ex * side * _CHEEK_OUT * d + up * _CHEEK_UP * d))
+    ring = []
+    for p in pts[0:17]:
+        out = p - centre
+        out /= max(np.hypot(*out), 1e-6)
+        ring.append(p + out * 0.6 * d)
+    for p in pts[17:27]:
+        ring.append(p + up * 0.9 * d)
+    src = np.vstack([pts, np.array(extra_src), np.array(ring)])
+    mov = np.vstack([moves, np.array(extra_mov), np.zeros((len(ring), 2))])
+    return src, mov, fr
+
+
+def shape_flow(
+    landmarks: Points,
+    crop_size: int,
+    *,
+    jaw_lift: float,
+    cheek_fullness: float,
+    eye_aperture: float,
+    grid: int = 48,
+) -> np.ndarray | None:
+    """Backward flow of the warp on a coarse grid, or None when nothing moves.
+
+    Args:
+        landmarks: float32 (68, 2) in crop pixels.
+        crop_size: S, the crop's size.
+        jaw_lift, cheek_fullness, eye_aperture: strengths in [0, 1].
+        grid: G, the flow's resolution.
+
+    Returns:
+        float32 (G, G, 2): for output pixel p, the crop is sampled at ``p + flow(p)`` (crop pixels);
+        grid cell (i, j) is the crop pixel centre ``((j + 0.5) * S / G - 0.5, (i + 0.5) * S / G - 0.5)``
+        (the ``cv2.resize`` convention, so it upsamples with ``cv2.resize``).
+    """
+    if max(jaw_lift, cheek_fullness, eye_aperture) <= 0:
+        return None
+    src, mov, fr = control_points(
+        landmarks, jaw_lift=jaw_lift, cheek_fullness=cheek_fullness, eye_aperture=eye_aperture
+    )
+    cap = MAX_DISPLACEMENT * fr.eye_distance
+    norm = np.hypot(mov[:, 0], mov[:, 1])[:, None]
+    mov = mov * np.minimum(1.0, cap / np.maximum(norm, 1e-9))
+    s = float(crop_size)
+    border = np.linspace(-0.05 * s, 1.05 * s, 9)
+    frame_pts = np.array([(x, y) for x in border for y in (border[0], border[-1])]
+                         + [(x, y) for y in border[1:-1] for x in (border[0], border[-1])])
+    # Fit on the destination positions so the spline evaluates the backward map directly.
+    dst = np.vstack([src + mov, frame_pts])
+    values = np.vstack([-mov, np.zeros_like(frame_pts)])
+    spline = RBFInterpolator(dst, values, kernel="thin_plate_spline", degree=1, smoothing=1e-3)
+    centres = (np.arange(grid) + 0.5) * s / grid - 0.5
+    gx, gy = np.meshgrid(centres, centres)
+    flow = spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(grid, grid, 2)
+    flow *= _falloff(landmarks, fr, crop_size, grid)[..., None]
+    flow *= np.minimum(1.0, cap / max(float(np.abs(flow).max()), 1e-9))
+    step = s / grid
+    for _ in range(8):  # bounded: shrink until the map is a diffeomorphism with margin
+        if _min_jacobian(flow, step) >= MIN_JACOBIAN:
+            break
+        flow *= 0.7
+    return flow.astype(np.float32)
+
+
+def _falloff(landmarks: Points, fr: FaceFrame, crop_size: int, grid: int) -> np.ndarray:
+    """1 on the face and 0.3 eye distances around it, easing to 0 at 0.75 eye distances out."""
+    pts = np.asarray(landmarks, np.float64)
+    k = grid / float(crop_size)
+    hull = np.vstack([pts[0:17], (pts[17:27] + fr.up * 0.6 * fr.eye_distance)[::-1]])
+    inside = np.zeros((grid, grid), np.uint8)
+    cv2.fillPoly(inside, [np.round((hull * k + 0.5 * k - 0.5) * 16).astype(np.int32)], 1, shift=4)
+    dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5) / k  # crop pixels
+    t = np.clip((dist - 0.3 * fr.eye_distance) / (0.45 * fr.eye_distance), 0.0, 1.0)
+    return 1.0 - t * t * (3.0 - 2.0 * t)
+
+
+def _min_jacobian(flow: np.ndarray, step: float) -> float:
+    dfx_dy, dfx_dx = np.gradient(flow[..., 0], step)
+    dfy_dy, dfy_dx = np.gradient(flow[..., 1], step)
+    det = (1.0 + dfx_dx) * (1.0 + dfy_dy) - dfx_dy * dfy_dx
+    return float(det.min())

@@ -1,0 +1,117 @@
+"""Skin-tone corrections: under-eye darkness, redness, blotchy tone, small dark spots.
+
+All are colour corrections computed from skin-only local averages (normalised convolution with
+the skin mask, so hair, brows and the background never bleed into them) and returned as an
+additive RGB change at the editor's working resolution. The broad ones (under-eye, redness,
+blotches) work in CIE Lab at half that resolution; spots work in RGB at full working resolution.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from deage.edit.makeup.texture import luminance
+from deage.face.masks import FaceRegions, rgb_to_lab
+from deage.types import Mask
+
+
+def skin_average(values: np.ndarray, weight: Mask, sigma: float) -> np.ndarray:
+    """Gaussian average of ``values`` (H, W[, C]) over the pixels where ``weight`` is high.
+
+    Normalised convolution: blur(values * weight) / blur(weight); where no skin is near, the
+    plain value is returned. Large sigmas are computed at a reduced size (same result, faster).
+    """
+    h, w = weight.shape
+    factor = int(max(1, min(sigma // 3, min(h, w) // 16)))
+    wv = weight if values.ndim == 2 else weight[..., None]
+    num, den = values * wv, weight
+    if factor > 1:
+        size = (max(1, w // factor), max(1, h // factor))
+        num = cv2.resize(num, size, interpolation=cv2.INTER_AREA)
+        den = cv2.resize(den, size, interpolation=cv2.INTER_AREA)
+    num = cv2.GaussianBlur(num, (0, 0), sigma / factor)
+    den = cv2.GaussianBlur(den, (0, 0), sigma / factor)
+    if factor > 1:
+        num = cv2.resize(num, (w, h), interpolation=cv2.INTER_LINEAR)
+        den = cv2.resize(den, (w, h), interpolation=cv2.INTER_LINEAR)
+    den = den if values.ndim == 2 else den[..., None]
+    return np.where(den > 1e-3, num / np.maximum(den, 1e-3), values).astype(np.float32)
+
+
+def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def tone_delta(
+    small: np.ndarray,
+    regions: FaceRegions,
+    *,
+    under_eye: float,
+    redness: float,
+    evenness: float,
+    spots: float,
+) -> tuple[np.ndarray, Mask]:
+    """Additive RGB change (float32 (W, W, 3)) and the mask of where it acts (float32 (W, W)).
+
+    Args:
+        small: float32 RGB [0, 1] (W, W, 3), the crop at working resolution.
+        regions: the face's regions at the same size W (``regions.size == W``).
+        under_eye, redness, evenness, spots: strengths in [0, 1].
+    """
+    w = small.shape[0]
+    delta = np.zeros_like(small)
+    acting = np.zeros((w, w), np.float32)
+    if max(under_eye, redness, evenness, spots) <= 0:
+        return delta, acting
+    skin = regions.skin
+
+    if max(under_eye, redness, evenness) > 0:
+        half = max(8, w // 2)
+        rgb_h = cv2.resize(small, (half, half), interpolation=cv2.INTER_AREA)
+        skin_h = cv2.resize(skin, (half, half), interpolation=cv2.INTER_AREA)
+        d = regions.eye_distance * half / w
+        lab = rgb_to_lab(rgb_h)
+        adj = np.zeros_like(lab)
+        broad = np.zeros((half, half), np.float32)
+        mid = skin_average(lab, skin_h, max(0.7, 0.035 * d))
+        if evenness > 0 or redness > 0:
+            big = skin_average(lab, skin_h, max(1.5, 0.25 * d))
+            if evenness > 0:
+                # Blotches: mid-scale deviations from the broad skin tone; luminance is evened
+                # much less than colour so the face's modelling (its 3D shading) stays.
+                blotch = (mid - big) * np.array([0.15, 0.8, 0.8], np.float32)
+                adj -= np.float32(evenness) * blotch * skin_h[..., None]
+            if redness > 0:
+                # Local redness only (blotches, broken capillaries, irritation): redder than the
+                # broad tone around it; a healthy flush spread over the cheeks is not touched.
+                excess = np.maximum(mid[..., 1] - big[..., 1] - 1.0, 0.0)
+                adj[..., 1] -= np.float32(0.8 * redness) * excess * skin_h
+            broad = skin_h * max(evenness, redness)
+        if under_eye > 0 and regions.skin_reference is not None:
+            m = cv2.resize(regions.regions["under_eye"], (half, half), interpolation=cv2.INTER_AREA)
+            m = cv2.GaussianBlur(m, (0, 0), max(0.7, 0.04 * d))
+            ref = regions.skin_reference
+            # Lift what is darker than the cheeks and pull its colour (often violet or brown)
+            # halfway to theirs.
+            lift = np.maximum(float(ref[0]) * 0.98 - mid[..., 0], 0.0)
+            k = np.float32(under_eye) * m
+            adj[..., 0] += np.float32(0.8) * k * lift
+            adj[..., 1:] += np.float32(0.5) * k[..., None] * (ref[1:] - mid[..., 1:])
+            broad = np.maximum(broad, m * under_eye)
+        rgb_new = cv2.cvtColor((lab + adj).astype(np.float32), cv2.COLOR_Lab2RGB)
+        delta += cv2.resize(rgb_new - rgb_h, (w, w), interpolation=cv2.INTER_LINEAR)
+        acting = np.maximum(acting, cv2.resize(broad, (w, w), interpolation=cv2.INTER_LINEAR))
+
+    if spots > 0:
+        d = regions.eye_distance
+        surround = skin_average(small, skin, max(1.0, 0.06 * d))
+        depth = (luminance(surround) - luminance(small)) * np.float32(100.0)
+        # Small blobs a little darker than their surroundings; much darker ones are features
+        # (nostrils, lash lines: already protected) or marks of character, and are left alone.
+        weight = _smoothstep(depth, 1.0, 4.0) * (1.0 - _smoothstep(depth, 18.0, 30.0)) * skin
+        weight = cv2.GaussianBlur(weight, (0, 0), max(0.5, 0.01 * d))
+        delta += np.float32(spots) * weight[..., None] * (surround - small)
+        acting = np.maximum(acting, weight * spots)
+    return delta.astype(np.float32), acting

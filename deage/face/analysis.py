@@ -1,0 +1,576 @@
+"""The analysis pass: detect, fit landmarks, track and smooth every face of a clip, once, cached.
+
+Example::
+
+    from deage.face.analysis import AnalysisSettings, analyse_clip
+
+    analysis = analyse_clip("shot.mp4", progress="tqdm")      # cached beside the clip
+    for row in analysis.summary():
+        print(row)
+    faces = analysis.faces_at(120)                           # {track id: Face}
+
+The cache (one ``.npz`` file, no pickle) is keyed by the clip's content hash and every setting
+that changes tracking; it holds the raw, unsmoothed tracks. Smoothing is applied on load, so
+changing only the smoothing parameters re-uses the cache (smoothing a clip takes milliseconds),
+while any other setting change recomputes. A cache file that cannot be read, or whose recorded
+clip hash or settings differ, is ignored and rewritten (atomically).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Sized
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from deage.errors import DeageError
+from deage.face.detect import make_detector, make_landmarker, make_recognizer
+from deage.face.smooth import OneEuroParams, smooth_track
+from deage.face.track import TrackerConfig, TrackingResult, track_faces
+from deage.safe_write import atomic_output
+from deage.types import Face, Image, Track
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deage.video import Clip
+
+log = logging.getLogger("deage.analysis")
+
+ANALYSIS_VERSION = 1
+"""Bump when a code change alters analysis results: it invalidates every cache."""
+
+CACHE_SUFFIX = ".analysis.npz"
+_FORMAT = "deage-analysis"
+_T = TrackerConfig()
+_S = OneEuroParams()
+
+Progress = Callable[[int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Every knob of the analysis pass (frozen: usable as a cache key).
+
+    Engines:
+        detector, landmarker, recognizer: engine names (``"dlib"`` is embedded; others need model
+            files, see ``deage.face.detect``).
+    Detection (dlib):
+        detect_every: frames between keyframes (the detector also runs whenever tracking is doubtful).
+        detect_scale: resize factor for detection (0.5 = half-size frame); None = automatic from
+            ``min_face_size`` (big frames are detected downscaled, small faces upscaled).
+        upsample: extra 2x upsamplings inside dlib's detector (finds faces half as big, 4x slower).
+        min_face_size: smallest face (box width, px) to find and to start a track on; None = the
+            larger of 80 px and 1/12 of the frame's short side.
+        detect_threshold: added to dlib's detection threshold (negative = more faces, more false ones).
+        landmark_crop: side (px) of the crop landmarks are fitted in (bigger = finer, slower).
+    Tracking: see ``deage.face.track.TrackerConfig`` for ``match_iou``, ``min_appearance``,
+        ``max_shape_change``, ``min_step_iou``, ``min_visible``, ``keyframe_patience``,
+        ``reanchor_distance``, ``coast_frames``, ``backfill``, ``min_track_score``.
+    Identity:
+        descriptors: compute identity descriptors (re-identify faces that come back; select by photo).
+        descriptor_interval: frames between descriptor refreshes per track (0 = only when a track starts).
+        reid_threshold: largest descriptor distance to re-identify; None = the recognizer's threshold.
+    Smoothing (applied after tracking; changing these re-uses the cache):
+        smooth: apply the One Euro filter to landmarks and boxes.
+        min_cutoff, beta, d_cutoff, zero_phase: see ``deage.face.smooth.OneEuroParams``.
+    """
+
+    detector: str = "dlib"
+    landmarker: str = "dlib"
+    recognizer: str = "dlib"
+    detect_every: int = _T.detect_every
+    detect_scale: float | None = None
+    upsample: int = 0
+    min_face_size: float | None = None
+    detect_threshold: float = 0.0
+    landmark_crop: int = 256
+    match_iou: float = _T.match_iou
+    min_appearance: float = _T.min_appearance
+    max_shape_change: float = _T.max_shape_change
+    min_step_iou: float = _T.min_step_iou
+    min_visible: float = _T.min_visible
+    keyframe_patience: int = _T.keyframe_patience
+    reanchor_distance: float = _T.reanchor_distance
+    coast_frames: int | None = _T.coast_frames
+    backfill: bool = _T.backfill
+    min_track_score: float = _T.min_track_score
+    descriptors: bool = _T.descriptors
+    descriptor_interval: int = _T.descriptor_interval
+    reid_threshold: float | None = _T.reid_threshold
+    smooth: bool = True
+    min_cutoff: float = _S.min_cutoff
+    beta: float = _S.beta
+    d_cutoff: float = _S.d_cutoff
+    zero_phase: bool = _S.zero_phase
+
+    _SMOOTHING = ("smooth", "min_cutoff", "beta", "d_cutoff", "zero_phase")
+
+    def __post_init__(self) -> None:
+        self.tracker_config()  # validates the tracking knobs
+        self.one_euro()
+        if self.landmark_crop < 64:
+            raise DeageError(f"landmark_crop must be at least 64 px, got {self.landmark_crop}")
+
+    def tracker_config(self) -> TrackerConfig:
+        """The ``TrackerConfig`` these settings describe."""
+        names = [f.name for f in dataclasses.fields(TrackerConfig)]
+        return TrackerConfig(**{n: getattr(self, n) for n in names})
+
+    def one_euro(self) -> OneEuroParams:
+        """The smoothing filter's parameters."""
+        return OneEuroParams(self.min_cutoff, self.beta, self.d_cutoff, self.zero_phase)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every setting."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnalysisSettings:
+        """Settings from ``to_dict`` output; unknown keys raise ``DeageError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DeageError(f"unknown analysis settings: {', '.join(unknown)}")
+        return cls(**data)
+
+    def tracking_key(self) -> str:
+        """sha256 (hex) of the settings that change tracking results (all but smoothing) and the code version."""
+        relevant = {k: v for k, v in self.to_dict().items() if k not in self._SMOOTHING}
+        blob = json.dumps({"version": ANALYSIS_VERSION, "settings": relevant}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class Analysis:
+    """Faces of a whole clip: tracks of per-frame ``Face`` objects (landmarks smoothed as set).
+
+    Attributes:
+        clip_hash: content hash of the clip ("" for frames that came from memory).
+        settings: the settings used.
+        frame_count: frames analysed.
+        fps: frame rate.
+        width, height: frame size (px).
+        tracks: sorted by id (ids start at 1).
+        frames_without_face: frames no track covers.
+        keyframes: frames where the detector ran.
+        from_cache: True when this analysis was loaded from the disk cache (not part of equality).
+        source: the clip's path, for messages ("" when unknown).
+    """
+
+    clip_hash: str
+    settings: AnalysisSettings
+    frame_count: int
+    fps: Fraction
+    width: int
+    height: int
+    tracks: list[Track]
+    frames_without_face: list[int]
+    keyframes: list[int] = field(default_factory=list)
+    from_cache: bool = field(default=False, compare=False)
+    source: str = field(default="", compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Analysis):
+            return NotImplemented
+        same_meta = (self.clip_hash, self.settings, self.frame_count, self.fps, self.width, self.height,
+                     self.frames_without_face, self.keyframes) == (
+            other.clip_hash, other.settings, other.frame_count, other.fps, other.width, other.height,
+            other.frames_without_face, other.keyframes)
+        return same_meta and len(self.tracks) == len(other.tracks) and all(
+            _tracks_equal(a, b) for a, b in zip(self.tracks, other.tracks)
+        )
+
+    @property
+    def track_ids(self) -> list[int]:
+        return [t.track_id for t in self.tracks]
+
+    def faces_at(self, frame: int) -> dict[int, Face]:
+        """``{track id: Face}`` of every face in frame ``frame`` (0-based)."""
+        if not 0 <= frame < self.frame_count:
+            raise DeageError(f"frame {frame} is out of range (the analysis has {self.frame_count} frames)", self.source or None)
+        return {t.track_id: t.faces[frame] for t in self.tracks if frame in t.faces}
+
+    def track(self, track_id: int) -> Track:
+        """The track with this id."""
+        for t in self.tracks:
+            if t.track_id == track_id:
+                return t
+        ids = ", ".join(map(str, self.track_ids)) or "none"
+        raise DeageError(f"no face track {track_id}; the tracks are: {ids}", self.source or None)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per track, what ``deage analyse`` prints: ``id``, ``first_frame``, ``last_frame``,
+        ``frames`` (with a face), ``frames_without_face`` (between first and last), ``mean_score``."""
+        return [
+            {
+                "id": t.track_id,
+                "first_frame": t.first_frame,
+                "last_frame": t.last_frame,
+                "frames": len(t.faces),
+                "frames_without_face": len(t.missing_frames),
+                "mean_score": round(t.mean_score, 3),
+            }
+            for t in self.tracks
+        ]
+
+    def format_summary(self) -> str:
+        """The summary as an aligned text table, with a line for frames that have no face."""
+        head = f"{self.source or 'clip'}: {self.width}x{self.height}, {self.frame_count} frames @ {float(self.fps):.3f} fps"
+        lines = [head, f"{'track':>5} {'first':>6} {'last':>6} {'frames':>6} {'gaps':>5} {'score':>6}"]
+        for row in self.summary():
+            lines.append(
+                f"{row['id']:>5} {row['first_frame']:>6} {row['last_frame']:>6} {row['frames']:>6} "
+                f"{row['frames_without_face']:>5} {row['mean_score']:>6.3f}"
+            )
+        lines.append(f"frames without a face: {_ranges_text(self.frames_without_face) or 'none'}")
+        return "\n".join(lines)
+
+    def to_json(self, *, faces: bool = False) -> dict[str, Any]:
+        """JSON-ready dict: clip facts, settings, ``tracks`` (the summary rows) and
+        ``frames_without_face`` as ``[first, last]`` inclusive ranges. ``faces=True`` adds each
+        track's per-frame box, score, keypoints5 and landmarks (large)."""
+        out: dict[str, Any] = {
+            "source": self.source,
+            "clip_hash": self.clip_hash,
+            "width": self.width,
+            "height": self.height,
+            "frame_count": self.frame_count,
+            "fps": str(self.fps),
+            "settings": self.settings.to_dict(),
+            "tracks": self.summary(),
+            "frames_without_face": _ranges(self.frames_without_face),
+            "keyframes": len(self.keyframes),
+        }
+        if faces:
+            for row, t in zip(out["tracks"], self.tracks):
+                row["faces"] = {
+                    str(i): {
+                        "box": np.round(f.box, 2).tolist(),
+                        "score": round(f.score, 4),
+                        "keypoints5": np.round(f.keypoints5, 2).tolist(),
+                        "landmarks": None if f.landmarks is None else np.round(f.landmarks, 2).tolist(),
+                    }
+                    for i, f in sorted(t.faces.items())
+                }
+        return out
+
+    # -- persistence (raw tracks; no pickle)
+
+    def save(self, path: str | Path) -> Path:
+        """Write to an ``.npz`` file atomically (JSON metadata + arrays, loadable without pickle)."""
+        path = Path(path)
+        meta = {
+            "format": _FORMAT,
+            "version": ANALYSIS_VERSION,
+            "clip_hash": self.clip_hash,
+            "settings": self.settings.to_dict(),
+            "frame_count": self.frame_count,
+            "fps": str(self.fps),
+            "width": self.width,
+            "height": self.height,
+            "frames_without_face": self.frames_without_face,
+            "keyframes": self.keyframes,
+            "tracks": self.track_ids,
+            "source": self.source,
+        }
+        arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+        for t in self.tracks:
+            arrays.update(_track_arrays(t))
+        with atomic_output(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Analysis:
+        """Read a file written by ``save``. Raises ``DeageError`` naming the file when it is not one."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                if meta.get("format") != _FORMAT:
+                    raise ValueError("not a deage analysis file")
+                if meta.get("version") != ANALYSIS_VERSION:
+                    raise ValueError(f"analysis format version {meta.get('version')}, expected {ANALYSIS_VERSION}")
+                tracks = [_track_from_arrays(int(tid), data) for tid in meta["tracks"]]
+            return cls(
+                clip_hash=str(meta["clip_hash"]),
+                settings=AnalysisSettings.from_dict(meta["settings"]),
+                frame_count=int(meta["frame_count"]),
+                fps=Fraction(meta["fps"]),
+                width=int(meta["width"]),
+                height=int(meta["height"]),
+                tracks=tracks,
+                frames_without_face=[int(i) for i in meta["frames_without_face"]],
+                keyframes=[int(i) for i in meta["keyframes"]],
+                source=str(meta.get("source", "")),
+            )
+        except DeageError:
+            raise
+        except Exception as exc:  # corrupt zip, bad JSON, missing arrays, wrong shapes...
+            raise DeageError(f"unreadable analysis file ({type(exc).__name__}: {exc})", path) from exc
+
+
+# ---------------------------------------------------------------- arrays <-> tracks
+
+
+def _track_arrays(t: Track) -> dict[str, np.ndarray]:
+    frames = sorted(t.faces)
+    faces = [t.faces[i] for i in frames]
+    lms = np.full((len(frames), 68, 2), np.nan, dtype=np.float32)
+    for k, f in enumerate(faces):
+        if f.landmarks is not None:
+            lms[k] = f.landmarks
+    described = [(i, f.descriptor) for i, f in zip(frames, faces) if f.descriptor is not None]
+    width = len(described[0][1]) if described else 0
+    p = f"t{t.track_id}_"
+    return {
+        p + "frames": np.asarray(frames, dtype=np.int64),
+        p + "boxes": np.stack([f.box for f in faces]).astype(np.float32),
+        p + "scores": np.asarray([f.score for f in faces], dtype=np.float64),
+        p + "kp5": np.stack([f.keypoints5 for f in faces]).astype(np.float32),
+        p + "landmarks": lms,
+        p + "desc_frames": np.asarray([i for i, _ in described], dtype=np.int64),
+        p + "desc": np.asarray([d for _, d in described], dtype=np.float32).reshape(len(described), width),
+    }
+
+
+def _track_from_arrays(tid: int, data: Any) -> Track:
+    p = f"t{tid}_"
+    frames = data[p + "frames"]
+    boxes, scores, kp5, lms = data[p + "boxes"], data[p + "scores"], data[p + "kp5"], data[p + "landmarks"]
+    n = len(frames)
+    if boxes.shape != (n, 4) or scores.shape != (n,) or kp5.shape != (n, 5, 2) or lms.shape != (n, 68, 2):
+        raise ValueError(f"track {tid} arrays have inconsistent shapes")
+    descriptors = dict(zip(data[p + "desc_frames"].tolist(), data[p + "desc"]))
+    track = Track(tid)
+    for k, i in enumerate(frames.tolist()):
+        lm = None if np.isnan(lms[k]).any() else lms[k].copy()
+        track.faces[int(i)] = Face(boxes[k].copy(), float(scores[k]), kp5[k].copy(), lm, descriptors.get(i))
+    return track
+
+
+def _arrays_equal(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def _tracks_equal(a: Track, b: Track) -> bool:
+    if a.track_id != b.track_id or sorted(a.faces) != sorted(b.faces):
+        return False
+    for i, fa in a.faces.items():
+        fb = b.faces[i]
+        if not (fa.score == fb.score and _arrays_equal(fa.box, fb.box) and _arrays_equal(fa.keypoints5, fb.keypoints5)
+                and _arrays_equal(fa.landmarks, fb.landmarks) and _arrays_equal(fa.descriptor, fb.descriptor)):
+            return False
+    return True
+
+
+def _ranges(frames: list[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for i in frames:
+        if out and i == out[-1][1] + 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def _ranges_text(frames: list[int]) -> str:
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in _ranges(frames))
+
+
+# ---------------------------------------------------------------- running the pass
+
+
+def _as_fps(fps: Fraction | float | int) -> Fraction:
+    try:
+        value = Fraction(fps).limit_denominator(1001 * 1000) if not isinstance(fps, Fraction) else fps
+    except (TypeError, ValueError):
+        raise DeageError(f"frame rate must be a number, got {fps!r}") from None
+    if not (value > 0 and math.isfinite(float(value))):
+        raise DeageError(f"frame rate must be positive, got {fps}")
+    return value
+
+
+def _make_progress(progress: Progress | Literal["tqdm"] | None, total: int | None) -> tuple[Progress | None, Callable[[], None]]:
+    if progress == "tqdm":
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="frame", desc="analysing faces")
+
+        def update(done: int, _total: int | None) -> None:
+            bar.update(done - bar.n)
+
+        return update, bar.close
+    if progress is not None and not callable(progress):
+        raise DeageError(f"progress must be a callable(done, total), 'tqdm' or None, got {progress!r}")
+    return progress, lambda: None
+
+
+def _engines(settings: AnalysisSettings):
+    landmarker = make_landmarker(settings.landmarker, **({"crop_size": settings.landmark_crop} if settings.landmarker == "dlib" else {}))
+    options: dict[str, Any] = {}
+    if settings.detector == "dlib":
+        options = dict(min_face_size=settings.min_face_size, scale=settings.detect_scale, upsample=settings.upsample,
+                       threshold=settings.detect_threshold, landmarker=landmarker)
+    detector = make_detector(settings.detector, **options)
+    recognizer = make_recognizer(settings.recognizer) if settings.descriptors else None
+    return detector, landmarker, recognizer
+
+
+def _track_frames(frames: Iterable[Image], settings: AnalysisSettings, progress: Progress | None, total: int | None) -> TrackingResult:
+    detector, landmarker, recognizer = _engines(settings)
+    report = None if progress is None else (lambda done: progress(done, total))
+    return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report)
+
+
+def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_hash: str, source: str) -> Analysis:
+    covered = set()
+    for t in raw.tracks:
+        covered.update(t.faces)
+    return Analysis(
+        clip_hash=clip_hash,
+        settings=settings,
+        frame_count=raw.frame_count,
+        fps=fps,
+        width=raw.width,
+        height=raw.height,
+        tracks=raw.tracks,
+        frames_without_face=[i for i in range(raw.frame_count) if i not in covered],
+        keyframes=raw.keyframes,
+        source=source,
+    )
+
+
+def smoothed(analysis: Analysis, settings: AnalysisSettings | None = None) -> Analysis:
+    """A copy of a raw analysis with its tracks smoothed by ``settings`` (default: its own), which it then records."""
+    settings = settings or analysis.settings
+    tracks = analysis.tracks
+    if settings.smooth:
+        tracks = [smooth_track(t, float(analysis.fps), settings.one_euro()) for t in tracks]
+    return dataclasses.replace(analysis, tracks=tracks, settings=settings)
+
+
+def analyse_frames(
+    frames: Iterable[Image],
+    fps: Fraction | float,
+    settings: AnalysisSettings = AnalysisSettings(),
+    progress: Progress | Literal["tqdm"] | None = None,
+) -> Analysis:
+    """Analyse any iterable of RGB uint8 (H, W, 3) frames (no cache); ``clip_hash`` is "".
+
+    Args:
+        frames: the frames in order (a list, a generator, ``clip.frames()``).
+        fps: frame rate (timestamps for smoothing are ``frame / fps``).
+        settings: ``AnalysisSettings``.
+        progress: ``progress(frames_done, total_or_None)`` after every frame, or ``"tqdm"`` for a bar.
+    """
+    rate = _as_fps(fps)
+    total = len(frames) if isinstance(frames, Sized) else None
+    callback, close = _make_progress(progress, total)
+    try:
+        raw = _track_frames(frames, settings, callback, total)
+    finally:
+        close()
+    return smoothed(_build(raw, rate, settings, "", ""), settings)
+
+
+def default_cache_dir(clip_path: str | Path | None) -> Path:
+    """``.deage-cache/`` beside the clip when that folder can be written, else ``~/.cache/deage``."""
+    if clip_path is not None:
+        folder = Path(clip_path).parent / ".deage-cache"
+        try:
+            folder.mkdir(exist_ok=True)
+            if os.access(folder, os.W_OK | os.X_OK):
+                return folder
+        except OSError:
+            pass
+    return Path.home() / ".cache" / "deage"
+
+
+def cache_path(cache_dir: str | Path, clip_name: str, clip_hash: str, settings: AnalysisSettings) -> Path:
+    """Where the analysis of a clip with these settings is cached."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(clip_name).stem)[:40] or "clip"
+    return Path(cache_dir) / f"{stem}-{clip_hash[:16]}-{settings.tracking_key()[:16]}{CACHE_SUFFIX}"
+
+
+def _read_cache(path: Path, clip_hash: str, settings: AnalysisSettings) -> Analysis | None:
+    if not path.is_file():
+        return None
+    try:
+        cached = Analysis.load(path)
+    except DeageError as exc:
+        log.warning("ignoring the analysis cache: %s", exc)
+        return None
+    if cached.clip_hash != clip_hash or cached.settings.tracking_key() != settings.tracking_key():
+        log.warning("ignoring the analysis cache %s: it was made for another clip or other settings", path)
+        return None
+    return cached
+
+
+def analyse_clip(
+    clip: Clip | str | Path,
+    settings: AnalysisSettings = AnalysisSettings(),
+    *,
+    cache_dir: str | Path | None = None,
+    progress: Progress | Literal["tqdm"] | None = None,
+    use_cache: bool = True,
+) -> Analysis:
+    """Analyse a clip (a ``deage.video.Clip`` or a path), or load the analysis from the cache.
+
+    Args:
+        clip: an open clip, or a path ``deage.video.open_clip`` accepts.
+        settings: ``AnalysisSettings``.
+        cache_dir: cache folder; None = ``default_cache_dir`` (``.deage-cache`` beside the clip).
+        progress: ``progress(frames_done, frame_count)`` after every analysed frame (never
+            called on a cache hit), or ``"tqdm"`` for a progress bar.
+        use_cache: False always recomputes and does not write the cache.
+
+    Returns:
+        The ``Analysis``; ``from_cache`` says whether it was loaded from disk.
+
+    Raises:
+        MediaError: the clip cannot be read. DeageError: bad settings.
+    """
+    if isinstance(clip, (str, Path)):
+        from deage.video import open_clip
+
+        with open_clip(clip) as opened:
+            return analyse_clip(opened, settings, cache_dir=cache_dir, progress=progress, use_cache=use_cache)
+
+    info = clip.info
+    source = str(getattr(info, "path", "") or "")
+    clip_hash = clip.content_hash()
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(source or None)
+    path = cache_path(folder, source or "clip", clip_hash, settings)
+    if use_cache:
+        cached = _read_cache(path, clip_hash, settings)
+        if cached is not None:
+            result = smoothed(dataclasses.replace(cached, source=source), settings)
+            result.from_cache = True
+            return result
+
+    total = len(clip)
+    callback, close = _make_progress(progress, total)
+    try:
+        raw = _track_frames(clip.frames(), settings, callback, total)
+    finally:
+        close()
+    analysis = _build(raw, _as_fps(info.fps), settings, clip_hash, source)
+    if use_cache:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            analysis.save(path)
+        except OSError as exc:
+            log.warning("could not write the analysis cache %s: %s", path, exc)
+    return smoothed(analysis, settings)

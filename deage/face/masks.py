@@ -1,0 +1,410 @@
+"""Region masks of a face from its 68 landmarks, gated by a per-face skin-colour model.
+
+Everything here works in the coordinates of an aligned crop (see ``deage.face.align``): landmarks
+are float32 (68, 2) crop pixels (iBUG layout), images RGB uint8 (S, S, 3), masks float32 (R, R)
+in [0, 1] at a raster size ``R`` of the caller's choice (masks are smooth, so editors raster them
+at their own working resolution, far below S, which is what keeps them fast).
+
+Regions (soft, feathered, each already multiplied by the skin probability and with the protected
+features cut out):
+
+- ``forehead``, ``glabella`` (frown lines between the brows), ``crows_feet`` (beside the outer eye
+  corners), ``under_eye`` (lower lid to the top of the cheek), ``nasolabial`` (nose wing to beyond
+  the mouth corner), ``marionette`` (mouth corner down towards the jaw), ``skin`` (all other facial
+  skin: cheeks, nose, upper lip, chin), ``neck`` (below the jaw line).
+- ``protect``: eyes with lash lines, brows, lips and mouth, nostrils: never edited.
+- ``face``: the whole face area (jaw contour plus an estimated forehead), features included.
+
+The skin model is a robust Gaussian in CIE Lab fitted to pixels sampled on the cheeks and the nose
+(median and MAD, so a beard or a shadow in part of the sample does not capture it); it excludes
+hair, beards, glasses frames and background of a different colour. Hands are skin-coloured: a
+hand over the face is only excluded when a learned parser's masks are given.
+
+A learned face parser (``deage.face.protocols.Parser``) replaces the skin-colour model when its
+masks are given: pass them as ``parsing`` (class name -> float32 (S, S) in [0, 1]; names from the
+CelebAMask-HQ set: "skin", "nose", "neck", "hair", "hat", "eyeglass"/"eye_g", "l_eye", "r_eye",
+"l_brow", "r_brow", "u_lip", "l_lip", "mouth", "cloth", ...). Unknown names are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from deage.errors import DeageError
+from deage.types import Image, Mask, Points
+
+WRINKLE_REGIONS: tuple[str, ...] = (
+    "forehead",
+    "glabella",
+    "crows_feet",
+    "under_eye",
+    "nasolabial",
+    "marionette",
+    "skin",
+    "neck",
+)
+"""Names of the regions a de-ager treats separately, in drawing order."""
+
+_SKIN_CLASSES = ("skin", "nose")
+_NECK_CLASSES = ("neck",)
+_OCCLUDER_CLASSES = ("hair", "hat", "eyeglass", "eye_g", "cloth", "ear_r", "hand", "neck_l")
+_FEATURE_CLASSES = ("l_eye", "r_eye", "l_brow", "r_brow", "u_lip", "l_lip", "mouth")
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """A face-attached coordinate frame from 68 landmarks (crop pixels).
+
+    Attributes:
+        left_eye, right_eye: float64 (2,) eye centres (image left / right).
+        x_axis: unit vector from the left to the right eye.
+        up: unit vector towards the forehead (perpendicular to ``x_axis``).
+        eye_distance: distance between the eye centres, the unit every size here is given in.
+    """
+
+    left_eye: np.ndarray
+    right_eye: np.ndarray
+    x_axis: np.ndarray
+    up: np.ndarray
+    eye_distance: float
+
+    @classmethod
+    def from_landmarks(cls, landmarks: Points) -> FaceFrame:
+        pts = np.asarray(landmarks, dtype=np.float64)
+        left, right = pts[36:42].mean(0), pts[42:48].mean(0)
+        vec = right - left
+        dist = float(np.hypot(*vec))
+        if not np.isfinite(dist) or dist < 1e-3:
+            raise DeageError("degenerate landmarks: the eye centres coincide")
+        x_axis = vec / dist
+        up = np.array([x_axis[1], -x_axis[0]])
+        # Landmarks of a mirrored or upside-down fit: make "up" point from the chin to the brows.
+        if np.dot(pts[27] - pts[8], up) < 0:
+            up = -up
+        return cls(left, right, x_axis, up, dist)
+
+
+@dataclass
+class FaceRegions:
+    """Soft region masks of one face at one raster size.
+
+    Attributes:
+        size: masks are float32 (size, size) in [0, 1].
+        regions: region name (``WRINKLE_REGIONS``) -> mask; skin-gated, features cut out.
+        skin: skin probability inside the face and neck area, features cut out.
+        protect: eyes, brows, lips/mouth and nostrils (1 = never edit).
+        face: the whole face area, features included (jaw contour plus estimated forehead).
+        frame: the face's coordinate frame, in the coordinates of the crop the landmarks came from.
+        crop_size: size S of that crop.
+        skin_reference: float32 (3,) median colour of the cheek/nose sample, CIE Lab (L 0..100,
+            a, b), or None when the sample was empty.
+    """
+
+    size: int
+    regions: dict[str, Mask]
+    skin: Mask
+    protect: Mask
+    face: Mask
+    frame: FaceFrame
+    crop_size: int
+    skin_reference: np.ndarray | None = field(default=None)
+
+    @property
+    def eye_distance(self) -> float:
+        """The eye distance in raster pixels (the unit region sizes are given in)."""
+        return self.frame.eye_distance * self.size / float(self.crop_size)
+
+    def union(self, weights: dict[str, float]) -> Mask:
+        """Per-pixel maximum of ``weights[name] * regions[name]`` (float32 (size, size))."""
+        out = np.zeros((self.size, self.size), np.float32)
+        for name, w in weights.items():
+            if w > 0 and name in self.regions:
+                np.maximum(out, self.regions[name] * np.float32(w), out=out)
+        return out
+
+
+def _poly(points: np.ndarray, scale: float, size: int, fill: bool = True, thickness: float = 1.0) -> Mask:
+    """Raster a polygon (or polyline when ``fill`` is False) given in crop pixels at ``scale``."""
+    canvas = np.zeros((size, size), np.uint8)
+    pts = np.round(np.asarray(points, np.float64) * scale * 16).astype(np.int32).reshape(-1, 1, 2)
+    if fill:
+        cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    else:
+        cv2.polylines(canvas, [pts], False, 255, thickness=max(1, int(round(thickness * scale))),
+                      lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255.0
+
+
+def _soften(mask: Mask, sigma: float) -> Mask:
+    if sigma < 0.3:
+        return mask
+    return cv2.GaussianBlur(mask, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+
+
+def _ellipse(center: np.ndarray, axes: tuple[float, float], frame: FaceFrame, scale: float, size: int) -> Mask:
+    angle = np.degrees(np.arctan2(frame.x_axis[1], frame.x_axis[0]))
+    poly = cv2.ellipse2Poly(
+        (int(round(center[0] * 16)), int(round(center[1] * 16))),
+        (max(1, int(round(axes[0] * 16))), max(1, int(round(axes[1] * 16)))),
+        int(round(angle)), 0, 360, 10,
+    )
+    return _poly(poly.astype(np.float64) / 16.0, scale, size)
+
+
+def landmark_regions(landmarks: Points, size: int, crop_size: int) -> tuple[dict[str, Mask], Mask, Mask, Mask, FaceFrame]:
+    """Geometric masks from landmarks only (no image): regions, protect, face, neck-area, frame.
+
+    Args:
+        landmarks: float32 (68, 2) in the pixels of a ``crop_size`` crop.
+        size: raster size of the returned float32 (size, size) masks.
+    """
+    pts = np.asarray(landmarks, np.float64)
+    fr = FaceFrame.from_landmarks(pts)
+    d, up, ex = fr.eye_distance, fr.up, fr.x_axis
+    k = size / float(crop_size)
+    soft = 0.06 * d * k  # feather of region edges, in raster pixels
+
+    brows = pts[17:27]
+    forehead_top = brows + up * 0.95 * d
+    forehead_top[:5] -= ex * 0.08 * d
+    forehead_top[5:] += ex * 0.08 * d
+    jaw = pts[0:17]
+    face_poly = np.vstack([jaw, forehead_top[::-1]])
+    face = _poly(face_poly, k, size)
+
+    regions: dict[str, Mask] = {}
+    regions["forehead"] = _poly(np.vstack([brows + up * 0.16 * d, forehead_top[::-1]]), k, size)
+    inner = 0.5 * (pts[21] + pts[22])
+    regions["glabella"] = _ellipse(inner + up * 0.05 * d, (0.24 * d, 0.26 * d), fr, k, size)
+    crows = np.maximum(
+        _ellipse(pts[36] - ex * 0.2 * d - up * 0.02 * d, (0.2 * d, 0.24 * d), fr, k, size),
+        _ellipse(pts[45] + ex * 0.2 * d - up * 0.02 * d, (0.2 * d, 0.24 * d), fr, k, size),
+    )
+    regions["crows_feet"] = crows
+    under = []
+    for lid, outer_sign in ((pts[[36, 41, 40, 39]], -1.0), (pts[[42, 47, 46, 45]][::-1], 1.0)):
+        # lid runs outer corner -> inner corner for the left eye; mirrored for the right one.
+        top = lid - up * 0.07 * d
+        bottom = lid - up * 0.42 * d
+        bottom[0] += ex * outer_sign * 0.06 * d
+        under.append(_poly(np.vstack([top, bottom[::-1]]), k, size))
+    regions["under_eye"] = np.maximum(*under)
+    naso = []
+    marion = []
+    for wing, corner, sign in ((pts[31], pts[48], -1.0), (pts[35], pts[54], 1.0)):
+        a = wing + ex * sign * 0.12 * d + up * 0.06 * d
+        b = corner + ex * sign * 0.14 * d + up * 0.02 * d
+        c = corner + ex * sign * 0.13 * d - up * 0.16 * d
+        naso.append(_poly(np.vstack([a, b, c]), k, size, fill=False, thickness=0.2 * d))
+        m0 = corner + ex * sign * 0.06 * d - up * 0.06 * d
+        m1 = corner + ex * sign * 0.12 * d - up * 0.42 * d
+        marion.append(_poly(np.vstack([m0, m1]), k, size, fill=False, thickness=0.16 * d))
+    regions["nasolabial"] = np.maximum(*naso)
+    regions["marionette"] = np.maximum(*marion)
+    regions["skin"] = face.copy()
+    neck_top = jaw[2:15]
+    neck_poly = np.vstack([neck_top, (neck_top - up * 0.75 * d)[::-1]])
+    neck = np.clip(_poly(neck_poly, k, size) - face, 0, 1)
+    regions["neck"] = neck
+
+    # Protected features, dilated a little beyond the landmark contours (lashes, lip liner).
+    protect = np.zeros((size, size), np.float32)
+    for idx in (range(36, 42), range(42, 48)):
+        eye = pts[list(idx)]
+        c = eye.mean(0)
+        grown = c + (eye - c) * 1.25 + np.outer(np.sign(np.dot(eye - c, up)), up) * 0.05 * d
+        np.maximum(protect, _poly(grown, k, size), out=protect)
+    for idx in (range(17, 22), range(22, 27)):
+        np.maximum(protect, _poly(pts[list(idx)], k, size, fill=False, thickness=0.16 * d), out=protect)
+    lips = pts[48:60]
+    c = lips.mean(0)
+    np.maximum(protect, _poly(c + (lips - c) * 1.06, k, size), out=protect)
+    nostrils = np.vstack([pts[31] - ex * 0.03 * d, pts[32:35], pts[35] + ex * 0.03 * d,
+                          pts[35] + up * 0.13 * d, pts[30] + up * 0.02 * d, pts[31] + up * 0.13 * d])
+    np.maximum(protect, _poly(nostrils, k, size), out=protect)
+    protect = np.clip(_soften(cv2.dilate(protect, _disk(max(1, int(round(0.02 * d * k))))), 0.03 * d * k), 0, 1)
+
+    face = _soften(face, soft)
+    for name in regions:
+        regions[name] = _soften(regions[name], soft)
+    return regions, protect, face, _soften(neck, soft), fr
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+@dataclass(frozen=True)
+class SkinColourModel:
+    """Robust model of one face's skin colour.
+
+    Features per pixel: log-chromaticity ``log(R/G)``, ``log(B/G)`` (insensitive to how brightly
+    the skin is lit) and luminance ``Y``. Skin is where the chromaticity lies within a robust
+    ellipse around the sampled median and the pixel is not much darker than the sampled skin
+    (hair, beards, glasses frames and nostrils are darker; highlights are not penalised).
+
+    Attributes:
+        chroma_median: float32 (2,) median log-chromaticity of the sample.
+        chroma_spread: float32 (2,) robust spread (1.4826 MAD, widened, with floors).
+        luma_median: median luminance of the sample, 0..1.
+    """
+
+    chroma_median: np.ndarray
+    chroma_spread: np.ndarray
+    luma_median: float
+
+    @staticmethod
+    def features(image: np.ndarray) -> np.ndarray:
+        """float32 (R, R, 3) features (log R/G, log B/G, luminance) of an RGB float [0, 1] image."""
+        f = image.astype(np.float32) + np.float32(0.02)
+        out = np.empty(image.shape[:2] + (3,), np.float32)
+        out[..., 0] = np.log(f[..., 0] / f[..., 1])
+        out[..., 1] = np.log(f[..., 2] / f[..., 1])
+        out[..., 2] = image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+        return out
+
+    @classmethod
+    def fit(cls, features: np.ndarray, sample: Mask) -> SkinColourModel:
+        """Fit to ``features`` (see ``features``) where ``sample`` > 0.5."""
+        pix = features[sample > 0.5]
+        if len(pix) < 16:
+            pix = features.reshape(-1, 3)
+        med = np.median(pix, axis=0)
+        mad = np.median(np.abs(pix - med), axis=0) * 1.4826
+        # Floors: compression, grain, make-up and coloured light spread skin chromaticity more than
+        # a small sample shows; shadowed skin is more saturated than lit skin.
+        spread = np.maximum(mad[:2] * 2.0, np.array([0.05, 0.07]))
+        return cls(med[:2].astype(np.float32), spread.astype(np.float32), float(max(med[2], 0.02)))
+
+    def probability(self, features: np.ndarray) -> Mask:
+        """Soft skin probability float32 (R, R) in [0, 1] for (R, R, 3) ``features``."""
+        z = (features[..., :2] - self.chroma_median) / self.chroma_spread
+        d2 = np.einsum("...c,...c->...", z, z)
+        chroma = np.clip(1.5 - 0.125 * d2, 0.0, 1.0)
+        # Darker than ~40 % of the skin's luminance is not skin (hair, beard, frames, nostrils).
+        ratio = features[..., 2] / self.luma_median
+        luma = np.clip((ratio - 0.3) / 0.25, 0.0, 1.0)
+        return (chroma * luma).astype(np.float32)
+
+
+def rgb_to_lab(image: Image | np.ndarray) -> np.ndarray:
+    """RGB uint8 or float32 [0, 1] (H, W, 3) -> float32 CIE Lab (L 0..100, a, b about -128..127)."""
+    img = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+    return cv2.cvtColor(img, cv2.COLOR_RGB2Lab)
+
+
+def skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: int) -> Mask:
+    """Where to sample skin colour: mid cheeks and the lower nose bridge (float32 (size, size))."""
+    pts = np.asarray(landmarks, np.float64)
+    d = frame.eye_distance
+    k = size / float(crop_size)
+    out = np.zeros((size, size), np.float32)
+    for centre, r in (
+        (0.5 * (pts[2] + pts[31]) + frame.up * 0.1 * d, 0.16 * d),
+        (0.5 * (pts[14] + pts[35]) + frame.up * 0.1 * d, 0.16 * d),
+        (pts[29], 0.07 * d),
+    ):
+        cv2.circle(out, tuple(int(round(v * k)) for v in centre), max(1, int(round(r * k))), 1.0, -1)
+    return out
+
+
+def face_regions(
+    image: Image,
+    landmarks: Points,
+    size: int | None = None,
+    *,
+    parsing: dict[str, Mask] | None = None,
+    small: np.ndarray | None = None,
+) -> FaceRegions:
+    """Region masks of the face in an aligned crop.
+
+    Args:
+        image: RGB uint8 (S, S, 3), the aligned crop the landmarks belong to.
+        landmarks: float32 (68, 2) iBUG landmarks in crop pixels.
+        size: raster size of the masks (default S); masks are smooth, so S/2 or S/4 is typical.
+        parsing: optional learned-parser masks (name -> float32 (S, S) or any square size),
+            replacing the skin-colour model (see the module docstring).
+        small: optional smaller copy of ``image`` (RGB, float32 [0, 1] or uint8) to sample colours
+            from; resized as needed.
+
+    Returns:
+        FaceRegions at ``size``.
+
+    Raises:
+        DeageError: the image is not a square RGB uint8 crop or the landmarks are not (68, 2).
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \
+            or image.shape[0] != image.shape[1]:
+        raise DeageError(f"face_regions needs a square RGB uint8 crop, got {getattr(image, 'shape', None)} "
+                         f"{getattr(image, 'dtype', None)}")
+    lm = np.asarray(landmarks, np.float32)
+    if lm.shape != (68, 2) or not np.isfinite(lm).all():
+        raise DeageError(f"face_regions needs 68 finite (x, y) landmarks, got shape {lm.shape}")
+    crop_size = image.shape[0]
+    size = int(size or crop_size)
+    # Masks are smooth: raster them at half size (4x fewer pixels to blur) and upsample.
+    raster = size // 2 if size >= 160 else size
+    regions, protect, face, neck, fr = landmark_regions(lm, raster, crop_size)
+    if small is None or small.shape[0] != raster:
+        src = small if small is not None else image
+        small = cv2.resize(src, (raster, raster), interpolation=cv2.INTER_AREA)
+    if small.dtype == np.uint8:
+        small = small.astype(np.float32) / 255.0
+    px = fr.eye_distance * raster / crop_size  # eye distance in raster pixels
+    sample = skin_sample_mask(fr, lm, raster, crop_size) * (1.0 - protect)
+    picked = small[sample > 0.5]
+    reference = np.median(rgb_to_lab(picked[None]), axis=(0, 1)) if len(picked) >= 16 else None
+    area = np.maximum(face, neck)
+    if parsing:
+        skin = _parser_skin(parsing, raster, area, neck)
+        feature = _resized_max(parsing, _FEATURE_CLASSES, raster)
+        if feature is not None:
+            protect = np.maximum(protect, _soften(feature, 0.02 * px))
+    else:
+        # Features of a blurred copy: thin wrinkles, pores and small spots must not read as
+        # "not skin"; hair, beards and frames are larger than the blur.
+        feats = SkinColourModel.features(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.025 * px)))
+        model = SkinColourModel.fit(feats, sample)
+        skin = _soften(model.probability(feats), 0.015 * px)
+    keep = (1.0 - protect).astype(np.float32)
+    skin = (np.clip(skin, 0, 1) * keep * area).astype(np.float32)
+    gated = {name: m * skin for name, m in regions.items()}
+    if raster != size:
+        def up(m: Mask) -> Mask:
+            return cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR)
+
+        gated = {name: up(m) for name, m in gated.items()}
+        skin, protect, face = up(skin), up(protect), up(face)
+    return FaceRegions(size=size, regions=gated, skin=skin, protect=protect, face=face, frame=fr, crop_size=crop_size,
+                       skin_reference=None if reference is None else reference.astype(np.float32))
+
+
+def _resized_max(parsing: dict[str, Mask], names: tuple[str, ...], size: int) -> Mask | None:
+    out = None
+    for name in names:
+        m = parsing.get(name)
+        if m is None:
+            continue
+        m = np.asarray(m, np.float32)
+        if m.ndim != 2 or m.shape[0] != m.shape[1]:
+            raise DeageError(f"parser mask {name!r} must be square (S, S), got {m.shape}")
+        if m.shape[0] != size:
+            m = cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA if m.shape[0] > size else cv2.INTER_LINEAR)
+        out = m if out is None else np.maximum(out, m)
+    return out
+
+
+def _parser_skin(parsing: dict[str, Mask], size: int, area: Mask, neck: Mask) -> Mask:
+    skin = _resized_max(parsing, _SKIN_CLASSES, size)
+    if skin is None:
+        raise DeageError(f"parser masks have no 'skin' class (got {sorted(parsing)})")
+    neck_p = _resized_max(parsing, _NECK_CLASSES, size)
+    if neck_p is not None:
+        skin = np.maximum(skin, neck_p * (neck > 0.01))
+    occluder = _resized_max(parsing, _OCCLUDER_CLASSES, size)
+    if occluder is not None:
+        skin = skin * (1.0 - occluder)
+    return np.clip(skin, 0, 1).astype(np.float32)

@@ -1,0 +1,500 @@
+"""Follow faces through a clip: detect on keyframes, re-fit the landmarks in between.
+
+How one frame is handled (``FaceTracker.update``):
+
+1. **Propagate.** Every live track re-fits its 68 landmarks inside a box placed from its
+   previous landmarks (~1 ms a face with dlib), then judges the fit: the box must stay mostly in
+   the frame, not jump (landmark-box IoU with the previous frame), keep a plausible shape
+   (similarity-aligned change against the last confirmed shape) and still look like the same
+   face (normalised cross-correlation of a small aligned grey patch against the last confirmed one).
+2. **Detect** when a keyframe is due (every ``detect_every`` frames) or any track's fit was
+   judged doubtful. Detections are matched to tracks by box IoU (Hungarian assignment,
+   ``scipy.optimize.linear_sum_assignment``). A matched track keeps its tracked landmarks when
+   they agree with the detection (no pop at keyframes) and is re-anchored on the detection when
+   they drift apart. A track the detector misses survives ``keyframe_patience`` keyframes if its
+   fit still looks good, else it ends.
+3. **Born or returning faces.** An unmatched detection is compared with ended tracks by identity
+   descriptor (only here, and every ``descriptor_interval`` frames per track: a dlib descriptor
+   costs ~70 ms), or, without descriptors, by position for a short gap; a match revives the old
+   id, else a new id starts. A new track is then followed backwards over the frames since the
+   previous keyframe (``backfill``), so a face that entered between keyframes starts on the
+   frame it became trackable, not on the next keyframe.
+
+Frames with no face are simply frames no track covers. The result is raw (unsmoothed)
+landmarks; ``deage.face.analysis`` smooths them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from deage.errors import DeageError
+from deage.face.align import template_points
+from deage.face.backends.dlib_backend import DlibDetector, DlibLandmarker, keypoints5_from_landmarks, to_gray
+from deage.face.detect import box_iou, points_box, visible_fraction
+from deage.face.protocols import Detector, Landmarker, Recognizer
+from deage.types import Face, Image, Points, Track
+
+RIGID = slice(27, 48)
+"""Nose and eye landmarks: they move least with expression, so they place the tracking box."""
+
+_PATCH = 40
+_PATCH_TEMPLATE = template_points("arcface", 112) * (_PATCH / 112.0)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Every tracking knob.
+
+    Attributes:
+        detect_every: run the detector every this many frames (and whenever a fit looks doubtful).
+        min_face_size: new tracks narrower than this (box width, px) are ignored; None = no limit
+            beyond what the detector finds.
+        match_iou: least box IoU between a detection and a track (or a lost track's last box) to pair them.
+        min_appearance: least normalised cross-correlation (-1..1) of the aligned face patch with
+            its last confirmed look; below it the frame is re-detected.
+        max_shape_change: largest similarity-aligned RMS landmark change against the last
+            confirmed shape, as a fraction of the face's size; above it the frame is re-detected.
+        min_step_iou: least IoU of the landmark boxes of consecutive frames (lower = a jump).
+        min_visible: least fraction of the face box inside the frame; below it the track ends.
+        keyframe_patience: keyframes in a row a track may go unconfirmed by the detector while
+            its fit looks good (profile views, motion blur).
+        reanchor_distance: mean landmark distance (fraction of face size) between the tracked and
+            the detected fit above which a keyframe re-anchors the track on the detection.
+        descriptors: compute identity descriptors (needs a recognizer) to re-identify faces that come back.
+        descriptor_interval: frames between descriptor refreshes of a live track (0: only at birth).
+        reid_threshold: largest descriptor distance to re-identify a face; None = the recognizer's threshold.
+        coast_frames: without descriptors, a detection at the last place of a track lost at most
+            this many frames ago continues it; None = ``2 * detect_every``.
+        backfill: follow new tracks backwards over the frames since the previous keyframe.
+        min_track_score: a track whose best detection score stays below this is dropped as a
+            likely false detection (dlib: 0.6 is a HOG margin of 0.2; its threshold is 0.5).
+    """
+
+    detect_every: int = 10
+    min_face_size: float | None = None
+    match_iou: float = 0.3
+    min_appearance: float = 0.5
+    max_shape_change: float = 0.12
+    min_step_iou: float = 0.4
+    min_visible: float = 0.6
+    keyframe_patience: int = 1
+    reanchor_distance: float = 0.05
+    descriptors: bool = True
+    descriptor_interval: int = 50
+    reid_threshold: float | None = None
+    coast_frames: int | None = None
+    backfill: bool = True
+    min_track_score: float = 0.6
+
+    def __post_init__(self) -> None:
+        if int(self.detect_every) < 1:
+            raise DeageError(f"detect_every must be at least 1, got {self.detect_every}")
+        for name in ("match_iou", "min_step_iou", "min_visible"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise DeageError(f"{name} must be between 0 and 1, got {value}")
+        if self.keyframe_patience < 0 or self.descriptor_interval < 0:
+            raise DeageError("keyframe_patience and descriptor_interval must be >= 0")
+
+
+@dataclass
+class TrackingResult:
+    """Raw tracks of a clip.
+
+    Attributes:
+        tracks: tracks sorted by id, each face with 68 landmarks, keypoints5, box, score.
+        keyframes: frame indices where the detector ran.
+        frame_count: frames seen.
+        height, width: frame size in pixels.
+        redetections: keyframes triggered by a doubtful fit rather than by the schedule.
+    """
+
+    tracks: list[Track]
+    keyframes: list[int]
+    frame_count: int
+    height: int
+    width: int
+    redetections: int = 0
+
+
+# ---------------------------------------------------------------- pure helpers on landmarks
+
+
+def rigid_frame(points: Points) -> tuple[np.ndarray, float]:
+    """Centre (2,) and size (RMS radius, px) of the nose-and-eyes landmarks of a (68, 2) shape."""
+    rigid = np.asarray(points, dtype=np.float64)[RIGID]
+    centre = rigid.mean(0)
+    return centre, float(np.sqrt(((rigid - centre) ** 2).sum(1).mean()))
+
+
+def box_relation(box: np.ndarray, points: Points) -> np.ndarray:
+    """How a fitting box sits on a shape: float64 (4,) box edges relative to ``rigid_frame`` of ``points``."""
+    centre, size = rigid_frame(points)
+    b = np.asarray(box, dtype=np.float64).reshape(2, 2)
+    return ((b - centre) / max(size, 1e-6)).reshape(4)
+
+
+def box_from_points(points: Points, relation: np.ndarray) -> np.ndarray:
+    """The fitting box (float32 (4,)) that sits on ``points`` as described by ``box_relation``."""
+    centre, size = rigid_frame(points)
+    return (np.asarray(relation).reshape(2, 2) * size + centre).reshape(4).astype(np.float32)
+
+
+def shape_change(points: Points, reference: Points) -> float:
+    """RMS distance between two shapes after the best similarity alignment, over the reference's size."""
+    a = np.asarray(points, dtype=np.float64)
+    b = np.asarray(reference, dtype=np.float64)
+    za = (a[:, 0] - a[:, 0].mean()) + 1j * (a[:, 1] - a[:, 1].mean())
+    zb = (b[:, 0] - b[:, 0].mean()) + 1j * (b[:, 1] - b[:, 1].mean())
+    denom = float(np.vdot(za, za).real)
+    if denom <= 1e-12:
+        return float("inf")
+    s = np.vdot(za, zb) / denom  # the complex scale-rotation that best maps a onto b
+    residual = zb - s * za
+    return float(np.sqrt(np.mean(np.abs(residual) ** 2)) / max(np.sqrt(np.mean(np.abs(zb) ** 2)), 1e-9))
+
+
+def appearance_patch(gray: np.ndarray, keypoints5: Points) -> np.ndarray:
+    """A 40x40 grey patch aligned on the 5 key points (ArcFace layout), zero mean and unit norm (float32)."""
+    src = np.asarray(keypoints5, dtype=np.float64)
+    dst = _PATCH_TEMPLATE
+    zs = (src[:, 0] - src[:, 0].mean()) + 1j * (src[:, 1] - src[:, 1].mean())
+    zd = (dst[:, 0] - dst[:, 0].mean()) + 1j * (dst[:, 1] - dst[:, 1].mean())
+    s = np.vdot(zs, zd) / max(float(np.vdot(zs, zs).real), 1e-12)
+    t = complex(dst[:, 0].mean(), dst[:, 1].mean()) - s * complex(src[:, 0].mean(), src[:, 1].mean())
+    matrix = np.array([[s.real, -s.imag, t.real], [s.imag, s.real, t.imag]], dtype=np.float64)
+    patch = cv2.warpAffine(gray, matrix, (_PATCH, _PATCH), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    p = patch.astype(np.float32)
+    p -= p.mean()
+    norm = float(np.linalg.norm(p))
+    return p / norm if norm > 1e-6 else p
+
+
+def patch_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation (-1..1) of two ``appearance_patch`` results."""
+    return float(np.sum(a * b))
+
+
+# ---------------------------------------------------------------- the tracker
+
+
+@dataclass
+class _Live:
+    track: Track
+    points: np.ndarray  # float32 (68, 2), latest accepted
+    relation: np.ndarray  # box_relation of the fitting box
+    score: float
+    ref_points: np.ndarray
+    ref_patch: np.ndarray
+    last_frame: int
+    misses: int = 0
+    descriptors: list[np.ndarray] = field(default_factory=list)
+    last_descriptor: int = -(10**9)
+
+
+class FaceTracker:
+    """Stateful tracker: feed frames in order with ``update``, then read ``result()``.
+
+    Args:
+        detector: any ``Detector``; dlib's gets grayscale frames (faster).
+        landmarker: 68-point ``Landmarker`` used between keyframes (and for detections without
+            landmarks); None = the dlib detector's own.
+        recognizer: identity descriptors for re-identification; None disables them.
+        config: ``TrackerConfig``.
+
+    Not thread-safe; one tracker per clip.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        landmarker: Landmarker | None = None,
+        recognizer: Recognizer | None = None,
+        config: TrackerConfig = TrackerConfig(),
+    ) -> None:
+        if landmarker is None:
+            landmarker = getattr(detector, "landmarker", None)
+            if landmarker is None:
+                raise DeageError(f"detector {detector.name!r} has no landmarker; pass one to track faces")
+        self.detector = detector
+        self.landmarker = landmarker
+        self.recognizer = recognizer if config.descriptors else None
+        self.config = config
+        self._gray_detector = isinstance(detector, DlibDetector)
+        self._gray_landmarker = isinstance(landmarker, DlibLandmarker)
+        self._live: dict[int, _Live] = {}
+        self._lost: dict[int, _Live] = {}
+        self._buffer: list[tuple[int, np.ndarray, np.ndarray]] = []  # (frame, gray, landmarker image)
+        self._keyframes: list[int] = []
+        self._redetections = 0
+        self._count = 0
+        self._next_id = 1
+        self._shape: tuple[int, int] | None = None
+
+    # -- public
+
+    def update(self, frame: Image) -> None:
+        """Process the next frame (RGB uint8 (H, W, 3)); frames must all have the same size."""
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise DeageError(f"frame {self._count}: expected an RGB uint8 (H, W, 3) image, got {got}")
+        if self._shape is None:
+            self._shape = frame.shape[:2]
+        elif frame.shape[:2] != self._shape:
+            raise DeageError(
+                f"frame {self._count} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"the clip's first frame was {self._shape[1]}x{self._shape[0]}"
+            )
+        index = self._count
+        self._count += 1
+        gray = to_gray(frame)
+        fit_image = gray if self._gray_landmarker else frame
+
+        proposals: dict[int, tuple[np.ndarray, bool]] = {}
+        for tid, live in self._live.items():
+            pts = self._fit(fit_image, box_from_points(live.points, live.relation))
+            proposals[tid] = (pts, self._plausible(gray, live, pts, live.points))
+        self._flag_duplicates(proposals)
+
+        doubtful = any(not ok for _, ok in proposals.values())
+        due = not self._keyframes or index - self._keyframes[-1] >= self.config.detect_every
+        if due or doubtful:
+            if doubtful and not due:
+                self._redetections += 1
+            self._keyframe(index, frame, gray, fit_image, proposals)
+            self._buffer.clear()
+        else:
+            for tid, (pts, _) in proposals.items():
+                self._accept(index, self._live[tid], pts, gray, confirmed=False)
+        self._buffer.append((index, gray, fit_image))
+
+    def result(self) -> TrackingResult:
+        """The tracks so far: those with a face whose best score reaches ``min_track_score``,
+        numbered 1, 2, ... in order of their first detection."""
+        everyone = {**self._lost, **self._live}
+        tracks = []
+        for tid in sorted(everyone):
+            track = everyone[tid].track
+            if track.faces and max(f.score for f in track.faces.values()) >= self.config.min_track_score:
+                tracks.append(Track(len(tracks) + 1, dict(track.faces)))
+        h, w = self._shape if self._shape is not None else (0, 0)
+        return TrackingResult(tracks, list(self._keyframes), self._count, h, w, self._redetections)
+
+    # -- steps
+
+    def _fit(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        if hasattr(self.landmarker, "fit_points"):
+            return np.asarray(self.landmarker.fit_points(image, box), dtype=np.float32)
+        probe = Face(box=np.asarray(box, np.float32), score=1.0, keypoints5=np.zeros((5, 2), np.float32))
+        fitted = self.landmarker.fit(image, probe).landmarks
+        if fitted is None or len(fitted) != 68:
+            raise DeageError(f"landmarker {self.landmarker.name!r} must return 68 landmarks to track faces")
+        return np.asarray(fitted, dtype=np.float32)
+
+    def _plausible(self, gray: np.ndarray, live: _Live, pts: np.ndarray, previous: np.ndarray) -> bool:
+        cfg = self.config
+        h, w = gray.shape
+        if not np.all(np.isfinite(pts)):
+            return False
+        if visible_fraction(box_from_points(pts, live.relation), h, w) < cfg.min_visible:
+            return False
+        if box_iou(points_box(pts), points_box(previous))[0, 0] < cfg.min_step_iou:
+            return False
+        if shape_change(pts, live.ref_points) > cfg.max_shape_change:
+            return False
+        patch = appearance_patch(gray, keypoints5_from_landmarks(pts))
+        return patch_similarity(patch, live.ref_patch) >= cfg.min_appearance
+
+    def _flag_duplicates(self, proposals: dict[int, tuple[np.ndarray, bool]]) -> None:
+        """Two tracks that converge on one face make the frame doubtful (the keyframe resolves it)."""
+        tids = list(proposals)
+        if len(tids) < 2:
+            return
+        boxes = np.stack([points_box(proposals[t][0]) for t in tids])
+        iou = box_iou(boxes, boxes)
+        np.fill_diagonal(iou, 0.0)
+        for a, b in zip(*np.nonzero(iou > 0.5)):
+            for t in (tids[a], tids[b]):
+                proposals[t] = (proposals[t][0], False)
+
+    def _detect(self, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> list[Face]:
+        faces = self.detector.detect(gray if self._gray_detector else frame)
+        out = []
+        for face in faces:
+            if face.landmarks is None or len(face.landmarks) != 68:
+                lm = self._fit(fit_image, face.box)
+                face = Face(face.box, face.score, keypoints5_from_landmarks(lm), lm)
+            out.append(face)
+        return out
+
+    def _keyframe(self, index, frame, gray, fit_image, proposals) -> None:
+        cfg = self.config
+        self._keyframes.append(index)
+        detections = self._detect(frame, gray, fit_image)
+        tids = list(proposals)
+        matches: dict[int, int] = {}
+        if tids and detections:
+            det_boxes = np.stack([d.box for d in detections])
+            now = np.stack([box_from_points(proposals[t][0], self._live[t].relation) for t in tids])
+            before = np.stack([box_from_points(self._live[t].points, self._live[t].relation) for t in tids])
+            iou = np.maximum(box_iou(now, det_boxes), box_iou(before, det_boxes))
+            rows, cols = linear_sum_assignment(-iou)
+            matches = {tids[r]: int(c) for r, c in zip(rows, cols) if iou[r, c] >= cfg.match_iou}
+
+        for tid, d in matches.items():
+            live, det = self._live[tid], detections[d]
+            pts, ok = proposals[tid]
+            drift = float(np.linalg.norm(pts - det.landmarks, axis=1).mean()) / max(det.width, 1e-6)
+            if not ok or drift > cfg.reanchor_distance:
+                pts = np.asarray(det.landmarks, dtype=np.float32)
+                live.relation = box_relation(det.box, pts)
+            live.score = float(det.score)
+            live.misses = 0
+            face = self._accept(index, live, pts, gray, confirmed=True)
+            self._maybe_describe(index, frame, live, face)
+
+        kept_boxes = [box_from_points(self._live[t].points, self._live[t].relation) for t in matches]
+        for tid in tids:
+            if tid in matches:
+                continue
+            live = self._live[tid]
+            pts, ok = proposals[tid]
+            box = box_from_points(pts, live.relation)
+            overlaps = bool(kept_boxes) and box_iou(box, np.stack(kept_boxes)).max() >= cfg.match_iou
+            if ok and live.misses < cfg.keyframe_patience and not overlaps:
+                live.misses += 1
+                self._accept(index, live, pts, gray, confirmed=False)
+                kept_boxes.append(box)
+            else:
+                self._lost[tid] = self._live.pop(tid)
+
+        born = []
+        for d, det in enumerate(detections):
+            if d in matches.values():
+                continue
+            if cfg.min_face_size is not None and det.width < cfg.min_face_size:
+                continue
+            if kept_boxes and box_iou(det.box, np.stack(kept_boxes)).max() >= cfg.match_iou:
+                continue
+            if self.recognizer is not None:
+                det.descriptor = np.asarray(self.recognizer.describe(frame, det), dtype=np.float32)
+            born.append(det)
+            kept_boxes.append(det.box)
+        for det, tid in zip(born, self._reidentify(index, born)):
+            self._start(index, det, tid, gray)
+
+    def _reidentify(self, index: int, born: list[Face]) -> list[int | None]:
+        """For each new detection, the id of the ended track it continues, or None."""
+        cfg = self.config
+        lost = list(self._lost)
+        if not born or not lost:
+            return [None] * len(born)
+        coast = cfg.coast_frames if cfg.coast_frames is not None else 2 * cfg.detect_every
+        threshold = cfg.reid_threshold
+        if threshold is None and self.recognizer is not None:
+            threshold = float(self.recognizer.threshold)
+        cost = np.full((len(born), len(lost)), np.inf)
+        for i, det in enumerate(born):
+            for j, tid in enumerate(lost):
+                old = self._lost[tid]
+                if det.descriptor is not None and old.descriptors and self.recognizer is not None:
+                    dist = min(self.recognizer.distance(det.descriptor, d) for d in old.descriptors)
+                    if dist < threshold:
+                        cost[i, j] = dist
+                elif index - old.last_frame <= coast:
+                    iou = box_iou(det.box, box_from_points(old.points, old.relation))[0, 0]
+                    if iou >= cfg.match_iou:
+                        cost[i, j] = 1.0 - iou
+        out: list[int | None] = [None] * len(born)
+        finite = np.where(np.isfinite(cost), cost, 1e6)
+        for r, c in zip(*linear_sum_assignment(finite)):
+            if np.isfinite(cost[r, c]):
+                out[r] = lost[c]
+        return out
+
+    def _start(self, index: int, det: Face, tid: int | None, gray: np.ndarray) -> None:
+        pts = np.asarray(det.landmarks, dtype=np.float32)
+        patch = appearance_patch(gray, keypoints5_from_landmarks(pts))
+        if tid is None:
+            tid = self._next_id
+            self._next_id += 1
+            live = _Live(Track(tid), pts, box_relation(det.box, pts), float(det.score), pts, patch, index)
+        else:
+            live = self._lost.pop(tid)
+            live.relation = box_relation(det.box, pts)
+            live.score, live.misses = float(det.score), 0
+        self._live[tid] = live
+        face = self._accept(index, live, pts, gray, confirmed=True)
+        if det.descriptor is not None:
+            face.descriptor = det.descriptor
+            live.descriptors = (live.descriptors + [det.descriptor])[-8:]
+            live.last_descriptor = index
+        if self.config.backfill:
+            self._backfill(live)
+
+    def _backfill(self, live: _Live) -> None:
+        pts = live.points
+        for index, gray, fit_image in reversed(self._buffer):
+            if index in live.track.faces:
+                break
+            new = self._fit(fit_image, box_from_points(pts, live.relation))
+            if not self._plausible(gray, live, new, pts):
+                break
+            box = box_from_points(new, live.relation)
+            others = [
+                t.faces[index].box for t in (*(l.track for l in self._live.values()), *(l.track for l in self._lost.values()))
+                if t is not live.track and index in t.faces
+            ]
+            if others and box_iou(box, np.stack(others)).max() >= self.config.match_iou:
+                break
+            live.track.faces[index] = self._face(live, new)
+            pts = new
+
+    def _face(self, live: _Live, pts: np.ndarray) -> Face:
+        return Face(
+            box=box_from_points(pts, live.relation),
+            score=live.score,
+            keypoints5=keypoints5_from_landmarks(pts),
+            landmarks=np.asarray(pts, dtype=np.float32).copy(),
+        )
+
+    def _accept(self, index: int, live: _Live, pts: np.ndarray, gray: np.ndarray, *, confirmed: bool) -> Face:
+        live.points = np.asarray(pts, dtype=np.float32)
+        live.last_frame = index
+        if confirmed:
+            live.ref_points = live.points.copy()
+            live.ref_patch = appearance_patch(gray, keypoints5_from_landmarks(live.points))
+        face = self._face(live, live.points)
+        live.track.faces[index] = face
+        return face
+
+    def _maybe_describe(self, index: int, frame: Image, live: _Live, face: Face) -> None:
+        interval = self.config.descriptor_interval
+        if self.recognizer is None or interval <= 0 or index - live.last_descriptor < interval:
+            return
+        face.descriptor = np.asarray(self.recognizer.describe(frame, face), dtype=np.float32)
+        live.descriptors = (live.descriptors + [face.descriptor])[-8:]
+        live.last_descriptor = index
+
+
+def track_faces(
+    frames: Iterable[Image],
+    detector: Detector,
+    landmarker: Landmarker | None = None,
+    recognizer: Recognizer | None = None,
+    config: TrackerConfig = TrackerConfig(),
+    progress: Callable[[int], None] | None = None,
+) -> TrackingResult:
+    """Track faces through an iterable of RGB uint8 (H, W, 3) frames; ``progress(frames_done)`` after each."""
+    tracker = FaceTracker(detector, landmarker, recognizer, config)
+    for frame in frames:
+        tracker.update(frame)
+        if progress is not None:
+            progress(tracker._count)
+    return tracker.result()

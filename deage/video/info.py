@@ -1,0 +1,64 @@
+"""``ClipInfo``: what a clip is (size, frame count, rate, pixel format...), JSON-friendly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """Facts about a clip or image sequence, read when it is opened.
+
+    Attributes:
+        path: the container file, or the sequence in printf form (``shots/a.%04d.exr``).
+        width, height: display size in pixels, after rotation.
+        frame_count: number of frames (counted from the container's packets, not its header).
+        fps: frames per second. Constant-rate clips: the exact rate (``30000/1001``);
+            variable-rate clips: the average; sequences: as given to ``open_clip`` (default 24).
+        time_base: the stream's time base (sequences: ``1 / fps``).
+        pix_fmt: FFmpeg name of the source pixel format (``yuv420p``, ``rgb48be``, ``gbrpf16le``...).
+        bit_depth: bits per component of ``pix_fmt`` (8, 10, 12, 16; 16 or 32 for float).
+        rotation: counter-clockwise degrees (0, 90, 180, 270) the display matrix turns the stored
+            picture; frames are returned already turned.
+        codec: FFmpeg decoder name (``h264``, ``prores``, ``exr``...).
+        has_audio: the container has an audio stream (always False for sequences).
+        first_frame_number: number of the first file of a sequence (1001); 0 for containers.
+        is_sequence: read from numbered image files.
+        duration: seconds, ``frame_count / fps``.
+        variable_frame_rate: the frame intervals differ (the clip is then read frame by frame;
+            writers output constant ``fps`` unless given the source timestamps).
+        start_time: seconds of the first frame on the container's timeline (usually 0).
+    """
+
+    path: Path
+    width: int
+    height: int
+    frame_count: int
+    fps: Fraction
+    time_base: Fraction
+    pix_fmt: str
+    bit_depth: int
+    rotation: int
+    codec: str
+    has_audio: bool
+    first_frame_number: int
+    is_sequence: bool
+    duration: float
+    variable_frame_rate: bool = False
+    start_time: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        d["fps_float"] = float(self.fps)
+        d["time_base"] = f"{self.time_base.numerator}/{self.time_base.denominator}"
+        return d
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.width, self.height

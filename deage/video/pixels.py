@@ -1,0 +1,226 @@
+"""Conversions between decoded ``av.VideoFrame`` objects and deage's numpy images.
+
+Decoding side (``frame_to_rgb8`` / ``frame_to_float``):
+
+- YUV sources are converted with the matrix the stream is tagged with (BT.709, BT.601,
+  BT.2020, SMPTE 240M, FCC); untagged streams follow what players do: BT.709 from 720 lines
+  (or 1280 columns) up, BT.601 below. Untagged ranges are "limited" (16-235) unless the pixel
+  format is a full-range ``yuvj*`` one.
+- Integer formats go through swscale (``rgb24`` for 8-bit output, ``rgb48le`` for the float
+  output of deeper sources). Float formats (EXR's ``gbrpf16le``/``gbrpf32le``, ...) never touch
+  swscale (some of them crash it); their planes are read directly.
+- Alpha is dropped; grey sources are replicated to three channels.
+- The display rotation (counter-clockwise degrees, a multiple of 90) is applied last.
+
+EXR frames hold scene-linear light by convention. With ``linear=True`` (the default for EXR)
+``frame_to_float`` returns sRGB-encoded values (the extended sRGB curve, so highlights above
+1.0 stay above 1.0) and ``rgb_to_frame`` encodes the inverse, so an EXR read and written back
+keeps its values, and 8-bit frames written to EXR and read back are unchanged.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from deage.errors import MediaError
+
+# AVColorSpace values (libavutil/pixfmt.h) -> swscale colorspace
+_AVCOL_TO_SWS = {
+    1: Colorspace.ITU709,  # bt709
+    4: Colorspace.FCC,
+    5: Colorspace.ITU601,  # bt470bg
+    6: Colorspace.ITU601,  # smpte170m
+    7: Colorspace.SMPTE240M,
+    9: Colorspace.BT2020,  # bt2020 non-constant
+    10: Colorspace.BT2020,  # bt2020 constant (approximated by ncl)
+}
+AVCOL_SPC_BT709 = 1
+AVCOL_PRI_BT709 = 1
+AVCOL_TRC_BT709 = 1
+AVCOL_RANGE_MPEG = 1
+
+_FLOAT_DTYPES = {"f16": np.float16, "f32": np.float32}
+
+
+class UnsupportedPixelFormat(Exception):
+    """Raised by the converters; the reader turns it into a MediaError naming the file."""
+
+
+def is_float_format(pix_fmt: str) -> bool:
+    """True for IEEE float pixel formats (``gbrpf32le``, ``rgbaf16le``, ``grayf32le``...)."""
+    return "f16" in pix_fmt or "f32" in pix_fmt
+
+
+def bit_depth(pix_fmt: str) -> int:
+    """Bits per colour component of a pixel format (8 for ``yuv420p``, 10 for ``yuv422p10le``, 16 for half float)."""
+    fmt = av.video.format.VideoFormat(pix_fmt)
+    return max((c.bits for c in fmt.components), default=8)
+
+
+def guess_colorspace(frame: av.VideoFrame) -> Colorspace:
+    """The YUV->RGB matrix for ``frame``: its tag, else BT.709 for HD sizes and BT.601 for SD."""
+    tagged = _AVCOL_TO_SWS.get(int(frame.colorspace))
+    if tagged is not None:
+        return tagged
+    return Colorspace.ITU709 if frame.height >= 720 or frame.width >= 1280 else Colorspace.ITU601
+
+
+def _yuv_kwargs(frame: av.VideoFrame) -> dict:
+    fmt = frame.format
+    if fmt.is_rgb or fmt.name.startswith(("gray", "ya", "pal", "mono")):
+        return {}
+    kwargs: dict = {"src_colorspace": guess_colorspace(frame), "dst_colorspace": Colorspace.ITU709}
+    if int(frame.color_range) == 0 and not fmt.name.startswith("yuvj"):
+        kwargs["src_color_range"] = ColorRange.MPEG
+    return kwargs
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def _float_planes(frame: av.VideoFrame) -> np.ndarray:
+    """Float frame -> float32 (H, W, C) in R, G, B[, A] (or Y[, A]) order, without swscale."""
+    name = frame.format.name
+    dtype = np.dtype(_FLOAT_DTYPES["f16" if "f16" in name else "f32"])
+    dtype = dtype.newbyteorder(">" if name.endswith("be") else "<")
+    h, w = frame.height, frame.width
+
+    def plane_array(index: int, channels: int) -> np.ndarray:
+        plane = frame.planes[index]
+        row = plane.line_size // dtype.itemsize
+        arr = np.frombuffer(plane, dtype=dtype).reshape(-1, row)[:h, : w * channels]
+        return arr.reshape(h, w, channels)
+
+    if name.startswith("gbrp") or name.startswith("gbrap"):
+        g, b, r = (plane_array(i, 1)[..., 0] for i in range(3))
+        out = np.stack([r, g, b], axis=-1)
+    elif name.startswith("rgbaf") or name.startswith("rgbf"):
+        out = plane_array(0, 4 if name.startswith("rgbaf") else 3)[..., :3]
+    elif name.startswith("grayf"):
+        out = np.repeat(plane_array(0, 1), 3, axis=-1)
+    elif name.startswith("yaf"):
+        out = np.repeat(plane_array(0, 2)[..., :1], 3, axis=-1)
+    else:
+        raise UnsupportedPixelFormat(name)
+    return out.astype(np.float32)
+
+
+def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
+    try:
+        arr = frame.to_ndarray(format=fmt, **_yuv_kwargs(frame))
+    except (OSError, ValueError, av.error.FFmpegError) as exc:
+        raise UnsupportedPixelFormat(frame.format.name) from exc
+    return arr
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """Scene-linear -> sRGB-encoded, float32; extended beyond [0, 1] (sign-symmetric, no clipping)."""
+    x = np.asarray(x, dtype=np.float32)
+    a = np.abs(x)
+    enc = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(a, 1 / 2.4, dtype=np.float32) - 0.055)
+    return (np.sign(x) * enc).astype(np.float32)
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB-encoded -> scene-linear, float32; the exact inverse of ``linear_to_srgb``."""
+    x = np.asarray(x, dtype=np.float32)
+    a = np.abs(x)
+    lin = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4, dtype=np.float32))
+    return (np.sign(x) * lin).astype(np.float32)
+
+
+def frame_to_float(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False) -> np.ndarray:
+    """Decoded frame -> float32 RGB (H, W, 3), nominally [0, 1], display orientation.
+
+    Float sources keep their full range (values above 1 survive); with ``linear=True`` they are
+    sRGB-encoded first. 16-bit/10-bit sources keep their precision (via ``rgb48le``).
+
+    Raises:
+        UnsupportedPixelFormat: swscale cannot convert this pixel format.
+    """
+    name = frame.format.name
+    if is_float_format(name):
+        out = _float_planes(frame)
+        if linear:
+            out = linear_to_srgb(out)
+    elif bit_depth(name) > 8:
+        out = _to_array(frame, "rgb48le").astype(np.float32) / np.float32(65535.0)
+    else:
+        out = _to_array(frame, "rgb24").astype(np.float32) / np.float32(255.0)
+    return _rotate(out, rotation)
+
+
+def frame_to_rgb8(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False) -> np.ndarray:
+    """Decoded frame -> RGB uint8 (H, W, 3), display orientation.
+
+    Raises:
+        UnsupportedPixelFormat: swscale cannot convert this pixel format.
+    """
+    if is_float_format(frame.format.name):
+        return float_to_uint8(frame_to_float(frame, rotation, linear=linear))
+    return _rotate(_to_array(frame, "rgb24"), rotation)
+
+
+def float_to_uint8(image: np.ndarray) -> np.ndarray:
+    """float RGB nominally in [0, 1] -> uint8, clipped and rounded."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def float_to_uint16(image: np.ndarray) -> np.ndarray:
+    """float RGB nominally in [0, 1] -> uint16, clipped and rounded."""
+    return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
+def check_image(image: np.ndarray, width: int, height: int, where: str) -> np.ndarray:
+    """Validate a frame handed to a writer: (height, width, 3) uint8, uint16 or float.
+
+    Returns the image, float64 cast to float32.
+
+    Raises:
+        ValueError: wrong shape or dtype (a programming error, not a user input).
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", type(image).__name__)
+        raise ValueError(f"{where}: frames must be RGB arrays of shape (H, W, 3), got {shape}")
+    if image.shape[:2] != (height, width):
+        raise ValueError(
+            f"{where}: frame is {image.shape[1]}x{image.shape[0]} but the output is {width}x{height}"
+        )
+    if image.dtype in (np.uint8, np.uint16, np.float32):
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        return image.astype(np.float32)
+    raise ValueError(f"{where}: frames must be uint8, uint16 or float32, got {image.dtype}")
+
+
+def rgb_to_frame(image: np.ndarray, *, float_output: bool = False, linear: bool = False) -> av.VideoFrame:
+    """RGB array -> ``av.VideoFrame`` ready for ``reformat`` to an encoder's pixel format.
+
+    uint8 -> ``rgb24``; uint16 -> ``rgb48le``; float32 -> ``rgb48le`` (clipped to [0, 1]).
+    With ``float_output`` (EXR) every input becomes ``gbrpf32le`` (uint8 / 255, uint16 / 65535),
+    and with ``linear`` the values are sRGB-decoded to scene-linear light.
+    """
+    if float_output:
+        if image.dtype == np.uint8:
+            f = image.astype(np.float32) / np.float32(255.0)
+        elif image.dtype == np.uint16:
+            f = image.astype(np.float32) / np.float32(65535.0)
+        else:
+            f = image.astype(np.float32, copy=False)
+        if linear:
+            f = srgb_to_linear(f)
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gbrpf32le")
+    if image.dtype == np.uint8:
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    if image.dtype != np.uint16:
+        image = float_to_uint16(image)
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb48le")
+
+
+def unsupported(pix_fmt: str, path) -> MediaError:
+    """The MediaError for a pixel format deage cannot convert."""
+    return MediaError(f"unsupported pixel format {pix_fmt} (cannot convert it to RGB)", path)

@@ -1,0 +1,642 @@
+"""Open a clip (container or image sequence), stream its frames, and read any frame N exactly.
+
+How frames are found:
+
+- Containers (mp4, mov, mkv, webm, gif, nut, avi...): on open, every video packet is demuxed
+  once (no decoding; fast, even for long clips) to list the presentation timestamps. Frame N is
+  the N-th smallest timestamp, so ``frame_count`` is exact for any container (headers are not
+  trusted) and variable frame rates are handled. ``read(N)`` seeks to the last keyframe at or
+  before frame N and decodes forward to frame N's exact timestamp; if the demuxer lands after it,
+  earlier keyframes are tried, and finally the start of the file. The frames are the same pixels a
+  sequential decode gives (tested on the shared media and the example clip). Consecutive reads
+  (scrubbing forward) reuse the decoder without seeking.
+- Image sequences: one file per frame, decoded by PyAV's image codecs (see ``sequence``).
+
+Damaged files (decided policy):
+
+- ``open_clip`` raises ``MediaError`` when the container cannot be parsed (e.g. an mp4 cut before
+  its ``moov`` index), when the header promises more frames or a longer duration than the data
+  holds (an mp4 cut with its index at the front, an mkv cut short), when no packet or first
+  frame decodes, or when the pixel format cannot be converted.
+- Damage found only while decoding (FFmpeg fails on a packet, a frame is missing, or the
+  decoder flags a frame as corrupt, i.e. concealed errors): ``frames()`` yields every good frame
+  before it, then raises ``MediaError`` naming the file and the frame; ``read(N)`` raises it.
+  A frame flagged corrupt right after a seek (open-GOP recovery) is retried from an earlier
+  keyframe before being called damaged. Nothing hangs: decoding always moves forward or stops.
+
+Variable frame rate: all frames are returned in presentation order, none dropped or repeated;
+``info.fps`` is then the average rate and ``Clip.timestamps`` gives each frame's time, which
+``ClipWriter`` can keep (see ``writer``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from deage.errors import MediaError
+from deage.video import hashing
+from deage.video.info import ClipInfo
+from deage.video.pixels import (
+    UnsupportedPixelFormat,
+    bit_depth,
+    frame_to_float,
+    frame_to_rgb8,
+    unsupported,
+)
+from deage.video.sequence import (
+    SequencePattern,
+    decode_image,
+    describe_gaps,
+    is_image_path,
+    parse_sequence_path,
+)
+
+DEFAULT_SEQUENCE_FPS = Fraction(24)
+
+
+def _ffmpeg_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _check_readable_file(path: Path) -> None:
+    if not path.exists():
+        raise MediaError("file does not exist", path)
+    if path.is_dir():
+        raise MediaError("is a folder, not a video file or image", path)
+    if not os.access(path, os.R_OK):
+        raise MediaError("file is not readable (permission denied)", path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MediaError(f"cannot read file ({exc.strerror})", path) from None
+    if size == 0:
+        raise MediaError("file is empty (0 bytes)", path)
+
+
+def _as_fps(fps: Fraction | float | int | str | None) -> Fraction | None:
+    if fps is None:
+        return None
+    try:
+        value = Fraction(fps).limit_denominator(1_000_000) if isinstance(fps, float) else Fraction(fps)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
+    if value <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# containers
+
+
+class _CorruptData(Exception):
+    """FFmpeg failed to decode a packet (turned into a MediaError naming the frame)."""
+
+
+class _Decoder:
+    """One open container positioned for decoding its video stream."""
+
+    def __init__(self, path: Path, stream_index: int) -> None:
+        self.path = path
+        self.stream_index = stream_index
+        self.container: av.container.InputContainer | None = None
+        self.stream: av.video.stream.VideoStream | None = None
+        self.reopen()
+
+    def reopen(self) -> None:
+        self.close()
+        try:
+            self.container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"cannot reopen the file ({_ffmpeg_reason(exc)})", self.path) from None
+        self.stream = self.container.streams.video[self.stream_index]
+        self.stream.thread_type = "AUTO"
+
+    def seek(self, pts: int | None) -> None:
+        """Position at the keyframe at or before ``pts`` (None: the very start)."""
+        assert self.container is not None
+        if pts is None:
+            self.reopen()
+            return
+        try:
+            self.container.seek(pts, stream=self.stream, backward=True)
+        except (av.error.FFmpegError, OSError):
+            self.reopen()  # demuxers that cannot seek (some gifs): start over
+
+    def decode(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames from the current position; FFmpeg errors become MediaError."""
+        assert self.container is not None
+        try:
+            for frame in self.container.decode(self.stream):
+                yield frame
+        except (av.error.FFmpegError, OSError) as exc:
+            raise _CorruptData(_ffmpeg_reason(exc)) from None
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+
+
+def _header_duration(container, stream, time_base: Fraction) -> int | None:
+    """The video duration the container's header states, in ``time_base`` units, if it states one.
+
+    mp4/mov: the stream duration; Matroska: the stream's DURATION tag; otherwise the container
+    duration when the video is its only stream.
+    """
+    if stream.duration:
+        return int(stream.duration)
+    seconds = None
+    tag = (stream.metadata or {}).get("DURATION")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            seconds = int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            seconds = None
+    elif container.duration and len(container.streams) == 1:
+        seconds = container.duration / av.time_base
+    if not seconds:
+        return None
+    return int(Fraction(seconds).limit_denominator(10**9) / time_base)
+
+
+def _pick_video_stream(container: av.container.InputContainer, path: Path) -> int:
+    for i, stream in enumerate(container.streams.video):
+        if stream.disposition & av.stream.Disposition.attached_pic:
+            continue  # cover art, not a picture stream
+        return i
+    raise MediaError("has no video stream", path)
+
+
+class ContainerSource:
+    """Frames of a video container, indexed by presentation timestamp."""
+
+    def __init__(self, path: Path) -> None:
+        _check_readable_file(path)
+        self.path = path
+        try:
+            container = av.open(str(path), metadata_errors="ignore")
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(
+                f"cannot open as a video: corrupt, truncated or not a media file ({_ffmpeg_reason(exc)})", path
+            ) from None
+        try:
+            self.stream_index = _pick_video_stream(container, path)
+            stream = container.streams.video[self.stream_index]
+            if stream.codec_context is None or not stream.codec_context.name:
+                raise MediaError("video stream uses a codec this FFmpeg build cannot decode", path)
+            self.codec = stream.codec_context.name
+            self.time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
+            self.has_audio = len(container.streams.audio) > 0
+            header_frames = int(stream.frames or 0)
+            header_duration = _header_duration(container, stream, self.time_base)
+            keys, pts_list = self._scan(container, stream)
+        finally:
+            container.close()
+        if not pts_list:
+            raise MediaError("video stream has no frames (empty or truncated file)", path)
+        self.pts = np.array(sorted(pts_list), dtype=np.int64)
+        if len(np.unique(self.pts)) != len(self.pts):
+            raise MediaError("video stream has duplicate timestamps (broken mux); re-mux it first", path)
+        self.key_pts = sorted(set(keys)) or [int(self.pts[0])]
+        self._index_of = {int(p): i for i, p in enumerate(self.pts)}
+        deltas = np.diff(self.pts)
+        if header_frames > len(self.pts):
+            raise MediaError(
+                f"truncated: the header lists {header_frames} frames but only {len(self.pts)} are in the file", path
+            )
+        if header_duration and len(deltas):
+            typical = float(np.median(deltas))
+            end = max(int(self.pts[-1] - self.pts[0]), int(self.pts[-1])) + typical
+            if header_duration - end > max(2 * typical, 0.01 * header_duration):
+                secs = float(header_duration * self.time_base)
+                raise MediaError(
+                    f"truncated: the header says {secs:.2f} s of video but the data stops at "
+                    f"{float(end * self.time_base):.2f} s",
+                    path,
+                )
+        self.fps, self.vfr = self._rate(stream_rate=self._stream_rate, deltas=deltas)
+        self._ra: _Decoder | None = None
+        self._ra_iter: Iterator[tuple[int, av.VideoFrame]] | None = None
+        self._ra_next = 0
+        self._ra_last: tuple[int, av.VideoFrame] | None = None
+        first = self.frame(0)
+        self.pix_fmt = first.format.name
+        self.rotation = int(round((first.rotation or 0) / 90.0)) * 90 % 360
+        try:
+            frame_to_rgb8(first, self.rotation)
+        except UnsupportedPixelFormat:
+            raise unsupported(self.pix_fmt, path) from None
+
+    _stream_rate: Fraction | None = None
+
+    def _scan(self, container, stream) -> tuple[list[int], list[int]]:
+        rate = stream.average_rate or stream.guessed_rate
+        self._stream_rate = Fraction(rate) if rate else None
+        keys: list[int] = []
+        pts_list: list[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                ts = packet.pts if packet.pts is not None else packet.dts
+                if ts is None:
+                    raise MediaError("video packets carry no timestamps; re-mux the file (e.g. into .mkv)", self.path)
+                pts_list.append(int(ts))
+                if packet.is_keyframe:
+                    keys.append(int(ts))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"corrupt container ({_ffmpeg_reason(exc)})", self.path) from None
+        return keys, pts_list
+
+    def _rate(self, stream_rate: Fraction | None, deltas: np.ndarray) -> tuple[Fraction, bool]:
+        if len(deltas) == 0:
+            return (stream_rate or Fraction(24)), False
+        median = float(np.median(deltas))
+        vfr = bool(np.any(np.abs(deltas - median) > max(1.0, 0.02 * median)))
+        measured = 1 / (Fraction(median).limit_denominator(1_000_000) * self.time_base)
+        if not vfr:
+            if stream_rate and abs(float(stream_rate) / float(measured) - 1) < 0.005:
+                return stream_rate, False
+            mean = Fraction(int(self.pts[-1] - self.pts[0]), len(deltas))
+            return (1 / (mean * self.time_base)).limit_denominator(1001 * 1000), False
+        average = Fraction(len(deltas)) / (Fraction(int(self.pts[-1] - self.pts[0])) * self.time_base)
+        return average.limit_denominator(1001 * 1000), True
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _key_at_or_before(self, pts: int) -> int | None:
+        k = bisect.bisect_right(self.key_pts, pts) - 1
+        return self.key_pts[k] if k >= 0 else None
+
+    def _decode_from(self, dec: _Decoder, start: int, stop: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) for frames ``start..stop-1``, seeking to the right keyframe first."""
+        target = int(self.pts[start])
+        k = bisect.bisect_right(self.key_pts, target) - 1
+        candidates: list[int | None] = [self.key_pts[i] for i in dict.fromkeys((k, k - 1, k - 4)) if i >= 0]
+        candidates.append(None)  # last resort: from the start of the file
+        expected = start
+        try:
+            for seek_pts in candidates:
+                dec.seek(seek_pts)
+                frames = dec.decode()
+                first = None
+                for frame in frames:
+                    if frame.pts is None:
+                        raise MediaError("decoded frames carry no timestamps; re-mux the file", self.path)
+                    if frame.pts >= target:
+                        first = frame
+                        break
+                if first is None or first.pts != target:
+                    continue  # landed after the frame (or found nothing): try an earlier keyframe
+                if first.is_corrupt:
+                    if seek_pts is not None:
+                        continue  # may be an open-GOP recovery after the seek: decode from further back
+                    raise MediaError(f"frame {start} is damaged (the decoder reports corrupt data)", self.path)
+                yield expected, first
+                expected += 1
+                for frame in frames:
+                    if expected >= stop:
+                        return
+                    index = self._index_of.get(frame.pts) if frame.pts is not None else None
+                    if index is None or index < expected:
+                        continue
+                    if index > expected:
+                        raise MediaError(f"frame {expected} cannot be decoded (corrupt data)", self.path)
+                    if frame.is_corrupt:
+                        raise MediaError(f"frame {index} is damaged (the decoder reports corrupt data)", self.path)
+                    yield index, frame
+                    expected += 1
+                if expected >= stop:
+                    return
+                raise MediaError(
+                    f"truncated or corrupt: decoding stopped at frame {expected} of {len(self.pts)}", self.path
+                )
+        except _CorruptData as exc:
+            raise MediaError(f"corrupt video data near frame {expected} ({exc})", self.path) from None
+        raise MediaError(f"frame {start} cannot be decoded (corrupt or truncated data)", self.path)
+
+    def iter_frames(self, start: int, stop: int) -> Iterator[av.VideoFrame]:
+        if start >= stop:
+            return
+        dec = _Decoder(self.path, self.stream_index)
+        try:
+            for _, frame in self._decode_from(dec, start, stop):
+                yield frame
+        finally:
+            dec.close()
+
+    def frame(self, index: int) -> av.VideoFrame:
+        if self._ra_last is not None and self._ra_last[0] == index:
+            return self._ra_last[1]
+        if self._ra is None:
+            self._ra = _Decoder(self.path, self.stream_index)
+        reuse = (
+            self._ra_iter is not None
+            and index >= self._ra_next
+            and (self._key_at_or_before(int(self.pts[index])) or 0) <= int(self.pts[self._ra_next - 1])
+        )
+        if not reuse:
+            self._ra_iter = self._decode_from(self._ra, index, len(self.pts))
+        assert self._ra_iter is not None
+        try:
+            for i, frame in self._ra_iter:
+                self._ra_next = i + 1
+                if i == index:
+                    self._ra_last = (i, frame)
+                    return frame
+        except MediaError:
+            self._ra_iter = None
+            self._ra_last = None
+            raise
+        self._ra_iter = None
+        raise MediaError(f"frame {index} cannot be decoded", self.path)
+
+    def close(self) -> None:
+        self._ra_iter = None
+        self._ra_last = None
+        if self._ra is not None:
+            self._ra.close()
+            self._ra = None
+
+    def info(self) -> ClipInfo:
+        height, width = (self._first_size())
+        if self.rotation in (90, 270):
+            width, height = height, width
+        return ClipInfo(
+            path=self.path,
+            width=width,
+            height=height,
+            frame_count=len(self.pts),
+            fps=self.fps,
+            time_base=self.time_base,
+            pix_fmt=self.pix_fmt,
+            bit_depth=bit_depth(self.pix_fmt),
+            rotation=self.rotation,
+            codec=self.codec,
+            has_audio=self.has_audio,
+            first_frame_number=0,
+            is_sequence=False,
+            duration=float(len(self.pts) / self.fps),
+            variable_frame_rate=self.vfr,
+            start_time=float(self.pts[0] * self.time_base),
+        )
+
+    def _first_size(self) -> tuple[int, int]:
+        first = self.frame(0)
+        return first.height, first.width
+
+    def digest(self) -> str:
+        return hashing.file_digest(self.path)
+
+
+# --------------------------------------------------------------------------------------------
+# image sequences
+
+
+class SequenceSource:
+    """Frames of a numbered image sequence (or a single still image)."""
+
+    def __init__(self, files: list[tuple[int, Path]], display: Path, fps: Fraction) -> None:
+        self.files = files
+        self.display = display
+        self.fps = fps
+        first = decode_image(files[0][1])
+        self.pix_fmt = first.format.name
+        self.size = (first.width, first.height)
+        self.codec = Path(files[0][1]).suffix.lower().lstrip(".")
+        self.rotation = 0
+        self._first = first
+
+    @classmethod
+    def from_pattern(cls, pattern: SequencePattern, given: Path, fps: Fraction | None) -> "SequenceSource":
+        display = pattern.printf
+        is_numbered_file = given.name != display.name and "#" not in given.name
+        if is_numbered_file:
+            _check_readable_file(given)
+        elif not pattern.folder.is_dir():
+            raise MediaError(f"folder {pattern.folder} does not exist", display)
+        found = pattern.scan()
+        if not found:
+            raise MediaError("no files match this image sequence pattern", display)
+        numbers = list(found)
+        if numbers[-1] - numbers[0] + 1 != len(numbers):
+            missing = numbers[-1] - numbers[0] + 1 - len(numbers)
+            raise MediaError(
+                f"image sequence has {missing} missing frame(s): {describe_gaps(numbers)} "
+                f"(frames {numbers[0]}-{numbers[-1]})",
+                display,
+            )
+        return cls(list(found.items()), display, fps or DEFAULT_SEQUENCE_FPS)
+
+    @classmethod
+    def still(cls, path: Path, fps: Fraction | None) -> "SequenceSource":
+        _check_readable_file(path)
+        return cls([(0, path)], path, fps or DEFAULT_SEQUENCE_FPS)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def frame(self, index: int) -> av.VideoFrame:
+        if index == 0:
+            return self._first
+        return self._checked(index, decode_image(self.files[index][1]))
+
+    def _checked(self, index: int, frame: av.VideoFrame) -> av.VideoFrame:
+        if (frame.width, frame.height) != self.size:
+            raise MediaError(
+                f"frame is {frame.width}x{frame.height} but the sequence's first frame is "
+                f"{self.size[0]}x{self.size[1]}",
+                self.files[index][1],
+            )
+        return frame
+
+    def iter_frames(self, start: int, stop: int) -> Iterator[av.VideoFrame]:
+        """Decode ahead on two threads (FFmpeg's image decoders release the GIL)."""
+        paths = [p for _, p in self.files[start:stop]]
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="deage-seq") as pool:
+            for offset, frame in enumerate(_prefetch(pool, decode_image, paths, depth=4)):
+                yield self._checked(start + offset, frame)
+
+    def close(self) -> None:
+        pass
+
+    def info(self) -> ClipInfo:
+        return ClipInfo(
+            path=self.display,
+            width=self.size[0],
+            height=self.size[1],
+            frame_count=len(self.files),
+            fps=self.fps,
+            time_base=1 / self.fps,
+            pix_fmt=self.pix_fmt,
+            bit_depth=bit_depth(self.pix_fmt),
+            rotation=0,
+            codec=self.codec,
+            has_audio=False,
+            first_frame_number=self.files[0][0],
+            is_sequence=True,
+            duration=float(len(self.files) / self.fps),
+        )
+
+    def digest(self) -> str:
+        return hashing.sequence_digest(self.files)
+
+
+def _prefetch(pool: ThreadPoolExecutor, fn: Callable, items: list, depth: int) -> Iterator:
+    pending = []
+    it = iter(items)
+    for item in it:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= depth:
+            break
+    while pending:
+        result = pending.pop(0).result()
+        nxt = next(it, None)
+        if nxt is not None:
+            pending.append(pool.submit(fn, nxt))
+        yield result
+
+
+# --------------------------------------------------------------------------------------------
+# the public clip
+
+
+class Clip:
+    """An open clip or image sequence. Use as a context manager, or call ``close()``.
+
+    Frames are RGB ``uint8`` (H, W, 3) in display orientation (rotation applied); indices are
+    0-based into the clip whatever the sequence's first frame number. ``frames()`` streams
+    (one decoded frame in memory at a time, plus the decoder's own queue); ``read(i)`` is
+    frame-accurate random access returning the same pixels ``frames()`` gives for frame i.
+    """
+
+    def __init__(self, source: ContainerSource | SequenceSource, *, exr_linear: bool = True) -> None:
+        self._source = source
+        self._linear = exr_linear and source.codec == "exr"
+        self.info: ClipInfo = source.info()
+
+    # -- protocol ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    def __enter__(self) -> "Clip":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"<Clip {i.path} {i.width}x{i.height} {i.frame_count} frames @ {float(i.fps):.3f} fps {i.pix_fmt}>"
+
+    def close(self) -> None:
+        """Release the random-access decoder (iterators from ``frames()`` hold their own)."""
+        self._source.close()
+
+    # -- frames -----------------------------------------------------------------------------
+    def _range(self, start: int, stop: int | None) -> tuple[int, int]:
+        s, e, _ = slice(start, stop).indices(len(self))
+        return s, max(s, e)
+
+    def _index(self, index: int) -> int:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"{self.info.path}: frame {index} is out of range (clip has {n} frames)")
+        return index % n
+
+    def _convert(self, frame: av.VideoFrame, fn) -> np.ndarray:
+        try:
+            return fn(frame, self._source.rotation, linear=self._linear)
+        except UnsupportedPixelFormat:
+            raise unsupported(frame.format.name, self.info.path) from None
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Stream frames ``start..stop-1`` (slice semantics) as RGB uint8 (H, W, 3).
+
+        Raises:
+            MediaError: damaged data, after yielding every frame before it.
+        """
+        s, e = self._range(start, stop)
+        for frame in self._source.iter_frames(s, e):
+            yield self._convert(frame, frame_to_rgb8)
+
+    def frames_float(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Stream frames as float32 RGB (H, W, 3), nominally [0, 1] at the source's full precision.
+
+        10/12/16-bit sources keep their precision; EXR keeps values above 1 and is sRGB-encoded
+        from scene-linear unless the clip was opened with ``exr_linear=False``.
+        """
+        s, e = self._range(start, stop)
+        for frame in self._source.iter_frames(s, e):
+            yield self._convert(frame, frame_to_float)
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` (negative counts from the end) as RGB uint8 (H, W, 3), frame-accurate."""
+        return self._convert(self._source.frame(self._index(index)), frame_to_rgb8)
+
+    def read_float(self, index: int) -> np.ndarray:
+        """Frame ``index`` as float32 RGB (H, W, 3), like ``frames_float``."""
+        return self._convert(self._source.frame(self._index(index)), frame_to_float)
+
+    # -- time -------------------------------------------------------------------------------
+    @property
+    def timestamps(self) -> np.ndarray:
+        """int64 (N,) presentation time of each frame in ``info.time_base`` units, first frame = 0.
+
+        Constant-rate clips and sequences: ``i * (1 / fps) / time_base``. Pass these with
+        ``time_base`` to ``ClipWriter`` to keep a variable-rate clip's timing.
+        """
+        if isinstance(self._source, ContainerSource):
+            return self._source.pts - self._source.pts[0]
+        return np.arange(len(self), dtype=np.int64)
+
+    def frame_time(self, index: int) -> float:
+        """Seconds from the first frame to frame ``index`` (for audio ranges of a frame range)."""
+        if index == len(self):
+            return float(self.info.duration)
+        return float(self.timestamps[self._index(index)] * self.info.time_base)
+
+    # -- identity ---------------------------------------------------------------------------
+    def content_hash(self) -> str:
+        """Hex sha256 of the clip's content, for caches (see ``deage.video.hashing`` for what is sampled)."""
+        return self._source.digest()
+
+
+def open_clip(path: str | Path, *, fps: Fraction | float | None = None, exr_linear: bool = True) -> Clip:
+    """Open a video file, an image sequence or a still image.
+
+    Args:
+        path: a container file (mp4, mov, mkv, webm, gif...); a sequence pattern
+            (``shot.%04d.exr``, ``shot.####.exr``); one file of a numbered sequence
+            (``shot.1001.exr`` opens the whole sequence); or a still image (one frame).
+        fps: frame rate of an image sequence (default 24); not allowed for containers.
+        exr_linear: EXR holds scene-linear light (the VFX convention): frames are sRGB-encoded
+            for display and editing. False reads EXR values as they are.
+
+    Raises:
+        MediaError: missing, unreadable, truncated or corrupt file, no video stream, unsupported
+            pixel format, image sequence with missing frames; the message names the file.
+    """
+    p = Path(path)
+    rate = _as_fps(fps)
+    pattern = parse_sequence_path(p)
+    if pattern is not None:
+        return Clip(SequenceSource.from_pattern(pattern, p, rate), exr_linear=exr_linear)
+    if is_image_path(p):
+        return Clip(SequenceSource.still(p, rate), exr_linear=exr_linear)
+    if rate is not None:
+        raise MediaError("fps can only be given for image sequences; a video file has its own rate", p)
+    return Clip(ContainerSource(p), exr_linear=exr_linear)

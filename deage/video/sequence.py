@@ -1,0 +1,166 @@
+"""Image-sequence names (``shot.%04d.exr``, ``shot.####.exr``, ``shot.1001.exr``) and single-image I/O.
+
+Naming rules:
+
+- ``%04d`` / ``%d`` (printf) and runs of ``#`` (one ``#`` per digit, Nuke's convention) mark the
+  frame number; ``shot.####.exr`` and ``shot.%04d.exr`` are the same sequence.
+- A single existing image whose name ends in a number before the extension (``shot.1001.exr``,
+  ``frame_0007.png``) stands for the whole sequence around it, with the padding of its digits.
+- Frames may start at any number (1001 is the VFX habit); numbers wider than the padding are
+  accepted (``%04d`` matches ``12345``), narrower or differently padded names are not part of it.
+
+Images are decoded and encoded with PyAV's codecs (FFmpeg's png, mjpeg, tiff, exr, dpx), chosen
+by extension. OpenCV is not used for this: its wheels here are built without OpenEXR.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from deage.errors import MediaError
+
+#: image extension -> FFmpeg codec that decodes it
+IMAGE_CODECS: dict[str, str] = {
+    ".png": "png",
+    ".jpg": "mjpeg",
+    ".jpeg": "mjpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".exr": "exr",
+    ".dpx": "dpx",
+}
+
+_PRINTF = re.compile(r"%(0?(\d+))?d")
+_HASHES = re.compile(r"#+")
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")
+
+
+@dataclass(frozen=True)
+class SequencePattern:
+    """A numbered image sequence: ``folder / f"{prefix}{number:0{padding}d}{suffix}"``.
+
+    Attributes:
+        folder: the folder holding the frames.
+        prefix: name before the number (``"shot."``).
+        suffix: name after the number, extension included (``".exr"``).
+        padding: minimum digits (4 for ``%04d``); 0 means unpadded (``%d``).
+    """
+
+    folder: Path
+    prefix: str
+    suffix: str
+    padding: int
+
+    @property
+    def extension(self) -> str:
+        return Path(self.suffix).suffix.lower() or self.suffix.lower()
+
+    @property
+    def codec(self) -> str:
+        """FFmpeg codec of the frames (``"exr"``, ``"png"``...)."""
+        return IMAGE_CODECS[self.extension]
+
+    @property
+    def printf(self) -> Path:
+        """The pattern in printf form, e.g. ``shots/a.%04d.exr``."""
+        number = f"%0{self.padding}d" if self.padding else "%d"
+        return self.folder / f"{self.prefix}{number}{self.suffix}"
+
+    def path(self, number: int) -> Path:
+        """The file of frame ``number``."""
+        return self.folder / f"{self.prefix}{number:0{self.padding}d}{self.suffix}"
+
+    def scan(self) -> dict[int, Path]:
+        """Frame number -> file, for the files of this sequence present on disk (sorted by number)."""
+        if not self.folder.is_dir():
+            return {}
+        regex = re.compile(re.escape(self.prefix) + r"(\d+)" + re.escape(self.suffix) + "$")
+        found: dict[int, Path] = {}
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                m = regex.match(entry.name)
+                if m is None or not self._padding_ok(m.group(1)):
+                    continue
+                found[int(m.group(1))] = Path(entry.path)
+        return dict(sorted(found.items()))
+
+    def _padding_ok(self, digits: str) -> bool:
+        if self.padding == 0:
+            return digits == "0" or not digits.startswith("0")
+        return len(digits) == self.padding or (len(digits) > self.padding and not digits.startswith("0"))
+
+
+def parse_sequence_path(path: str | Path) -> SequencePattern | None:
+    """The sequence a path names, or None when it names no image sequence.
+
+    Accepts ``shot.%04d.exr``, ``shot.%d.png``, ``shot.####.tif`` and numbered image files such
+    as ``shot.1001.exr`` (existing or not). The extension must be an image one (see ``IMAGE_CODECS``).
+    """
+    p = Path(path)
+    name = p.name
+    if Path(name).suffix.lower() not in IMAGE_CODECS:
+        return None
+    folder = p.parent
+    m = _PRINTF.search(name)
+    if m is not None:
+        return SequencePattern(folder, name[: m.start()], name[m.end() :], int(m.group(2) or 0))
+    m = _HASHES.search(name)
+    if m is not None:
+        return SequencePattern(folder, name[: m.start()], name[m.end() :], len(m.group(0)))
+    m = _NUMBERED.match(name)
+    if m is not None:
+        return SequencePattern(folder, m.group(1), m.group(3), len(m.group(2)))
+    return None
+
+
+def is_sequence_path(path: str | Path) -> bool:
+    """True when ``path`` names an image sequence: a pattern (``%04d``, ``####``) or a numbered image file."""
+    return parse_sequence_path(path) is not None
+
+
+def is_image_path(path: str | Path) -> bool:
+    """True for a file name with an image extension deage reads (``.png .jpg .jpeg .tif .tiff .exr .dpx``)."""
+    return Path(path).suffix.lower() in IMAGE_CODECS
+
+
+def describe_gaps(numbers: list[int]) -> str:
+    """``[1001, 1002, 1005, 1009]`` -> ``"1003-1004, 1006-1008"`` (the missing numbers, as ranges)."""
+    spans = []
+    for a, b in zip(numbers, numbers[1:]):
+        if b - a > 1:
+            spans.append(f"{a + 1}" if b - a == 2 else f"{a + 1}-{b - 1}")
+    return ", ".join(spans)
+
+
+def decode_image(path: Path) -> av.VideoFrame:
+    """Decode one image file with the FFmpeg codec its extension names.
+
+    Raises:
+        MediaError: missing, unreadable, empty or corrupt file (the message names it).
+    """
+    codec = IMAGE_CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise MediaError(f"not an image type deage reads ({', '.join(sorted(IMAGE_CODECS))})", path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MediaError("image file is missing", path) from None
+    except OSError as exc:
+        raise MediaError(f"cannot read image file ({exc.strerror or exc})", path) from None
+    if not data:
+        raise MediaError("image file is empty (0 bytes)", path)
+    ctx = av.CodecContext.create(codec, "r")
+    ctx.thread_type = "AUTO"
+    try:
+        frames = ctx.decode(av.Packet(data))
+        frames += ctx.decode(None)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"corrupt or unreadable {codec} image ({exc})", path) from None
+    if not frames:
+        raise MediaError(f"corrupt or truncated {codec} image (nothing decodable)", path)
+    return frames[0]

@@ -1,0 +1,427 @@
+"""Write clips (H.264 mp4, ProRes mov, FFV1 mkv) and image sequences (16-bit PNG/TIFF, half EXR).
+
+Formats (``codec=`` forces one; otherwise the extension decides):
+
+==================  =============================  =============================================
+codec               file                           encoding
+==================  =============================  =============================================
+``h264``            ``.mp4`` (default), mov, mkv   libx264, yuv420p, CRF 16, preset medium
+``h264-lossless``   ``.mp4``, mkv, mov             libx264rgb, RGB, QP 0: reproduces 8-bit input
+``prores``          ``.mov`` (default), mkv        prores_ks 422 HQ, yuv422p10le
+``prores4444``      ``.mov``, mkv                  prores_ks 4444, yuv444p10le (no alpha)
+``ffv1``            ``.mkv`` (default), mov        FFV1 lossless RGB (bgr0, gbrp16le for deep input)
+``png``             ``name.%04d.png``              16-bit RGB PNG per frame
+``tiff``            ``name.%04d.tif``              16-bit RGB TIFF per frame (deflate)
+``exr``             ``name.%04d.exr``              half-float RGB EXR per frame (zip16)
+==================  =============================  =============================================
+
+YUV outputs are converted with BT.709 in limited range and tagged so (primaries, transfer,
+matrix), which is what the reader uses back. ``options`` override encoder options
+(``{"crf": "18", "preset": "slow"}``).
+
+Timing: frame ``i`` gets ``pts = i`` in a ``1/fps`` time base, so a constant-rate source keeps
+its frame times exactly. To keep a variable-rate source's timing, pass ``time_base=clip.info.time_base``
+and ``write(frame, pts=clip.timestamps[i])``.
+
+Safety: the output is written under a hidden temporary name beside the final one
+(``deage.safe_write.atomic_output``) and renamed by ``close()``; leaving the ``with`` block on
+an exception (or calling ``abort()``) deletes the temporary files and leaves the final path
+untouched. Outputs equal to any path in ``inputs`` (or ``audio_from``) are refused.
+
+Audio: ``audio_from`` copies that file's first audio stream packet for packet (``AudioCopier``),
+trimmed to ``audio_range`` seconds when given. Image sequences cannot hold audio; for them the
+packets go to a sidecar ``<name>.audio.mka`` beside the frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from deage.errors import OutputError
+from deage.safe_write import atomic_output, check_output_path
+from deage.video.audio import AudioCopier, source_has_audio
+from deage.video.pixels import (
+    AVCOL_PRI_BT709,
+    AVCOL_RANGE_MPEG,
+    AVCOL_SPC_BT709,
+    AVCOL_TRC_BT709,
+    check_image,
+    rgb_to_frame,
+)
+from deage.video.sequence import SequencePattern, parse_sequence_path
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """How one output format is encoded.
+
+    Attributes:
+        name: deage's name for it (``"h264"``, ``"prores"``, ``"exr"``...).
+        encoder: FFmpeg encoder.
+        pix_fmt: encoder pixel format for uint8 input; ``pix_fmt_deep`` for uint16/float input.
+        yuv: needs an RGB->YUV matrix (BT.709 tags are written).
+        sequence: one image file per frame.
+        extensions: file extensions it may be written to (the first is the default one).
+        options: encoder options.
+    """
+
+    name: str
+    encoder: str
+    pix_fmt: str
+    pix_fmt_deep: str
+    yuv: bool
+    sequence: bool
+    extensions: tuple[str, ...]
+    options: dict[str, str] = field(default_factory=dict)
+
+
+CODECS: dict[str, CodecSpec] = {
+    s.name: s
+    for s in (
+        CodecSpec("h264", "libx264", "yuv420p", "yuv420p", True, False, (".mp4", ".mov", ".mkv"),
+                  {"crf": "16", "preset": "medium"}),
+        CodecSpec("h264-lossless", "libx264rgb", "bgr24", "bgr24", False, False, (".mp4", ".mkv", ".mov"),
+                  {"qp": "0", "preset": "medium"}),
+        CodecSpec("prores", "prores_ks", "yuv422p10le", "yuv422p10le", True, False, (".mov", ".mkv"),
+                  {"profile": "3", "vendor": "apl0"}),
+        CodecSpec("prores4444", "prores_ks", "yuv444p10le", "yuv444p10le", True, False, (".mov", ".mkv"),
+                  {"profile": "4", "vendor": "apl0"}),
+        CodecSpec("ffv1", "ffv1", "bgr0", "gbrp16le", False, False, (".mkv", ".mov"),
+                  {"level": "3", "slicecrc": "1"}),
+        CodecSpec("png", "png", "rgb48be", "rgb48be", False, True, (".png",)),
+        CodecSpec("tiff", "tiff", "rgb48le", "rgb48le", False, True, (".tif", ".tiff"),
+                  {"compression_algo": "deflate"}),
+        CodecSpec("exr", "exr", "gbrpf32le", "gbrpf32le", False, True, (".exr",),
+                  {"compression": "zip16", "format": "half"}),
+    )
+}
+_ALIASES = {
+    "libx264": "h264",
+    "x264": "h264",
+    "h264_lossless": "h264-lossless",
+    "libx264rgb": "h264-lossless",
+    "prores_ks": "prores",
+    "prores422hq": "prores",
+    "prores-422-hq": "prores",
+    "prores_4444": "prores4444",
+    "png16": "png",
+    "tif": "tiff",
+}
+_DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1",
+                         ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr"}
+_CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+
+def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
+    """The ``CodecSpec`` for writing ``path`` (with ``codec`` forcing one).
+
+    Raises:
+        OutputError: unknown codec, an extension deage does not write, a codec the extension
+            cannot hold, or an image output without a frame-number pattern.
+    """
+    p = Path(path)
+    ext = p.suffix.lower()
+    pattern = parse_sequence_path(p)
+    if codec is None:
+        name = _DEFAULT_BY_EXTENSION.get(ext)
+        if name is None:
+            raise OutputError(
+                f"cannot write '{ext or p.name}' files; use .mp4 (H.264), .mov (ProRes 422 HQ), "
+                ".mkv (FFV1 lossless) or an image sequence such as name.%04d.exr / .png / .tif",
+                p,
+            )
+    else:
+        name = _ALIASES.get(codec.lower(), codec.lower())
+        if name not in CODECS:
+            raise OutputError(f"unknown codec '{codec}'; choose one of {', '.join(CODECS)}", p)
+    spec = CODECS[name]
+    if ext not in spec.extensions:
+        raise OutputError(f"codec {spec.name} cannot be written to a '{ext}' file; use {', '.join(spec.extensions)}", p)
+    if spec.sequence and (pattern is None or not ("%" in p.name or "#" in p.name)):
+        raise OutputError(
+            f"image-sequence output needs a frame-number pattern, e.g. name.%04d{ext} or name.####{ext}", p
+        )
+    if not spec.sequence and pattern is not None and ("%" in p.name or "#" in p.name):
+        raise OutputError(f"codec {spec.name} writes one file, not a '{p.name}' sequence", p)
+    return spec
+
+
+def _input_files(inputs: tuple[Path, ...]) -> tuple[list[Path], list[SequencePattern]]:
+    files, patterns = [], []
+    for item in inputs:
+        pattern = parse_sequence_path(item)
+        if pattern is not None:
+            patterns.append(pattern)
+            files.extend(pattern.scan().values())
+        files.append(Path(item))
+    return files, patterns
+
+
+class ClipWriter:
+    """Write frames to a clip or image sequence; a context manager.
+
+    Args:
+        path: output file (``.mp4``, ``.mov``, ``.mkv``) or sequence pattern (``out.%04d.exr``,
+            ``out.####.png``, ``out.%04d.tif``).
+        fps: frames per second.
+        width, height: frame size; every written frame must be (height, width, 3).
+        codec: force a format (see the module table); default from the extension.
+        audio_from: copy this file's first audio stream (if it has one) into the output.
+        audio_range: (start, end) seconds of ``audio_from`` to keep, 0 = its first video frame.
+        first_frame_number: number of the first file of a sequence output.
+        inputs: paths the output must not overwrite (clips, files or sequence patterns).
+        options: encoder options overriding the defaults.
+        time_base: output time base (default ``1/fps``); see ``write(pts=...)``.
+        exr_linear: EXR output holds scene-linear light: frames (sRGB-encoded) are decoded to
+            linear first. Match the reader's ``exr_linear``.
+
+    Raises:
+        OutputError: unusable output (missing folder, same as an input, format problems).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fps: Fraction | float | int,
+        width: int,
+        height: int,
+        codec: str | None = None,
+        audio_from: str | Path | None = None,
+        audio_range: tuple[float, float] | None = None,
+        first_frame_number: int = 1001,
+        inputs: tuple[str | Path, ...] | list[str | Path] = (),
+        options: dict | None = None,
+        time_base: Fraction | None = None,
+        exr_linear: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.spec = resolve_codec(self.path, codec)
+        self.fps = Fraction(fps).limit_denominator(1_000_000) if isinstance(fps, float) else Fraction(fps)
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if int(width) <= 0 or int(height) <= 0:
+            raise ValueError(f"width and height must be positive, got {width}x{height}")
+        self.width, self.height = int(width), int(height)
+        if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
+            raise OutputError(
+                f"{self.spec.name} needs an even width and height, got {self.width}x{self.height}; "
+                "use codec='h264-lossless', 'ffv1' or an image sequence",
+                self.path,
+            )
+        self.time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
+        self.options = {str(k): str(v) for k, v in {**self.spec.options, **(options or {})}.items()}
+        self.audio_from = Path(audio_from) if audio_from is not None else None
+        self.audio_range = audio_range
+        self.first_frame_number = int(first_frame_number)
+        self.exr_linear = exr_linear
+        all_inputs = tuple(Path(p) for p in inputs) + ((self.audio_from,) if self.audio_from else ())
+        self._input_files, self._input_patterns = _input_files(all_inputs)
+        self._pattern = parse_sequence_path(self.path) if self.spec.sequence else None
+        self._check_paths()
+        self._stack = contextlib.ExitStack()
+        self._container: av.container.OutputContainer | None = None
+        self._stream = None
+        self._encoder: av.CodecContext | None = None
+        self._audio: AudioCopier | None = None
+        self._pix_fmt: str | None = None
+        self._count = 0
+        self._last_pts: int | None = None
+        self._closed = False
+        self.written: list[Path] = []
+
+    # -- checks -----------------------------------------------------------------------------
+    def _check_paths(self) -> None:
+        if self._pattern is None:
+            check_output_path(self.path, *self._input_files)
+            return
+        for pattern in self._input_patterns:
+            same = (
+                pattern.folder.resolve() == self._pattern.folder.resolve()
+                and pattern.prefix == self._pattern.prefix
+                and pattern.suffix == self._pattern.suffix
+            )
+            if same:
+                raise OutputError("output sequence is the same as the input sequence; choose another name",
+                                  self._pattern.printf)
+        check_output_path(self._pattern.path(self.first_frame_number), *self._input_files)
+        self._protected = {p.resolve() for p in self._input_files if p.exists()}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> "ClipWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    @property
+    def frames_written(self) -> int:
+        return self._count
+
+    def _start(self, image: np.ndarray) -> None:
+        deep = image.dtype != np.uint8
+        self._pix_fmt = self.spec.pix_fmt_deep if deep else self.spec.pix_fmt
+        self._pix_fmt = self.options.pop("pix_fmt", self._pix_fmt)
+        if self.spec.sequence:
+            self._encoder = self._make_image_encoder()
+            return
+        tmp = self._stack.enter_context(atomic_output(self.path))
+        fmt = _CONTAINER_FORMAT[self.path.suffix.lower()]
+        container_options = {"movflags": "+faststart"} if fmt == "mp4" else {}
+        try:
+            self._container = av.open(str(tmp), "w", format=fmt, options=container_options)
+            stream = self._container.add_stream(self.spec.encoder, rate=self.fps)
+            stream.width, stream.height = self.width, self.height
+            stream.pix_fmt = self._pix_fmt
+            stream.time_base = self.time_base
+            stream.codec_context.time_base = self.time_base
+            if self.spec.yuv:
+                cc = stream.codec_context
+                cc.colorspace, cc.color_primaries = AVCOL_SPC_BT709, AVCOL_PRI_BT709
+                cc.color_trc, cc.color_range = AVCOL_TRC_BT709, AVCOL_RANGE_MPEG
+            stream.options = dict(self.options)
+            stream.thread_type = "AUTO"
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise OutputError(f"cannot set up the {self.spec.name} encoder ({getattr(exc, 'strerror', exc)})",
+                              self.path) from None
+        self._stream = stream
+        if self.audio_from is not None:
+            self._audio = AudioCopier(self.audio_from, self._container, self.audio_range)
+
+    def _make_image_encoder(self) -> av.CodecContext:
+        ctx = av.CodecContext.create(self.spec.encoder, "w")
+        ctx.width, ctx.height = self.width, self.height
+        ctx.pix_fmt = self._pix_fmt
+        ctx.time_base = self.time_base
+        ctx.options = dict(self.options)
+        try:
+            ctx.open()
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot set up the {self.spec.name} encoder ({getattr(exc, 'strerror', exc)})",
+                              self.path) from None
+        return ctx
+
+    def _to_encoder_frame(self, image: np.ndarray) -> av.VideoFrame:
+        frame = rgb_to_frame(image, float_output=self.spec.name == "exr", linear=self.exr_linear)
+        if self.spec.yuv:
+            return frame.reformat(format=self._pix_fmt, dst_colorspace=Colorspace.ITU709,
+                                  dst_color_range=ColorRange.MPEG)
+        return frame.reformat(format=self._pix_fmt)
+
+    def write(self, frame: np.ndarray, pts: int | None = None) -> None:
+        """Append one frame: RGB (height, width, 3) uint8, uint16, or float32 (nominally [0, 1]).
+
+        Args:
+            pts: presentation time in ``time_base`` units (default: frame index x (1/fps) / time_base);
+                must increase from frame to frame.
+        """
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        image = check_image(frame, self.width, self.height, str(self.path))
+        if self._pix_fmt is None:
+            self._start(image)
+        if pts is None:
+            pts = int(round(self._count / self.fps / self.time_base))
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ValueError(f"{self.path}: pts must increase (got {pts} after {self._last_pts})")
+        vf = self._to_encoder_frame(image)
+        vf.pts = int(pts)
+        vf.time_base = self.time_base
+        if self.spec.sequence:
+            self._write_image(vf)
+        else:
+            self._write_video(vf, float(pts * self.time_base))
+        self._last_pts = int(pts)
+        self._count += 1
+
+    def _write_video(self, vf: av.VideoFrame, seconds: float) -> None:
+        assert self._container is not None and self._stream is not None
+        try:
+            if self._audio is not None:
+                self._audio.feed_until(seconds)
+            for packet in self._stream.encode(vf):
+                self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise OutputError(f"writing failed ({getattr(exc, 'strerror', exc)})", self.path) from None
+
+    def _write_image(self, vf: av.VideoFrame) -> None:
+        assert self._pattern is not None and self._encoder is not None
+        final = self._pattern.path(self.first_frame_number + self._count)
+        if final.resolve() in self._protected:
+            raise OutputError("output frame would overwrite an input file", final)
+        try:
+            packets = self._encoder.encode(vf)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"encoding failed ({getattr(exc, 'strerror', exc)})", final) from None
+        if len(packets) != 1:
+            raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
+        tmp = self._stack.enter_context(atomic_output(final))
+        try:
+            tmp.write_bytes(bytes(packets[0]))
+        except OSError as exc:
+            raise OutputError(f"cannot write ({exc.strerror})", final) from None
+        self.written.append(final)
+
+    def close(self) -> None:
+        """Flush the encoder, copy the remaining audio, and rename the output(s) into place."""
+        if self._closed:
+            return
+        try:
+            if self._pix_fmt is None:
+                raise OutputError("no frames were written", self.path)
+            if self._container is not None:
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+                if self._audio is not None:
+                    self._audio.finish()
+                self._container.close()
+                self._container = None
+                self.written.append(self.path)
+            elif self.audio_from is not None and source_has_audio(self.audio_from):
+                self._write_audio_sidecar()
+        except BaseException as exc:
+            self.abort(exc)
+            if isinstance(exc, (av.error.FFmpegError, OSError)):
+                raise OutputError(f"finishing the file failed ({getattr(exc, 'strerror', exc)})", self.path) from None
+            raise
+        self._closed = True
+        self._stack.close()  # renames every temporary output onto its final name
+
+    def _write_audio_sidecar(self) -> None:
+        assert self._pattern is not None
+        stem = self._pattern.prefix.rstrip("._-") or "audio"
+        final = self._pattern.folder / f"{stem}.audio.mka"
+        tmp = self._stack.enter_context(atomic_output(final))
+        with av.open(str(tmp), "w", format="matroska") as out:
+            copier = AudioCopier(self.audio_from, out, self.audio_range)
+            copier.finish()
+        self.written.append(final)
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Stop and delete every temporary output; final paths stay untouched."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._audio is not None:
+            self._audio.close()
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = None
+        error = exc if exc is not None else OutputError("render aborted", self.path)
+        with contextlib.suppress(BaseException):
+            self._stack.__exit__(type(error), error, error.__traceback__)
+        self.written.clear()
+
+
+__all__ = ["CODECS", "ClipWriter", "CodecSpec", "resolve_codec"]

@@ -1,0 +1,90 @@
+"""The `deage` command: info, identity render that reproduces the input, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deage.cli import main
+from deage.video import open_clip
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deage.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_info_json_describes_the_clip(example_clip, capsys):
+    assert main(["info", str(example_clip), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["width"], info["height"]) == (1280, 720)
+    assert info["frame_count"] == 48
+    assert info["has_audio"] is True
+
+
+def test_identity_render_reproduces_input_frame_for_frame(example_clip, tmp_path, capsys):
+    out = tmp_path / "same.mkv"
+    assert main(["render", str(example_clip), "-o", str(out), "--codec", "ffv1"]) == 0
+    assert str(out) in capsys.readouterr().out
+    with open_clip(example_clip) as src, open_clip(out) as dst:
+        assert len(src) == len(dst)
+        assert dst.info.fps == src.info.fps
+        assert dst.info.has_audio
+        for a, b in zip(src.frames(), dst.frames()):
+            np.testing.assert_array_equal(a, b)
+    assert (tmp_path / "same.mkv.provenance.json").is_file()
+
+
+def test_identity_render_of_a_frame_range_to_mp4(example_clip, tmp_path):
+    out = tmp_path / "range.mp4"
+    assert main(["render", str(example_clip), "-o", str(out), "--frames", "10:22"]) == 0
+    with open_clip(example_clip) as src, open_clip(out) as dst:
+        assert len(dst) == 12
+        for a, b in zip(src.frames(10, 22), dst.frames()):
+            mse = np.mean((a.astype(np.float64) - b) ** 2)
+            assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 40
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda d, clip: ["info", str(d / "missing.mp4")], "missing.mp4"),
+        (lambda d, clip: ["render", str(clip), "-o", str(clip)], "same as the input"),
+        (lambda d, clip: ["render", str(clip), "-o", str(d / "no" / "such" / "out.mp4")], "does not exist"),
+        (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--frames", "40:999"], "frame range"),
+        (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--look", str(d / "nolook.json")], "nolook.json"),
+    ],
+    ids=["missing-input", "output-is-input", "missing-output-folder", "bad-range", "missing-look"],
+)
+def test_bad_input_is_one_line_exit_2_without_traceback(example_clip, tmp_path, make_args, message):
+    proc = run_cli(*make_args(tmp_path, example_clip))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("deage: ") and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_debug_flag_shows_traceback(tmp_path):
+    proc = run_cli("--debug", "info", str(tmp_path / "missing.mp4"))
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+
+
+def test_corrupt_file_names_the_file(tmp_path):
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01not a video" * 100)
+    proc = run_cli("info", str(bad))
+    assert proc.returncode == 2
+    assert "corrupt.mp4" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_render_never_overwrites_input_and_leaves_no_partial_file(example_clip, tmp_path):
+    before = Path(example_clip).read_bytes()
+    proc = run_cli("render", str(example_clip), "-o", str(tmp_path / "x.mp4"), "--look", str(tmp_path / "absent.json"))
+    assert proc.returncode == 2
+    assert Path(example_clip).read_bytes() == before
+    assert not any(p.name.startswith(".x") or p.name == "x.mp4" for p in tmp_path.iterdir())

@@ -1,0 +1,211 @@
+"""The embedded dlib backend (detector, 68-point landmarker, descriptor) and the engine router, on real faces."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import dlib
+import numpy as np
+import pytest
+
+from conftest import read_rgb
+from deage.errors import DeageError
+from deage.face.backends.dlib_backend import (
+    DlibDetector,
+    DlibLandmarker,
+    DlibRecognizer,
+    hog_score_to_unit,
+    keypoints5_from_landmarks,
+    model_paths,
+)
+from deage.face.detect import box_iou, make_detector, make_landmarker, make_recognizer, points_box, visible_fraction
+from deage.face.protocols import Detector, Landmarker, Recognizer
+from deage.types import Face
+
+
+@pytest.fixture(scope="module")
+def landmarker() -> DlibLandmarker:
+    return DlibLandmarker()
+
+
+@pytest.fixture(scope="module")
+def detector(landmarker) -> DlibDetector:
+    return DlibDetector(landmarker=landmarker)
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> DlibRecognizer:
+    return DlibRecognizer()
+
+
+def _expanded(box: np.ndarray, fraction: float) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    dx, dy = (x1 - x0) * fraction, (y1 - y0) * fraction
+    return np.array([x0 - dx, y0 - dy, x1 + dx, y1 + dy])
+
+
+def _inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    return (points[:, 0] >= box[0]) & (points[:, 0] <= box[2]) & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3])
+
+
+def _check_face_geometry(face: Face, margin: float = 0.3) -> None:
+    """Landmarks sit on a plausible upright face: eyes above the nose tip above the mouth, left eye
+    on the left, all within the face box grown by ``margin`` (HOG boxes sit off-centre on turned faces)."""
+    lm, kp = face.landmarks, face.keypoints5
+    assert lm.shape == (68, 2) and lm.dtype == np.float32
+    assert kp.shape == (5, 2) and kp.dtype == np.float32
+    assert kp[0, 0] < kp[1, 0] and kp[3, 0] < kp[4, 0]  # image-left eye / mouth corner first
+    eyes_y, nose_y, mouth_y = kp[:2, 1].mean(), kp[2, 1], kp[3:, 1].mean()
+    assert eyes_y < nose_y < mouth_y
+    assert lm[8, 1] > mouth_y  # chin below the mouth
+    assert lm[0, 0] < kp[0, 0] and lm[16, 0] > kp[1, 0]  # jaw line outside the eyes
+    assert _inside(lm, _expanded(face.box, margin)).all(), "landmarks outside the face box"
+    assert _inside(lm.mean(0, keepdims=True), face.box).all()
+
+
+def test_protocols_and_router(detector, landmarker, recognizer):
+    assert isinstance(detector, Detector) and isinstance(landmarker, Landmarker) and isinstance(recognizer, Recognizer)
+    assert isinstance(make_detector("dlib", upsample=1), DlibDetector)
+    assert isinstance(make_landmarker("dlib"), DlibLandmarker)
+    assert isinstance(make_recognizer("dlib"), DlibRecognizer)
+    with pytest.raises(DeageError):
+        make_detector("no-such-engine")
+    assert all(p.is_file() for p in model_paths().values())
+
+
+def test_astronaut_has_exactly_one_face(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    _check_face_geometry(face, margin=0.1)
+    # the face in skimage's astronaut portrait: centre near (222, 128), about 90 px
+    cx, cy = face.center
+    assert abs(cx - 222) < 12 and abs(cy - 128) < 12
+    assert 70 < face.width < 115
+    assert 0.5 < face.score <= 1.0
+
+
+def test_group_photo_all_six_faces_with_defaults(detector, group_photo):
+    faces = detector.detect(group_photo)
+    assert len(faces) == 6
+    boxes = np.stack([f.box for f in faces])
+    iou = box_iou(boxes, boxes)
+    np.fill_diagonal(iou, 0)
+    assert iou.max() < 0.05, "two detections on one face"
+    for face in faces:
+        _check_face_geometry(face)
+    scores = [f.score for f in faces]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_diverse_group_and_portraits(detector, shared_media):
+    """Faces of different skin tones, a historic colourised portrait and a 2048 px black-and-white one."""
+    group = detector.detect(read_rgb(shared_media / "fo_selfie_diverse_group.jpg"))
+    assert len(group) == 5
+    for face in group:
+        _check_face_geometry(face)
+    for name in ("source_s12.jpg", "source_s2.jpg", "driving_d19.jpg"):
+        faces = detector.detect(read_rgb(shared_media / name))
+        assert len(faces) == 1, name
+        _check_face_geometry(faces[0])
+
+
+def test_detection_scale_maps_boxes_back_to_the_full_frame(detector, astronaut):
+    native = detector.detect(astronaut)[0]
+    big = cv2.resize(astronaut, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    half = DlibDetector(scale=0.5, landmarker=detector.landmarker)
+    assert half.detection_scale(*big.shape[:2]) == 0.5
+    on_big = half.detect(big)
+    assert len([f for f in on_big if f.score > 0.6]) == 1  # (dlib also finds the name badge, at margin ~0)
+    np.testing.assert_allclose(on_big[0].box, native.box * 2, atol=3.0)
+    assert np.abs(on_big[0].landmarks - native.landmarks * 2).mean() < 2.0
+
+
+def test_auto_scale_downscales_big_frames_and_upsample_finds_small_faces(detector, astronaut):
+    assert detector.detection_scale(720, 1280) == 1.0
+    assert detector.detection_scale(2160, 3840) == pytest.approx(80 / 180)
+    small = cv2.resize(astronaut, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # face ~44 px
+    assert detector.detect(small) == []
+    for finder in (DlibDetector(upsample=1, landmarker=detector.landmarker),
+                   DlibDetector(min_face_size=40, landmarker=detector.landmarker)):
+        faces = finder.detect(small)
+        assert len(faces) == 1
+        _check_face_geometry(faces[0])
+        assert abs(faces[0].center[0] - 111) < 8 and abs(faces[0].center[1] - 64) < 8
+
+
+def test_crop_fit_agrees_with_dlib_on_the_frame(landmarker, astronaut):
+    """The sub-pixel crop fit lands where dlib's own integer fit does (mean < 1 px)."""
+    rect = dlib.get_frontal_face_detector()(astronaut)[0]
+    predictor = dlib.shape_predictor(str(model_paths()["landmarks68"]))
+    direct = np.array([(p.x, p.y) for p in predictor(astronaut, rect).parts()], dtype=np.float32)
+    box = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], dtype=np.float32)
+    ours = landmarker.fit_points(astronaut, box)
+    assert np.abs(ours - direct).mean() < 1.0
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    np.testing.assert_allclose(landmarker.fit_points(gray, box), ours, atol=1.0)
+    face = landmarker.fit(astronaut, Face(box, 0.9, np.zeros((5, 2), np.float32)))
+    np.testing.assert_array_equal(face.keypoints5, keypoints5_from_landmarks(face.landmarks))
+    assert face.score == 0.9
+
+
+def test_recognizer_same_person_close_other_people_far(detector, recognizer, astronaut, group_photo, tom_hanks):
+    face = detector.detect(astronaut)[0]
+    ref = recognizer.describe(astronaut, face)
+    assert ref.shape == (128,) and ref.dtype == np.float32
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    brighter = np.clip(astronaut.astype(np.float32) * 1.2 + 10, 0, 255).astype(np.uint8)
+    for variant in (flipped, brighter):
+        assert recognizer.distance(ref, recognizer.describe(variant, detector.detect(variant)[0])) < 0.4
+    others = [(group_photo, f) for f in detector.detect(group_photo)] + [(tom_hanks, detector.detect(tom_hanks)[0])]
+    for image, other in others:
+        assert recognizer.distance(ref, recognizer.describe(image, other)) > recognizer.threshold
+    # without landmarks the recognizer aligns with dlib's 5-point model: still the same person
+    bare = Face(face.box, face.score, face.keypoints5)
+    assert recognizer.distance(ref, recognizer.describe(astronaut, bare)) < 0.3
+
+
+def test_bad_input_is_a_clear_error(detector, landmarker, recognizer, astronaut):
+    with pytest.raises(DeageError, match="uint8"):
+        detector.detect(astronaut.astype(np.float32))
+    with pytest.raises(DeageError, match="uint8"):
+        detector.detect(astronaut[..., :2].copy())
+    with pytest.raises(DeageError, match="too small"):
+        landmarker.fit_points(astronaut, np.array([10, 10, 10.5, 10.5]))
+    with pytest.raises(DeageError):
+        recognizer.describe(astronaut[..., 0].copy(), detector.detect(astronaut)[0])
+    with pytest.raises(DeageError):
+        DlibDetector(upsample=7)
+    assert detector.detect(np.zeros((240, 320, 3), np.uint8)) == []
+
+
+def test_one_detector_shared_by_threads_gives_the_same_faces(detector, astronaut, group_photo):
+    expected = {id(img): [f.box.tolist() for f in detector.detect(img)] for img in (astronaut, group_photo)}
+    results, errors = [], []
+
+    def work(img):
+        try:
+            for _ in range(2):
+                results.append((id(img), [f.box.tolist() for f in detector.detect(img)]))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(img,)) for img in (astronaut, group_photo, astronaut)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 6 and all(boxes == expected[key] for key, boxes in results)
+
+
+def test_box_helpers():
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    b = np.array([[5, 0, 15, 10]], np.float32)
+    np.testing.assert_allclose(box_iou(a, b), [[50 / 150], [0.0]])
+    assert box_iou(np.array([0, 0, 0, 0]), b)[0, 0] == 0.0
+    np.testing.assert_array_equal(points_box(np.array([[3, 4], [1, 9], [2, 2]])), [1, 2, 3, 9])
+    assert visible_fraction(np.array([-5, 0, 5, 10]), 100, 100) == pytest.approx(0.5)
+    assert visible_fraction(np.array([200, 0, 210, 10]), 100, 100) == 0.0
+    assert hog_score_to_unit(0.0) == 0.5 and 0.85 < hog_score_to_unit(1.0) < 0.9

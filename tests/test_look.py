@@ -1,0 +1,78 @@
+"""The Look: validation, keyframes, JSON round trip, clear errors on corrupt presets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deage.errors import LookError
+from deage.look import Look, interpolate, load_look, save_look
+
+
+def test_interpolate_holds_outside_and_is_linear_between():
+    keys = [[10, 0.0], [20, 10.0], [30, 10.0]]
+    assert interpolate(keys, 0) == 0.0
+    assert interpolate(keys, 15) == pytest.approx(5.0)
+    assert interpolate(keys, 25) == pytest.approx(10.0)
+    assert interpolate(keys, 99) == 10.0
+
+
+def test_identity_look_round_trips_through_json(tmp_path):
+    look = Look(name="plain", notes="n")
+    path = save_look(look, tmp_path / "plain.json")
+    again = load_look(path)
+    assert again.to_dict() == look.to_dict()
+
+
+def test_keyframes_resolve_per_frame_and_set_key_replaces():
+    look = Look(editor="identity")
+    look.keyframes = {}
+    look.set_key("blend.amount", 0, 0.0)
+    look.set_key("blend.amount", 10, 1.0)
+    look.set_key("blend.amount", 10, 0.5)  # replaces the key at 10
+    assert look.keyframes["blend.amount"] == [[0, 0.0], [10, 0.5]]
+    assert look.at(5).blend["amount"] == pytest.approx(0.25)
+    assert look.keyed_frames() == [0, 10]
+    look.remove_key("blend.amount", 0)
+    look.remove_key("blend.amount", 10)
+    assert "blend.amount" not in look.keyframes
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"editor": "nope"}', "unknown editor 'nope'"),
+        ('{"colour": 1}', "unknown key"),
+        ('{"version": 99}', "version 99"),
+        ('{"faces": "everyone"}', "'faces' must be"),
+        ('{"keyframes": {"edit.years": [[10, 1], [5, 2]]}}', "ascending"),
+        ('{"keyframes": {"edit.years": [[10, "x"]]}}', "pair of numbers"),
+        ('{"keyframes": {"years": [[0, 1]]}}', "must be 'edit.<param>'"),
+        ('{"edit": {"strength": 1}}', "identity editor takes no parameters"),
+    ],
+)
+def test_corrupt_or_invalid_look_raises_look_error_naming_file(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(LookError) as info:
+        load_look(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_missing_look_file(tmp_path):
+    with pytest.raises(LookError, match="not found"):
+        load_look(tmp_path / "absent.json")
+
+
+def test_save_look_never_leaves_partial_file(tmp_path):
+    path = tmp_path / "keep.json"
+    path.write_text(json.dumps(Look(name="old").to_dict()))
+    bad = Look(editor="nope")
+    with pytest.raises(LookError):
+        save_look(bad, path)
+    assert load_look(path).name == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.json"]

@@ -1,0 +1,209 @@
+"""Tracking and track selection on clips composed from real faces.
+
+The composed clip (640x360, 24 fps, 110 frames): scikit-image's astronaut, swaying gently, is
+there throughout; a man's face cut from insightface's t1.jpg slides in from the right (frames
+10-30), stays, slides out (45-60), is gone (60-75), and slides back in (75-95).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import insightface_image_path
+from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
+from deage.face.analysis import AnalysisSettings, analyse_frames
+from deage.face.backends.dlib_backend import DlibDetector, keypoints5_from_landmarks
+from deage.face.select import reference_descriptor, select_tracks, track_descriptor
+from deage.face.track import (
+    FaceTracker,
+    appearance_patch,
+    box_from_points,
+    box_relation,
+    patch_similarity,
+    shape_change,
+)
+
+W, H, FPS, N = 640, 360, 24, 110
+ASTRO_SCALE = 1.2  # astronaut's face ~106 px
+GUEST_ROWS, GUEST_COLS, GUEST_SCALE, GUEST_TOP = slice(325, 515), slice(690, 880), 1.3, 60
+GUEST_SIDE = int(round(190 * GUEST_SCALE))
+GUEST_FACE = np.array([786 - 690, 417 - 325]) * GUEST_SCALE  # face centre inside the guest patch
+
+
+def _guest_left(i: int) -> int | None:
+    """x of the guest patch's left edge in frame i, None when it is off screen."""
+    rest = W - GUEST_SIDE
+    if i < 10 or 60 <= i < 75:
+        return None
+    if i < 30:
+        return int(W - (i - 10) / 20 * (W - rest))
+    if i < 45 or i >= 95:
+        return rest
+    if i < 60:
+        return int(rest + (i - 45) / 15 * (W - rest))
+    return int(W - (i - 75) / 20 * (W - rest))
+
+
+def _astro_layer(astronaut: np.ndarray, dx: float) -> np.ndarray:
+    big = cv2.resize(astronaut, None, fx=ASTRO_SCALE, fy=ASTRO_SCALE, interpolation=cv2.INTER_AREA)
+    m = np.float32([[1, 0, dx], [0, 1, 0]])
+    return cv2.warpAffine(big, m, (W, H), borderMode=cv2.BORDER_REFLECT)
+
+
+def compose_clip(astronaut, group_photo, with_guest=True):
+    """Frames and per-frame true face centres (astronaut, guest-or-None)."""
+    guest = cv2.resize(group_photo[GUEST_ROWS, GUEST_COLS], (GUEST_SIDE, GUEST_SIDE), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(7)
+    frames, truth = [], []
+    for i in range(N):
+        dx = 3.0 * np.sin(i / 7.0)
+        frame = _astro_layer(astronaut, dx)
+        astro_c = np.array([222 * ASTRO_SCALE + dx, 128 * ASTRO_SCALE])
+        x = _guest_left(i) if with_guest else None
+        guest_c = None
+        if x is not None and x < W:
+            w = min(GUEST_SIDE, W - x)
+            frame[GUEST_TOP:GUEST_TOP + GUEST_SIDE, x:x + w] = guest[:, :w]
+            guest_c = np.array([x, GUEST_TOP]) + GUEST_FACE
+        frame = np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+        frames.append(frame)
+        truth.append((astro_c, guest_c))
+    return frames, truth
+
+
+@pytest.fixture(scope="module")
+def composed(astronaut, group_photo):
+    return compose_clip(astronaut, group_photo)
+
+
+@pytest.fixture(scope="module")
+def analysis(composed):
+    return analyse_frames(composed[0], FPS)
+
+
+def test_a_face_entering_and_leaving_makes_two_tracks_that_never_swap(analysis, composed):
+    _, truth = composed
+    assert analysis.track_ids == [1, 2]
+    astro, guest = analysis.track(1), analysis.track(2)
+    assert sorted(astro.faces) == list(range(N))  # the astronaut is never lost
+    for i, (astro_c, guest_c) in enumerate(truth):
+        assert np.linalg.norm(np.array(astro.faces[i].center) - astro_c) < 15, f"frame {i}: track 1 left the astronaut"
+        if i in guest.faces:
+            assert guest_c is not None, f"frame {i}: track 2 exists while the guest is off screen"
+            assert np.linalg.norm(np.array(guest.faces[i].center) - guest_c) < 20, f"frame {i}: track 2 off the guest"
+    fully_visible = [i for i, (_, g) in enumerate(truth) if g is not None and _guest_left(i) <= W - GUEST_SIDE]
+    assert set(fully_visible) <= set(guest.faces)
+    assert analysis.frames_without_face == []
+
+
+def test_a_face_that_comes_back_keeps_its_id(analysis):
+    guest = analysis.track(2)
+    assert any(i < 60 for i in guest.faces) and any(i >= 75 for i in guest.faces)
+    assert not any(60 <= i < 75 for i in guest.faces)
+    assert len(guest.missing_frames) >= 15
+    assert sum(f.descriptor is not None for f in guest.faces.values()) >= 2
+
+
+def test_a_face_entering_between_keyframes_is_followed_back_to_its_entry(analysis):
+    guest = analysis.track(2)
+    first = guest.first_frame
+    later_keyframes = [k for k in analysis.keyframes if k >= first]
+    assert first not in analysis.keyframes and first < later_keyframes[0]
+    assert _guest_left(first) + GUEST_FACE[0] < W  # the face centre was on screen
+
+
+def test_without_descriptors_a_returning_face_gets_a_new_id(composed):
+    settings = AnalysisSettings(descriptors=False)
+    result = analyse_frames(composed[0], FPS, settings)
+    assert result.track_ids == [1, 2, 3]
+    assert result.track(2).last_frame < 60 <= 75 <= result.track(3).first_frame
+    assert all(f.descriptor is None for t in result.tracks for f in t.faces.values())
+    with pytest.raises(DeageError, match="descriptors"):
+        select_tracks(result, np.zeros(128, np.float32))
+
+
+def test_frames_without_a_face_are_listed_not_fatal(astronaut):
+    rng = np.random.default_rng(3)
+    empty = lambda: rng.integers(60, 120, (H, W, 3), dtype=np.uint8)  # noqa: E731
+    face = _astro_layer(astronaut, 0.0)
+    frames = [empty() for _ in range(5)] + [face] * 12 + [empty() for _ in range(6)] + [face] * 12
+    for descriptors in (True, False):
+        result = analyse_frames(frames, FPS, AnalysisSettings(descriptors=descriptors))
+        assert result.frames_without_face == [0, 1, 2, 3, 4, 17, 18, 19, 20, 21, 22]
+        # the same person at the same place after a short gap keeps id 1 (descriptor, or position)
+        assert result.track_ids == [1]
+        assert result.track(1).missing_frames == list(range(17, 23))
+    blank = analyse_frames([empty() for _ in range(4)], FPS)
+    assert blank.tracks == [] and blank.frames_without_face == [0, 1, 2, 3]
+
+
+def test_bad_frames_are_clear_errors(astronaut):
+    tracker = FaceTracker(DlibDetector())
+    tracker.update(astronaut)
+    with pytest.raises(DeageError, match="first frame"):
+        tracker.update(astronaut[:256])
+    with pytest.raises(DeageError, match="uint8"):
+        tracker.update(astronaut.astype(np.float32))
+
+
+def test_landmark_geometry_helpers(astronaut):
+    face = DlibDetector().detect(astronaut)[0]
+    lm = face.landmarks
+    rel = box_relation(face.box, lm)
+    np.testing.assert_allclose(box_from_points(lm, rel), face.box, atol=1e-3)
+    # the box follows the shape through a similarity: rotate 10 degrees, scale 1.5, shift
+    a = np.deg2rad(10)
+    moved = (lm - 200) @ (1.5 * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])) + [260, 240]
+    box = box_from_points(moved.astype(np.float32), rel)
+    assert box[2] - box[0] == pytest.approx(1.5 * face.width, rel=1e-3)
+    assert shape_change(moved, lm) < 1e-5  # a similarity is no change of shape
+    squashed = lm.copy()
+    squashed[48:68, 1] += 15  # mouth pulled down 15 px
+    assert shape_change(squashed, lm) > 0.05
+    # appearance: the same face under noise and light change looks the same, another place does not
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    kp = keypoints5_from_landmarks(lm)
+    ref = appearance_patch(gray, kp)
+    noisy = np.clip(gray * 0.8 + np.random.default_rng(0).normal(0, 6, gray.shape) + 20, 0, 255).astype(np.uint8)
+    assert patch_similarity(ref, appearance_patch(noisy, kp)) > 0.9
+    assert patch_similarity(ref, appearance_patch(gray, kp + [0, 200])) < 0.5
+
+
+# ---------------------------------------------------------------- selecting tracks
+
+
+def test_select_all_largest_and_ids(analysis):
+    assert select_tracks(analysis, "all") == [1, 2]
+    assert select_tracks(analysis) == [1, 2]
+    assert select_tracks(analysis, "largest") == [2]  # the guest's face is ~135 px, the astronaut's ~106
+    assert select_tracks(analysis, 1) == [1]
+    assert select_tracks(analysis, [2, 1, 2]) == [1, 2]
+    with pytest.raises(DeageError, match="no face track 7"):
+        select_tracks(analysis, [1, 7])
+    with pytest.raises(DeageError):
+        select_tracks(analysis, 1.5)
+
+
+def test_select_by_reference_photo(analysis, astronaut, group_photo, tom_hanks, tmp_path):
+    def save(name, rgb):
+        path = tmp_path / name
+        cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        return path
+
+    # other photos of the same people than the frames of the clip
+    assert select_tracks(analysis, save("astronaut.png", astronaut)) == [1]
+    guest_photo = save("guest.jpg", group_photo[300:540, 660:900])
+    assert select_tracks(analysis, guest_photo) == [2]
+    assert select_tracks(analysis, reference_descriptor(guest_photo)) == [2]
+    assert track_descriptor(analysis.track(1)).shape == (128,)
+
+    with pytest.raises(AmbiguousFaceError, match="t1.jpg.*6 faces"):
+        select_tracks(analysis, insightface_image_path("t1.jpg"))
+    with pytest.raises(NoFaceError, match="blank.png.*no face"):
+        select_tracks(analysis, save("blank.png", np.full((200, 200, 3), 128, np.uint8)))
+    with pytest.raises(NoFaceError, match="matches"):
+        select_tracks(analysis, save("hanks.png", tom_hanks))
+    with pytest.raises(MediaError, match="not found"):
+        select_tracks(analysis, tmp_path / "missing.jpg")

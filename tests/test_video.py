@@ -1,0 +1,611 @@
+"""deage.video: reading, frame-accurate seeking, writing, audio passthrough and bad input.
+
+All pixels come from real faces: the example clip (scikit-image's astronaut, see
+examples/make_example_clip.py) and the shared real test media (skipped when absent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from deage.errors import MediaError, OutputError
+from deage.video import ClipWriter, open_clip
+from deage.video.pixels import linear_to_srgb, srgb_to_linear
+from deage.video.sequence import describe_gaps, is_sequence_path, parse_sequence_path
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def digest(frame: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(frame).tobytes()).hexdigest()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def audio_stats(path: Path) -> tuple[int, float]:
+    """(packet count, seconds from the first packet's start to the last packet's end) of the first audio stream."""
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        packets = [(p.pts, p.duration) for p in c.demux(s) if p.size]
+    start = packets[0][0]
+    end = packets[-1][0] + packets[-1][1]
+    return len(packets), float((end - start) * s.time_base)
+
+
+def audio_packet_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        p = next(p for p in c.demux(s) if p.size)
+        return float(p.duration * s.time_base)
+
+
+def one_line_naming(exc: pytest.ExceptionInfo, path: Path | str) -> str:
+    message = str(exc.value)
+    assert "\n" not in message, message
+    assert Path(path).name in message, message
+    return message
+
+
+@pytest.fixture(scope="module")
+def example_frames(example_clip) -> list[np.ndarray]:
+    """The first 12 frames of the example clip, RGB uint8 1280x720."""
+    with open_clip(example_clip) as clip:
+        return list(clip.frames(0, 12))
+
+
+@pytest.fixture(scope="module")
+def small_frames(example_frames) -> list[np.ndarray]:
+    """Six real-face frames scaled to 320x180 (for format tests where size does not matter)."""
+    return [cv2.resize(f, (320, 180), interpolation=cv2.INTER_AREA) for f in example_frames[:6]]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def test_example_clip_info(example_clip):
+    with open_clip(example_clip) as clip:
+        info = clip.info
+        assert (info.width, info.height) == (1280, 720)
+        assert info.fps == 24 and info.frame_count == 48 == len(clip)
+        assert info.codec == "h264" and info.pix_fmt == "yuv420p" and info.bit_depth == 8
+        assert info.has_audio and not info.is_sequence and info.rotation == 0
+        assert info.duration == pytest.approx(2.0)
+        assert not info.variable_frame_rate
+        d = json.loads(json.dumps(info.to_dict()))
+        assert d["fps"] == "24/1" and d["frame_count"] == 48 and d["path"] == str(example_clip)
+        frame = clip.read(0)
+        assert frame.dtype == np.uint8 and frame.shape == (720, 1280, 3)
+    count, seconds = audio_stats(example_clip)
+    assert seconds == pytest.approx(2.0, abs=audio_packet_seconds(example_clip))
+
+
+def _check_seek_matches_sequential(path: Path, picks: int = 14) -> None:
+    with open_clip(path) as clip:
+        n = len(clip)
+        sequential = [digest(f) for f in clip.frames()]
+        assert len(sequential) == n
+        indices = sorted({0, 1, n // 2, n // 2 + 1, n - 2, n - 1, *random.Random(7).sample(range(n), min(picks, n))})
+        order = indices[::-1] + indices  # backwards (a seek every time), then forwards (decoder reused)
+        for i in order:
+            assert digest(clip.read(i)) == sequential[i], f"{path.name}: read({i}) differs from frame {i}"
+        # a streamed sub-range starting mid-clip equals the same frames of the full decode
+        a, b = n // 3, n // 3 + 5
+        assert [digest(f) for f in clip.frames(a, b)] == sequential[a:b]
+        assert digest(clip.read(-1)) == sequential[-1]
+
+
+def test_sought_frames_equal_sequential_example(example_clip):
+    _check_seek_matches_sequential(example_clip)
+
+
+@pytest.mark.parametrize("name", ["driving_d0.mp4", "driving_d12.mp4", "source_s18.mp4"])
+def test_sought_frames_equal_sequential_real_media(shared_media, name):
+    _check_seek_matches_sequential(shared_media / name, picks=10)
+
+
+def test_real_media_info(shared_media):
+    with open_clip(shared_media / "source_s18.mp4") as clip:
+        assert (clip.info.width, clip.info.height, clip.info.frame_count) == (1280, 720, 282)
+        assert clip.info.fps == 30 and clip.info.has_audio
+    with open_clip(shared_media / "driving_d0.mp4") as clip:
+        assert (clip.info.width, clip.info.height, clip.info.frame_count) == (512, 512, 78)
+        assert clip.info.fps == 25 and not clip.info.has_audio
+
+
+def test_read_out_of_range(example_clip):
+    with open_clip(example_clip) as clip:
+        with pytest.raises(IndexError):
+            clip.read(len(clip))
+        assert list(clip.frames(46, 100)).__len__() == 2  # slice semantics
+
+
+def test_rotation_from_display_matrix(tmp_path, small_frames):
+    """A clip whose container says 'turn 90 degrees' is returned turned, with display size."""
+    raw = small_frames[0]  # 320x180 stored
+    path = tmp_path / "rotated.mp4"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264rgb", rate=24)
+        s.width, s.height, s.pix_fmt = 320, 180, "bgr24"
+        s.options = {"qp": "0"}
+        s.set_display_rotation(90)
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(raw, format="rgb24").reformat(format="bgr24")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with open_clip(path) as clip:
+        assert clip.info.rotation == 90
+        assert (clip.info.width, clip.info.height) == (180, 320)
+        frame = clip.read(1)
+        assert frame.shape == (320, 180, 3)
+        np.testing.assert_array_equal(frame, np.rot90(raw, 1))
+
+
+def _encode(path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, rate=Fraction(12), options=None):
+    with av.open(str(path), "w") as out:
+        s = out.add_stream(codec, rate=rate)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        s.options = options or {}
+        for i, fr in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(fr, format="rgb24").reformat(format=pix_fmt)
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+
+
+@pytest.mark.parametrize(
+    "name,codec,pix_fmt,options",
+    [
+        ("clip.webm", "libvpx-vp9", "yuv420p", {"deadline": "realtime", "cpu-used": "8", "g": "4"}),
+        ("clip.mkv", "libx264", "yuv420p", {"g": "3", "preset": "ultrafast"}),
+        ("clip.mov", "prores_ks", "yuv422p10le", {}),
+        ("clip.gif", "gif", "rgb8", {}),
+    ],
+)
+def test_other_containers(tmp_path, small_frames, name, codec, pix_fmt, options):
+    path = tmp_path / name
+    frames = small_frames * 2  # 12 frames
+    _encode(path, frames, codec, pix_fmt, options=options)
+    with open_clip(path) as clip:
+        assert clip.info.frame_count == 12 and (clip.info.width, clip.info.height) == (320, 180)
+        sequential = [digest(f) for f in clip.frames()]
+        for i in (11, 0, 7, 3, 4, 10):
+            assert digest(clip.read(i)) == sequential[i]
+        if codec != "gif":  # gif is a 256-colour palette: only check it decodes to the right size
+            assert psnr(clip.read(5), frames[5]) > 28
+
+
+def test_variable_frame_rate_is_read_and_kept(tmp_path, small_frames):
+    times_ms = [0, 40, 80, 200, 240, 400, 433, 466]
+    src = tmp_path / "vfr.mkv"
+    with ClipWriter(src, fps=25, width=320, height=180, codec="ffv1", time_base=Fraction(1, 1000)) as w:
+        for t, f in zip(times_ms, small_frames + small_frames):
+            w.write(f, pts=t)
+    with open_clip(src) as clip:
+        assert clip.info.variable_frame_rate
+        assert clip.info.frame_count == len(times_ms)
+        assert [round(clip.frame_time(i) * 1000) for i in range(len(clip))] == times_ms
+        sequential = [digest(f) for f in clip.frames()]
+        assert [digest(clip.read(i)) for i in (7, 2, 5)] == [sequential[7], sequential[2], sequential[5]]
+        # timestamps pass through a writer
+        out = tmp_path / "vfr_copy.mkv"
+        with ClipWriter(out, fps=clip.info.fps, width=320, height=180, codec="ffv1",
+                        time_base=clip.info.time_base, inputs=(src,)) as w:
+            for f, pts in zip(clip.frames(), clip.timestamps):
+                w.write(f, pts=int(pts))
+    with open_clip(out) as copy:
+        assert [round(copy.frame_time(i) * 1000) for i in range(len(copy))] == times_ms
+
+
+def test_frames_float_keeps_ten_bits(tmp_path, example_frames):
+    """ProRes is 10-bit: frames_float has finer steps than 8-bit frames."""
+    path = tmp_path / "deep.mov"
+    gradient = np.linspace(0.2, 0.3, 320, dtype=np.float32)[None, :, None].repeat(180, 0).repeat(3, 2)
+    with ClipWriter(path, fps=24, width=320, height=180) as w:
+        w.write(gradient)
+    with open_clip(path) as clip:
+        assert clip.info.pix_fmt == "yuv422p10le" and clip.info.bit_depth == 10
+        f = next(clip.frames_float())
+        assert f.dtype == np.float32
+        levels = np.unique(f[90, :, 1])
+        assert len(levels) > 1.5 * len(np.unique(clip.read(0)[90, :, 1]))
+        assert np.abs(f - gradient).max() < 2 / 255
+
+
+def test_content_hash(tmp_path, example_clip):
+    a = tmp_path / "a.mp4"
+    shutil.copyfile(example_clip, a)
+    with open_clip(example_clip) as c1, open_clip(a) as c2:
+        h = c1.content_hash()
+        assert len(h) == 64 and h == c1.content_hash() == c2.content_hash()
+    data = bytearray(a.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    a.write_bytes(bytes(data))
+    with open_clip(a) as c3:
+        assert c3.content_hash() != h
+
+
+# ---------------------------------------------------------------------------------------------
+# writing: round trips
+
+
+def test_lossless_round_trip_with_audio(tmp_path, example_clip):
+    """read -> write (h264-lossless) -> read gives identical pixels, timing and audio packets."""
+    out = tmp_path / "identity.mp4"
+    with open_clip(example_clip) as clip:
+        info = clip.info
+        source = [digest(f) for f in clip.frames()]
+        with ClipWriter(out, fps=info.fps, width=info.width, height=info.height, codec="h264-lossless",
+                        audio_from=example_clip, inputs=(example_clip,), options={"preset": "ultrafast"}) as w:
+            for f in clip.frames():
+                w.write(f)
+        times = [clip.frame_time(i) for i in range(len(clip))]
+    with open_clip(out) as back:
+        assert back.info.frame_count == info.frame_count
+        assert back.info.fps == info.fps and (back.info.width, back.info.height) == (info.width, info.height)
+        assert [back.frame_time(i) for i in range(len(back))] == times
+        assert [digest(f) for f in back.frames()] == source
+        assert back.info.has_audio
+    src_count, src_seconds = audio_stats(example_clip)
+    out_count, out_seconds = audio_stats(out)
+    assert out_count == src_count
+    assert out_seconds == pytest.approx(src_seconds, abs=audio_packet_seconds(example_clip))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_lossy_h264_round_trip(tmp_path, example_clip, example_frames):
+    out = tmp_path / "lossy.mp4"
+    with ClipWriter(out, fps=24, width=1280, height=720, audio_from=example_clip,
+                    audio_range=(0.0, 12 / 24), options={"preset": "veryfast"}) as w:
+        for f in example_frames:
+            w.write(f)
+    with open_clip(out) as back:
+        assert back.info.frame_count == 12 and back.info.fps == 24 and back.info.codec == "h264"
+        values = [psnr(a, b) for a, b in zip(back.frames(), example_frames)]
+    assert min(values) > 40, values
+    count, seconds = audio_stats(out)
+    assert seconds == pytest.approx(0.5, abs=2 * audio_packet_seconds(example_clip))
+
+
+def test_frame_range_with_audio_range(tmp_path, example_clip):
+    """Frames 10..30 of the clip with the matching audio: 20 frames, 20/24 s of audio."""
+    out = tmp_path / "range.mov"
+    with open_clip(example_clip) as clip:
+        t0, t1 = clip.frame_time(10), clip.frame_time(30)
+        with ClipWriter(out, fps=clip.info.fps, width=640, height=360, audio_from=example_clip,
+                        audio_range=(t0, t1), codec="prores") as w:
+            for f in clip.frames(10, 30):
+                w.write(cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA))
+        expected = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in clip.frames(10, 30)]
+    with open_clip(out) as back:
+        assert back.info.frame_count == 20 and back.info.codec == "prores" and back.info.fps == 24
+        assert min(psnr(a, b) for a, b in zip(back.frames(), expected)) > 40
+    _, seconds = audio_stats(out)
+    assert seconds == pytest.approx(20 / 24, abs=2 * audio_packet_seconds(example_clip))
+
+
+@pytest.mark.parametrize("pattern", ["face.%04d.png", "face.####.tif", "face.%04d.exr"])
+def test_sequence_round_trip(tmp_path, small_frames, pattern):
+    out = tmp_path / pattern
+    with ClipWriter(out, fps=Fraction(25), width=320, height=180, first_frame_number=1001) as w:
+        for f in small_frames:
+            w.write(f)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    ext = Path(pattern).suffix
+    assert names == [f"face.{n}{ext}" for n in range(1001, 1007)]
+    with open_clip(out, fps=25) as back:
+        assert back.info.is_sequence and back.info.first_frame_number == 1001
+        assert back.info.frame_count == 6 and back.info.fps == 25 and back.info.bit_depth == 16
+        for a, b in zip(back.frames(), small_frames):
+            assert np.abs(a.astype(int) - b).max() <= (1 if ext == ".exr" else 0)
+    # the same sequence opened from one of its files
+    with open_clip(tmp_path / f"face.1003{ext}") as again:
+        assert again.info.frame_count == 6 and again.info.first_frame_number == 1001
+        assert again.info.fps == 24  # the default for sequences
+        np.testing.assert_array_equal(again.read(2), back.read(2))
+
+
+def test_sixteen_bit_png_precision(tmp_path, small_frames):
+    deep = small_frames[0].astype(np.uint16) * 257 + 100  # values no 8-bit file can hold
+    out = tmp_path / "deep.%04d.png"
+    with ClipWriter(out, fps=24, width=320, height=180, first_frame_number=1) as w:
+        w.write(deep)
+    with open_clip(tmp_path / "deep.0001.png") as back:
+        assert back.info.pix_fmt.startswith("rgb48")
+        f = back.read_float(0)
+        np.testing.assert_allclose(f * 65535, deep, atol=0.02)
+
+
+def test_exr_holds_linear_light_and_highlights(tmp_path, small_frames):
+    out = tmp_path / "plate.%04d.exr"
+    hot = small_frames[0].astype(np.float32) / 255
+    hot[:20, :20] = 2.5  # a highlight above display white
+    with ClipWriter(out, fps=24, width=320, height=180, first_frame_number=1) as w:
+        w.write(hot)
+    with open_clip(out) as back:
+        f = back.read_float(0)
+        assert f[5, 5, 0] == pytest.approx(2.5, rel=2e-3)
+        np.testing.assert_allclose(f[40:], hot[40:], atol=2e-3)
+        assert back.info.pix_fmt.startswith("gbrpf")
+    with open_clip(out, exr_linear=False) as raw:  # the file itself holds linear light
+        np.testing.assert_allclose(raw.read_float(0)[40:], srgb_to_linear(hot[40:]), atol=2e-3, rtol=2e-3)
+    x = np.linspace(-1, 4, 101, dtype=np.float32)
+    np.testing.assert_allclose(srgb_to_linear(linear_to_srgb(x)), x, atol=1e-5, rtol=1e-5)
+
+
+def test_sequence_audio_goes_to_sidecar(tmp_path, example_clip, small_frames):
+    out = tmp_path / "shot.%04d.png"
+    with ClipWriter(out, fps=24, width=320, height=180, audio_from=example_clip) as w:
+        w.write(small_frames[0])
+    sidecar = tmp_path / "shot.audio.mka"
+    assert sidecar.is_file()
+    assert audio_stats(sidecar)[0] == audio_stats(example_clip)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# writing: safety
+
+
+def test_failed_render_leaves_nothing_and_keeps_previous_output(tmp_path, small_frames):
+    out = tmp_path / "render.mp4"
+    out.write_bytes(b"previous render")
+    with pytest.raises(RuntimeError):
+        with ClipWriter(out, fps=24, width=320, height=180) as w:
+            w.write(small_frames[0])
+            w.write(small_frames[1])
+            raise RuntimeError("interrupted")
+    assert out.read_bytes() == b"previous render"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["render.mp4"]
+    seq = tmp_path / "seq.%04d.png"
+    with pytest.raises(RuntimeError):
+        with ClipWriter(seq, fps=24, width=320, height=180) as w:
+            w.write(small_frames[0])
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["render.mp4"]
+
+
+def test_output_equal_to_input_is_refused(tmp_path, example_clip, small_frames):
+    with pytest.raises(OutputError) as exc:
+        ClipWriter(example_clip, fps=24, width=1280, height=720, inputs=(example_clip,))
+    assert "same as the input" in one_line_naming(exc, example_clip)
+    seq = tmp_path / "in.%04d.png"
+    with ClipWriter(seq, fps=24, width=320, height=180) as w:
+        w.write(small_frames[0])
+    with pytest.raises(OutputError) as exc:
+        ClipWriter(tmp_path / "in.####.png", fps=24, width=320, height=180, inputs=(seq,))
+    one_line_naming(exc, "in.%04d.png")
+    before = (tmp_path / "in.1001.png").read_bytes()
+    with pytest.raises(OutputError):  # another pattern naming the same file
+        with ClipWriter(tmp_path / "in.%d.png", fps=24, width=320, height=180, inputs=(seq,)) as w:
+            w.write(small_frames[1])
+    assert (tmp_path / "in.1001.png").read_bytes() == before
+
+
+def test_missing_output_folder(tmp_path):
+    target = tmp_path / "nope" / "out.mp4"
+    with pytest.raises(OutputError) as exc:
+        ClipWriter(target, fps=24, width=64, height=64)
+    assert "does not exist" in one_line_naming(exc, target)
+    with pytest.raises(OutputError):
+        ClipWriter(tmp_path / "nope" / "out.%04d.exr", fps=24, width=64, height=64)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,words",
+    [
+        ("out.avi", {}, "cannot write"),
+        ("out.png", {}, "pattern"),
+        ("out.mp4", {"codec": "prores"}, "cannot be written"),
+        ("out.mp4", {"codec": "bogus"}, "unknown codec"),
+        ("out.mp4", {"width": 321}, "even"),
+    ],
+)
+def test_bad_writer_arguments(tmp_path, name, kwargs, words):
+    args = {"fps": 24, "width": 320, "height": 180, **kwargs}
+    with pytest.raises(OutputError) as exc:
+        ClipWriter(tmp_path / name, **args)
+    assert words in one_line_naming(exc, name)
+
+
+def test_wrong_frame_shape(tmp_path, small_frames):
+    w = ClipWriter(tmp_path / "x.mp4", fps=24, width=320, height=180)
+    with pytest.raises(ValueError):
+        w.write(small_frames[0][:100])
+    with pytest.raises(ValueError):
+        w.write(small_frames[0].astype(np.int32))
+    w.abort()
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "missing.mp4"
+    with pytest.raises(MediaError) as exc:
+        open_clip(path)
+    assert "does not exist" in one_line_naming(exc, path)
+
+
+def test_unreadable_inputs(tmp_path):
+    folder = tmp_path / "folder.mp4"
+    folder.mkdir()
+    with pytest.raises(MediaError) as exc:
+        open_clip(folder)
+    one_line_naming(exc, folder)
+    empty = tmp_path / "empty.mov"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError) as exc:
+        open_clip(empty)
+    assert "empty" in one_line_naming(exc, empty)
+    locked = tmp_path / "locked.mp4"
+    locked.write_bytes(b"\0" * 100)
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):
+        pytest.skip("running as root: a permission-less file is still readable")
+    with pytest.raises(MediaError) as exc:
+        open_clip(locked)
+    assert "permission" in one_line_naming(exc, locked)
+
+
+@pytest.mark.parametrize("content", [b"random", b"text"])
+def test_not_a_video(tmp_path, content):
+    path = tmp_path / "fake.mp4"
+    if content == b"random":
+        path.write_bytes(np.random.default_rng(1).integers(0, 256, 200_000, dtype=np.uint8).tobytes())
+    else:
+        path.write_text("this is not a video\n" * 500)
+    with pytest.raises(MediaError) as exc:
+        open_clip(path)
+    one_line_naming(exc, path)
+
+
+def test_truncated_mp4_index_at_front(tmp_path, example_clip):
+    """Our mp4s put the index first (faststart): a cut file still opens in FFmpeg; deage refuses it."""
+    data = example_clip.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(MediaError) as exc:
+        open_clip(path)
+    assert "truncated" in one_line_naming(exc, path)
+
+
+def test_truncated_mp4_index_at_end(tmp_path, shared_media):
+    data = (shared_media / "driving_d0.mp4").read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat")
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(MediaError) as exc:
+        open_clip(path)
+    one_line_naming(exc, path)
+
+
+def test_truncated_mkv(tmp_path, small_frames):
+    src = tmp_path / "whole.mkv"
+    _encode(src, small_frames * 4, "libx264", "yuv420p", options={"preset": "ultrafast"})
+    data = src.read_bytes()
+    path = tmp_path / "cut.mkv"
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(MediaError) as exc:
+        with open_clip(path) as clip:
+            list(clip.frames())
+    one_line_naming(exc, path)
+
+
+def test_corrupt_data_yields_good_frames_then_raises(tmp_path, example_clip):
+    data = bytearray(example_clip.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 20_000] = np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(bytes(data))
+    with open_clip(path) as clip, open_clip(example_clip) as good:
+        got = []
+        with pytest.raises(MediaError) as exc:
+            for frame in clip.frames():
+                got.append(digest(frame))
+        assert "frame" in one_line_naming(exc, path)
+        assert 0 < len(got) < len(clip)
+        assert got[:5] == [digest(f) for f in good.frames(0, 5)]
+
+
+def test_no_video_stream(tmp_path):
+    path = tmp_path / "voice.m4a"
+    with av.open(str(path), "w", format="mp4") as out:
+        s = out.add_stream("aac", rate=48000, layout="mono")
+        tone = np.sin(np.arange(48000, dtype=np.float32) / 48000 * 2 * np.pi * 220)[None, :]
+        for i in range(0, 48000, 1024):
+            f = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, i : i + 1024]), format="fltp", layout="mono")
+            f.sample_rate, f.pts = 48000, i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with pytest.raises(MediaError) as exc:
+        open_clip(path)
+    assert "no video stream" in one_line_naming(exc, path)
+
+
+def test_unsupported_pixel_format(tmp_path):
+    """bgr4 (4-bit packed RGB, raw in NUT) decodes but cannot be converted to RGB."""
+    path = tmp_path / "bgr4.nut"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("rawvideo", rate=24)
+        s.width, s.height, s.pix_fmt = 16, 16, "bgr4"
+        f = av.VideoFrame(16, 16, "bgr4")
+        f.pts = 0
+        for p in s.encode(f) + s.encode(None):
+            out.mux(p)
+    with pytest.raises(MediaError) as exc:
+        open_clip(path)
+    assert "unsupported pixel format bgr4" in one_line_naming(exc, path)
+
+
+def test_sequence_with_gap(tmp_path, small_frames):
+    with ClipWriter(tmp_path / "g.%04d.png", fps=24, width=320, height=180, first_frame_number=1) as w:
+        for f in small_frames:
+            w.write(f)
+    (tmp_path / "g.0003.png").unlink()
+    (tmp_path / "g.0004.png").unlink()
+    with pytest.raises(MediaError) as exc:
+        open_clip(tmp_path / "g.%04d.png")
+    message = one_line_naming(exc, "g.%04d.png")
+    assert "missing" in message and "3-4" in message
+
+
+def test_sequence_bad_frames(tmp_path, small_frames):
+    with ClipWriter(tmp_path / "b.%04d.png", fps=24, width=320, height=180, first_frame_number=1) as w:
+        for f in small_frames[:4]:
+            w.write(f)
+    (tmp_path / "b.0003.png").write_bytes((tmp_path / "b.0003.png").read_bytes()[:300])  # truncated
+    cv2.imwrite(str(tmp_path / "b.0004.png"), np.zeros((10, 10, 3), np.uint8))  # wrong size
+    with open_clip(tmp_path / "b.####.png") as clip:
+        got = []
+        with pytest.raises(MediaError) as exc:
+            for f in clip.frames():
+                got.append(f)
+        one_line_naming(exc, "b.0003.png")
+        assert len(got) == 2
+        with pytest.raises(MediaError) as exc:
+            clip.read(3)
+        assert "10x10" in one_line_naming(exc, "b.0004.png")
+    with pytest.raises(MediaError) as exc:
+        open_clip(tmp_path / "none.%04d.exr")
+    one_line_naming(exc, "none.%04d.exr")
+
+
+def test_sequence_names():
+    assert is_sequence_path("a/shot.%04d.exr") and is_sequence_path("shot.####.png")
+    assert is_sequence_path("shot_v002.1001.exr") and not is_sequence_path("shot.mp4")
+    assert not is_sequence_path("photo.png")
+    p = parse_sequence_path("plates/shot_v002.1001.exr")
+    assert (p.prefix, p.suffix, p.padding) == ("shot_v002.", ".exr", 4)
+    assert p.path(12345).name == "shot_v002.12345.exr"
+    assert parse_sequence_path("shot.####.tif").printf.name == "shot.%04d.tif"
+    assert describe_gaps([1, 2, 5, 7]) == "3-4, 6"
+
+
+def test_fps_only_for_sequences(example_clip):
+    with pytest.raises(MediaError):
+        open_clip(example_clip, fps=25)
