@@ -1,9 +1,4 @@
-"""deage.face.align: templates, alignment, warps and paste back, on real faces.
-
-Three tests are marked ``xfail(strict=True)``: they state behaviour align.py should have and does
-not yet (reported to the lead). When align.py is fixed they pass, strict xfail turns that into a
-failure, and the mark is to be removed.
-"""
+"""deage.face.align: templates, alignment, warps and paste back, on real faces."""
 
 from __future__ import annotations
 
@@ -112,7 +107,6 @@ def test_crop_footprint_is_clipped_to_the_frame(astronaut_face):
     assert big[2] - big[0] > x1 - x0 or big[0] >= 0
 
 
-@pytest.mark.xfail(strict=True, reason="align.py fits with cv2.LMEDS: crop jumps under keypoint jitter (reported)")
 def test_alignment_of_a_video_face_is_stable_under_keypoint_jitter(astronaut_face):
     """Sub-pixel keypoint noise must not make the crop jump: a least-squares similarity moves the
     crop about as much as the points move (x scale); a robust fit that drops points moves it more."""
@@ -127,7 +121,6 @@ def test_alignment_of_a_video_face_is_stable_under_keypoint_jitter(astronaut_fac
     assert moves.std(0).max() < 2.0 * 0.3 * scale
 
 
-@pytest.mark.xfail(strict=True, reason="align.py fits with cv2.LMEDS: crop jumps under keypoint jitter (reported)")
 def test_alignment_follows_a_gradual_mouth_opening_smoothly(astronaut_face):
     kp = astronaut_face.keypoints5.astype(np.float64)
     angles = []
@@ -139,7 +132,6 @@ def test_alignment_follows_a_gradual_mouth_opening_smoothly(astronaut_face):
     assert np.abs(np.diff(angles)).max() < 0.3
 
 
-@pytest.mark.xfail(strict=True, reason="align.py returns a zero matrix / raises LinAlgError (reported)")
 def test_degenerate_keypoints_are_a_clear_error():
     with pytest.raises(DeageError):
         estimate_alignment(np.full((5, 2), 50.0, np.float32), "ffhq", 512)

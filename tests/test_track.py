@@ -14,7 +14,7 @@ import pytest
 from conftest import insightface_image_path
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.analysis import AnalysisSettings, analyse_frames
-from deage.face.backends.dlib_backend import DlibDetector, keypoints5_from_landmarks
+from deage.face.backends.dlib_backend import DlibDetector, DlibRecognizer, keypoints5_from_landmarks
 from deage.face.select import reference_descriptor, select_tracks, track_descriptor
 from deage.face.track import (
     FaceTracker,
@@ -46,10 +46,10 @@ def _guest_left(i: int) -> int | None:
     return int(W - (i - 75) / 20 * (W - rest))
 
 
-def _astro_layer(astronaut: np.ndarray, dx: float) -> np.ndarray:
+def _astro_layer(astronaut: np.ndarray, dx: float, border: int = cv2.BORDER_REFLECT, width: int = W) -> np.ndarray:
     big = cv2.resize(astronaut, None, fx=ASTRO_SCALE, fy=ASTRO_SCALE, interpolation=cv2.INTER_AREA)
     m = np.float32([[1, 0, dx], [0, 1, 0]])
-    return cv2.warpAffine(big, m, (W, H), borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(big, m, (width, H), borderMode=border, borderValue=(110, 110, 110))
 
 
 def compose_clip(astronaut, group_photo, with_guest=True):
@@ -74,6 +74,16 @@ def compose_clip(astronaut, group_photo, with_guest=True):
 
 
 @pytest.fixture(scope="module")
+def detector():
+    return DlibDetector()
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return DlibRecognizer()
+
+
+@pytest.fixture(scope="module")
 def composed(astronaut, group_photo):
     return compose_clip(astronaut, group_photo)
 
@@ -83,8 +93,13 @@ def analysis(composed):
     return analyse_frames(composed[0], FPS)
 
 
-def test_a_face_entering_and_leaving_makes_two_tracks_that_never_swap(analysis, composed):
-    _, truth = composed
+def test_a_face_entering_and_leaving_makes_two_tracks_that_never_swap(analysis, composed, artifacts_dir):
+    from test_analysis import draw_faces
+
+    frames, truth = composed
+    tiles = [draw_faces(frames[i], analysis.faces_at(i)) for i in (5, 25, 50, 70, 90, 105)]
+    strip = np.concatenate([np.concatenate(tiles[:3], 1), np.concatenate(tiles[3:], 1)], 0)
+    cv2.imwrite(str(artifacts_dir / "track_enter_leave_return.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
     assert analysis.track_ids == [1, 2]
     astro, guest = analysis.track(1), analysis.track(2)
     assert sorted(astro.faces) == list(range(N))  # the astronaut is never lost
@@ -139,8 +154,20 @@ def test_frames_without_a_face_are_listed_not_fatal(astronaut):
     assert blank.tracks == [] and blank.frames_without_face == [0, 1, 2, 3]
 
 
-def test_bad_frames_are_clear_errors(astronaut):
-    tracker = FaceTracker(DlibDetector())
+def test_a_fast_pan_is_tracked_between_keyframes(astronaut, detector):
+    """The astronaut crosses a 960 px frame at 30 px a frame (over a quarter of her face width, 7 widths
+    a second): the tracker's constant-velocity prediction keeps the landmark fit on her face."""
+    frames = [_astro_layer(astronaut, -170.0 + 30.0 * i, cv2.BORDER_CONSTANT, width=960) for i in range(25)]
+    raw = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, descriptors=False))
+    assert raw.track_ids == [1] and sorted(raw.track(1).faces) == list(range(25))
+    assert len(raw.keyframes) <= 5  # tracked, not re-detected on every frame
+    for i in (5, 14, 19, 24):
+        fresh = detector.detect(frames[i])[0].landmarks
+        assert np.abs(raw.track(1).faces[i].landmarks - fresh).mean() < 1.0
+
+
+def test_bad_frames_are_clear_errors(astronaut, detector):
+    tracker = FaceTracker(detector)
     tracker.update(astronaut)
     with pytest.raises(DeageError, match="first frame"):
         tracker.update(astronaut[:256])
@@ -148,8 +175,8 @@ def test_bad_frames_are_clear_errors(astronaut):
         tracker.update(astronaut.astype(np.float32))
 
 
-def test_landmark_geometry_helpers(astronaut):
-    face = DlibDetector().detect(astronaut)[0]
+def test_landmark_geometry_helpers(astronaut, detector):
+    face = detector.detect(astronaut)[0]
     lm = face.landmarks
     rel = box_relation(face.box, lm)
     np.testing.assert_allclose(box_from_points(lm, rel), face.box, atol=1e-3)
@@ -186,24 +213,27 @@ def test_select_all_largest_and_ids(analysis):
         select_tracks(analysis, 1.5)
 
 
-def test_select_by_reference_photo(analysis, astronaut, group_photo, tom_hanks, tmp_path):
+def test_select_by_reference_photo(analysis, astronaut, group_photo, tom_hanks, tmp_path, detector, recognizer):
     def save(name, rgb):
         path = tmp_path / name
         cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         return path
 
+    def select(how):
+        return select_tracks(analysis, how, detector=detector, recognizer=recognizer)
+
     # other photos of the same people than the frames of the clip
-    assert select_tracks(analysis, save("astronaut.png", astronaut)) == [1]
+    assert select(save("astronaut.png", astronaut)) == [1]
     guest_photo = save("guest.jpg", group_photo[300:540, 660:900])
-    assert select_tracks(analysis, guest_photo) == [2]
-    assert select_tracks(analysis, reference_descriptor(guest_photo)) == [2]
+    assert select(guest_photo) == [2]
+    assert select(reference_descriptor(guest_photo, detector=detector, recognizer=recognizer)) == [2]
     assert track_descriptor(analysis.track(1)).shape == (128,)
 
     with pytest.raises(AmbiguousFaceError, match="t1.jpg.*6 faces"):
-        select_tracks(analysis, insightface_image_path("t1.jpg"))
+        select(insightface_image_path("t1.jpg"))
     with pytest.raises(NoFaceError, match="blank.png.*no face"):
-        select_tracks(analysis, save("blank.png", np.full((200, 200, 3), 128, np.uint8)))
+        select(save("blank.png", np.full((200, 200, 3), 128, np.uint8)))
     with pytest.raises(NoFaceError, match="matches"):
-        select_tracks(analysis, save("hanks.png", tom_hanks))
+        select(save("hanks.png", tom_hanks))
     with pytest.raises(MediaError, match="not found"):
-        select_tracks(analysis, tmp_path / "missing.jpg")
+        select(tmp_path / "missing.jpg")

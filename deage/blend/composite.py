@@ -78,7 +78,7 @@ def composite(
     k = grid / float(REFERENCE_CROP)  # grid pixels per blend-parameter pixel
     mask = cv2.resize(np.asarray(result.mask, np.float32), (grid, grid), interpolation=cv2.INTER_AREA)
     mask = shape_mask(mask, blend.erode * k, blend.dilate * k, blend.feather * k)
-    mask *= np.float32(blend.amount)
+    mask *= _edge_taper(grid) * np.float32(blend.amount)
 
     def unchanged() -> Image | tuple[Image, Mask]:
         return (out, np.zeros((height, width), np.float32)) if return_mask else out
@@ -133,6 +133,16 @@ def composite(
         matte[y0:y1, x0:x1] = alpha
         return out, matte
     return out
+
+
+def _edge_taper(grid: int) -> Mask:
+    """1 inside, easing to 0 at the grid's border: a mask that reaches the crop's edge (the crop
+    may hold reflected pixels beyond the frame) must not end in a hard step in the frame."""
+    width = max(2.0, grid / 64.0)
+    ramp = np.clip((np.arange(grid, dtype=np.float32) + 0.5) / width, 0.0, 1.0)
+    ramp = np.minimum(ramp, ramp[::-1])
+    ramp = ramp * ramp * (3.0 - 2.0 * ramp)
+    return np.outer(ramp, ramp).astype(np.float32)
 
 
 def _check(frame: Image, aligned: AlignedFace, result: EditResult) -> None:
@@ -219,4 +229,4 @@ def _apply_retouch(
     if retouch.flow is None:
         return alpha, top
     maps = np.ascontiguousarray(warped[..., :2])
-    return alpha, cv2.remap(top, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return alpha, cv2.remap(top, maps, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)

@@ -54,7 +54,7 @@ class Retouch:
         if self.flow is None:
             return image
         map_x, map_y = flow_maps(self.flow, size)
-        return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        return cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def flow_maps(flow: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

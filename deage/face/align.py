@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.errors import NoFaceError
 from deage.types import Affine, AlignedFace, Face, Image, Mask, Points
 
 _ARCFACE_112 = np.array(
@@ -39,13 +40,19 @@ def template_points(template: str, size: int) -> np.ndarray:
 
 
 def estimate_alignment(keypoints5: Points, template: str = "ffhq", size: int = 512) -> Affine:
-    """Similarity transform (float64 (2, 3), frame -> crop) that best maps ``keypoints5`` onto the template."""
-    src = np.asarray(keypoints5, dtype=np.float64).reshape(5, 2)
-    dst = template_points(template, size)
-    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
-    if matrix is None:  # degenerate points (all equal): fall back to a least-squares Umeyama fit
-        matrix = _umeyama(src, dst)
-    return matrix.astype(np.float64)
+    """Similarity transform (float64 (2, 3), frame -> crop) that best maps ``keypoints5`` onto the template.
+
+    A least-squares (Umeyama) fit over all 5 points: smooth under landmark noise, never drops a point.
+
+    Raises:
+        NoFaceError: the key points are not 5 finite, distinct points.
+    """
+    src = np.asarray(keypoints5, dtype=np.float64)
+    if src.shape != (5, 2) or not np.isfinite(src).all():
+        raise NoFaceError(f"alignment needs 5 finite key points (5, 2), got shape {src.shape}")
+    if np.linalg.norm(src - src.mean(0), axis=1).max() < 1e-3:
+        raise NoFaceError("the 5 key points coincide; cannot align this face")
+    return _umeyama(src, template_points(template, size)).astype(np.float64)
 
 
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

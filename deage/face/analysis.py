@@ -142,15 +142,22 @@ class AnalysisSettings:
         return cls(**data)
 
     def tracking_key(self) -> str:
-        """sha256 (hex) of the settings that change tracking results (all but smoothing) and the code version."""
+        """sha256 (hex) of the settings that change tracking results (all but smoothing), the code
+        version (``ANALYSIS_VERSION``) and dlib's version."""
+        import dlib
+
         relevant = {k: v for k, v in self.to_dict().items() if k not in self._SMOOTHING}
-        blob = json.dumps({"version": ANALYSIS_VERSION, "settings": relevant}, sort_keys=True)
+        blob = json.dumps({"version": ANALYSIS_VERSION, "dlib": dlib.__version__, "settings": relevant}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 @dataclass
 class Analysis:
     """Faces of a whole clip: tracks of per-frame ``Face`` objects (landmarks smoothed as set).
+
+    Every face has a box (dlib-style: brow to chin), 68 landmarks and keypoints5 in frame pixels;
+    its ``score`` is that of the detection that last confirmed its track (frames between
+    keyframes carry it); ``descriptor`` is set only on the frames where one was computed.
 
     Attributes:
         clip_hash: content hash of the clip ("" for frames that came from memory).
@@ -208,14 +215,15 @@ class Analysis:
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per track, what ``deage analyse`` prints: ``id``, ``first_frame``, ``last_frame``,
-        ``frames`` (with a face), ``frames_without_face`` (between first and last), ``mean_score``."""
+        ``frames`` (how many have this face), ``frames_without_face`` (list of the frames between
+        first and last without it), ``mean_score``."""
         return [
             {
                 "id": t.track_id,
                 "first_frame": t.first_frame,
                 "last_frame": t.last_frame,
                 "frames": len(t.faces),
-                "frames_without_face": len(t.missing_frames),
+                "frames_without_face": t.missing_frames,
                 "mean_score": round(t.mean_score, 3),
             }
             for t in self.tracks
@@ -228,7 +236,7 @@ class Analysis:
         for row in self.summary():
             lines.append(
                 f"{row['id']:>5} {row['first_frame']:>6} {row['last_frame']:>6} {row['frames']:>6} "
-                f"{row['frames_without_face']:>5} {row['mean_score']:>6.3f}"
+                f"{len(row['frames_without_face']):>5} {row['mean_score']:>6.3f}"
             )
         lines.append(f"frames without a face: {_ranges_text(self.frames_without_face) or 'none'}")
         return "\n".join(lines)
@@ -434,7 +442,8 @@ def _track_frames(frames: Iterable[Image], settings: AnalysisSettings, progress:
     return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report)
 
 
-def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_hash: str, source: str) -> Analysis:
+def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_hash: str, source: str,
+           size: tuple[int, int] | None = None) -> Analysis:
     covered = set()
     for t in raw.tracks:
         covered.update(t.faces)
@@ -443,8 +452,8 @@ def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_
         settings=settings,
         frame_count=raw.frame_count,
         fps=fps,
-        width=raw.width,
-        height=raw.height,
+        width=raw.width if raw.frame_count or size is None else size[0],
+        height=raw.height if raw.frame_count or size is None else size[1],
         tracks=raw.tracks,
         frames_without_face=[i for i in range(raw.frame_count) if i not in covered],
         keyframes=raw.keyframes,
@@ -566,7 +575,7 @@ def analyse_clip(
         raw = _track_frames(clip.frames(), settings, callback, total)
     finally:
         close()
-    analysis = _build(raw, _as_fps(info.fps), settings, clip_hash, source)
+    analysis = _build(raw, _as_fps(info.fps), settings, clip_hash, source, (info.width, info.height))
     if use_cache:
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ WRINKLE_REGIONS: tuple[str, ...] = (
 
 _SKIN_CLASSES = ("skin", "nose")
 _NECK_CLASSES = ("neck",)
-_OCCLUDER_CLASSES = ("hair", "hat", "eyeglass", "eye_g", "cloth", "ear_r", "hand", "neck_l")
+_OCCLUDER_CLASSES = ("hair", "hat", "eyeglass", "eye_g", "cloth", "clothes", "ear_r", "hand", "neck_l")
 _FEATURE_CLASSES = ("l_eye", "r_eye", "l_brow", "r_brow", "u_lip", "l_lip", "mouth")
 
 
@@ -215,7 +215,7 @@ def landmark_regions(landmarks: Points, size: int, crop_size: int) -> tuple[dict
     for idx in (range(36, 42), range(42, 48)):
         eye = pts[list(idx)]
         c = eye.mean(0)
-        grown = c + (eye - c) * 1.25 + np.outer(np.sign(np.dot(eye - c, up)), up) * 0.05 * d
+        grown = c + (eye - c) * 1.3 + np.outer(np.sign(np.dot(eye - c, up)), up) * 0.05 * d
         np.maximum(protect, _poly(grown, k, size), out=protect)
     for idx in (range(17, 22), range(22, 27)):
         np.maximum(protect, _poly(pts[list(idx)], k, size, fill=False, thickness=0.16 * d), out=protect)
@@ -225,7 +225,7 @@ def landmark_regions(landmarks: Points, size: int, crop_size: int) -> tuple[dict
     nostrils = np.vstack([pts[31] - ex * 0.03 * d, pts[32:35], pts[35] + ex * 0.03 * d,
                           pts[35] + up * 0.13 * d, pts[30] + up * 0.02 * d, pts[31] + up * 0.13 * d])
     np.maximum(protect, _poly(nostrils, k, size), out=protect)
-    protect = np.clip(_soften(cv2.dilate(protect, _disk(max(1, int(round(0.02 * d * k))))), 0.03 * d * k), 0, 1)
+    protect = np.clip(_soften(cv2.dilate(protect, _disk(max(1, int(round(0.045 * d * k))))), 0.025 * d * k), 0, 1)
 
     face = _soften(face, soft)
     for name in regions:
@@ -406,5 +406,7 @@ def _parser_skin(parsing: dict[str, Mask], size: int, area: Mask, neck: Mask) ->
         skin = np.maximum(skin, neck_p * (neck > 0.01))
     occluder = _resized_max(parsing, _OCCLUDER_CLASSES, size)
     if occluder is not None:
-        skin = skin * (1.0 - occluder)
+        # Independent sigmoids often overlap at edges: anything likelier than not hair, glasses
+        # or clothing is out.
+        skin = skin * (1.0 - np.clip((occluder - 0.25) / 0.25, 0.0, 1.0))
     return np.clip(skin, 0, 1).astype(np.float32)

@@ -85,6 +85,7 @@ def select_tracks(
     analysis: Analysis,
     how: str | Path | int | list[int] | np.ndarray = "all",
     *,
+    detector: Detector | None = None,
     recognizer: Recognizer | None = None,
     threshold: float | None = None,
 ) -> list[int]:
@@ -95,8 +96,9 @@ def select_tracks(
         how: ``"all"``; ``"largest"`` (the track with the largest median face area); a track id
             or a list of ids; a reference descriptor (float (D,) ndarray); or the path of a
             reference photo (any other string).
-        recognizer: compares descriptors (and describes a photo); None = dlib's. It must match
-            the analysis' ``settings.recognizer``.
+        detector: finds the face in a reference photo; None = dlib's.
+        recognizer: compares descriptors (and describes a photo); None = the analysis'
+            ``settings.recognizer``. It must be the one the analysis was made with.
         threshold: largest descriptor distance that counts as the same person; None = the recognizer's.
 
     Returns:
@@ -113,7 +115,8 @@ def select_tracks(
         return _by_descriptor(analysis, how, recognizer, threshold)
     if isinstance(how, (str, Path)) and str(how) not in KEYWORDS:
         recognizer = recognizer if recognizer is not None else make_recognizer(analysis.settings.recognizer)
-        return _by_descriptor(analysis, reference_descriptor(how, recognizer=recognizer), recognizer, threshold)
+        reference = reference_descriptor(how, detector=detector, recognizer=recognizer)
+        return _by_descriptor(analysis, reference, recognizer, threshold)
     if not ids:
         raise NoFaceError("no face was found in the clip", where)
     if how == "all":

@@ -35,7 +35,7 @@ class MakeupEditor:
 
     name = "makeup"
 
-    def __init__(self, work_size: int = 256, flow_grid: int = 48, min_work_size: int = 96) -> None:
+    def __init__(self, work_size: int = 256, flow_grid: int = 32, min_work_size: int = 96) -> None:
         if not 64 <= min_work_size <= work_size <= 1024:
             raise ValueError(f"need 64 <= min_work_size <= work_size <= 1024, got {min_work_size}, {work_size}")
         self.work_size = int(work_size)
@@ -104,7 +104,7 @@ class MakeupEditor:
         regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
         wrinkles = regions.union(settings.wrinkles)
         folds = regions.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
-        delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance)
+        delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance, regions.skin, settings.texture_keep)
         tone, acting = tone_delta(
             small, regions, under_eye=settings.under_eye, redness=settings.redness,
             evenness=settings.evenness, spots=settings.spots,

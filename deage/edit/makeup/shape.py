@@ -26,6 +26,7 @@ _CONTOUR_OUT = 0.02
 _LID_UP = 0.14  # fraction of the eye's height
 _LID_DOWN = 0.05
 MIN_JACOBIAN = 0.5
+DEAD_ZONE = 0.2  # crop pixels
 MAX_DISPLACEMENT = 0.09  # eye distances
 
 
@@ -77,7 +78,7 @@ def shape_flow(
     jaw_lift: float,
     cheek_fullness: float,
     eye_aperture: float,
-    grid: int = 48,
+    grid: int = 32,
 ) -> np.ndarray | None:
     """Backward flow of the warp on a coarse grid, or None when nothing moves.
 
@@ -113,6 +114,11 @@ def shape_flow(
     flow = spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(grid, grid, 2)
     flow *= _falloff(landmarks, fr, crop_size, grid)[..., None]
     flow *= np.minimum(1.0, cap / max(float(np.abs(flow).max()), 1e-9))
+    # Dead zone: where the warp would move pixels by a fraction of a pixel it is set to exactly 0,
+    # so those pixels are not resampled at all (interpolation softens pores and grain).
+    mag = np.hypot(flow[..., 0], flow[..., 1])
+    t = np.clip((mag - DEAD_ZONE) / DEAD_ZONE, 0.0, 1.0)
+    flow *= (t * t * (3.0 - 2.0 * t))[..., None]
     step = s / grid
     for _ in range(8):  # bounded: shrink until the map is a diffeomorphism with margin
         if _min_jacobian(flow, step) >= MIN_JACOBIAN:

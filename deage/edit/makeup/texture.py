@@ -1,18 +1,19 @@
-"""Wrinkle and fine-line softening by frequency separation, per region.
+"""Wrinkle and fine-line softening by frequency separation, per region, keeping skin texture.
 
-The crop is split into three bands at the editor's working resolution (about 256 px across the
-crop, see ``MakeupEditor``):
+Luminance is split into three bands at the editor's working resolution (about 256 px across the
+crop, never finer than the face's own resolution in the frame, see ``MakeupEditor``):
 
 - *fine*: everything finer than one working pixel (pores, film grain, sensor noise). It never
   passes through this module, so it is kept exactly (``texture_keep`` scales it separately);
 - *wrinkle band*: the working-resolution image minus an edge-preserving low-pass (a guided filter
-  with a radius of about a tenth of the eye distance): fine lines and wrinkles;
+  with a radius of a twentieth of the eye distance): fine lines, wrinkles, and skin texture;
 - *fold band*: that low-pass minus a broader one: the soft shading of deep folds (nasolabial,
   marionette, tear trough, frown lines).
 
-The result is an additive RGB change at working resolution: ``- A * wrinkle_band - F * fold_band``,
-where A and F are the per-region strength maps. Dark lines are removed more than bright ridges
-(skin sheen and highlights carry life; wrinkles are shadows), which keeps the skin from going flat.
+In the wrinkle band, detail is soft-clipped to the level of the face's own skin texture, so pores
+survive and creases, far stronger and mostly dark, are flattened: the skin never goes plastic.
+The fold band is attenuated (dark more than light). The result is an additive RGB change at
+working resolution, in proportion to each channel so the skin keeps its hue.
 """
 
 from __future__ import annotations
@@ -58,8 +59,28 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of an RGB float image, float32 (H, W)."""
-    return cv2.transform(image, np.array([[0.299, 0.587, 0.114]], np.float32))[..., 0] if image.ndim == 3 else image
+    """Rec. 601 luma of an RGB float image (H, W, 3) -> float32 (H, W)."""
+    if image.ndim == 2:
+        return image
+    out = cv2.transform(np.ascontiguousarray(image, np.float32), np.array([[0.299, 0.587, 0.114]], np.float32))
+    return out.reshape(image.shape[:2])
+
+
+def texture_level(band_luma: np.ndarray, skin: Mask) -> float:
+    """Robust amplitude of the skin's own texture in the wrinkle band (1.4826 x median |band|).
+
+    Wrinkles cover a minority of the skin, so the median measures pores and grain, not them.
+    """
+    values = np.abs(band_luma[skin > 0.5])
+    if values.size < 64:
+        values = np.abs(band_luma).ravel()
+    return float(max(1.4826 * np.median(values), 1.0 / 255.0))
+
+
+def soft_clip(x: np.ndarray, dark: float, bright: float) -> np.ndarray:
+    """``level * tanh(x / level)`` with a different level for negative (dark) and positive values."""
+    level = np.where(x < 0, np.float32(dark), np.float32(bright))
+    return level * np.tanh(x / level)
 
 
 def wrinkle_delta(
@@ -67,35 +88,47 @@ def wrinkle_delta(
     wrinkle_strength: Mask,
     fold_strength: Mask,
     eye_distance: float,
-    bright_ratio: float = 0.35,
+    skin: Mask,
+    texture_keep: float = 1.0,
 ) -> np.ndarray:
-    """The additive change that softens wrinkles and folds.
+    """The additive change that softens wrinkles and folds but keeps skin texture.
+
+    In the wrinkle band, each pixel's detail is soft-clipped to the level of the skin's own
+    texture (measured on this face): pores and grain, which are below that level, pass almost
+    unchanged, wrinkles and creases, far above it and mostly dark, are flattened to it. The
+    result is then scaled by ``0.75 * texture_keep`` (young skin has a slightly finer texture).
+    Everything is blended in by the per-region strength.
 
     Args:
         small: float32 RGB [0, 1] (W, W, 3), the crop at working resolution.
-        wrinkle_strength: float32 (W, W) in [0, 1], attenuation of the wrinkle band.
+        wrinkle_strength: float32 (W, W) in [0, 1], per-pixel strength in the wrinkle band.
         fold_strength: float32 (W, W) in [0, 1], attenuation of the fold band.
         eye_distance: eye distance in working pixels (sets the filter scales).
-        bright_ratio: how much of the attenuation applies to bright (above base) detail.
+        skin: float32 (W, W) skin probability (where to measure the texture level).
+        texture_keep: scale of the kept texture (1 = natural).
 
     Returns:
         float32 (W, W, 3) change to add to ``small``.
     """
+    # Wrinkles and folds are shading: the bands are taken on luminance only (one channel, three
+    # times cheaper); colour blotches are the tone module's job.
     gray = luminance(small)
     r1 = max(2, int(round(0.05 * eye_distance)))
-    base = guided_filter(gray, small, r1, 0.003)
-    band = small - base
-    # Dark detail (wrinkle shadows) is attenuated fully, bright detail (sheen, ridges) less.
-    sign = luminance(band)
-    bright = np.where(sign > 0, np.float32(bright_ratio), np.float32(1.0))
-    delta = -band * (wrinkle_strength * bright)[..., None]
+    base = guided_filter(gray, gray, r1, 0.006)
+    band = gray - base
+    tau = texture_level(band, skin)
+    clipped = soft_clip(band, 0.6 * tau, 1.2 * tau) * np.float32(0.75 * texture_keep)
+    # The new band is ``clipped``; blend it in by the strength.
+    change = (clipped - band) * wrinkle_strength
     if np.any(fold_strength > 0):
         w = small.shape[1]
         half = cv2.resize(base, (w // 2, w // 2), interpolation=cv2.INTER_AREA)
         r2 = max(2, int(round(0.07 * eye_distance)))
-        broad = guided_filter(luminance(half), half, r2, 0.006)
-        broad = cv2.resize(broad, (w, w), interpolation=cv2.INTER_LINEAR)
+        broad = cv2.resize(guided_filter(half, half, r2, 0.006), (w, w), interpolation=cv2.INTER_LINEAR)
         fold = base - broad
-        fold_bright = np.where(luminance(fold) > 0, np.float32(0.2), np.float32(1.0))
-        delta -= fold * (np.float32(0.6) * fold_strength * fold_bright)[..., None]
+        fold_bright = np.where(fold > 0, np.float32(0.2), np.float32(1.0))
+        change -= fold * (np.float32(0.6) * fold_strength * fold_bright)
+    # A luminance change applied in proportion to each channel keeps the skin's hue and saturation.
+    tint = np.clip(small / np.maximum(gray, 1e-3)[..., None], 0.2, 3.0)
+    delta = change[..., None] * tint
     return delta.astype(np.float32)

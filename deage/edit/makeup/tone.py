@@ -110,8 +110,9 @@ def tone_delta(
         depth = (luminance(surround) - luminance(small)) * np.float32(100.0)
         # Small blobs a little darker than their surroundings; much darker ones are features
         # (nostrils, lash lines: already protected) or marks of character, and are left alone.
-        weight = _smoothstep(depth, 1.0, 4.0) * (1.0 - _smoothstep(depth, 18.0, 30.0)) * skin
-        weight = cv2.GaussianBlur(weight, (0, 0), max(0.5, 0.01 * d))
+        weight = _smoothstep(depth, 1.0, 3.0) * (1.0 - _smoothstep(depth, 9.0, 16.0)) * skin
+        # Grow the weight a pixel so a spot's soft rim is lifted along with its core.
+        weight = cv2.GaussianBlur(cv2.dilate(weight, np.ones((3, 3), np.uint8)), (0, 0), max(0.5, 0.01 * d))
         delta += np.float32(spots) * weight[..., None] * (surround - small)
         acting = np.maximum(acting, weight * spots)
     return delta.astype(np.float32), acting

@@ -1,0 +1,303 @@
+"""The embedded digital-makeup de-ager on real faces: wrinkles, texture, identity, features, shape."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from conftest import read_rgb
+from deage.blend.composite import composite
+from deage.edit.base import Editor, EditResult, crop_size_for
+from deage.edit.makeup import MakeupEditor, MakeupParams
+from deage.edit.makeup.shape import MAX_DISPLACEMENT, MIN_JACOBIAN, _min_jacobian, shape_flow
+from deage.errors import DeageError, LookError, NoFaceError
+from deage.face.align import align_face
+from deage.face.masks import WRINKLE_REGIONS, FaceFrame, face_regions
+from deage.types import AlignedFace
+from facehelpers import descriptor, detect_faces, largest_face, refit
+
+FULL = MakeupParams(years=30, wrinkles={r: 1.0 for r in WRINKLE_REGIONS})
+LINE_REGIONS = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette")
+
+
+@pytest.fixture(scope="module")
+def editor():
+    return MakeupEditor()
+
+
+@pytest.fixture(scope="module")
+def real_faces(astronaut, shared_media):
+    """(name, frame, face) for real faces of several people, sizes and skin tones."""
+    out = [("astronaut", astronaut, largest_face(astronaut))]
+    d19 = read_rgb(shared_media / "driving_d19.jpg")
+    out.append(("driving_d19", d19, largest_face(d19)))
+    s12 = read_rgb(shared_media / "source_s12.jpg")
+    out.append(("source_s12", s12, largest_face(s12)))
+    selfie = read_rgb(shared_media / "fo_selfie_diverse_group.jpg")
+    for i, face in enumerate(f for f in detect_faces(selfie) if f.width > 120):
+        out.append((f"selfie_{i}", selfie, face))
+    return out
+
+
+def _wrinkle_band(image: np.ndarray, scale: float) -> np.ndarray:
+    """Luma detail between Gaussian scales 1.5 and 6 px of a 512 crop: fine lines and wrinkles."""
+    y = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return cv2.GaussianBlur(y, (0, 0), 1.5 * scale) - cv2.GaussianBlur(y, (0, 0), 6.0 * scale)
+
+
+def _line_mask(aligned: AlignedFace) -> np.ndarray:
+    fr = face_regions(aligned.image, aligned.landmarks)
+    return np.max([fr.regions[n] for n in LINE_REGIONS], axis=0) > 0.5
+
+
+# ---- parameters -------------------------------------------------------------------------------
+
+def test_params_round_trip_through_json():
+    p = MakeupParams(years=12.5, wrinkles={"forehead": 0.3, "neck": 0.0}, texture_keep=0.8, jaw_lift=0.25)
+    again = MakeupParams.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert again == p
+    assert MakeupParams.from_dict({}) == MakeupParams()
+    # The flat keyframe form ("wrinkles.forehead") is accepted and wins over the nested one.
+    flat = MakeupParams.from_dict({"years": 5, "wrinkles": {"forehead": 0.1}, "wrinkles.forehead": 0.7})
+    assert flat.wrinkles == {"forehead": 0.7}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"yeras": 10}, "unknown parameter 'yeras'"),
+        ({"years": 45}, "'years' = 45 is out of range 0..30"),
+        ({"years": "ten"}, "'years' must be a number"),
+        ({"years": True}, "'years' must be a number"),
+        ({"redness": 1.5}, "'redness' = 1.5 is out of range"),
+        ({"wrinkles": {"chin": 0.5}}, "unknown wrinkle region 'chin'"),
+        ({"wrinkles.forehead": -0.1}, "'wrinkles.forehead' = -0.1 is out of range"),
+        ({"wrinkles": [0.5]}, "'wrinkles' must be an object"),
+        ({"texture_keep": float("nan")}, "'texture_keep' must be a number"),
+    ],
+)
+def test_bad_params_name_the_key_and_value(data, message):
+    with pytest.raises(LookError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        MakeupParams.from_dict(data)
+
+
+def test_years_drive_every_operation_through_the_preset_curve():
+    previous = None
+    for years in (0, 5, 10, 20, 30):
+        s = MakeupParams(years=years).resolve()
+        values = [*s.wrinkles.values(), s.under_eye, s.redness, s.evenness, s.spots, s.jaw_lift, s.cheek_fullness,
+                  s.eye_aperture]
+        if previous is not None:
+            assert all(v >= p for v, p in zip(values, previous)) and sum(values) > sum(previous)
+        previous = values
+    assert MakeupParams(years=0).resolve().is_identity
+    s = MakeupParams(years=10, spots=0.0, wrinkles={"neck": 1.0}).resolve()
+    assert s.spots == 0.0 and s.wrinkles["neck"] == 1.0 and 0 < s.wrinkles["forehead"] < 1
+
+
+def test_registry_builds_the_makeup_editor_by_name():
+    from deage.edit.registry import editor_spec
+
+    spec = editor_spec("makeup")
+    built = spec.build()
+    assert isinstance(built, MakeupEditor) and isinstance(built, Editor)
+    assert spec.params_from_dict({"years": 8}) == MakeupParams(years=8)
+
+
+# ---- the edit ---------------------------------------------------------------------------------
+
+def test_zero_years_changes_nothing(editor, astronaut):
+    aligned = align_face(astronaut, largest_face(astronaut), "ffhq", 512)
+    result = editor.edit(aligned, MakeupParams(years=0))
+    assert np.array_equal(result.image, aligned.image) and not result.mask.any()
+
+
+def test_wrinkle_band_energy_drops_at_full_strength(editor, real_faces):
+    """Energy of the fine-line/wrinkle band inside the wrinkle regions falls by at least 40 %."""
+    for name, frame, face in real_faces:
+        if name not in ("astronaut", "driving_d19", "selfie_4"):
+            continue
+        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        result = editor.edit(aligned, FULL)
+        mask = _line_mask(aligned)
+        scale = aligned.size / 512
+        before = float((_wrinkle_band(aligned.image, scale)[mask] ** 2).mean())
+        after = float((_wrinkle_band(result.image, scale)[mask] ** 2).mean())
+        assert after <= 0.6 * before, f"{name}: wrinkle-band energy fell only {1 - after / before:.0%}"
+
+
+def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifacts_dir):
+    """Age a real young face with drawn lines (forehead, crow's feet, under-eye); the editor must
+    take out most of what was drawn while leaving the skin's own finest texture in place."""
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    lm = aligned.landmarks
+    fr = FaceFrame.from_landmarks(lm)
+    d, up, ex = fr.eye_distance, fr.up, fr.x_axis
+    lines = np.zeros((512, 512), np.float32)
+    brow = lm[17:27].mean(0)
+    for k, h in enumerate((0.35, 0.5, 0.65)):
+        xs = np.linspace(-0.9, 0.9, 40)
+        pts = [brow + ex * x * d + up * (h * d + 0.06 * d * np.cos(2.2 * x + k)) for x in xs]
+        cv2.polylines(lines, [np.round(np.array(pts) * 16).astype(np.int32)], False, 1.0, 2, cv2.LINE_AA, shift=4)
+    for corner, side in ((lm[36], -1), (lm[45], 1)):
+        for angle in (-0.35, 0.0, 0.35):
+            direction = ex * side * np.cos(angle) + up * np.sin(angle)
+            a, b = corner + direction * 0.1 * d, corner + direction * 0.35 * d
+            cv2.line(lines, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), 1.0, 1,
+                     cv2.LINE_AA, shift=4)
+    for idx in ((36, 41, 40, 39), (42, 47, 46, 45)):
+        pts = lm[list(idx)] - up * 0.2 * d
+        cv2.polylines(lines, [np.round(pts * 16).astype(np.int32)], False, 1.0, 2, cv2.LINE_AA, shift=4)
+    lines = cv2.GaussianBlur(lines, (0, 0), 0.8)
+    aged_image = np.clip(aligned.image.astype(np.float32) - 28.0 * lines[..., None], 0, 255).astype(np.uint8)
+    aged = replace(aligned, image=aged_image)
+
+    params = MakeupParams(years=30)
+    clean = editor.edit(aligned, params).image.astype(np.float32)
+    edited = editor.edit(aged, params).image.astype(np.float32)
+    drawn = lines > 0.2
+    before = float(((aged_image.astype(np.float32) - aligned.image)[drawn] ** 2).mean())
+    after = float(((edited - clean)[drawn] ** 2).mean())
+    assert after < 0.3 * before, f"only {1 - after / before:.0%} of the drawn wrinkles' energy removed"
+
+    # Pores and grain: the detail finer than the editor's working pixel is kept where no line was.
+    skin = (face_regions(aligned.image, lm).skin > 0.8) & ~cv2.dilate(drawn.astype(np.uint8), np.ones((9, 9))).astype(bool)
+    sigma = 0.5 * 512 / editor.working_size(aligned)
+
+    def fine(img):
+        y = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return y - cv2.GaussianBlur(y, (0, 0), sigma)
+
+    kept = float((fine(clean)[skin] ** 2).mean()) / float((fine(aligned.image)[skin] ** 2).mean())
+    assert kept > 0.75, f"only {kept:.0%} of the finest skin texture kept"
+    soft = editor.edit(aligned, replace(params, texture_keep=0.3)).image.astype(np.float32)
+    assert float((fine(soft)[skin] ** 2).mean()) < 0.8 * float((fine(clean)[skin] ** 2).mean())
+    strip = np.hstack([aligned.image, aged_image, np.clip(edited, 0, 255).astype(np.uint8)])
+    cv2.imwrite(str(artifacts_dir / "makeup_drawn_wrinkles.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
+
+def _polygon(points: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(out, [np.round(points).astype(np.int32)], 1)
+    return out.astype(bool)
+
+
+def test_identity_features_and_strips(editor, real_faces, artifacts_dir):
+    """Identity stays (dlib descriptor distance < 0.35); eyes, irises and lips keep their detail
+    (SSIM >= 0.9); a before/after strip of every face goes to the artifacts folder."""
+    for name, frame, face in real_faces:
+        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        result = editor.edit(aligned, MakeupParams(years=30))
+        out = composite(frame, aligned, result)
+        distance = float(np.linalg.norm(descriptor(frame, face) - descriptor(out, refit(out, face))))
+        assert distance < 0.35, f"{name}: identity distance {distance:.3f}"
+        _, ssim_map = structural_similarity(aligned.image, result.image, channel_axis=2, data_range=255, full=True)
+        ssim_map = ssim_map.mean(axis=2)
+        for part, idx in (("left eye", range(36, 42)), ("right eye", range(42, 48)), ("lips", range(48, 60))):
+            score = float(ssim_map[_polygon(aligned.landmarks[list(idx)], aligned.size)].mean())
+            assert score >= 0.9, f"{name}: {part} SSIM {score:.3f}"
+        x0, y0, x1, y1 = face.box
+        pad = 0.45 * (x1 - x0)
+        ys = slice(int(max(0, y0 - pad)), int(min(frame.shape[0], y1 + pad)))
+        xs = slice(int(max(0, x0 - pad)), int(min(frame.shape[1], x1 + pad)))
+        strip = np.hstack([frame[ys, xs], out[ys, xs]])
+        scale = 384 / strip.shape[0]
+        strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        cv2.imwrite(str(artifacts_dir / f"makeup_{name}.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
+
+def test_tone_lifts_spots_and_redness(editor, shared_media):
+    """Drawn age spots and a red blotch on a real cheek are mostly taken out by the tone operations."""
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    lm = aligned.landmarks
+    cheek = (lm[2] + lm[31]) / 2
+    other = (lm[14] + lm[35]) / 2
+    spots = np.zeros((512, 512), np.float32)
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        c = cheek + rng.uniform(-18, 18, 2)
+        cv2.circle(spots, tuple(np.round(c).astype(int)), 3, 1.0, -1, cv2.LINE_AA)
+    spots = cv2.GaussianBlur(spots, (0, 0), 1.0)
+    blotch = np.zeros((512, 512), np.float32)
+    cv2.circle(blotch, tuple(np.round(other).astype(int)), 14, 1.0, -1)
+    blotch = cv2.GaussianBlur(blotch, (0, 0), 5.0)
+    img = aligned.image.astype(np.float32)
+    img -= 16.0 * spots[..., None] * np.array([0.8, 1.0, 1.1], np.float32)  # brownish dark spots
+    img += blotch[..., None] * np.array([14.0, -8.0, -6.0], np.float32)  # red blotch
+    marked = replace(aligned, image=np.clip(img, 0, 255).astype(np.uint8))
+    none = {r: 0.0 for r in WRINKLE_REGIONS}
+    params = MakeupParams(years=0, wrinkles=none, spots=1.0, redness=1.0, evenness=1.0)
+    clean = editor.edit(aligned, params).image.astype(np.float32)
+    edited = editor.edit(marked, params).image.astype(np.float32)
+    for name, where in (("spots", spots > 0.3), ("blotch", blotch > 0.3)):
+        before = float(np.abs(marked.image.astype(np.float32) - aligned.image)[where].mean())
+        after = float(np.abs(edited - clean)[where].mean())
+        assert after < 0.5 * before, f"{name}: {after:.1f} of {before:.1f} levels left"
+
+
+def test_under_eye_darkness_is_lifted(editor, shared_media):
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    fr = face_regions(aligned.image, aligned.landmarks)
+    under = fr.regions["under_eye"] > 0.5
+    params = MakeupParams(years=0, under_eye=1.0)
+    result = editor.edit(aligned, params)
+    luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    assert luma(result.image)[under].mean() > luma(aligned.image)[under].mean() + 1.0
+
+
+def test_shape_warp_is_bounded_and_local(real_faces):
+    for name, frame, face in real_faces[:3]:
+        aligned = align_face(frame, face, "ffhq", 512)
+        fr = FaceFrame.from_landmarks(aligned.landmarks)
+        flow = shape_flow(aligned.landmarks, 512, jaw_lift=1.0, cheek_fullness=1.0, eye_aperture=1.0)
+        assert _min_jacobian(flow, 512 / flow.shape[0]) >= MIN_JACOBIAN - 1e-6, name
+        assert np.hypot(flow[..., 0], flow[..., 1]).max() <= MAX_DISPLACEMENT * fr.eye_distance + 1e-3
+        assert np.abs(flow).max() > 0.02 * fr.eye_distance, f"{name}: the warp should visibly move the jaw"
+        corners = flow[[0, 0, -1, -1], [0, -1, 0, -1]]
+        assert np.abs(corners).max() == 0.0, f"{name}: the warp reaches the crop corners"
+        # Scrambled landmarks (a bad fit) must still give a fold-free warp.
+        rng = np.random.default_rng(0)
+        noisy = aligned.landmarks + rng.normal(0, 0.15 * fr.eye_distance, aligned.landmarks.shape).astype(np.float32)
+        flow = shape_flow(noisy, 512, jaw_lift=1.0, cheek_fullness=1.0, eye_aperture=1.0)
+        assert _min_jacobian(flow, 512 / flow.shape[0]) >= MIN_JACOBIAN - 1e-6
+
+
+def test_works_at_the_faces_own_resolution(editor, real_faces):
+    name, frame, face = real_faces[0]  # the astronaut's face is ~90 px: upsampled about 3x
+    small = align_face(frame, face, "ffhq", 512)
+    assert editor.working_size(small) < 200
+    name, frame, face = real_faces[1]  # driving_d19: a large face, edited at 1024
+    assert crop_size_for(face) == 1024
+    assert editor.working_size(align_face(frame, face, "ffhq", 1024)) == 256
+
+
+def test_edit_is_deterministic_and_keeps_no_state(editor, real_faces):
+    a = align_face(real_faces[0][1], real_faces[0][2], "ffhq", 512)
+    b = align_face(real_faces[2][1], real_faces[2][2], "ffhq", 512)
+    first = editor.edit(a, MakeupParams(years=20))
+    editor.edit(b, MakeupParams(years=30))
+    again = MakeupEditor().edit(a, MakeupParams(years=20))
+    assert np.array_equal(first.image, editor.edit(a, MakeupParams(years=20)).image)
+    assert np.array_equal(first.image, again.image) and np.array_equal(first.mask, again.mask)
+    assert first.mask.shape == (512, 512) and first.mask.dtype == np.float32
+    assert 0.0 <= first.mask.min() and first.mask.max() <= 1.0
+    assert isinstance(first, EditResult) and first.retouch is not None
+
+
+def test_bad_input_is_a_clear_error(editor, astronaut):
+    aligned = align_face(astronaut, largest_face(astronaut), "ffhq", 512)
+    with pytest.raises(NoFaceError, match="68 landmarks"):
+        editor.edit(replace(aligned, landmarks=None))
+    with pytest.raises(DeageError, match="square RGB uint8"):
+        editor.edit(replace(aligned, image=aligned.image.astype(np.float32)))
+    with pytest.raises(LookError, match="unknown parameter"):
+        editor.edit(aligned, {"strength": 1})
+    assert editor.edit(aligned, {"years": 4}).image.shape == (512, 512, 3)

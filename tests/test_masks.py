@@ -1,0 +1,140 @@
+"""Region masks from landmarks and the per-face skin-colour model, on real faces."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import read_rgb
+from deage.errors import DeageError
+from deage.face.align import align_face
+from deage.face.masks import WRINKLE_REGIONS, FaceFrame, face_regions
+from facehelpers import detect_faces, largest_face
+
+
+@pytest.fixture(scope="module")
+def astronaut_crop(astronaut):
+    return align_face(astronaut, largest_face(astronaut), "ffhq", 512)
+
+
+@pytest.fixture(scope="module")
+def selfie_crops(shared_media):
+    image = read_rgb(shared_media / "fo_selfie_diverse_group.jpg")
+    faces = [f for f in detect_faces(image) if f.width > 120]
+    assert len(faces) == 5, "the diverse selfie has five people"
+    return [align_face(image, f, "ffhq", 512) for f in faces]
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask > 0.5)
+    return np.array([xs.mean(), ys.mean()])
+
+
+def _poly_mask(points: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(out, [np.round(points).astype(np.int32)], 1)
+    return out.astype(bool)
+
+
+def test_regions_sit_where_the_anatomy_is(astronaut_crop):
+    lm = astronaut_crop.landmarks
+    fr = face_regions(astronaut_crop.image, lm)
+    for name in WRINKLE_REGIONS:
+        assert (fr.regions[name] > 0.5).sum() > 100, f"region {name} is empty on a frontal face"
+    brow_y = lm[17:27, 1].mean()
+    eye_y = lm[36:48, 1].mean()
+    nose_y, mouth_y, chin_y = lm[33, 1], lm[48:60, 1].mean(), lm[8, 1]
+    assert _centroid(fr.regions["forehead"])[1] < brow_y
+    assert brow_y - 30 < _centroid(fr.regions["glabella"])[1] < eye_y
+    assert abs(_centroid(fr.regions["glabella"])[0] - lm[27, 0]) < 15
+    assert eye_y < _centroid(fr.regions["under_eye"])[1] < nose_y
+    assert nose_y - 20 < _centroid(fr.regions["nasolabial"])[1] < chin_y
+    assert mouth_y < _centroid(fr.regions["marionette"])[1] < chin_y + 10
+    assert _centroid(fr.regions["neck"])[1] > chin_y - 10
+    crows = fr.regions["crows_feet"] > 0.5
+    assert crows[:, : int(lm[36, 0])].any() and crows[:, int(lm[45, 0]):].any(), "crow's feet on both sides"
+
+
+def test_features_are_protected_and_never_in_a_region(astronaut_crop):
+    lm = astronaut_crop.landmarks
+    fr = face_regions(astronaut_crop.image, lm)
+    size = fr.size
+    union = np.max([fr.regions[n] for n in WRINKLE_REGIONS], axis=0)
+    for name, idx in (("left eye", range(36, 42)), ("right eye", range(42, 48)), ("lips", range(48, 60))):
+        inside = _poly_mask(lm[list(idx)], size)
+        assert fr.protect[inside].min() > 0.9, f"{name} not fully protected"
+        assert union[inside].max() < 0.05, f"a wrinkle region reaches into the {name}"
+    brows = np.vstack([lm[17:22], lm[22:27]])
+    for x, y in brows:
+        assert fr.protect[int(round(y)), int(round(x))] > 0.9
+
+
+def test_skin_model_covers_every_skin_tone_and_excludes_features(selfie_crops):
+    """Five people of different skin tones: cheeks read as skin, eyes and mouths do not."""
+    for i, crop in enumerate(selfie_crops):
+        lm = crop.landmarks
+        fr = face_regions(crop.image, lm)
+        for jaw, wing in ((2, 31), (14, 35)):
+            cx, cy = (lm[jaw] + lm[wing]) / 2
+            patch = fr.skin[int(cy) - 6: int(cy) + 7, int(cx) - 6: int(cx) + 7]
+            assert patch.mean() > 0.8, f"face {i}: cheek skin probability {patch.mean():.2f}"
+        mouth = _poly_mask(lm[60:68], fr.size)
+        assert fr.skin[mouth].mean() < 0.05, f"face {i}: the open mouth reads as skin"
+
+
+def test_skin_model_excludes_dark_hair(shared_media):
+    """The man in driving_d19 has dark hair above a bare forehead: hair must fall out of the mask."""
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    crop = align_face(image, largest_face(image), "ffhq", 512)
+    lm = crop.landmarks
+    fr = face_regions(crop.image, lm)
+    fr_frame = FaceFrame.from_landmarks(lm)
+    # Straight above the brows, 1.1 eye distances up: hair on this man (his hairline is low).
+    hair = lm[17:27].mean(0) + fr_frame.up * 1.1 * fr_frame.eye_distance
+    x, y = np.round(hair).astype(int)
+    assert crop.image[y, x].mean() < 90, "test premise: dark hair at that point"
+    assert fr.skin[y - 4: y + 5, x - 4: x + 5].max() < 0.1
+    forehead = lm[17:27].mean(0) + fr_frame.up * 0.45 * fr_frame.eye_distance
+    x, y = np.round(forehead).astype(int)
+    assert fr.skin[y - 4: y + 5, x - 4: x + 5].mean() > 0.8
+
+
+def test_parser_masks_replace_the_colour_model(shared_media, shared_models):
+    """A real learned parser (the small skin/clothes/hair model in shared/models) drives the masks."""
+    from deage.face.backends.skin_hair_seg import SkinHairParser
+
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    crop = align_face(image, largest_face(image), "ffhq", 512)
+    parser = SkinHairParser(shared_models / "skin_clothes_hair_seg_PAN_mbv3s.onnx", device="cpu")
+    parsing = parser.parse(crop)
+    fr = face_regions(crop.image, crop.landmarks, 256, parsing=parsing)
+    hair = cv2.resize(parsing["hair"], (256, 256)) > 0.5
+    assert hair.sum() > 500, "test premise: the parser finds hair"
+    core = cv2.erode(hair.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert fr.skin[core].max() < 0.2, "parser hair must be excluded from the skin mask"
+    assert fr.skin[hair].mean() < 0.05
+    # An all-hair parse (a hat over everything) leaves no skin to edit.
+    covered = {"skin": np.ones((512, 512), np.float32), "hair": np.ones((512, 512), np.float32)}
+    assert face_regions(crop.image, crop.landmarks, 128, parsing=covered).skin.max() == 0.0
+    with pytest.raises(DeageError, match="skin"):
+        face_regions(crop.image, crop.landmarks, 128, parsing={"hair": parsing["hair"]})
+
+
+def test_masks_scale_with_the_raster_size(astronaut_crop):
+    big = face_regions(astronaut_crop.image, astronaut_crop.landmarks, 512)
+    small = face_regions(astronaut_crop.image, astronaut_crop.landmarks, 128)
+    assert small.size == 128 and small.skin.shape == (128, 128)
+    down = cv2.resize(big.regions["forehead"], (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.abs(down - small.regions["forehead"]).mean() < 0.05
+    assert small.eye_distance == pytest.approx(big.eye_distance / 4, rel=1e-6)
+
+
+def test_bad_input_is_a_clear_error(astronaut_crop):
+    with pytest.raises(DeageError, match="square RGB uint8"):
+        face_regions(astronaut_crop.image.astype(np.float32), astronaut_crop.landmarks)
+    with pytest.raises(DeageError, match="68"):
+        face_regions(astronaut_crop.image, astronaut_crop.landmarks[:5])
+    flat = np.zeros((68, 2), np.float32)
+    with pytest.raises(DeageError, match="degenerate"):
+        face_regions(astronaut_crop.image, flat)
