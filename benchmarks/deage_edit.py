@@ -76,11 +76,13 @@ def main() -> None:
         result = editor.edit(aligned, params)
         align = _time(lambda: align_face(frame, face, "ffhq", size), args.repeats)
         edit = _time(lambda: editor.edit(aligned, params), args.repeats)
-        line = f"{name:22s} crop {size:4d} (work {editor.working_size(aligned)}): align {align[0]:5.1f} / {align[1]:5.1f}" \
+        work = editor.working_size(aligned)
+        line = f"{name:22s} crop {size:4d} (work {work}): align {align[0]:5.1f} / {align[1]:5.1f}" \
                f"  edit {edit[0]:5.1f} / {edit[1]:5.1f}"
         for mode in ("feather", "multiband", "poisson"):
             blend = BlendParams(mode=mode)
-            comp = _time(lambda: composite(frame, aligned, result, blend), max(3, args.repeats // (4 if mode == "poisson" else 1)))
+            runs = max(3, args.repeats // (4 if mode == "poisson" else 1))
+            comp = _time(lambda: composite(frame, aligned, result, blend), runs)
             line += f"  {mode} {comp[0]:5.1f} / {comp[1]:5.1f}"
         print(line)
         total = _time(lambda: composite(frame, align_face(frame, face, "ffhq", size),

@@ -79,7 +79,7 @@ def render_frame(photo: np.ndarray, index: int, count: int, size: tuple[int, int
     t = index / max(count - 1, 1)
     warped = cv2.warpAffine(photo, _camera(t, size), size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT101)
     lit = warped.astype(np.float32) * _lighting(t, size)
-    grain = np.random.default_rng(seed * 100_003 + index).normal(0.0, 1.6, size=lit.shape[:2])
+    grain = np.random.default_rng(seed * 100_003 + index).normal(0.0, 1.0, size=lit.shape[:2])
     lit += grain[..., None].astype(np.float32)
     return np.clip(lit + 0.5, 0, 255).astype(np.uint8)
 

@@ -44,7 +44,8 @@ def detect_faces(image: np.ndarray, upsample: int = 1) -> list[Face]:
     rects, scores, _ = detector.run(np.ascontiguousarray(image), upsample, 0.0)
     faces = []
     for rect, score in zip(rects, scores):
-        shape = predictor(np.ascontiguousarray(image), dlib.rectangle(rect.left(), rect.top(), rect.right(), rect.bottom()))
+        box = dlib.rectangle(rect.left(), rect.top(), rect.right(), rect.bottom())
+        shape = predictor(np.ascontiguousarray(image), box)
         faces.append(_face_from_shape(shape, rect, score))
     return sorted(faces, key=lambda f: -f.area)
 

@@ -167,7 +167,8 @@ def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifac
     assert after < 0.3 * before, f"only {1 - after / before:.0%} of the drawn wrinkles' energy removed"
 
     # Pores and grain: the detail finer than the editor's working pixel is kept where no line was.
-    skin = (face_regions(aligned.image, lm).skin > 0.8) & ~cv2.dilate(drawn.astype(np.uint8), np.ones((9, 9))).astype(bool)
+    near_lines = cv2.dilate(drawn.astype(np.uint8), np.ones((9, 9))).astype(bool)
+    skin = (face_regions(aligned.image, lm).skin > 0.8) & ~near_lines
     sigma = 0.5 * 512 / editor.working_size(aligned)
 
     def fine(img):
@@ -208,7 +209,8 @@ def test_identity_features_and_strips(editor, real_faces, artifacts_dir):
         xs = slice(int(max(0, x0 - pad)), int(min(frame.shape[1], x1 + pad)))
         strip = np.hstack([frame[ys, xs], out[ys, xs]])
         scale = 384 / strip.shape[0]
-        strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=interp)
         cv2.imwrite(str(artifacts_dir / f"makeup_{name}.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
 
 

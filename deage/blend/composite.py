@@ -192,41 +192,51 @@ def _apply_retouch(
 ) -> tuple[Mask, np.ndarray]:
     """Alpha and the retouched frame region (float32 0..255) for the frame region ``base``.
 
-    ``mask`` is on the delta's grid; ``to_grid`` maps region pixels to that grid. Everything is
-    packed into 4-channel grids (OpenCV warps 4 channels in one fast pass): delta + mask, and, for
-    a shape warp, the remap coordinates + detail gain. Remap coordinates are affine in the grid
-    plus the flow, so warping them with bilinear interpolation is exact for the affine part.
+    ``mask`` is on the delta's grid; ``to_grid`` maps region pixels to that grid. The shape warp
+    is applied as remap coordinates computed on the grid (affine in the grid plus the flow, so
+    warping them bilinearly is exact for the affine part), only over the box where it moves
+    anything.
     """
     h, w = base.shape[:2]
     grid = retouch.delta.shape[0]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    pack = np.empty((grid, grid, 4), np.float32)
-    pack[..., :3] = retouch.delta * np.float32(255.0)
-    pack[..., 3] = mask
-    packed = cv2.warpAffine(pack, to_grid, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    alpha = np.ascontiguousarray(packed[..., 3])
-    top = base + packed[..., :3]
-    if retouch.flow is None and retouch.detail_gain is None:
-        return alpha, top
-    aux = np.zeros((grid, grid, 4), np.float32)
-    if retouch.flow is not None:
-        # Region coordinates of every grid cell, plus the flow turned into frame pixels.
-        from_grid = cv2.invertAffineTransform(to_grid).astype(np.float32)
-        cells = np.arange(grid, dtype=np.float32)
-        lin = np.linalg.inv(to_crop[:, :2]).astype(np.float32)
-        flow = cv2.resize(retouch.flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
-        fx, fy = flow[..., 0], flow[..., 1]
-        aux[..., 0] = from_grid[0, 0] * cells[None, :] + from_grid[0, 1] * cells[:, None] + from_grid[0, 2] \
-            + fx * lin[0, 0] + fy * lin[0, 1]
-        aux[..., 1] = from_grid[1, 0] * cells[None, :] + from_grid[1, 1] * cells[:, None] + from_grid[1, 2] \
-            + fx * lin[1, 0] + fy * lin[1, 1]
+
+    def warp(values: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(values, to_grid, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    alpha = warp(mask)
+    top = base + warp(retouch.delta * np.float32(255.0))
     if retouch.detail_gain is not None:
-        aux[..., 2] = cv2.resize(retouch.detail_gain, (grid, grid), interpolation=cv2.INTER_LINEAR)
-    warped = cv2.warpAffine(aux, to_grid, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if retouch.detail_gain is not None:
+        gain = warp(cv2.resize(retouch.detail_gain, (grid, grid), interpolation=cv2.INTER_LINEAR))
         sigma = max(retouch.detail_sigma / max(scale, 1e-6), 0.3)
-        top += (base - cv2.GaussianBlur(base, (0, 0), sigma)) * warped[..., 2:3]
+        top += (base - cv2.GaussianBlur(base, (0, 0), sigma)) * gain[..., None]
     if retouch.flow is None:
         return alpha, top
-    maps = np.ascontiguousarray(warped[..., :2])
-    return alpha, cv2.remap(top, maps, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    flow = cv2.resize(retouch.flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
+    moving = np.abs(flow).max(axis=2) > 0
+    if not moving.any():
+        return alpha, top
+    # Region coordinates of every grid cell, plus the flow turned into frame pixels.
+    from_grid = cv2.invertAffineTransform(to_grid).astype(np.float32)
+    cells = np.arange(grid, dtype=np.float32)
+    lin = np.linalg.inv(to_crop[:, :2]).astype(np.float32)
+    fx, fy = flow[..., 0], flow[..., 1]
+    map_x = from_grid[0, 0] * cells[None, :] + from_grid[0, 1] * cells[:, None] + from_grid[0, 2] \
+        + fx * lin[0, 0] + fy * lin[0, 1]
+    map_y = from_grid[1, 0] * cells[None, :] + from_grid[1, 1] * cells[:, None] + from_grid[1, 2] \
+        + fx * lin[1, 0] + fy * lin[1, 1]
+    # Only the region box where the warp moves pixels is resampled; elsewhere it is the identity.
+    ys, xs = np.nonzero(moving.any(axis=1))[0], np.nonzero(moving.any(axis=0))[0]
+    corners = np.array([[xs[0] - 1, ys[0] - 1], [xs[-1] + 1, ys[0] - 1], [xs[0] - 1, ys[-1] + 1],
+                        [xs[-1] + 1, ys[-1] + 1]], np.float64) @ from_grid[:, :2].T + from_grid[:, 2]
+    bx0, by0 = (max(0, int(np.floor(v)) - 1) for v in corners.min(axis=0))
+    bx1, by1 = (min(n, int(np.ceil(v)) + 2) for v, n in zip(corners.max(axis=0), (w, h)))
+    if bx1 <= bx0 or by1 <= by0:
+        return alpha, top
+    sub = to_grid.copy()
+    sub[:, 2] += to_grid[:, :2] @ np.array([bx0, by0], np.float64)
+    box = (bx1 - bx0, by1 - by0)
+    mx = cv2.warpAffine(map_x, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    my = cv2.warpAffine(map_y, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    top[by0:by1, bx0:bx1] = cv2.remap(top, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return alpha, top

@@ -16,9 +16,9 @@ def shape_mask(mask: Mask, erode: float = 0.0, dilate: float = 0.0, feather: flo
     """Erode, then dilate, then feather a soft mask (all sizes in pixels of ``mask``).
 
     Grey-level morphology keeps the mask soft; the feather is a Gaussian whose sigma is a third of
-    ``feather`` (the edge ramps over about ``feather`` pixels). The result is float32 in [0, 1]
-    and is exactly 0 farther than ``dilate + feather`` pixels from the input's support... up to
-    Gaussian tails below 1/512, which are cut to 0 so "outside" stays exactly outside.
+    ``feather`` (the edge ramps over about ``feather`` pixels). The result is float32 in [0, 1];
+    values below 1/512 (Gaussian tails) are set to exactly 0, so "outside" is exactly outside and
+    the matte ends about ``dilate + feather`` pixels beyond the input's support.
     """
     out = np.asarray(mask, np.float32)
     if erode >= 0.5:

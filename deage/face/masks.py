@@ -154,7 +154,9 @@ def _ellipse(center: np.ndarray, axes: tuple[float, float], frame: FaceFrame, sc
     return _poly(poly.astype(np.float64) / 16.0, scale, size)
 
 
-def landmark_regions(landmarks: Points, size: int, crop_size: int) -> tuple[dict[str, Mask], Mask, Mask, Mask, FaceFrame]:
+def landmark_regions(
+    landmarks: Points, size: int, crop_size: int
+) -> tuple[dict[str, Mask], Mask, Mask, Mask, FaceFrame]:
     """Geometric masks from landmarks only (no image): regions, protect, face, neck-area, frame.
 
     Args:

@@ -5,8 +5,8 @@ Formats (``codec=`` forces one; otherwise the extension decides):
 ==================  =============================  =============================================
 codec               file                           encoding
 ==================  =============================  =============================================
-``h264``            ``.mp4`` (default), mov, mkv   libx264, yuv420p, CRF 16, preset medium
-``h264-lossless``   ``.mp4``, mkv, mov             libx264rgb, RGB, QP 0: reproduces 8-bit input
+``h264``            ``.mp4`` (default), mov, mkv   libx264, yuv420p, CRF 16, preset veryfast
+``h264-lossless``   ``.mp4``, mkv, mov             libx264rgb, RGB, QP 0, ultrafast: reproduces 8-bit input
 ``prores``          ``.mov`` (default), mkv        prores_ks 422 HQ, yuv422p10le
 ``prores4444``      ``.mov``, mkv                  prores_ks 4444, yuv444p10le (no alpha)
 ``ffv1``            ``.mkv`` (default), mov        FFV1 lossless RGB (bgr0, gbrp16le for deep input)
@@ -36,6 +36,10 @@ packets go to a sidecar ``<name>.audio.mka`` beside the frames.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -52,6 +56,7 @@ from deage.video.pixels import (
     AVCOL_RANGE_MPEG,
     AVCOL_SPC_BT709,
     AVCOL_TRC_BT709,
+    ENCODE_INTERPOLATION,
     check_image,
     rgb_to_frame,
 )
@@ -86,16 +91,16 @@ CODECS: dict[str, CodecSpec] = {
     s.name: s
     for s in (
         CodecSpec("h264", "libx264", "yuv420p", "yuv420p", True, False, (".mp4", ".mov", ".mkv"),
-                  {"crf": "16", "preset": "medium"}),
+                  {"crf": "16", "preset": "veryfast"}),
         CodecSpec("h264-lossless", "libx264rgb", "bgr24", "bgr24", False, False, (".mp4", ".mkv", ".mov"),
-                  {"qp": "0", "preset": "medium"}),
+                  {"qp": "0", "preset": "ultrafast"}),
         CodecSpec("prores", "prores_ks", "yuv422p10le", "yuv422p10le", True, False, (".mov", ".mkv"),
                   {"profile": "3", "vendor": "apl0"}),
         CodecSpec("prores4444", "prores_ks", "yuv444p10le", "yuv444p10le", True, False, (".mov", ".mkv"),
                   {"profile": "4", "vendor": "apl0"}),
         CodecSpec("ffv1", "ffv1", "bgr0", "gbrp16le", False, False, (".mkv", ".mov"),
                   {"level": "3", "slicecrc": "1"}),
-        CodecSpec("png", "png", "rgb48be", "rgb48be", False, True, (".png",)),
+        CodecSpec("png", "png", "rgb48be", "rgb48be", False, True, (".png",), {"compression_level": "3"}),
         CodecSpec("tiff", "tiff", "rgb48le", "rgb48le", False, True, (".tif", ".tiff"),
                   {"compression_algo": "deflate"}),
         CodecSpec("exr", "exr", "gbrpf32le", "gbrpf32le", False, True, (".exr",),
@@ -116,6 +121,7 @@ _ALIASES = {
 }
 _DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1",
                          ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr"}
+_ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # image files encoded in parallel (GIL released)
 _CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
@@ -229,7 +235,9 @@ class ClipWriter:
         self._stack = contextlib.ExitStack()
         self._container: av.container.OutputContainer | None = None
         self._stream = None
-        self._encoder: av.CodecContext | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
+        self._local = threading.local()
         self._audio: AudioCopier | None = None
         self._pix_fmt: str | None = None
         self._count = 0
@@ -273,7 +281,8 @@ class ClipWriter:
         self._pix_fmt = self.spec.pix_fmt_deep if deep else self.spec.pix_fmt
         self._pix_fmt = self.options.pop("pix_fmt", self._pix_fmt)
         if self.spec.sequence:
-            self._encoder = self._make_image_encoder()
+            self._make_image_encoder()  # fail early, in the caller's thread, on bad options
+            self._pool = ThreadPoolExecutor(max_workers=_ENCODE_THREADS, thread_name_prefix="deage-encode")
             return
         tmp = self._stack.enter_context(atomic_output(self.path))
         fmt = _CONTAINER_FORMAT[self.path.suffix.lower()]
@@ -315,7 +324,7 @@ class ClipWriter:
         frame = rgb_to_frame(image, float_output=self.spec.name == "exr", linear=self.exr_linear)
         if self.spec.yuv:
             return frame.reformat(format=self._pix_fmt, dst_colorspace=Colorspace.ITU709,
-                                  dst_color_range=ColorRange.MPEG)
+                                  dst_color_range=ColorRange.MPEG, interpolation=ENCODE_INTERPOLATION)
         return frame.reformat(format=self._pix_fmt)
 
     def write(self, frame: np.ndarray, pts: int | None = None) -> None:
@@ -334,12 +343,12 @@ class ClipWriter:
             pts = int(round(self._count / self.fps / self.time_base))
         if self._last_pts is not None and pts <= self._last_pts:
             raise ValueError(f"{self.path}: pts must increase (got {pts} after {self._last_pts})")
-        vf = self._to_encoder_frame(image)
-        vf.pts = int(pts)
-        vf.time_base = self.time_base
         if self.spec.sequence:
-            self._write_image(vf)
+            self._write_image(image, int(pts))
         else:
+            vf = self._to_encoder_frame(image)
+            vf.pts = int(pts)
+            vf.time_base = self.time_base
             self._write_video(vf, float(pts * self.time_base))
         self._last_pts = int(pts)
         self._count += 1
@@ -354,23 +363,42 @@ class ClipWriter:
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(f"writing failed ({getattr(exc, 'strerror', exc)})", self.path) from None
 
-    def _write_image(self, vf: av.VideoFrame) -> None:
-        assert self._pattern is not None and self._encoder is not None
+    def _write_image(self, image: np.ndarray, pts: int) -> None:
+        """Queue one image file: encoded on a worker thread into its temporary name."""
+        assert self._pattern is not None and self._pool is not None
         final = self._pattern.path(self.first_frame_number + self._count)
         if final.resolve() in self._protected:
             raise OutputError("output frame would overwrite an input file", final)
+        tmp = self._stack.enter_context(atomic_output(final))
+        self.written.append(final)
+        self._pending.append(self._pool.submit(self._encode_image, image.copy(), pts, tmp, final))
+        while len(self._pending) > 2 * _ENCODE_THREADS:
+            self._pending.popleft().result()
+
+    def _encode_image(self, image: np.ndarray, pts: int, tmp: Path, final: Path) -> None:
+        """Worker thread: convert, encode (one encoder per thread) and write one image file."""
+        encoder = getattr(self._local, "encoder", None)
+        if encoder is None:
+            encoder = self._local.encoder = self._make_image_encoder()
+        vf = self._to_encoder_frame(image)
+        vf.pts, vf.time_base = pts, self.time_base
         try:
-            packets = self._encoder.encode(vf)
+            packets = encoder.encode(vf)
         except (av.error.FFmpegError, ValueError) as exc:
             raise OutputError(f"encoding failed ({getattr(exc, 'strerror', exc)})", final) from None
         if len(packets) != 1:
             raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
-        tmp = self._stack.enter_context(atomic_output(final))
         try:
             tmp.write_bytes(bytes(packets[0]))
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
-        self.written.append(final)
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio, and rename the output(s) into place."""
@@ -387,8 +415,10 @@ class ClipWriter:
                 self._container.close()
                 self._container = None
                 self.written.append(self.path)
-            elif self.audio_from is not None and source_has_audio(self.audio_from):
-                self._write_audio_sidecar()
+            else:
+                self._drain()
+                if self.audio_from is not None and source_has_audio(self.audio_from):
+                    self._write_audio_sidecar()
         except BaseException as exc:
             self.abort(exc)
             if isinstance(exc, (av.error.FFmpegError, OSError)):
@@ -412,6 +442,10 @@ class ClipWriter:
         if self._closed:
             return
         self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
         if self._audio is not None:
             self._audio.close()
         if self._container is not None:

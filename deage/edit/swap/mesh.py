@@ -1,0 +1,193 @@
+"""Landmark-driven piecewise-affine (Delaunay mesh) warp between two aligned face crops.
+
+The mesh has a fixed set of control points per face, all derived from its 68 iBUG landmarks:
+
+- the 68 landmarks;
+- 10 forehead points above the brows (the landmarks stop at the brows);
+- 27 "ring" points around the face (jaw and forehead points pushed out from the nose), so the
+  warp eases out beyond the face instead of ending at its contour;
+- 16 points on the crop's border, which map border to border.
+
+The triangles are a Delaunay triangulation (``scipy.spatial.Delaunay``) of one face's points,
+computed once and reused for every frame (``mesh_topology``): a triangulation that changed from
+frame to frame would make the warp jump. Eyes and mouth are opened a little before triangulating
+so that a source photo with closed eyes or lips still gives well-shaped triangles there.
+
+The warp is backward: every pixel of the destination crop finds its triangle (rasterised with
+OpenCV), and that triangle's affine map gives the source pixel to sample (``cv2.remap``). The map
+is continuous across triangle edges, so it is computed on a grid of at most 512 pixels and resized.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from deage.errors import DeageError
+from deage.face.masks import FaceFrame
+from deage.types import Image, Points
+
+N_LANDMARKS = 68
+N_FOREHEAD = 10
+N_RING = 27
+N_BORDER = 16
+N_POINTS = N_LANDMARKS + N_FOREHEAD + N_RING + N_BORDER
+FOREHEAD = slice(N_LANDMARKS, N_LANDMARKS + N_FOREHEAD)
+"""Index range of the forehead points in ``mesh_points``' output."""
+
+RING_SCALE = 1.35
+"""Ring points sit this many times further from the nose than the jaw and forehead points."""
+
+_MAP_GRID = 512
+
+
+def check_landmarks(landmarks: Points, who: str = "the swap") -> np.ndarray:
+    """float64 (68, 2) copy of finite iBUG landmarks, else NoFaceError-like ``DeageError``."""
+    pts = np.asarray(landmarks, np.float64) if landmarks is not None else np.zeros((0, 2))
+    if pts.shape != (N_LANDMARKS, 2) or not np.isfinite(pts).all():
+        from deage.errors import NoFaceError
+
+        raise NoFaceError(f"{who} needs 68 finite landmarks on the face, got shape {pts.shape}")
+    return pts
+
+
+def forehead_points(landmarks: Points, height: float = 0.45) -> np.ndarray:
+    """10 points above the brows (float64 (10, 2)), in brow order (17..26).
+
+    Each brow point is raised along the face's "up" direction by ``height`` eye distances at the
+    middle of the brows, falling to 60 % of that at their outer ends (a forehead is domed).
+    """
+    pts = check_landmarks(landmarks)
+    frame = FaceFrame.from_landmarks(pts)
+    t = np.linspace(-1.0, 1.0, N_FOREHEAD)
+    lift = height * (0.6 + 0.4 * (1.0 - t**2)) * frame.eye_distance
+    return pts[17:27] + np.outer(lift, frame.up)
+
+
+def mesh_points(landmarks: Points, size: int, forehead: float = 0.45) -> np.ndarray:
+    """Every control point of one face in a ``size`` crop: float64 (``N_POINTS``, 2).
+
+    Order: 68 landmarks, 10 forehead points, 27 ring points (jaw 0..16 then forehead), 16 border
+    points (clockwise from the top-left corner). Ring points are kept inside the crop.
+    """
+    pts = check_landmarks(landmarks)
+    top = forehead_points(pts, forehead)
+    centre = pts[27:31].mean(0)
+    contour = np.vstack([pts[0:17], top])
+    ring = centre + RING_SCALE * (contour - centre)
+    margin = 0.03 * size
+    ring = np.clip(ring, margin, size - 1 - margin)
+    return np.vstack([pts, top, ring, border_points(size)])
+
+
+def border_points(size: int) -> np.ndarray:
+    """16 points on the border of a ``size`` crop (float64 (16, 2)), clockwise from the top-left."""
+    e = size - 1.0
+    q = np.array([0.0, 0.25, 0.5, 0.75]) * e
+    top = np.column_stack([q, np.zeros(4)])
+    right = np.column_stack([np.full(4, e), q])
+    bottom = np.column_stack([e - q, np.full(4, e)])
+    left = np.column_stack([np.zeros(4), e - q])
+    return np.vstack([top, right, bottom, left])
+
+
+def _opened(points: np.ndarray) -> np.ndarray:
+    """A copy with closed eyes and lips opened a little (for triangulating only)."""
+    pts = points.copy()
+    frame = FaceFrame.from_landmarks(pts[:N_LANDMARKS])
+    d, up = frame.eye_distance, frame.up
+    pairs = [((37, 41), 0.06), ((38, 40), 0.06), ((43, 47), 0.06), ((44, 46), 0.06),
+             ((61, 67), 0.08), ((62, 66), 0.08), ((63, 65), 0.08)]
+    for (upper, lower), gap in pairs:
+        have = float(np.dot(pts[upper] - pts[lower], up))
+        if have < gap * d:
+            mid = 0.5 * (pts[upper] + pts[lower])
+            pts[upper] = mid + up * 0.5 * gap * d
+            pts[lower] = mid - up * 0.5 * gap * d
+    return pts
+
+
+def mesh_topology(points: np.ndarray) -> np.ndarray:
+    """Delaunay triangles (int32 (T, 3) indices into ``points``) of one face's control points.
+
+    Compute it once (from the source face) and reuse it for every frame.
+    """
+    pts = np.asarray(points, np.float64)
+    if pts.shape != (N_POINTS, 2):
+        raise DeageError(f"mesh_topology needs the {N_POINTS} points of mesh_points, got {pts.shape}")
+    tri = Delaunay(_opened(pts))
+    return np.ascontiguousarray(tri.simplices, dtype=np.int32)
+
+
+def triangle_affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Per-triangle affine maps from ``dst`` to ``src`` points: float64 (T, 2, 3).
+
+    A triangle that is degenerate in ``dst`` (it covers no pixel) gets the map of its first vertex.
+    """
+    d = np.asarray(dst, np.float64)[triangles]  # (T, 3, 2)
+    s = np.asarray(src, np.float64)[triangles]
+    homog = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # (T, 3, 3): rows x, y, 1
+    det = np.linalg.det(homog)
+    ok = np.abs(det) > 1e-9
+    out = np.zeros((len(triangles), 2, 3))
+    # A @ [x y 1]^T = s  for the three vertices  ->  A = s^T (homog^T)^-1
+    out[ok] = np.einsum("tij,tjk->tik", s[ok].transpose(0, 2, 1), np.linalg.inv(homog[ok].transpose(0, 2, 1)))
+    out[~ok, :, 2] = s[~ok, 0]
+    return out
+
+
+def piecewise_affine_maps(
+    dst_points: np.ndarray, src_points: np.ndarray, triangles: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Backward maps for ``cv2.remap``: for each pixel of a ``size`` destination crop, the source pixel.
+
+    Args:
+        dst_points: float (N, 2) control points in destination crop pixels.
+        src_points: float (N, 2) the same points in source image pixels.
+        triangles: int (T, 3) the mesh (``mesh_topology``).
+        size: destination crop side S.
+
+    Returns:
+        ``(map_x, map_y)``, float32 (S, S) each.
+    """
+    grid = min(int(size), _MAP_GRID)
+    f = grid / float(size)
+    dst_grid = (np.asarray(dst_points, np.float64) + 0.5) * f - 0.5  # cv2.resize pixel-centre convention
+    affines = triangle_affines(dst_grid, src_points, triangles)
+    labels = np.full((grid, grid), -1, np.int32)
+    # Larger triangles first, so where a strong expression folds the mesh the small ones stay on top.
+    verts = dst_grid[triangles]
+    area = 0.5 * np.abs(np.cross(verts[:, 1] - verts[:, 0], verts[:, 2] - verts[:, 0]))
+    for t in np.argsort(-area):
+        poly = np.round(verts[t] * 16.0).astype(np.int32)
+        cv2.fillConvexPoly(labels, poly, int(t), lineType=cv2.LINE_8, shift=4)
+    # Pixels the rasteriser left out (sub-pixel slivers on the border): nearest labelled value.
+    if (labels < 0).any():
+        holes = (labels < 0).astype(np.uint8)
+        _, idx = cv2.distanceTransformWithLabels(holes, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+        known = labels[holes == 0]
+        ys, xs = np.nonzero(holes == 0)
+        lookup = np.zeros(idx.max() + 1, np.int32)
+        lookup[idx[ys, xs]] = known
+        labels = np.where(holes > 0, lookup[idx], labels)
+    a = affines.astype(np.float32)[labels]  # (g, g, 2, 3)
+    xs = np.arange(grid, dtype=np.float32)[None, :]
+    ys = np.arange(grid, dtype=np.float32)[:, None]
+    map_x = a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2]
+    map_y = a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2]
+    if grid != size:
+        map_x = cv2.resize(map_x, (size, size), interpolation=cv2.INTER_LINEAR)
+        map_y = cv2.resize(map_y, (size, size), interpolation=cv2.INTER_LINEAR)
+    return map_x, map_y
+
+
+def warp_mesh(
+    source: Image, src_points: np.ndarray, dst_points: np.ndarray, triangles: np.ndarray, size: int
+) -> Image:
+    """Warp ``source`` (RGB uint8 (H, W, 3)) so its control points land on ``dst_points`` in a ``size`` crop.
+
+    Returns RGB uint8 (size, size, 3); outside the source the border pixels are reflected.
+    """
+    map_x, map_y = piecewise_affine_maps(dst_points, src_points, triangles, size)
+    return cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
