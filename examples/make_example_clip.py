@@ -54,7 +54,7 @@ def _camera(t: float, size: tuple[int, int]) -> np.ndarray:
     wobble = 2.0 * np.pi * t
     cx = w * (0.44 + 0.12 * e) + 0.005 * w * np.sin(3.1 * wobble)
     cy = h * (0.47 + 0.05 * e) + 0.006 * h * np.sin(2.3 * wobble + 1.0)
-    roll = _FACE_TILT_DEG * -1.0 + (-2.5 + 5.0 * e) + 0.4 * np.sin(1.7 * wobble)
+    roll = _FACE_TILT_DEG + (-2.5 + 5.0 * e) + 0.4 * np.sin(1.7 * wobble)  # cv2: positive = counter-clockwise
     m = cv2.getRotationMatrix2D(_FACE_CENTER, roll, scale)
     m[:, 2] += np.array([cx, cy]) - np.array(_FACE_CENTER)
     return m

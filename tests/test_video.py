@@ -281,6 +281,7 @@ def test_lossy_h264_round_trip(tmp_path, example_clip, example_frames):
             w.write(f)
     with open_clip(out) as back:
         assert back.info.frame_count == 12 and back.info.fps == 24 and back.info.codec == "h264"
+        assert [back.frame_time(i) for i in range(12)] == [i / 24 for i in range(12)]  # B-frames, same times
         values = [psnr(a, b) for a, b in zip(back.frames(), example_frames)]
     assert min(values) > 40, values
     count, seconds = audio_stats(out)
@@ -323,6 +324,84 @@ def test_sequence_round_trip(tmp_path, small_frames, pattern):
         assert again.info.frame_count == 6 and again.info.first_frame_number == 1001
         assert again.info.fps == 24  # the default for sequences
         np.testing.assert_array_equal(again.read(2), back.read(2))
+    with open_clip(tmp_path / f"face.1003{ext}", still=True) as one:
+        assert len(one) == 1
+        np.testing.assert_array_equal(one.read(0), back.read(2))
+
+
+def test_sequence_content_hash(tmp_path, small_frames):
+    out = tmp_path / "h.%04d.png"
+    with ClipWriter(out, fps=24, width=320, height=180) as w:
+        for f in small_frames[:3]:
+            w.write(f)
+    with open_clip(out) as clip:
+        before = clip.content_hash()
+        assert [f.name for f in clip.files] == ["h.1001.png", "h.1002.png", "h.1003.png"]
+    cv2.imwrite(str(tmp_path / "h.1002.png"), cv2.cvtColor(small_frames[4], cv2.COLOR_RGB2BGR))
+    with open_clip(out) as clip:
+        assert clip.content_hash() != before
+
+
+def test_still_images(tmp_path, astronaut, shared_media):
+    """A still (no frame number) opens as a one-frame clip; JPEG colours match OpenCV's decoder."""
+    png = tmp_path / "astronaut.png"
+    cv2.imwrite(str(png), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    with open_clip(png) as clip:
+        assert len(clip) == 1 and clip.info.first_frame_number == 0
+        np.testing.assert_array_equal(clip.read(0), astronaut)
+    jpg = shared_media / "source_s12.jpg"
+    reference = cv2.cvtColor(cv2.imread(str(jpg)), cv2.COLOR_BGR2RGB)
+    with open_clip(jpg) as clip:
+        assert len(clip) == 1
+        frame = clip.read(0)
+    assert frame.shape == reference.shape
+    assert np.abs(frame.astype(int) - reference).mean() < 1.5
+
+
+def test_prores_opens_from_its_sample_table(tmp_path, small_frames):
+    """Intra-only mov: the frame list comes from the index (no scan) and matches the packets;
+    a cut file whose index is at the front is refused as truncated."""
+    path = tmp_path / "plate.mov"
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        s = out.add_stream("prores_ks", rate=24)
+        s.width, s.height, s.pix_fmt = 320, 180, "yuv422p10le"
+        for i, fr in enumerate(small_frames * 3):
+            f = av.VideoFrame.from_ndarray(fr, format="rgb24").reformat(format="yuv422p10le")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with open_clip(path) as clip:
+        with av.open(str(path)) as c:
+            assert clip._source._index_entries(c, c.streams.video[0]) is not None
+            packets = sorted(p.pts for p in c.demux(video=0) if p.size)
+        assert list(clip._source.pts) == packets and len(clip) == 18
+        sequential = [digest(f) for f in clip.frames()]
+        assert [digest(clip.read(i)) for i in (17, 3, 9)] == [sequential[17], sequential[3], sequential[9]]
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mov"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(MediaError) as exc:
+        open_clip(cut)
+    assert "truncated" in one_line_naming(exc, cut)
+
+
+def test_audio_the_container_cannot_hold(tmp_path, small_frames):
+    source = tmp_path / "phone.wav"
+    with av.open(str(source), "w") as out:
+        s = out.add_stream("pcm_alaw", rate=8000, layout="mono")
+        for i in range(0, 8000, 1024):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+            f.sample_rate, f.pts = 8000, i
+            for p in s.encode(f):
+                out.mux(p)
+    target = tmp_path / "out.mp4"
+    with pytest.raises(OutputError) as exc:
+        with ClipWriter(target, fps=24, width=320, height=180, audio_from=source) as w:
+            w.write(small_frames[0])
+    assert "pcm_alaw" in one_line_naming(exc, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["phone.wav"]
 
 
 def test_sixteen_bit_png_precision(tmp_path, small_frames):
@@ -599,6 +678,8 @@ def test_sequence_names():
     assert is_sequence_path("a/shot.%04d.exr") and is_sequence_path("shot.####.png")
     assert is_sequence_path("shot_v002.1001.exr") and not is_sequence_path("shot.mp4")
     assert not is_sequence_path("photo.png")
+    assert not is_sequence_path("source_s12.jpg") and not is_sequence_path("take2.png")
+    assert is_sequence_path("IMG_1234.jpg") and is_sequence_path("0001.png")
     p = parse_sequence_path("plates/shot_v002.1001.exr")
     assert (p.prefix, p.suffix, p.padding) == ("shot_v002.", ".exr", 4)
     assert p.path(12345).name == "shot_v002.12345.exr"

@@ -23,9 +23,9 @@ Writing::
     "prores4444", "ffv1"... force one. Outputs appear under their final name only when complete.
 
 API:
-    open_clip(path, *, fps=None, exr_linear=True) -> Clip
+    open_clip(path, *, fps=None, exr_linear=True, still=False) -> Clip
     Clip: info, __len__, frames(start, stop), frames_float(start, stop), read(i), read_float(i),
-          timestamps, frame_time(i), content_hash(), close(); a context manager
+          timestamps, frame_time(i), files, content_hash(), close(); a context manager
     ClipInfo: frozen dataclass, to_dict()
     ClipWriter(path, *, fps, width, height, codec=None, audio_from=None, audio_range=None,
                first_frame_number=1001, inputs=(), options=None, time_base=None, exr_linear=True)

@@ -26,7 +26,12 @@ class AudioCopier:
     """Copies the first audio stream of ``source`` into ``output`` (an open ``av`` output container).
 
     Create it before the first packet is muxed into ``output`` (it adds a stream). ``active`` is
-    False when the source has no audio stream (then every method does nothing).
+    False when the source has no audio stream (then every method does nothing). ``output_path``
+    is the name errors report (the final name, not a temporary one).
+
+    Raises:
+        MediaError: the source is missing or unreadable.
+        OutputError: the output's container cannot hold the source's audio codec.
     """
 
     def __init__(
@@ -34,9 +39,11 @@ class AudioCopier:
         source: str | Path,
         output: av.container.OutputContainer,
         range_s: tuple[float, float] | None = None,
+        output_path: str | Path | None = None,
     ) -> None:
         self.source = Path(source)
         self.output = output
+        self.output_path = Path(output_path) if output_path is not None else Path(output.name)
         self.active = False
         self.packets_copied = 0
         if not self.source.is_file():
@@ -66,7 +73,16 @@ class AudioCopier:
         self._trim = range_s is not None
         self._shift = round(self._start / self._tb)
         self.codec = self._stream.codec_context.name
-        self.out_stream = output.add_stream_from_template(self._stream)
+        try:
+            self.out_stream = output.add_stream_from_template(self._stream)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self._in.close()
+            self.active = False
+            raise OutputError(
+                f"cannot copy the {self.codec} audio of {self.source.name} into this file type ({exc}); "
+                "write .mov or .mkv, or leave the audio out",
+                self.output_path,
+            ) from None
         self._packets: Iterator[av.Packet] = self._demux()
         self._pending: av.Packet | None = None
 
@@ -99,7 +115,7 @@ class AudioCopier:
             raise OutputError(
                 f"cannot store the source's {self.codec} audio in this file type "
                 f"({getattr(exc, 'strerror', exc)}); use .mov or .mkv",
-                self.output.name,
+                self.output_path,
             ) from None
         self.packets_copied += 1
 

@@ -7,6 +7,28 @@ from fractions import Fraction
 from pathlib import Path
 
 
+def as_rate(fps: Fraction | float | int | str) -> Fraction:
+    """A frame rate as an exact Fraction: floats near NTSC rates snap to them (29.97 -> 30000/1001).
+
+    Raises:
+        ValueError: not a positive number.
+    """
+    try:
+        if isinstance(fps, float):
+            ntsc = fps * 1001 / 1000
+            if abs(ntsc - round(ntsc)) < 1e-3 and abs(fps - round(fps)) > 1e-3:
+                value = Fraction(round(ntsc) * 1000, 1001)
+            else:
+                value = Fraction(fps).limit_denominator(1001 * 1000)
+        else:
+            value = Fraction(fps)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
+    if value <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ClipInfo:
     """Facts about a clip or image sequence, read when it is opened.

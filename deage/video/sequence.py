@@ -4,8 +4,11 @@ Naming rules:
 
 - ``%04d`` / ``%d`` (printf) and runs of ``#`` (one ``#`` per digit, Nuke's convention) mark the
   frame number; ``shot.####.exr`` and ``shot.%04d.exr`` are the same sequence.
-- A single existing image whose name ends in a number before the extension (``shot.1001.exr``,
-  ``frame_0007.png``) stands for the whole sequence around it, with the padding of its digits.
+- An image whose name ends in a frame number of 3 or more digits after ``.``, ``_`` or ``-``
+  (``shot.1001.exr``, ``frame_0007.png``) stands for the whole sequence around it, with the
+  padding of its digits. Shorter or glued numbers (``source_s12.jpg``, ``take2.png``) are part of
+  a still's name. A numbered photo such as ``IMG_1234.jpg`` therefore opens with its numbered
+  siblings; ``open_clip(path, still=True)`` opens just that file.
 - Frames may start at any number (1001 is the VFX habit); numbers wider than the padding are
   accepted (``%04d`` matches ``12345``), narrower or differently padded names are not part of it.
 
@@ -37,7 +40,7 @@ IMAGE_CODECS: dict[str, str] = {
 
 _PRINTF = re.compile(r"%(0?(\d+))?d")
 _HASHES = re.compile(r"#+")
-_NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")
+_NUMBERED = re.compile(r"^(.*?(?:^|[._-]))(\d{3,})(\.[A-Za-z0-9]+)$")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from av.video.reformatter import ColorRange, Colorspace
 from deage.errors import OutputError
 from deage.safe_write import atomic_output, check_output_path
 from deage.video.audio import AudioCopier, source_has_audio
+from deage.video.info import as_rate
 from deage.video.pixels import (
     AVCOL_PRI_BT709,
     AVCOL_RANGE_MPEG,
@@ -210,9 +211,7 @@ class ClipWriter:
     ) -> None:
         self.path = Path(path)
         self.spec = resolve_codec(self.path, codec)
-        self.fps = Fraction(fps).limit_denominator(1_000_000) if isinstance(fps, float) else Fraction(fps)
-        if self.fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps = as_rate(fps)
         if int(width) <= 0 or int(height) <= 0:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
         self.width, self.height = int(width), int(height)
@@ -305,7 +304,7 @@ class ClipWriter:
                               self.path) from None
         self._stream = stream
         if self.audio_from is not None:
-            self._audio = AudioCopier(self.audio_from, self._container, self.audio_range)
+            self._audio = AudioCopier(self.audio_from, self._container, self.audio_range, output_path=self.path)
 
     def _make_image_encoder(self) -> av.CodecContext:
         ctx = av.CodecContext.create(self.spec.encoder, "w")
@@ -433,7 +432,7 @@ class ClipWriter:
         final = self._pattern.folder / f"{stem}.audio.mka"
         tmp = self._stack.enter_context(atomic_output(final))
         with av.open(str(tmp), "w", format="matroska") as out:
-            copier = AudioCopier(self.audio_from, out, self.audio_range)
+            copier = AudioCopier(self.audio_from, out, self.audio_range, output_path=final)
             copier.finish()
         self.written.append(final)
 

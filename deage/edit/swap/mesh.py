@@ -8,10 +8,11 @@ The mesh has a fixed set of control points per face, all derived from its 68 iBU
   warp eases out beyond the face instead of ending at its contour;
 - 16 points on the crop's border, which map border to border.
 
-The triangles are a Delaunay triangulation (``scipy.spatial.Delaunay``) of one face's points,
-computed once and reused for every frame (``mesh_topology``): a triangulation that changed from
-frame to frame would make the warp jump. Eyes and mouth are opened a little before triangulating
-so that a source photo with closed eyes or lips still gives well-shaped triangles there.
+The triangles are one fixed Delaunay triangulation (``scipy.spatial.Delaunay``) of the control
+points of a mean face (``MEAN_FACE_512``: eyes open, lips parted), used for every face and frame
+(``mesh_triangles``): a triangulation that followed each frame's landmarks would change from frame
+to frame and make the warp jump, and one built on a source photo with a broad smile or closed
+eyes would have badly shaped triangles there.
 
 The warp is backward: every pixel of the destination crop finds its triangle (rasterised with
 OpenCV), and that triangle's affine map gives the source pixel to sample (``cv2.remap``). The map
@@ -19,6 +20,8 @@ is continuous across triangle edges, so it is computed on a grid of at most 512 
 """
 
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
@@ -38,6 +41,25 @@ FOREHEAD = slice(N_LANDMARKS, N_LANDMARKS + N_FOREHEAD)
 
 RING_SCALE = 1.35
 """Ring points sit this many times further from the nose than the jaw and forehead points."""
+
+MEAN_FACE_512 = np.array([
+    [116.4, 245.7], [120.0, 282.3], [124.5, 317.3], [131.4, 351.5], [143.1, 385.5], [166.8, 415.2],
+    [193.2, 441.1], [221.0, 463.7], [255.5, 472.1], [290.0, 463.7], [317.8, 441.1], [344.2, 415.2],
+    [367.9, 385.5], [379.6, 351.5], [386.5, 317.3], [391.0, 282.3], [394.6, 245.7],
+    [145.8, 212.5], [162.4, 199.6], [185.8, 195.7], [210.3, 198.2], [231.6, 208.2],
+    [279.4, 208.2], [300.7, 198.2], [325.2, 195.7], [348.6, 199.6], [365.2, 212.5],
+    [255.5, 240.2], [255.5, 261.5], [255.5, 285.2], [255.5, 310.2],
+    [227.2, 325.8], [240.6, 332.0], [255.5, 337.1], [270.4, 332.0], [283.8, 325.8],
+    [171.1, 242.4], [187.2, 237.1], [203.5, 236.9], [219.1, 245.6], [202.4, 248.7], [186.0, 249.6],
+    [291.9, 245.6], [307.5, 236.9], [323.8, 237.1], [339.9, 242.4], [325.0, 249.6], [308.6, 248.7],
+    [199.6, 369.3], [219.1, 360.7], [241.8, 356.7], [255.5, 359.2], [269.2, 356.7], [291.9, 360.7],
+    [311.4, 369.3], [294.3, 391.3], [270.9, 401.7], [255.5, 403.2], [240.1, 401.7], [216.7, 391.3],
+    [207.1, 370.3], [242.1, 368.3], [255.5, 369.0], [268.9, 368.3], [303.9, 370.3], [270.2, 382.0],
+    [255.5, 384.6], [240.8, 382.0],
+], dtype=np.float64)
+"""A mean face: the median 68 landmarks (dlib) of 16 real faces in FFHQ-aligned 512 crops
+(scikit-image's astronaut, insightface's t1.jpg and the project's test stills), made left-right
+symmetric. Eyes open, lips slightly parted: the layout the mesh is triangulated on."""
 
 _MAP_GRID = 512
 
@@ -65,7 +87,7 @@ def forehead_points(landmarks: Points, height: float = 0.45) -> np.ndarray:
     return pts[17:27] + np.outer(lift, frame.up)
 
 
-def mesh_points(landmarks: Points, size: int, forehead: float = 0.45) -> np.ndarray:
+def mesh_points(landmarks: Points, size: int, forehead: float = 0.6) -> np.ndarray:
     """Every control point of one face in a ``size`` crop: float64 (``N_POINTS``, 2).
 
     Order: 68 landmarks, 10 forehead points, 27 ring points (jaw 0..16 then forehead), 16 border
@@ -92,32 +114,19 @@ def border_points(size: int) -> np.ndarray:
     return np.vstack([top, right, bottom, left])
 
 
-def _opened(points: np.ndarray) -> np.ndarray:
-    """A copy with closed eyes and lips opened a little (for triangulating only)."""
-    pts = points.copy()
-    frame = FaceFrame.from_landmarks(pts[:N_LANDMARKS])
-    d, up = frame.eye_distance, frame.up
-    pairs = [((37, 41), 0.06), ((38, 40), 0.06), ((43, 47), 0.06), ((44, 46), 0.06),
-             ((61, 67), 0.08), ((62, 66), 0.08), ((63, 65), 0.08)]
-    for (upper, lower), gap in pairs:
-        have = float(np.dot(pts[upper] - pts[lower], up))
-        if have < gap * d:
-            mid = 0.5 * (pts[upper] + pts[lower])
-            pts[upper] = mid + up * 0.5 * gap * d
-            pts[lower] = mid - up * 0.5 * gap * d
-    return pts
-
-
 def mesh_topology(points: np.ndarray) -> np.ndarray:
-    """Delaunay triangles (int32 (T, 3) indices into ``points``) of one face's control points.
-
-    Compute it once (from the source face) and reuse it for every frame.
-    """
+    """Delaunay triangles (int32 (T, 3) indices into ``points``) of a face's control points."""
     pts = np.asarray(points, np.float64)
     if pts.shape != (N_POINTS, 2):
         raise DeageError(f"mesh_topology needs the {N_POINTS} points of mesh_points, got {pts.shape}")
-    tri = Delaunay(_opened(pts))
-    return np.ascontiguousarray(tri.simplices, dtype=np.int32)
+    return np.ascontiguousarray(Delaunay(pts).simplices, dtype=np.int32)
+
+
+@functools.lru_cache(maxsize=1)
+def mesh_triangles() -> np.ndarray:
+    """The mesh every swap uses: the Delaunay triangles of the mean face's control points
+    (``MEAN_FACE_512``), int32 (T, 3). A copy, so callers may keep it."""
+    return mesh_topology(mesh_points(MEAN_FACE_512, 512))
 
 
 def triangle_affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:

@@ -1,0 +1,415 @@
+"""The face-swap editor: a source identity onto each mapped target track.
+
+Embedded backend (no weights): the source face is carried onto the target's geometry by a
+piecewise-affine warp over a Delaunay mesh of both faces' landmarks (``mesh``), so pose and
+expression follow the target frame by frame; its skin tone and light are matched to the target's
+(``colour``); the target's eye openings and mouth interior are kept or taken from the source by
+option; the editor returns the swapped crop and a soft face mask, and compositing (the Look's
+``blend`` section: multi-band or Poisson) pastes it into the frame.
+
+Model backend: inswapper_128 with the source's ArcFace embedding (``inswapper``), optionally
+over interleaved sub-images of a 256 or 512 crop for more detail. Either backend can be followed
+by a GFPGAN / CodeFormer restorer (``restore``) blended in by an amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from deage.edit.base import EditResult
+from deage.edit.swap.colour import light_gain
+from deage.edit.swap.mesh import check_landmarks, mesh_points, mesh_topology, warp_mesh
+from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
+from deage.edit.swap.regions import SwapRegions, swap_regions
+from deage.edit.swap.source import SourceFace, load_source
+from deage.errors import DeageError, LookError
+from deage.face.align import estimate_alignment
+from deage.types import AlignedFace, Face, Image, Mask
+from deage.weights import Manifest
+
+MESH_FOREHEAD = 0.6
+"""Height of the mesh's forehead points above the brows (eye distances): the warp is defined a
+little above the highest the replacement mask reaches (``SwapParams.forehead`` <= 1 is clipped
+to the mesh's ring beyond)."""
+
+_COLOUR_GRID = 128
+
+
+@dataclass
+class _Prepared:
+    params: SwapParams
+    base_dir: Path | None
+    look_consent: list[dict[str, Any]]
+    assignments: dict[int, str]
+    default: str | None
+
+
+class SwapEditor:
+    """Replaces faces with consented source identities (see the module docstring).
+
+    Build it with no arguments (as the renderer does) or with:
+
+    Args:
+        base_dir: folder that relative source and reference paths are read from; None = the look
+            file's folder when the Look knows it (``look.folder``), else the current folder.
+        weights_dir, manifest: where the model backend's files are (see ``deage.weights``).
+        device: "auto", "cpu", "cuda"... for the model backend.
+
+    Use: ``prepare(look, analysis)`` once per shot (checks consent, loads the sources, resolves
+    the mappings to track ids, loads models), then ``edit(aligned, params, track_id=...)`` per
+    face and frame. ``edit`` is a pure function of its arguments and of what ``prepare`` loaded.
+    """
+
+    name = "swap"
+    per_track = True
+
+    def __init__(self, base_dir: str | Path | None = None, *, weights_dir: str | Path | None = None,
+                 manifest: Manifest | None = None, device: str = "auto") -> None:
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        self.weights_dir = weights_dir
+        self.manifest = manifest
+        self.device = device
+        self._state: _Prepared | None = None
+        self._analysis: Any = None
+        self._sources: dict[str, SourceFace] = {}
+        self._loaded: dict[str, tuple[SourceSpec, Path | None]] = {}
+        self._topology: dict[str, np.ndarray] = {}
+        self._models: dict[tuple[str, str], Any] = {}
+        self._latents: dict[tuple[str, str, str], np.ndarray] = {}
+
+    # ---- preparation -------------------------------------------------------------------------
+    def prepare(self, look: Any, analysis: Any | None = None) -> None:
+        """Check consent, load the sources, resolve the mappings and load the models of ``look``.
+
+        Args:
+            look: a ``deage.look.Look`` whose ``edit`` section is swap parameters.
+            analysis: the clip's ``deage.face.analysis.Analysis`` (needed to map by "largest"
+                or by a reference photo; track-id mappings work without it).
+
+        Raises:
+            LookError: bad parameters. ConsentError: a source without a complete consent record.
+            MediaError / NoFaceError / AmbiguousFaceError: a source or reference photo that is
+                missing or unreadable, has no face, or several faces and no choice. WeightsError:
+                the model backend's files are missing or wrong.
+        """
+        params = SwapParams.from_dict(look.at(0).edit if hasattr(look, "at") else look.edit)
+        folder = getattr(look, "folder", None)
+        base = self.base_dir if self.base_dir is not None else (Path(folder) if folder else None)
+        self._analysis = analysis
+        self._setup(params, base, list(getattr(look, "consent", None) or []))
+
+    def _setup(self, params: SwapParams, base_dir: Path | None, look_consent: list[dict[str, Any]]) -> None:
+        # Consent first: no identity is even read without a complete record.
+        records = {spec.name: consent_for(spec, look_consent) for spec in params.sources}
+        for spec in params.sources:
+            key = (SourceSpec(**{**spec.__dict__, "consent": None}), base_dir)
+            if self._loaded.get(spec.name) != key:
+                self._sources[spec.name] = load_source(spec, base_dir)
+                self._loaded[spec.name] = key
+                self._topology[spec.name] = mesh_topology(
+                    mesh_points(self._sources[spec.name].landmarks, self._sources[spec.name].aligned.size,
+                                MESH_FOREHEAD))
+            self._sources[spec.name].consent = records[spec.name]
+        for name in list(self._sources):
+            if name not in records:
+                del self._sources[name], self._loaded[name], self._topology[name]
+        assignments, default = self._resolve_mappings(params, base_dir)
+        self._state = _Prepared(params, base_dir, look_consent, assignments, default)
+        if params.backend == "inswapper":
+            self._swapper(params)
+            for name in self._sources:
+                self._latent(params, name)
+        if params.restore != NO_RESTORE:
+            self._restorer(params)
+
+    def _resolve_mappings(self, params: SwapParams, base_dir: Path | None) -> tuple[dict[int, str], str | None]:
+        explicit: dict[int, str] = {}
+        default: str | None = None
+        everything: list[str] = []
+        analysis = self._analysis
+        for i, mapping in enumerate(params.mappings):
+            if mapping.tracks == "all":
+                everything.append(mapping.source)
+                continue
+            if analysis is None:
+                how = "a reference photo" if mapping.reference is not None else "\"largest\""
+                if mapping.reference is not None or mapping.tracks == "largest":
+                    raise DeageError(f"swap: mappings[{i}] picks tracks by {how}, which needs the clip's face "
+                                     "analysis; render through render_clip, or map by track ids")
+                ids = list(mapping.tracks)
+            else:
+                from deage.face.select import select_tracks
+
+                if mapping.reference is not None:
+                    from deage.edit.swap.source import resolve_source_path
+
+                    ids = select_tracks(analysis, resolve_source_path(mapping.reference, base_dir))
+                else:
+                    ids = select_tracks(analysis, mapping.tracks if mapping.tracks == "largest" else list(mapping.tracks))
+            for track in ids:
+                if track in explicit and explicit[track] != mapping.source:
+                    raise LookError(f"swap: track {track} is mapped to both {explicit[track]!r} and "
+                                    f"{mapping.source!r}; give each track one source")
+                explicit[track] = mapping.source
+        if len(set(everything)) > 1:
+            raise LookError(f"swap: several mappings put different sources onto \"all\" tracks: {sorted(set(everything))}")
+        if everything:
+            default = everything[0]
+        return explicit, default
+
+    # ---- models ------------------------------------------------------------------------------
+    def _swapper(self, params: SwapParams) -> Any:
+        key = ("swapper", params.model)
+        if key not in self._models:
+            from deage.edit.swap.inswapper import load_swapper
+
+            self._models[key] = load_swapper(params.model, self.weights_dir, manifest=self.manifest, device=self.device)
+        return self._models[key]
+
+    def _latent(self, params: SwapParams, name: str) -> np.ndarray:
+        key = (params.model, params.recognizer, name)
+        if key not in self._latents:
+            rkey = ("recognizer", params.recognizer)
+            if rkey not in self._models:
+                from deage.edit.swap.inswapper import load_recognizer
+
+                self._models[rkey] = load_recognizer(params.recognizer, self.weights_dir, manifest=self.manifest,
+                                                     device=self.device)
+            source = self._sources[name]
+            kps = source.aligned.keypoints5
+            face = Face(box=np.concatenate([kps.min(0), kps.max(0)]).astype(np.float32), score=1.0, keypoints5=kps)
+            embedding = self._models[rkey].describe(source.image, face)
+            self._latents[key] = self._swapper(params).latent(embedding)
+        return self._latents[key]
+
+    def _restorer(self, params: SwapParams) -> Any:
+        key = ("restorer", params.restore)
+        if key not in self._models:
+            from deage.edit.swap.restore import load_restorer
+
+            self._models[key] = load_restorer(params.restore, self.weights_dir, manifest=self.manifest,
+                                              device=self.device)
+        return self._models[key]
+
+    # ---- queries -----------------------------------------------------------------------------
+    @property
+    def sources(self) -> dict[str, SourceFace]:
+        """The loaded sources by name (after ``prepare``)."""
+        return dict(self._sources)
+
+    @property
+    def assignments(self) -> dict[int, str]:
+        """Track id -> source name for the explicitly mapped tracks (after ``prepare``)."""
+        return dict(self._state.assignments) if self._state else {}
+
+    def source_for(self, track_id: int | None) -> SourceFace | None:
+        """The source that goes onto ``track_id`` (None: not mapped). With ``track_id`` None: the
+        only source, or the one mapped onto "all" tracks."""
+        if self._state is None:
+            raise DeageError("the swap editor is not prepared: call prepare(look, analysis) first")
+        if track_id is None:
+            if len(self._sources) == 1:
+                return next(iter(self._sources.values()))
+            if self._state.default is not None:
+                return self._sources[self._state.default]
+            raise DeageError(f"swap: {len(self._sources)} sources; pass the face's track_id to pick one")
+        name = self._state.assignments.get(int(track_id), self._state.default)
+        return self._sources[name] if name is not None else None
+
+    def provenance(self) -> dict[str, Any]:
+        """What a render's provenance should record: the sources (files, hashes, consent), the
+        resolved mappings and the models used."""
+        if self._state is None:
+            return {}
+        models = []
+        manifest = self.manifest
+        for (role, name) in self._models:
+            try:
+                manifest = manifest or Manifest.load()
+                models.append({"role": role, **manifest.provenance(name, self.weights_dir)})
+            except Exception:  # provenance must never fail a finished render
+                models.append({"role": role, "name": name})
+        return {
+            "swap_sources": [s.record() for s in self._sources.values()],
+            "swap_mappings": {str(k): v for k, v in sorted(self._state.assignments.items())}
+            | ({"*": self._state.default} if self._state.default else {}),
+            "models": models,
+        }
+
+    # ---- editing -----------------------------------------------------------------------------
+    def edit(
+        self,
+        aligned: AlignedFace,
+        params: SwapParams | dict[str, Any] | None = None,
+        parsing: dict[str, Mask] | None = None,
+        *,
+        track_id: int | None = None,
+    ) -> EditResult:
+        """Replace the face of ``aligned`` with the source mapped onto ``track_id``.
+
+        Args:
+            aligned: the target face in an FFHQ-aligned crop (RGB uint8 (S, S, 3)) with 68
+                landmarks in crop pixels.
+            params: ``SwapParams`` (or its dict); None = the prepared ones. Sources and mappings
+                different from the prepared ones are loaded (consent checked) first.
+            parsing: accepted for the Editor protocol; not used.
+            track_id: the target's track; a track no mapping names comes back untouched (zero mask).
+
+        Returns:
+            EditResult: the swapped crop and its mask (float32 (S, S), 1 inside the face); review
+            layers "face", "skin", "eyes", "mouth".
+        """
+        params = self._params(params)
+        source = self.source_for(track_id)
+        image = _check_crop(aligned)
+        if source is None:
+            return EditResult(image=image.copy(), mask=np.zeros(image.shape[:2], np.float32))
+        return self.swap(aligned, source, params)
+
+    def _params(self, params: SwapParams | dict[str, Any] | None) -> SwapParams:
+        if params is None:
+            if self._state is None:
+                raise DeageError("the swap editor is not prepared: call prepare(look, analysis) or pass params")
+            return self._state.params
+        if isinstance(params, dict):
+            params = SwapParams.from_dict(params)
+        elif not isinstance(params, SwapParams):
+            raise LookError(f"swap: expected SwapParams, got {type(params).__name__}")
+        state = self._state
+        if state is None or (params.sources, params.mappings) != (state.params.sources, state.params.mappings):
+            self._setup(params, state.base_dir if state else self.base_dir, state.look_consent if state else [])
+        return params
+
+    def swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams) -> EditResult:
+        """Put ``source`` onto the face of ``aligned`` (no mapping involved)."""
+        image = _check_crop(aligned)
+        landmarks = check_landmarks(aligned.landmarks, "the swap editor")
+        size = image.shape[0]
+        raster = max(64, size // 2)
+        regions = swap_regions(landmarks, size, raster, forehead=min(params.forehead, MESH_FOREHEAD))
+        if params.backend == "inswapper":
+            swapped, support = self._model_swap(aligned, source, params, regions)
+        else:
+            swapped = self._mesh_warp(aligned, source)
+            support = regions.face
+        swapped = _match_colour(image, swapped, regions, params)
+        # The crop holds the swap over the face and a margin beyond its mask (the blend reaches
+        # there), and the target elsewhere (so multi-band's low bands see the plate's colours).
+        wide = _dilate_soft(support, 0.2 * regions.eye_distance)
+        keep = np.zeros((raster, raster), np.float32)
+        if params.eyes == "target":
+            np.maximum(keep, regions.eyes, out=keep)
+        if params.mouth == "target":
+            np.maximum(keep, regions.mouth, out=keep)
+        take = np.clip(wide * (1.0 - keep), 0.0, 1.0)
+        out = _mix(image, swapped, _up(take, size))
+        if params.restore != NO_RESTORE and params.restore_amount > 0:
+            restored = self._restorer(params).restore(out, params.restore_fidelity)
+            out = _mix(out, restored, _up(take * np.float32(params.restore_amount), size))
+        mask = np.clip(_up(support, size), 0.0, 1.0)
+        layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
+        return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
+
+    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace) -> Image:
+        size = aligned.size
+        triangles = self._topology.get(source.name)
+        src_points = mesh_points(source.landmarks, source.aligned.size, MESH_FOREHEAD)
+        if triangles is None:
+            triangles = mesh_topology(src_points)
+        dst_points = mesh_points(aligned.landmarks, size, MESH_FOREHEAD)
+        return warp_mesh(source.image, src_points, dst_points, triangles, size)
+
+    def _model_swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams,
+                    regions: SwapRegions) -> tuple[Image, Mask]:
+        swapper = self._swapper(params)
+        latent = self._latent(params, source.name)
+        image, size = aligned.image, aligned.size
+        n = 128 * params.detail
+        to_arc = estimate_alignment(aligned.keypoints5, "arcface", n)
+        arc_in = _warp_down(image, to_arc, n)
+        arc_out = swapper.swap(arc_in, latent)
+        back = cv2.warpAffine(arc_out, to_arc, (size, size), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+        # Support: the model's crop with its edge pulled in by a tenth and softened (as insightface
+        # does), kept to the face (hull with the forehead, widened) so hair and background stay the plate's.
+        box = np.zeros((n, n), np.float32)
+        e = max(2, n // 10)
+        box[e:-e, e:-e] = 1.0
+        box = cv2.GaussianBlur(box, (0, 0), n / 30.0, borderType=cv2.BORDER_CONSTANT)
+        raster = regions.size
+        f = raster / float(size)
+        # raster pixel r -> crop pixel (r + 0.5) / f - 0.5 -> arcface crop pixel
+        pre = np.array([[1.0 / f, 0.0, 0.5 / f - 0.5], [0.0, 1.0 / f, 0.5 / f - 0.5], [0.0, 0.0, 1.0]])
+        raster_to_arc = np.asarray(to_arc, np.float64) @ pre
+        support = cv2.warpAffine(box, raster_to_arc, (raster, raster), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        face = _dilate_soft(regions.face, 0.12 * regions.eye_distance)
+        return back, np.clip(support * face, 0.0, 1.0).astype(np.float32)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def _check_crop(aligned: AlignedFace) -> Image:
+    image = aligned.image
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \
+            or image.shape[0] != image.shape[1] or image.shape[0] < 64:
+        raise DeageError(f"the swap editor needs a square RGB uint8 crop of at least 64 px, got "
+                         f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}")
+    return image
+
+
+def _up(mask: Mask, size: int) -> Mask:
+    if mask.shape[0] == size:
+        return mask
+    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _mix(base: Image, top: Image, alpha: Mask) -> Image:
+    a = alpha.astype(np.float32)[..., None]
+    out = base.astype(np.float32) + (top.astype(np.float32) - base.astype(np.float32)) * a
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _dilate_soft(mask: Mask, radius: float) -> Mask:
+    r = int(round(radius))
+    if r < 1:
+        return mask
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    grown = cv2.dilate(mask, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.GaussianBlur(grown, (0, 0), max(0.5, radius / 3.0), borderType=cv2.BORDER_CONSTANT)
+
+
+def _match_colour(target: Image, swapped: Image, regions: SwapRegions, params: SwapParams) -> Image:
+    """``swapped`` with its skin tone and light matched to ``target``'s (``params.colour``)."""
+    if params.colour <= 0:
+        return swapped
+    size = target.shape[0]
+    grid = min(_COLOUR_GRID, size)
+    t = cv2.resize(target, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
+    s = cv2.resize(swapped, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
+    skin = cv2.resize(regions.skin, (grid, grid), interpolation=cv2.INTER_AREA)
+    sigma = params.light_scale * regions.eye_distance * grid / float(regions.size)
+    gain = light_gain(t, s, skin, max(sigma, 0.5), params.colour)
+    gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+
+
+def _warp_down(image: Image, matrix: np.ndarray, n: int) -> Image:
+    """``cv2.warpAffine`` of ``image`` into an (n, n) crop, pre-shrinking with area averaging when
+    the matrix shrinks by more than 1.5x (a plain bilinear warp would alias)."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    m = np.asarray(matrix, np.float64)
+    src = image
+    if scale < 1.0 / 1.5:
+        size = image.shape[0]
+        small = max(n, int(round(size * scale * 1.25)))
+        f = small / float(size)
+        src = cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA)
+        # small pixel x' = (x + 0.5) f - 0.5  ->  x = (x' + 0.5) / f - 0.5
+        pre = np.array([[1.0 / f, 0.0, 0.5 / f - 0.5], [0.0, 1.0 / f, 0.5 / f - 0.5], [0.0, 0.0, 1.0]])
+        m = m @ pre
+    return cv2.warpAffine(src, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

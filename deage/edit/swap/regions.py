@@ -1,0 +1,116 @@
+"""Masks of a target face for the swap, from its 68 landmarks in an aligned crop.
+
+All masks are float32 (R, R) in [0, 1] at a raster size R of the caller's choice (they are smooth;
+the editor rasters them at a quarter to a half of the crop and resizes). Sizes are given in eye
+distances (the distance between the eye centres), so they scale with the face.
+
+- ``face``: where the swapped face replaces the target: the jaw contour and the forehead points,
+  pulled in a little so the soft edge ends on the target's own skin, not on the background.
+- ``skin``: the face without eyes, brows, nostrils and lips: where skin colour and light are
+  measured for the colour match.
+- ``eyes``: the eye openings (iris, sclera) with the lash line.
+- ``mouth``: the mouth opening inside the lips (teeth, tongue).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deage.edit.swap.mesh import check_landmarks, forehead_points
+from deage.face.masks import FaceFrame
+from deage.types import Mask, Points
+
+
+@dataclass
+class SwapRegions:
+    """The swap's masks of one face (float32 (size, size) in [0, 1]) and its eye distance in raster pixels."""
+
+    size: int
+    face: Mask
+    skin: Mask
+    eyes: Mask
+    mouth: Mask
+    eye_distance: float
+
+
+def _fill(points: np.ndarray, k: float, size: int) -> Mask:
+    canvas = np.zeros((size, size), np.uint8)
+    pts = np.round(np.asarray(points, np.float64) * k * 16.0).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / np.float32(255.0)
+
+
+def _line(points: np.ndarray, k: float, size: int, width: float) -> Mask:
+    canvas = np.zeros((size, size), np.uint8)
+    pts = np.round(np.asarray(points, np.float64) * k * 16.0).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(canvas, [pts], False, 255, thickness=max(1, int(round(width))), lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / np.float32(255.0)
+
+
+def _grow(points: np.ndarray, factor: float) -> np.ndarray:
+    c = points.mean(0)
+    return c + (points - c) * factor
+
+
+def _blur(mask: Mask, sigma: float) -> Mask:
+    if sigma < 0.3:
+        return mask
+    return cv2.GaussianBlur(mask, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+
+
+def _erode(mask: Mask, radius: float) -> Mask:
+    r = int(round(radius))
+    if r < 1:
+        return mask
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(mask, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def swap_regions(
+    landmarks: Points,
+    crop_size: int,
+    size: int,
+    *,
+    forehead: float = 0.45,
+    inset: float = 0.06,
+    feather: float = 0.06,
+) -> SwapRegions:
+    """The swap's masks of a face whose 68 landmarks are in the pixels of a ``crop_size`` crop.
+
+    Args:
+        landmarks: float (68, 2) iBUG landmarks, crop pixels.
+        crop_size: side S of the crop the landmarks belong to.
+        size: raster size R of the masks.
+        forehead: how far above the brows the face mask reaches, in eye distances.
+        inset: how far inside the jaw and forehead contour the face mask's edge (its 0.5 level) lies.
+        feather: softness of the face mask's edge (Gaussian sigma), in eye distances.
+    """
+    pts = check_landmarks(landmarks)
+    frame = FaceFrame.from_landmarks(pts)
+    k = size / float(crop_size)
+    d = frame.eye_distance * k  # eye distance in raster pixels
+    top = forehead_points(pts, forehead)
+    hull = _fill(np.vstack([pts[0:17], top[::-1]]), k, size)
+    face = _blur(_erode(hull, inset * d), feather * d)
+
+    eyes = np.zeros((size, size), np.float32)
+    for idx in (slice(36, 42), slice(42, 48)):
+        np.maximum(eyes, _fill(_grow(pts[idx], 1.12), k, size), out=eyes)
+    eyes = _blur(eyes, 0.02 * d)
+    mouth = _blur(_fill(_grow(pts[60:68], 1.05), k, size), 0.015 * d)
+
+    features = np.zeros((size, size), np.float32)
+    for idx in (slice(36, 42), slice(42, 48)):
+        np.maximum(features, _fill(_grow(pts[idx], 1.5), k, size), out=features)
+    for idx in (slice(17, 22), slice(22, 27)):
+        np.maximum(features, _line(pts[idx], k, size, 0.22 * d), out=features)
+    np.maximum(features, _fill(_grow(pts[48:60], 1.12), k, size), out=features)
+    nostrils = np.vstack([pts[31:36], pts[35] + frame.up * 0.12 * frame.eye_distance,
+                          pts[31] + frame.up * 0.12 * frame.eye_distance])
+    np.maximum(features, _fill(nostrils, k, size), out=features)
+    skin = _erode(hull, 0.1 * d) * (1.0 - np.clip(_blur(features, 0.03 * d) * 1.5, 0.0, 1.0))
+    return SwapRegions(size=size, face=face.astype(np.float32), skin=skin.astype(np.float32),
+                       eyes=eyes.astype(np.float32), mouth=mouth.astype(np.float32), eye_distance=d)

@@ -1,0 +1,230 @@
+"""Load a source identity: the face in a photo or in one frame of another clip.
+
+``load_source(spec)`` finds the face (dlib's HOG detector and 68-point landmarks, searching down
+to small faces in small photos), warps it to the FFHQ-aligned crop the editors work in (512, or
+1024 for a face big enough to fill it), and computes its dlib identity descriptor.
+
+Paths: a plain path (a relative one is taken from ``base_dir``, the look file's folder) or
+``pkg:<package>/<path>``, a file shipped inside an installed package, found without importing it
+(``pkg:skimage/astronaut`` -> ``.../site-packages/skimage/data/astronaut.png``; a missing
+extension is completed from the image files there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deage.edit.base import crop_size_for
+from deage.edit.swap.params import ConsentRecord, SourceSpec
+from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
+from deage.face.align import align_face
+from deage.face.protocols import Detector, Recognizer
+from deage.types import AlignedFace, Face, Image
+
+PKG_PREFIX = "pkg:"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp")
+SMALL_PHOTO = 400
+"""Photos whose short side is below this are upscaled (and padded) to it before detection."""
+
+
+@dataclass
+class SourceFace:
+    """One source identity, ready to be put on target faces.
+
+    Attributes:
+        name: the key of the source in the Look.
+        path: the resolved file it came from.
+        frame: the frame of that file (0 for a photo).
+        aligned: the face in an FFHQ-aligned crop (RGB uint8 (S, S, 3), S = 512 or 1024), with its
+            68 landmarks and 5 key points in crop pixels.
+        descriptor: float32 (128,) dlib identity descriptor (from the original image).
+        consent: the consent record (filled in by the editor after its check).
+        file_sha256: sha256 of the file the face came from (for provenance).
+        face_index: which face of the image it was (left to right), and how many there were.
+    """
+
+    name: str
+    path: Path
+    frame: int
+    aligned: AlignedFace
+    descriptor: np.ndarray | None
+    consent: ConsentRecord | None
+    file_sha256: str
+    face_index: int = 0
+    faces_in_image: int = 1
+
+    @property
+    def image(self) -> Image:
+        return self.aligned.image
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        assert self.aligned.landmarks is not None
+        return self.aligned.landmarks
+
+    def record(self) -> dict:
+        """What the provenance of a render should say about this source (no biometric data)."""
+        return {
+            "source": self.name,
+            "file": str(self.path),
+            "frame": self.frame,
+            "file_sha256": self.file_sha256,
+            "face_index": self.face_index,
+            "faces_in_image": self.faces_in_image,
+            "consent": self.consent.to_dict() if self.consent is not None else None,
+        }
+
+
+def resolve_source_path(text: str, base_dir: str | Path | None = None) -> Path:
+    """The file a source path names (see the module docstring). It is not checked to exist,
+    except that a ``pkg:`` path must name an installed package.
+
+    Raises:
+        MediaError: a ``pkg:`` path whose package is not installed.
+    """
+    if text.startswith(PKG_PREFIX):
+        package, _, inner = text[len(PKG_PREFIX):].strip("/").partition("/")
+        spec = importlib.util.find_spec(package) if package else None
+        if spec is None or not (spec.submodule_search_locations or spec.origin):
+            raise MediaError(f"package {package!r} is not installed", text)
+        root = Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations \
+            else Path(str(spec.origin)).parent
+        path = root / inner
+        if not path.exists():
+            path = _package_file(root, inner) or path
+        return path
+    path = Path(text).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
+
+
+def _package_file(root: Path, inner: str) -> Path | None:
+    """``inner`` under ``root`` with an image extension, or under ``root/data`` (skimage's layout)."""
+    for folder in (root, root / "data"):
+        for suffix in _IMAGE_SUFFIXES:
+            candidate = folder / (inner + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_source_image(path: Path, frame: int = 0) -> Image:
+    """RGB uint8 (H, W, 3) of a photo, or of frame ``frame`` of a clip or image sequence.
+
+    Raises:
+        MediaError: missing, unreadable or corrupt file, or a frame outside the clip.
+    """
+    from deage.video import open_clip
+
+    with open_clip(path) as clip:
+        if not 0 <= frame < len(clip):
+            raise MediaError(f"frame {frame} asked for, but it has {len(clip)} frames (0..{len(clip) - 1})", path)
+        return clip.read(frame)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def prepare_photo(image: Image) -> Image:
+    """A small photo upscaled (bicubic) so its short side is ``SMALL_PHOTO`` px and padded by 20 %
+    (edge pixels repeated) so a face that fills it, or touches its edge, is still found; other
+    images are returned as they are."""
+    h, w = image.shape[:2]
+    if min(h, w) >= SMALL_PHOTO:
+        return image
+    k = SMALL_PHOTO / float(min(h, w))
+    big = cv2.resize(image, (int(round(w * k)), int(round(h * k))), interpolation=cv2.INTER_CUBIC)
+    py, px = int(0.2 * big.shape[0]), int(0.2 * big.shape[1])
+    return cv2.copyMakeBorder(big, py, py, px, px, cv2.BORDER_REPLICATE)
+
+
+def find_faces(image: Image, detector: Detector | None = None) -> list[Face]:
+    """Faces (with 68 landmarks) in an RGB uint8 image, left to right; down to 40 px faces when
+    the default search finds none."""
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    detector = detector if detector is not None else DlibDetector()
+    faces = detector.detect(image)
+    if not faces and isinstance(detector, DlibDetector) and detector.min_face_size is None:
+        faces = DlibDetector(min_face_size=40.0, landmarker=detector.landmarker).detect(image)
+    faces = [f for f in faces if f.landmarks is not None]
+    return sorted(faces, key=lambda f: f.center[0])
+
+
+def pick_face(faces: list[Face], choice: str | int | None, path: Path | str, source: str = "") -> tuple[Face, int]:
+    """The face ``choice`` names among ``faces`` (left to right) and its index.
+
+    Raises:
+        NoFaceError: no face, or an index beyond the faces found.
+        AmbiguousFaceError: several faces and no choice made.
+    """
+    label = f" of source {source!r}" if source else ""
+    if not faces:
+        raise NoFaceError(f"no face found in the source image{label}", path)
+    if choice is None:
+        if len(faces) > 1:
+            raise AmbiguousFaceError(
+                f"{len(faces)} faces in the source image{label} and no choice made: add \"face\": \"largest\" or "
+                f"an index 0..{len(faces) - 1} (counted left to right) to the source", path)
+        return faces[0], 0
+    if choice == "largest":
+        index = int(np.argmax([f.area for f in faces]))
+        return faces[index], index
+    if not isinstance(choice, int) or isinstance(choice, bool) or choice < 0:
+        raise DeageError(f"face choice must be \"largest\" or an index >= 0, got {choice!r}", path)
+    if choice >= len(faces):
+        raise NoFaceError(f"face {choice} asked for{label}, but the image has {len(faces)} face(s) "
+                          f"(indices 0..{len(faces) - 1}, left to right)", path)
+    return faces[choice], choice
+
+
+def load_source(
+    spec: SourceSpec,
+    base_dir: str | Path | None = None,
+    *,
+    detector: Detector | None = None,
+    recognizer: Recognizer | None = None,
+) -> SourceFace:
+    """Load the source identity ``spec`` describes (its consent is checked by the caller).
+
+    Args:
+        spec: the source (photo or clip frame, face choice).
+        base_dir: folder relative paths are taken from (the look file's folder); None = the
+            current folder.
+        detector: face detector with 68-point landmarks; None = the embedded dlib one.
+        recognizer: the identity descriptor engine; None = dlib's ResNet descriptor.
+
+    Raises:
+        MediaError: missing or unreadable file. NoFaceError: no face (or the chosen index is not
+        there). AmbiguousFaceError: several faces and no choice made. Each names the file.
+    """
+    path = resolve_source_path(spec.path, base_dir)
+    if not path.exists():
+        raise MediaError(f"source {spec.name!r}: file not found", path)
+    frame = spec.frame if spec.clip is not None else 0
+    image = prepare_photo(read_source_image(path, frame))
+    faces = find_faces(image, detector)
+    face, index = pick_face(faces, spec.face, path, spec.name)
+    aligned = align_face(image, face, "ffhq", crop_size_for(face))
+    if recognizer is None:
+        from deage.face.backends.dlib_backend import DlibRecognizer
+
+        recognizer = DlibRecognizer()
+    descriptor = np.asarray(recognizer.describe(image, face), np.float32)
+    return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor, consent=None,
+                      file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces))
