@@ -285,10 +285,14 @@ class ContainerSource:
         vfr = bool(np.any(np.abs(deltas - median) > max(1.0, 0.02 * median)))
         measured = 1 / (Fraction(median).limit_denominator(1_000_000) * self.time_base)
         if not vfr:
-            if stream_rate and abs(float(stream_rate) / float(measured) - 1) < 0.005:
-                return stream_rate, False
             mean = Fraction(int(self.pts[-1] - self.pts[0]), len(deltas))
-            return (1 / (mean * self.time_base)).limit_denominator(1001 * 1000), False
+            mean_rate = 1 / (mean * self.time_base)
+            # A coarse time base (Matroska's 1 ms) rounds each delta: trust the stream's nominal rate
+            # when either the median or the mean delta agrees with it.
+            for rate in (measured, mean_rate):
+                if stream_rate and abs(float(stream_rate) / float(rate) - 1) < 0.005:
+                    return stream_rate, False
+            return mean_rate.limit_denominator(1001 * 1000), False
         average = Fraction(len(deltas)) / (Fraction(int(self.pts[-1] - self.pts[0])) * self.time_base)
         return average.limit_denominator(1001 * 1000), True
 

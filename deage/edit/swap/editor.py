@@ -23,19 +23,14 @@ import numpy as np
 
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import light_gain
-from deage.edit.swap.mesh import check_landmarks, mesh_points, mesh_topology, warp_mesh
+from deage.edit.swap.mesh import check_landmarks, mesh_points, mesh_triangles, piecewise_affine_maps
 from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
-from deage.edit.swap.regions import SwapRegions, swap_regions
+from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
 from deage.edit.swap.source import SourceFace, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import estimate_alignment
 from deage.types import AlignedFace, Face, Image, Mask
 from deage.weights import Manifest
-
-MESH_FOREHEAD = 0.6
-"""Height of the mesh's forehead points above the brows (eye distances): the warp is defined a
-little above the highest the replacement mask reaches (``SwapParams.forehead`` <= 1 is clipped
-to the mesh's ring beyond)."""
 
 _COLOUR_GRID = 128
 
@@ -78,7 +73,7 @@ class SwapEditor:
         self._analysis: Any = None
         self._sources: dict[str, SourceFace] = {}
         self._loaded: dict[str, tuple[SourceSpec, Path | None]] = {}
-        self._topology: dict[str, np.ndarray] = {}
+        self._rgba: dict[str, np.ndarray] = {}
         self._models: dict[tuple[str, str], Any] = {}
         self._latents: dict[tuple[str, str, str], np.ndarray] = {}
 
@@ -111,13 +106,14 @@ class SwapEditor:
             if self._loaded.get(spec.name) != key:
                 self._sources[spec.name] = load_source(spec, base_dir)
                 self._loaded[spec.name] = key
-                self._topology[spec.name] = mesh_topology(
-                    mesh_points(self._sources[spec.name].landmarks, self._sources[spec.name].aligned.size,
-                                MESH_FOREHEAD))
+                self._rgba.pop(spec.name, None)
+                for k in [k for k in self._latents if k[2] == spec.name]:
+                    del self._latents[k]
             self._sources[spec.name].consent = records[spec.name]
         for name in list(self._sources):
             if name not in records:
-                del self._sources[name], self._loaded[name], self._topology[name]
+                del self._sources[name], self._loaded[name]
+                self._rgba.pop(name, None)
         assignments, default = self._resolve_mappings(params, base_dir)
         self._state = _Prepared(params, base_dir, look_consent, assignments, default)
         if params.backend == "inswapper":
@@ -291,13 +287,20 @@ class SwapEditor:
         landmarks = check_landmarks(aligned.landmarks, "the swap editor")
         size = image.shape[0]
         raster = max(64, size // 2)
-        regions = swap_regions(landmarks, size, raster, forehead=min(params.forehead, MESH_FOREHEAD))
+        regions = swap_regions(landmarks, size, raster, forehead=params.forehead)
         if params.backend == "inswapper":
             swapped, support = self._model_swap(aligned, source, params, regions)
+            shows_face = np.ones((raster, raster), np.float32)
         else:
-            swapped = self._mesh_warp(aligned, source)
+            swapped, shows_face = self._mesh_warp(aligned, source, raster)
             support = regions.face
-        swapped = _match_colour(image, swapped, regions, params)
+        # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
+        # target, no target fringe painted over.
+        shows_face = shows_face * _up(skin_or_features(image, landmarks, max(64, raster // 2)), raster)
+        gate = 1.0 - regions.upper * (1.0 - np.clip(shows_face * 1.5 - 0.25, 0.0, 1.0))
+        gate = cv2.GaussianBlur(gate, (0, 0), max(0.5, 0.03 * regions.eye_distance))
+        support = (support * gate).astype(np.float32)
+        swapped = _match_colour(image, swapped, regions.skin * shows_face, regions, params)
         # The crop holds the swap over the face and a margin beyond its mask (the blend reaches
         # there), and the target elsewhere (so multi-band's low bands see the plate's colours).
         wide = _dilate_soft(support, 0.2 * regions.eye_distance)
@@ -315,14 +318,20 @@ class SwapEditor:
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
 
-    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace) -> Image:
+    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int) -> tuple[Image, Mask]:
+        """The source warped onto the target's landmarks (RGB uint8 (S, S, 3)) and, at ``raster``,
+        where the warped source shows skin or features (float32)."""
         size = aligned.size
-        triangles = self._topology.get(source.name)
-        src_points = mesh_points(source.landmarks, source.aligned.size, MESH_FOREHEAD)
-        if triangles is None:
-            triangles = mesh_topology(src_points)
-        dst_points = mesh_points(aligned.landmarks, size, MESH_FOREHEAD)
-        return warp_mesh(source.image, src_points, dst_points, triangles, size)
+        rgba = self._rgba.get(source.name)
+        if rgba is None:
+            alpha = np.clip(source.skin * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            rgba = self._rgba[source.name] = np.dstack([source.image, alpha])
+        src_points = mesh_points(source.landmarks, source.aligned.size)
+        dst_points = mesh_points(aligned.landmarks, size)
+        map_x, map_y = piecewise_affine_maps(dst_points, src_points, mesh_triangles(), size)
+        warped = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        shows = cv2.resize(warped[..., 3], (raster, raster), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        return np.ascontiguousarray(warped[..., :3]), shows
 
     def _model_swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams,
                     regions: SwapRegions) -> tuple[Image, Mask]:
@@ -383,15 +392,16 @@ def _dilate_soft(mask: Mask, radius: float) -> Mask:
     return cv2.GaussianBlur(grown, (0, 0), max(0.5, radius / 3.0), borderType=cv2.BORDER_CONSTANT)
 
 
-def _match_colour(target: Image, swapped: Image, regions: SwapRegions, params: SwapParams) -> Image:
-    """``swapped`` with its skin tone and light matched to ``target``'s (``params.colour``)."""
+def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegions, params: SwapParams) -> Image:
+    """``swapped`` with its skin tone and light matched to ``target``'s (``params.colour``), measured
+    where ``skin`` (float32 at the regions' raster) is high."""
     if params.colour <= 0:
         return swapped
     size = target.shape[0]
     grid = min(_COLOUR_GRID, size)
     t = cv2.resize(target, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
     s = cv2.resize(swapped, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
-    skin = cv2.resize(regions.skin, (grid, grid), interpolation=cv2.INTER_AREA)
+    skin = cv2.resize(skin, (grid, grid), interpolation=cv2.INTER_AREA)
     sigma = params.light_scale * regions.eye_distance * grid / float(regions.size)
     gain = light_gain(t, s, skin, max(sigma, 0.5), params.colour)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)

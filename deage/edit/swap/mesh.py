@@ -39,6 +39,9 @@ N_POINTS = N_LANDMARKS + N_FOREHEAD + N_RING + N_BORDER
 FOREHEAD = slice(N_LANDMARKS, N_LANDMARKS + N_FOREHEAD)
 """Index range of the forehead points in ``mesh_points``' output."""
 
+MESH_FOREHEAD = 0.6
+"""Height of the mesh's forehead points above the brows, in eye distances."""
+
 RING_SCALE = 1.35
 """Ring points sit this many times further from the nose than the jaw and forehead points."""
 
@@ -87,7 +90,7 @@ def forehead_points(landmarks: Points, height: float = 0.45) -> np.ndarray:
     return pts[17:27] + np.outer(lift, frame.up)
 
 
-def mesh_points(landmarks: Points, size: int, forehead: float = 0.6) -> np.ndarray:
+def mesh_points(landmarks: Points, size: int, forehead: float = MESH_FOREHEAD) -> np.ndarray:
     """Every control point of one face in a ``size`` crop: float64 (``N_POINTS``, 2).
 
     Order: 68 landmarks, 10 forehead points, 27 ring points (jaw 0..16 then forehead), 16 border

@@ -10,6 +10,8 @@ distances (the distance between the eye centres), so they scale with the face.
   measured for the colour match.
 - ``eyes``: the eye openings (iris, sclera) with the lash line.
 - ``mouth``: the mouth opening inside the lips (teeth, tongue).
+- ``upper``: the forehead band above the brows, where hair may hang over the skin: there the
+  face mask is also kept to where both faces show skin (``skin_or_features``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from deage.edit.swap.mesh import check_landmarks, forehead_points
 from deage.face.masks import FaceFrame
-from deage.types import Mask, Points
+from deage.types import Image, Mask, Points
 
 
 @dataclass
@@ -33,6 +35,7 @@ class SwapRegions:
     skin: Mask
     eyes: Mask
     mouth: Mask
+    upper: Mask
     eye_distance: float
 
 
@@ -112,5 +115,21 @@ def swap_regions(
                           pts[31] + frame.up * 0.12 * frame.eye_distance])
     np.maximum(features, _fill(nostrils, k, size), out=features)
     skin = _erode(hull, 0.1 * d) * (1.0 - np.clip(_blur(features, 0.03 * d) * 1.5, 0.0, 1.0))
+    brows = pts[17:27] + frame.up * 0.12 * frame.eye_distance
+    upper = _blur(_fill(np.vstack([brows, forehead_points(pts, forehead + 0.3)[::-1]]), k, size), 0.04 * d)
     return SwapRegions(size=size, face=face.astype(np.float32), skin=skin.astype(np.float32),
-                       eyes=eyes.astype(np.float32), mouth=mouth.astype(np.float32), eye_distance=d)
+                       eyes=eyes.astype(np.float32), mouth=mouth.astype(np.float32), upper=upper.astype(np.float32),
+                       eye_distance=d)
+
+
+def skin_or_features(image: Image, landmarks: Points, size: int) -> Mask:
+    """float32 (size, size) in [0, 1]: where an aligned face crop (RGB uint8 (S, S, 3), landmarks
+    in its pixels) shows skin or a facial feature, not hair, a hat, a glasses frame or background.
+
+    From ``deage.face.masks.face_regions``' per-face skin-colour model; the features (eyes,
+    brows, lips, nostrils) count as face.
+    """
+    from deage.face.masks import face_regions
+
+    fr = face_regions(image, landmarks, size)
+    return np.clip(np.maximum(fr.skin * 1.4, fr.protect * fr.face), 0.0, 1.0).astype(np.float32)

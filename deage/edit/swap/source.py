@@ -22,6 +22,7 @@ import numpy as np
 
 from deage.edit.base import crop_size_for
 from deage.edit.swap.params import ConsentRecord, SourceSpec
+from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.align import align_face
 from deage.face.protocols import Detector, Recognizer
@@ -44,6 +45,8 @@ class SourceFace:
         aligned: the face in an FFHQ-aligned crop (RGB uint8 (S, S, 3), S = 512 or 1024), with its
             68 landmarks and 5 key points in crop pixels.
         descriptor: float32 (128,) dlib identity descriptor (from the original image).
+        skin: float32 (S, S) in [0, 1]: where the crop shows skin or facial features (not hair,
+            glasses frames or background); the swap takes no forehead from elsewhere.
         consent: the consent record (filled in by the editor after its check).
         file_sha256: sha256 of the file the face came from (for provenance).
         face_index: which face of the image it was (left to right), and how many there were.
@@ -54,6 +57,7 @@ class SourceFace:
     frame: int
     aligned: AlignedFace
     descriptor: np.ndarray | None
+    skin: np.ndarray
     consent: ConsentRecord | None
     file_sha256: str
     face_index: int = 0
@@ -226,5 +230,9 @@ def load_source(
 
         recognizer = DlibRecognizer()
     descriptor = np.asarray(recognizer.describe(image, face), np.float32)
-    return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor, consent=None,
+    size = aligned.size
+    skin = cv2.resize(skin_or_features(aligned.image, aligned.landmarks, size // 4), (size, size),
+                      interpolation=cv2.INTER_LINEAR)
+    return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor, skin=skin,
+                      consent=None,
                       file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces))

@@ -1,0 +1,153 @@
+"""Per-face measurements of a rendered frame against its source frame, on plain arrays.
+
+Everything here works in one face's aligned crop (``deage.face.align`` "ffhq" template at
+``MEASURE_SIZE`` pixels), built with the *source* face's key points for both images, so the
+source and the render are compared pixel for pixel in face-attached coordinates: camera and
+head motion drop out, and sizes are in units of the face (its eye distance), not of the frame.
+
+Functions take luminance crops: float32 (S, S) in [0, 1] (Rec.709 weights on the sRGB-encoded
+values, i.e. luma, which is what the eye judges flicker and seams on). ``luma`` makes them.
+
+- ``band_energy``: RMS of a difference-of-Gaussians band at wrinkle scale (about 1 % to 5 % of
+  the eye distance) inside soft masks: how much fine-line detail a region holds.
+- ``seam_ratio``: gradient magnitude of the render over that of the source on the band where
+  the edit ends (the matte's transition, or where the edit's change falls off): 1 = no visible
+  edge added, above 1 = a seam.
+- ``mean_change``: masked mean absolute difference, for flicker (frame to frame) and for
+  "was this face edited at all".
+- ``landmark_acceleration``: second difference of landmark positions over three frames, in eye
+  distances: jitter that smooth motion does not produce.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from deage.types import Image, Mask, Points
+
+MEASURE_SIZE = 512
+"""Side (px) of the aligned crop faces are measured in (FFHQ template: eye distance ~126 px)."""
+
+BAND_SIGMAS = (0.012, 0.06)
+"""Inner and outer Gaussian sigma of the wrinkle band, as fractions of the eye distance."""
+
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def luma(image: Image) -> np.ndarray:
+    """Rec.709 luma of an RGB uint8 (H, W, 3) image: float32 (H, W) in [0, 1]."""
+    return (image.astype(np.float32) @ (_LUMA / np.float32(255.0))).astype(np.float32)
+
+
+def eye_distance(landmarks: Points) -> float:
+    """Distance between the eye centres of 68 iBUG landmarks (same units as the points)."""
+    pts = np.asarray(landmarks, np.float64)
+    return float(np.hypot(*(pts[42:48].mean(0) - pts[36:42].mean(0))))
+
+
+def wrinkle_band(lum: np.ndarray, eye_dist: float) -> np.ndarray:
+    """Difference-of-Gaussians band of a luma crop at wrinkle scale: float32 (S, S), signed.
+
+    Sigmas are ``BAND_SIGMAS`` x ``eye_dist`` (pixels of the crop): finer than pores and grain
+    is cut below, the soft shading of folds and cheeks above.
+    """
+    s1, s2 = (max(0.5, f * eye_dist) for f in BAND_SIGMAS)
+    fine = cv2.GaussianBlur(lum, (0, 0), s1, borderType=cv2.BORDER_REFLECT)
+    coarse = cv2.GaussianBlur(lum, (0, 0), s2, borderType=cv2.BORDER_REFLECT)
+    return fine - coarse
+
+
+def band_energy(band: np.ndarray, masks: dict[str, Mask]) -> dict[str, float]:
+    """RMS of ``band`` (float32 (S, S)) under each soft mask, in 8-bit code values (0..255 scale).
+
+    Masks are float32 (S, S) in [0, 1]; a mask with (almost) no weight gives NaN.
+    """
+    sq = band * band
+    out: dict[str, float] = {}
+    for name, m in masks.items():
+        w = float(m.sum())
+        out[name] = float(np.sqrt(float((sq * m).sum()) / w) * 255.0) if w > 4.0 else float("nan")
+    return out
+
+
+def mean_change(a: np.ndarray, b: np.ndarray, mask: Mask) -> float:
+    """Mean of ``|a - b|`` weighted by ``mask`` (float32 (S, S)), in 8-bit code values; NaN if the mask is empty."""
+    w = float(mask.sum())
+    if w <= 4.0:
+        return float("nan")
+    return float((np.abs(a - b) * mask).sum() / w * 255.0)
+
+
+def gradient_magnitude(lum: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of a luma crop: float32 (S, S), per pixel, in [0, 1] units."""
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    return cv2.magnitude(gx, gy)
+
+
+def edit_boundary(
+    source: np.ndarray,
+    render: np.ndarray,
+    eye_dist: float,
+    *,
+    matte: Mask | None = None,
+    valid: Mask | None = None,
+    noise: float = 1.0 / 255.0,
+) -> np.ndarray:
+    """Where the edit ends: a bool (S, S) band a few pixels wide around the edge of the edited area.
+
+    With a ``matte`` (the blend mask warped into the crop) the band is its transition
+    (0.02 < matte < 0.98, grown by the band width). Without one, the edited area is where the
+    smoothed absolute change exceeds both ``noise`` and a quarter of its typical level inside
+    the change; the band straddles its outline. ``valid`` (float32 (S, S)) limits the band to
+    where both crops hold real frame pixels. Empty when nothing changed.
+    """
+    width = max(2, int(round(0.04 * eye_dist)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    if matte is not None:
+        transition = ((matte > 0.02) & (matte < 0.98)).astype(np.uint8)
+        band = cv2.dilate(transition, kernel) > 0
+    else:
+        change = cv2.GaussianBlur(np.abs(render - source), (0, 0), max(1.0, 0.02 * eye_dist))
+        inside = change[change > noise]
+        if inside.size < 16:
+            return np.zeros(source.shape, bool)
+        level = max(noise, 0.25 * float(np.percentile(inside, 90)))
+        area = (change > level).astype(np.uint8)
+        band = (cv2.dilate(area, kernel) - cv2.erode(area, kernel)) > 0
+    if valid is not None:
+        band &= valid > 0.999
+    return band
+
+
+def seam_ratio(source: np.ndarray, render: np.ndarray, band: np.ndarray) -> float:
+    """Mean gradient magnitude of ``render`` over that of ``source`` on ``band`` (bool (S, S)).
+
+    1.0 when the band is empty (nothing was edited, so nothing can show an edge).
+    """
+    if band.sum() < 16:
+        return 1.0
+    g_src = float(gradient_magnitude(source)[band].mean())
+    g_out = float(gradient_magnitude(render)[band].mean())
+    eps = 0.25 / 255.0  # a flat band (sky, studio backdrop) must not turn noise into a huge ratio
+    return (g_out + eps) / (g_src + eps)
+
+
+def landmark_acceleration(history: list[Points], eye_dist: float) -> float:
+    """Mean length of ``L[t] - 2 L[t-1] + L[t-2]`` over 68 points, in eye distances.
+
+    ``history`` holds the last three float32 (68, 2) landmark sets, oldest first; NaN with fewer.
+    Smooth motion (constant velocity) gives 0; jitter gives about twice its amplitude.
+    """
+    if len(history) < 3 or eye_dist <= 0:
+        return float("nan")
+    a, b, c = (np.asarray(p, np.float64) for p in history[-3:])
+    return float(np.linalg.norm(c - 2 * b + a, axis=1).mean() / eye_dist)
+
+
+def landmark_shift(source: Points, render: Points, eye_dist: float) -> float:
+    """Mean distance between two landmark sets (float (68, 2)), in eye distances."""
+    if eye_dist <= 0:
+        return float("nan")
+    return float(np.linalg.norm(np.asarray(render, np.float64) - np.asarray(source, np.float64), axis=1).mean() / eye_dist)
