@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# insightface pulls the CPU-only onnxruntime, which shares its files with onnxruntime-gpu:
+	@# keep only the GPU build (it runs on the CPU too) so the CUDA provider is there when a GPU is.
+	$(PY) -m pip uninstall --quiet --yes onnxruntime
+	$(PY) -m pip install --quiet --force-reinstall --no-deps "onnxruntime-gpu>=1.20"
 	touch $@
 
 demo: setup

@@ -110,12 +110,22 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.action == "where":
         print(manifest.weights_dir if not args.name else manifest.where(args.name))
         return 0
+    if args.name:
+        manifest.entry(args.name)  # unknown name -> WeightsError naming it
     statuses = manifest.verify_all() if args.action == "verify" else manifest.status_all()
-    for status in statuses:
-        print(status.line())
-    if args.action == "verify" and any(s.state in ("missing", "mismatch") for s in statuses if s.name in (args.name or [s.name])):
-        return 1
-    return 0
+    statuses = [s for s in statuses if args.name in (None, s.name)]
+    if args.json:
+        print(json.dumps([s.to_dict() for s in statuses], indent=2))
+    elif args.action == "list" and not args.name:
+        print(f"{'model':<24} {'state':<10} {'kind':<12} file")
+        for s in statuses:
+            print(f"{s.name:<24} {s.state:<10} {s.kind:<12} {s.file}")
+        print(f"weights folder: {manifest.weights_dir}  ('deage weights list NAME' says where to get a file)")
+    else:
+        for s in statuses:
+            print(s.line())
+    bad = [s for s in statuses if s.state in ("missing", "mismatch")]
+    return 1 if args.action == "verify" and bad else 0
 
 
 def cmd_provenance(args: argparse.Namespace) -> int:
@@ -164,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "verify", "where"])
     p.add_argument("name", nargs="?", default=None)
     p.add_argument("--weights-dir", default=None, help="weights folder (default: $DEAGE_WEIGHTS or ./weights)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("provenance", help="print a render's provenance and check the output's hash")

@@ -7,7 +7,9 @@ onnxruntime-gpu logs an error when its CUDA provider's libraries are missing (a 
 a CUDA/cuDNN version it was not built for) and then runs on the CPU. ``create_session`` keeps that
 log out of the user's way and falls back quietly for ``"auto"``; for an explicit GPU request the
 fallback is reported with a ``RuntimeWarning``. The provider actually used is
-``session.get_providers()[0]`` (see ``session_device``).
+``session.get_providers()[0]`` (see ``session_device``). Silencing works through onnxruntime's
+process-wide default logger: it is set to "fatal" while a session is created and back to
+onnxruntime's default ("warning") afterwards, so create sessions from one thread at a time.
 """
 
 from __future__ import annotations

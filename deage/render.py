@@ -1,16 +1,27 @@
 """Render frames and whole clips: a pure function of (clip, analysis, Look).
 
-``FrameRenderer`` edits one frame (used by the clip render and by the notebook preview);
-``render_clip`` streams a clip through it: decode -> edit each selected face -> encode, never
-holding the clip in memory, with the audio copied through and a provenance sidecar beside the output.
+``FrameRenderer`` edits one frame (used by the clip render, the notebook preview and the workers of
+a distributed render); ``render_clip`` streams a clip through it. The stream is a three-stage
+pipeline (``deage.scale.pipeline``): decoding, editing and encoding run on their own threads and
+overlap, and memory holds only the frames in flight, whatever the clip's length. The audio is
+copied through, an optional matte (the union of the per-face blend masks) is written beside the
+picture, and a provenance sidecar records what made the output.
+
+Renders on several processes or machines: ``deage.scale.ray_render.render_clip_ray`` gives the
+same pixels (and, on the same machine, the same file bytes).
+
+GPU: ``FrameRenderer(device="cuda")`` (or ``DEAGE_DEVICE=cuda``) aligns faces and composites them
+on torch CUDA tensors (``deage.gpu``); the editors keep their own device. Without CUDA it warns and
+uses the CPU path, the default, which the GPU path matches within 2 levels (see ``deage.gpu``).
 """
 
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +32,7 @@ from deage.look import Look
 from deage.types import Face, Image
 
 ProgressFn = Callable[[int, int], None]  # (frames done, frames total)
+DEVICE_ENV = "DEAGE_DEVICE"
 
 
 def parse_frame_range(text: str | None, frame_count: int) -> tuple[int, int]:
@@ -53,6 +65,7 @@ class RenderResult:
         frames_without_face: frames in the range where no selected face was present (passed through untouched).
         seconds: wall time of the render.
         provenance: path of the sidecar JSON.
+        matte: the matte output, when one was written.
     """
 
     output: Path
@@ -61,6 +74,7 @@ class RenderResult:
     frames_without_face: list[int] = field(default_factory=list)
     seconds: float = 0.0
     provenance: Path | None = None
+    matte: Path | None = None
 
     @property
     def frames(self) -> int:
@@ -71,16 +85,56 @@ class RenderResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+def resolve_device(device: Any = None) -> Any:
+    """The torch device the GPU path runs on, or None for the CPU (numpy / OpenCV) path.
+
+    Args:
+        device: None (read ``$DEAGE_DEVICE``, default ``"cpu"``); ``"cpu"``; ``"auto"`` (CUDA when
+            torch sees it, else the CPU path); ``"cuda"`` / ``"cuda:N"`` (warns and uses the CPU
+            path when torch sees no CUDA); or a ``torch.device``, which forces the torch path on
+            that device (``torch.device("cpu")`` runs the GPU code on the CPU, for tests).
+
+    Raises:
+        DeageError: an unknown device string.
+    """
+    if device is None:
+        device = os.environ.get(DEVICE_ENV, "").strip() or "cpu"
+    if not isinstance(device, str):
+        return device  # a torch.device: the torch path, wherever it points
+    from deage.onnx_session import parse_device
+
+    kind, index = parse_device(device)
+    if kind == "cpu":
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda", index)
+    if kind != "auto":
+        warnings.warn(f"device {device!r} was requested but torch sees no CUDA device; rendering on the CPU",
+                      RuntimeWarning, stacklevel=3)
+    return None
+
+
 class FrameRenderer:
     """Edits one frame with a Look, given the faces of that frame.
 
-    Build it once per shot (it builds the editor once); call ``render`` per frame.
-    Editors that need the whole shot (a face swap resolving which source goes on which track)
-    have a ``prepare(look, analysis)`` method, called here once; editors with ``per_track = True``
-    receive the face's ``track_id`` in ``edit``.
+    Build it once per shot (it builds the editor once); call ``render`` per frame, from any number
+    of threads (editors are pure functions of their input). Editors that need the whole shot (a
+    face swap resolving which source goes on which track) have a ``prepare(look, analysis)``
+    method, called here once; editors with ``per_track = True`` receive the face's ``track_id`` in
+    ``edit``.
+
+    Args:
+        look: the Look.
+        analysis: the clip's ``Analysis`` (for editors with ``prepare``).
+        editor: an editor instance to use instead of building the Look's.
+        device: where alignment and compositing run; see ``resolve_device`` (default: the CPU, or
+            ``$DEAGE_DEVICE``).
     """
 
-    def __init__(self, look: Look, *, analysis: Any | None = None, editor: Any | None = None) -> None:
+    def __init__(self, look: Look, *, analysis: Any | None = None, editor: Any | None = None,
+                 device: Any = None) -> None:
         from deage.edit.registry import editor_spec
 
         self.look = look
@@ -91,6 +145,7 @@ class FrameRenderer:
         self.editor = editor if editor is not None else self.spec.build()
         if hasattr(self.editor, "prepare"):
             self.editor.prepare(look, analysis)
+        self.device = resolve_device(device)
 
     @property
     def needs_faces(self) -> bool:
@@ -104,32 +159,119 @@ class FrameRenderer:
         Returns the new frame and, per edited face, its blend mask in frame coordinates
         (float32 (H, W) in [0, 1]; the union is the matte for compositing).
         """
-        look = self.look.at(index)
-        out = frame
         masks: list[np.ndarray] = []
         if not self.spec.needs_faces:
             return frame.copy(), masks
-        from deage.blend.composite import composite
+        look = self.look.at(index)
         from deage.blend.params import BlendParams
-        from deage.edit.base import crop_size_for
-        from deage.face.align import align_face
 
         params = self.spec.params_from_dict(look.edit)
         blend = BlendParams.from_dict(look.blend)
-        per_track = getattr(self.editor, "per_track", False)
-        for track_id, face in faces.items():
-            if face.landmarks is None:
-                continue
+        todo = [(track_id, face) for track_id, face in faces.items() if face.landmarks is not None]
+        if not todo:
+            return frame.copy(), masks
+        if self.device is not None:
+            from deage.gpu.render import render_faces_torch
+
+            return render_faces_torch(frame, todo, self._edit, params, blend, self.device)
+        from deage.blend.composite import composite
+        from deage.edit.base import crop_size_for
+        from deage.face.align import align_face
+
+        out = frame
+        for track_id, face in todo:
             aligned = align_face(out, face, "ffhq", crop_size_for(face))
-            if per_track:
-                result = self.editor.edit(aligned, params, track_id=track_id)
-            else:
-                result = self.editor.edit(aligned, params)
+            result = self._edit(aligned, params, track_id)
             out, mask = composite(out, aligned, result, blend, return_mask=True)
             masks.append(mask)
-        if out is frame:
-            out = frame.copy()
         return out, masks
+
+    def _edit(self, aligned: Any, params: Any, track_id: int) -> Any:
+        if getattr(self.editor, "per_track", False):
+            return self.editor.edit(aligned, params, track_id=track_id)
+        return self.editor.edit(aligned, params)
+
+
+@dataclass
+class FaceSelection:
+    """The faces a render edits: the clip's analysis and the selected track ids (None: no faces)."""
+
+    analysis: Any | None
+    track_ids: list[int]
+
+    def faces_at(self, index: int) -> dict[int, Face]:
+        """``{track id: Face}`` of the selected tracks present in frame ``index``."""
+        if self.analysis is None:
+            return {}
+        present = self.analysis.faces_at(index)
+        return {t: present[t] for t in self.track_ids if t in present}
+
+
+@dataclass
+class RangeStats:
+    """Counts of a rendered range (see ``RenderResult``)."""
+
+    faces_edited: int = 0
+    frames_without_face: list[int] = field(default_factory=list)
+
+
+def render_frames(
+    frames: Any,
+    renderer: FrameRenderer,
+    selection: FaceSelection,
+    sink: Callable[[int, Image, np.ndarray | None], None],
+    *,
+    start: int,
+    stop: int,
+    lead_in: int = 0,
+    matte: bool = False,
+    burn_in: bool = False,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> RangeStats:
+    """Stream clip frames ``start - lead_in .. stop - 1`` through ``renderer`` into ``sink``.
+
+    Args:
+        frames: an iterable of RGB uint8 frames starting at clip index ``start - lead_in``
+            (``clip.frames(start - lead_in, stop)``).
+        renderer, selection: how to edit, and which faces.
+        sink: ``sink(index, image, matte)`` for every frame from ``start`` on, in order, on the
+            calling thread; ``matte`` is uint16 (H, W) when ``matte`` is set, else None.
+        lead_in: frames rendered first and not passed to the sink.
+        burn_in: burn the "AI-altered" label into the image (not the matte).
+        workers: editing threads (default ``PipelineSettings.for_machine()``).
+        progress: ``progress(done, total)`` after each frame passed to the sink.
+    """
+    from deage.review.burn_in import burn_in_label
+    from deage.scale.outputs import matte_to_uint16
+    from deage.scale.pipeline import PipelineSettings, run_pipeline
+
+    settings = PipelineSettings.for_machine() if workers is None else PipelineSettings(workers=workers)
+    stats = RangeStats()
+    first = start - lead_in
+
+    def process(item: tuple[int, Image]) -> tuple[int, Image, np.ndarray | None, int]:
+        index, frame = item
+        faces = selection.faces_at(index) if renderer.needs_faces else {}
+        out, masks = renderer.render(frame, index, faces)
+        if burn_in:
+            out = burn_in_label(out)
+        alpha = matte_to_uint16(masks, frame.shape[:2]) if matte else None
+        return index, out, alpha, len(faces)
+
+    def deliver(result: tuple[int, Image, np.ndarray | None, int]) -> None:
+        index, out, alpha, count = result
+        if index < start:
+            return
+        stats.faces_edited += count
+        if renderer.needs_faces and count == 0:
+            stats.frames_without_face.append(index)
+        sink(index, out, alpha)
+        if progress is not None:
+            progress(index - start + 1, stop - start)
+
+    run_pipeline(zip(range(first, stop), frames), process, deliver, settings)
+    return stats
 
 
 def render_clip(
@@ -145,6 +287,9 @@ def render_clip(
     progress: ProgressFn | None = None,
     provenance: bool = True,
     operator: str | None = None,
+    matte: str | Path | None = None,
+    device: Any = None,
+    workers: int | None = None,
 ) -> RenderResult:
     """Render ``source`` with ``look`` into ``output`` (format from the extension).
 
@@ -154,69 +299,79 @@ def render_clip(
         look: the Look (default: identity, which reproduces the input).
         frames: (start, stop) 0-based clip indices, stop exclusive; default the whole clip.
         analysis: a precomputed ``deage.face.analysis.Analysis`` (else computed or loaded from cache).
+        analysis_settings, cache_dir: for computing / caching the analysis.
         codec: force a writer codec (see ``deage.video.ClipWriter``).
         progress: called with (frames done, frames total) after each frame.
+        provenance: write ``<output>.provenance.json``.
+        operator: who rendered (recorded in the provenance; default the login name).
+        matte: also write the union of the per-face blend masks here (a grey clip or image
+            sequence, format from the extension; see ``deage.scale.outputs``).
+        device: where faces are aligned and composited (``"cpu"``, ``"cuda"``...; ``resolve_device``).
+        workers: editing threads (default: 1 on up to 2 cores, else half the cores, at most 8).
 
     Raises:
         MediaError, OutputError, LookError, NoFaceError: bad input, with a one-line message.
     """
     from deage.safe_write import check_output_path
-    from deage.video import ClipWriter, open_clip
+    from deage.scale.outputs import RenderOutputs
+    from deage.video import open_clip
 
     look = look or Look()
     source = Path(source)
     output = check_output_path(output, source)
-    from deage.edit.registry import editor_spec
-
-    try:
-        needs_faces = editor_spec(look.editor).needs_faces
-    except KeyError as exc:
-        raise LookError(str(exc.args[0])) from None
+    if matte is not None:
+        matte = check_output_path(matte, source)
+    needs_faces = _needs_faces(look)
     started = time.perf_counter()
     with open_clip(source) as clip:
-        start, stop = frames if frames is not None else (0, len(clip))
-        if not 0 <= start < stop <= len(clip):
-            raise DeageError(f"frame range {start}:{stop} is outside the clip's {len(clip)} frames", source)
-        selected: list[int] = []
+        start, stop = check_frames(frames, len(clip), source)
+        selection = FaceSelection(None, [])
         if needs_faces:
             analysis, selected = _analyse_and_select(clip, look, analysis, analysis_settings, cache_dir)
-        renderer = FrameRenderer(look, analysis=analysis)
-        info = clip.info
-        fps = Fraction(info.fps)
-        result = RenderResult(output=output, frame_range=(start, stop))
-        audio_range = (float(start / fps), float(stop / fps))
-        with ClipWriter(
-            output,
-            fps=fps,
-            width=info.width,
-            height=info.height,
-            codec=codec,
-            audio_from=source if info.has_audio else None,
-            audio_range=audio_range if (start, stop) != (0, len(clip)) else None,
-            inputs=(source,),
-        ) as writer:
-            for done, (index, frame) in enumerate(zip(range(start, stop), clip.frames(start, stop)), start=1):
-                faces: dict[int, Face] = {}
-                if needs_faces:
-                    present = analysis.faces_at(index)
-                    faces = {t: present[t] for t in selected if t in present}
-                    if not faces:
-                        result.frames_without_face.append(index)
-                out, _ = renderer.render(frame, index, faces)
-                result.faces_edited += len(faces)
-                if look.burn_in:
-                    from deage.review.burn_in import burn_in_label
-
-                    out = burn_in_label(out)
-                writer.write(out)
-                if progress is not None:
-                    progress(done, stop - start)
+            selection = FaceSelection(analysis, selected)
+        renderer = FrameRenderer(look, analysis=selection.analysis, device=device)
+        result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
+        with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte) as outputs:
+            stats = render_frames(
+                clip.frames(start, stop), renderer, selection, outputs.write, start=start, stop=stop,
+                matte=matte is not None, burn_in=look.burn_in, workers=workers, progress=progress,
+            )
+    result.faces_edited, result.frames_without_face = stats.faces_edited, stats.frames_without_face
     result.seconds = time.perf_counter() - started
     if provenance:
         from deage.provenance import write_provenance
 
-        result.provenance = write_provenance(result, source=source, look=look, operator=operator)
+        extra = {"matte": str(result.matte)} if result.matte else None
+        result.provenance = write_provenance(result, source=source, look=look, operator=operator, extra=extra)
     return result
+
+
+def check_frames(frames: tuple[int, int] | None, frame_count: int, source: Path) -> tuple[int, int]:
+    """``frames`` (default the whole clip) checked against the clip's length."""
+    start, stop = frames if frames is not None else (0, frame_count)
+    if not 0 <= start < stop <= frame_count:
+        raise DeageError(f"frame range {start}:{stop} is outside the clip's {frame_count} frames", source)
+    return int(start), int(stop)
+
+
+def output_settings(clip: Any, start: int, stop: int) -> dict[str, Any]:
+    """``RenderOutputs`` keyword arguments for rendering frames ``start:stop`` of an open clip."""
+    whole = (start, stop) == (0, len(clip))
+    return {
+        "info": clip.info,
+        "frame_range": (start, stop),
+        "timestamps": clip.timestamps if clip.info.variable_frame_rate else None,
+        "audio_range": None if whole else (clip.frame_time(start), clip.frame_time(stop)),
+    }
+
+
+def _needs_faces(look: Look) -> bool:
+    from deage.edit.registry import editor_spec
+
+    try:
+        return editor_spec(look.editor).needs_faces
+    except KeyError as exc:
+        raise LookError(str(exc.args[0])) from None
 
 
 def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cache_dir: Any) -> tuple[Any, list[int]]:

@@ -115,6 +115,7 @@ def test_detector_without_keypoints_is_refused(tmp_path):
 
 
 def test_yunet_refuses_another_model(tmp_path, shared_models):
+    """A real ONNX model of another kind (PFLD) under YuNet's backend is refused."""
     import shutil
 
     shutil.copy(shared_models / "pfld_landmarks.onnx", tmp_path / "fake_yunet.onnx")
@@ -143,6 +144,7 @@ def test_retinaface_wiring_with_anchor_standin(tmp_path):
 
 
 def test_retinaface_refuses_a_foreign_state_dict(tmp_path):
+    """Wiring: a state dict of another network is refused, naming what does not fit."""
     import torch
 
     torch.save({"conv.weight": torch.zeros(3, 3)}, str(tmp_path / "not_retina.pth"))

@@ -116,7 +116,7 @@ def test_landmark106_wiring_crop_and_mapping(landmark106, points106, angle):
 
 
 def test_landmark106_input_normalisation_follows_the_graph(tmp_path, points106):
-    """insightface's rule: Sub and Mul nodes first -> the model takes raw 0..255 pixels."""
+    """Wiring (stand-in), insightface's rule: Sub and Mul nodes first -> the model takes raw 0..255 pixels."""
     path = constant_points_model(tmp_path / "2d106det.onnx", points106.ravel(), ["N", 3, 192, 192])
     m = write_manifest(tmp_path, {"lm106": {"file": "2d106det.onnx", "kind": "landmarker", "backend": "landmark106"}})
     assert make_backend("lm106", manifest=m).input_normalisation == "centered"

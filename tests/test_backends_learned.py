@@ -53,6 +53,7 @@ def test_fran_wiring_age_planes_and_delta(tmp_path, aligned, mode):
 
 
 def test_fran_same_age_or_zero_strength_changes_nothing(tmp_path, aligned):
+    """Wiring (stand-in): no age change or zero strength returns the crop untouched, mask 0."""
     editor = _fran(tmp_path)
     for params in (fran.FranParams(50, 50), fran.FranParams(60, 30, strength=0.0)):
         result = editor.edit(aligned, params)
@@ -60,6 +61,7 @@ def test_fran_same_age_or_zero_strength_changes_nothing(tmp_path, aligned):
 
 
 def test_fran_dynamic_size_uses_the_manifest_size(tmp_path, aligned):
+    """Wiring (stand-in): a dynamic-size model runs at the signature's size, in the signed RGB range."""
     fran_model(tmp_path / "fran_1024.onnx", size="S")
     m = write_manifest(tmp_path, {"fran": {"file": "fran_1024.onnx", "kind": "age-editor", "backend": "fran",
                                            "signature": {"size": 384, "rgb_range": "signed"}}})
@@ -83,6 +85,7 @@ def test_fran_params_are_validated():
 
 
 def test_fran_missing_file_and_wrong_signature(tmp_path, monkeypatch):
+    """Errors: no file (what to get, where to put it), and a stand-in with another signature."""
     monkeypatch.setenv("DEAGE_WEIGHTS", str(tmp_path))
     with pytest.raises(WeightsError, match="fran_1024.onnx.*user-trained.*put it at") as err:
         fran.load_editor()
@@ -121,6 +124,8 @@ def test_stylegan_wiring_regions_and_direction(tmp_path, aligned):
 
 
 def test_stylegan_age_control_1024_output_and_missing_target(tmp_path, aligned):
+    """Wiring (stand-in): an "age" model without context gets target_age / 100 and the whole crop;
+    its 1024 output is resized back into the 512 crop."""
     editor = _stylegan(tmp_path, control="age", context=False, out_size=1024)
     assert editor.control == "age" and not editor.has_context and editor.inner_box(512) == (0, 512)
     with pytest.raises(LookError, match="target_age"):
@@ -132,6 +137,7 @@ def test_stylegan_age_control_1024_output_and_missing_target(tmp_path, aligned):
 
 
 def test_stylegan_wrong_signatures(tmp_path):
+    """Wiring (stand-ins): a 128 px image input, and a FRAN graph, are refused with clear messages."""
     stylegan_model(tmp_path / "stylegan_age.onnx", image_size=128, out_size=128)
     m = write_manifest(tmp_path, {"sg": {"file": "stylegan_age.onnx", "kind": "age-editor",
                                          "backend": "stylegan_onnx"}})
@@ -152,7 +158,21 @@ def test_stylegan_params_are_validated():
 
 
 def test_editor_loader_checks_the_kind(tmp_path):
+    """Wiring (stand-in): a manifest model of the other editor backend is refused by this loader."""
     fran_model(tmp_path / "fran_1024.onnx")
     m = write_manifest(tmp_path, {"fran": {"file": "fran_1024.onnx", "kind": "age-editor", "backend": "fran"}})
     with pytest.raises(WeightsError, match="not a stylegan_onnx editor"):
         stylegan_onnx.load_editor("fran", manifest=m)
+
+
+def test_factories_fit_the_editor_registry(tmp_path, aligned):
+    """The learned editors plug into deage.edit.registry as ``module:load_editor`` + params class."""
+    from deage.edit.registry import EditorSpec
+
+    fran_model(tmp_path / "fran_1024.onnx")
+    m = write_manifest(tmp_path, {"fran": {"file": "fran_1024.onnx", "kind": "age-editor", "backend": "fran"}})
+    spec = EditorSpec("fran", "deage.edit.learned.fran:load_editor", "deage.edit.learned.fran:FranParams",
+                      "FRAN-style learned re-aging")
+    editor = spec.build(manifest=m)
+    params = spec.params_from_dict({"input_age": 55, "target_age": 35})
+    assert editor.edit(aligned, params).image.shape == aligned.image.shape

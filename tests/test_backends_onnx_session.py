@@ -1,4 +1,7 @@
-"""onnxruntime session factory and torch device choice (deage.onnx_session)."""
+"""onnxruntime session factory and torch device choice (deage.onnx_session).
+
+The sessions run a stand-in model (a fixed random projection): these tests check wiring, not accuracy.
+"""
 
 from __future__ import annotations
 

@@ -42,6 +42,7 @@ def test_wiring_descriptors_follow_the_aligned_face(recognizer, faces, group_pho
 
 
 def test_batch_equals_one_by_one(recognizer, faces, group_photo):
+    """Wiring (stand-in): one batch through the model equals the faces described one by one."""
     batch = recognizer.describe_many(group_photo, faces)
     assert batch.shape == (6, 512)
     single = np.stack([recognizer.describe(group_photo, f) for f in faces])

@@ -88,3 +88,25 @@ def test_render_never_overwrites_input_and_leaves_no_partial_file(example_clip, 
     assert proc.returncode == 2
     assert Path(example_clip).read_bytes() == before
     assert not any(p.name.startswith(".x") or p.name == "x.mp4" for p in tmp_path.iterdir())
+
+
+def test_weights_verify_reports_missing_file_with_where_to_get_it(tmp_path, capsys):
+    assert main(["weights", "verify", "pfld_68", "--weights-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "missing" in out and "pfld_landmarks.onnx" in out and "get it from" in out
+
+
+def test_weights_verify_accepts_the_real_file(shared_models, capsys):
+    assert main(["weights", "verify", "pfld_68", "--weights-dir", str(shared_models)]) == 0
+    assert " ok " in capsys.readouterr().out
+
+
+def test_weights_verify_rejects_a_wrong_file(tmp_path, capsys):
+    (tmp_path / "pfld_landmarks.onnx").write_bytes(b"not the model")
+    assert main(["weights", "verify", "pfld_68", "--weights-dir", str(tmp_path)]) == 1
+    assert "mismatch" in capsys.readouterr().out
+
+
+def test_weights_unknown_model_is_a_clear_error():
+    proc = run_cli("weights", "list", "no_such_model")
+    assert proc.returncode == 2 and "no_such_model" in proc.stderr

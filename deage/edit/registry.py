@@ -39,6 +39,11 @@ EDITORS: dict[str, EditorSpec] = {
                    "changes nothing: the output equals the input frame for frame", needs_faces=False),
         EditorSpec("makeup", "deage.edit.makeup:MakeupEditor", "deage.edit.makeup:MakeupParams",
                    "embedded digital-makeup de-ager (no weights)"),
+        EditorSpec("fran", "deage.edit.learned.fran:load_editor", "deage.edit.learned.fran:FranParams",
+                   "FRAN-style learned re-aging (user-supplied fran_1024.onnx, see weights/README.md)"),
+        EditorSpec("stylegan_age", "deage.edit.learned.stylegan_onnx:load_editor",
+                   "deage.edit.learned.stylegan_onnx:StyleganAgeParams",
+                   "StyleGAN-family ONNX age editor (user-supplied stylegan_age.onnx)"),
     )
 }
 

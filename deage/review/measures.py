@@ -10,9 +10,9 @@ values, i.e. luma, which is what the eye judges flicker and seams on). ``luma`` 
 
 - ``band_energy``: RMS of a difference-of-Gaussians band at wrinkle scale (about 1 % to 5 % of
   the eye distance) inside soft masks: how much fine-line detail a region holds.
-- ``seam_ratio``: gradient magnitude of the render over that of the source on the band where
-  the edit ends (the matte's transition, or where the edit's change falls off): 1 = no visible
-  edge added, above 1 = a seam.
+- ``seam_ratio``: gradient magnitude of the render over that of the source along the band where
+  the edit ends (the matte's transition, or where the edit's change falls off), averaged
+  locally, worst quarter: 1 = no visible edge added, above 1 = a seam.
 - ``mean_change``: masked mean absolute difference, for flicker (frame to frame) and for
   "was this face edited at all".
 - ``landmark_acceleration``: second difference of landmark positions over three frames, in eye
@@ -86,6 +86,12 @@ def gradient_magnitude(lum: np.ndarray) -> np.ndarray:
     return cv2.magnitude(gx, gy)
 
 
+SEAM_SCALES = (0.012, 0.015, 0.12)
+"""Seam measurement scales, as fractions of the eye distance: pre-smoothing sigma (drops pixel
+grain, keeps a hard step sharp), half-width of the boundary band, and the sigma of the local
+average along the band (a seam on part of the outline must not be diluted by the rest)."""
+
+
 def edit_boundary(
     source: np.ndarray,
     render: np.ndarray,
@@ -95,15 +101,15 @@ def edit_boundary(
     valid: Mask | None = None,
     noise: float = 1.0 / 255.0,
 ) -> np.ndarray:
-    """Where the edit ends: a bool (S, S) band a few pixels wide around the edge of the edited area.
+    """Where the edit ends: a bool (S, S) band a few pixels wide along the outline of the edited area.
 
     With a ``matte`` (the blend mask warped into the crop) the band is its transition
-    (0.02 < matte < 0.98, grown by the band width). Without one, the edited area is where the
+    (0.02 < matte < 0.98), grown by the band half-width. Without one, the edited area is where the
     smoothed absolute change exceeds both ``noise`` and a quarter of its typical level inside
     the change; the band straddles its outline. ``valid`` (float32 (S, S)) limits the band to
     where both crops hold real frame pixels. Empty when nothing changed.
     """
-    width = max(2, int(round(0.04 * eye_dist)))
+    width = max(1, int(round(SEAM_SCALES[1] * eye_dist)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
     if matte is not None:
         transition = ((matte > 0.02) & (matte < 0.98)).astype(np.uint8)
@@ -121,17 +127,28 @@ def edit_boundary(
     return band
 
 
-def seam_ratio(source: np.ndarray, render: np.ndarray, band: np.ndarray) -> float:
-    """Mean gradient magnitude of ``render`` over that of ``source`` on ``band`` (bool (S, S)).
+def seam_ratio(source: np.ndarray, render: np.ndarray, band: np.ndarray, eye_dist: float) -> float:
+    """How much edge the render adds where the edit ends: 1.0 = none, 1.5 = half as much again.
 
-    1.0 when the band is empty (nothing was edited, so nothing can show an edge).
+    Gradient magnitudes of both luma crops (lightly smoothed) are averaged locally along
+    ``band`` (bool (S, S)); the result is the mean of the highest quarter of the local
+    render / source ratios, so a seam along part of the outline counts in full while
+    texture changes (a smoothed, de-aged skin) average out. 1.0 when the band is empty
+    (nothing was edited, so nothing can show an edge).
     """
     if band.sum() < 16:
         return 1.0
-    g_src = float(gradient_magnitude(source)[band].mean())
-    g_out = float(gradient_magnitude(render)[band].mean())
-    eps = 0.25 / 255.0  # a flat band (sky, studio backdrop) must not turn noise into a huge ratio
-    return (g_out + eps) / (g_src + eps)
+    pre, _, along = SEAM_SCALES
+    g_src = gradient_magnitude(cv2.GaussianBlur(source, (0, 0), max(0.5, pre * eye_dist)))
+    g_out = gradient_magnitude(cv2.GaussianBlur(render, (0, 0), max(0.5, pre * eye_dist)))
+    weight = band.astype(np.float32)
+    sigma = max(1.0, along * eye_dist)
+    norm = cv2.GaussianBlur(weight, (0, 0), sigma) + np.float32(1e-6)
+    local_src = cv2.GaussianBlur(g_src * weight, (0, 0), sigma) / norm
+    local_out = cv2.GaussianBlur(g_out * weight, (0, 0), sigma) / norm
+    eps = 0.25 / 255.0  # a flat band (studio backdrop) must not turn noise into a huge ratio
+    ratios = np.sort((local_out[band] + eps) / (local_src[band] + eps))
+    return float(ratios[-max(1, len(ratios) // 4):].mean())
 
 
 def landmark_acceleration(history: list[Points], eye_dist: float) -> float:

@@ -402,8 +402,9 @@ def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegion
     t = cv2.resize(target, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
     s = cv2.resize(swapped, (grid, grid), interpolation=cv2.INTER_AREA).astype(np.float32)
     skin = cv2.resize(skin, (grid, grid), interpolation=cv2.INTER_AREA)
-    sigma = params.light_scale * regions.eye_distance * grid / float(regions.size)
-    gain = light_gain(t, s, skin, max(sigma, 0.5), params.colour)
+    eye = regions.eye_distance * grid / float(regions.size)  # eye distance in grid pixels
+    light = max(params.light_scale * eye, 0.5)
+    gain = light_gain(t, s, skin, light, min(0.25 * eye, light), params.colour)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
     return np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
 

@@ -1,0 +1,655 @@
+"""Per-frame review metrics of a render against its source clip.
+
+Example::
+
+    from deage.review.metrics import compute_metrics
+
+    m = compute_metrics("shot_young.mov", "shot.mp4")      # frame range and Look from the sidecar
+    m.summary()["identity_distance_max"], m.wrinkle_change["forehead"]   # per-frame arrays
+
+Render frame ``k`` is compared with source frame ``frame_range[0] + k``; every face of the
+source's analysis (cached, the same one the render used) that the Look selects is measured in an
+aligned crop built from the *source* landmarks (see ``deage.review.measures``):
+
+=====================  ==========================================================  ==========
+metric                 meaning                                                     no change
+=====================  ==========================================================  ==========
+identity_distance      descriptor distance source vs render face (dlib 128-d:      0
+                       Euclidean, same person < 0.6; ArcFace when its weights are
+                       present: 1 - cos); worst face of the frame
+wrinkle_change[r]      relative change of wrinkle-band RMS in region r (forehead,  0
+                       glabella, crows_feet, under_eye, nasolabial, marionette,
+                       skin, neck, and "face" = all skin): -0.3 = 30 % less
+flicker_ratio          frame-to-frame change inside the face skin, render over     1
+                       source (motion-compensated: both in this frame's crop)
+edit_flicker           frame-to-frame change of the edit itself (render - source), 0
+                       8-bit code values
+landmark_jitter        landmark acceleration fitted on the render, eye distances    = source
+landmark_jitter_source the same on the source                                      -
+landmark_shift         render vs source landmarks, eye distances                   0
+seam_ratio             gradient at the edge of the edit, render over source;       1
+                       worst face
+faces_missed           selected faces the Look should have edited but the render   0
+                       left untouched (or the analysis lost in a track gap)
+=====================  ==========================================================  ==========
+
+Per-frame values are NaN where a frame has no measurable face (or, for ``identity_distance``,
+was not sampled, see ``identity_every``). ``summary()`` gives the shot's figures; ratios there
+are ratios of totals (robust to near-still frames).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from deage.errors import DeageError, MediaError
+from deage.face.align import estimate_alignment, transform_points
+from deage.face.masks import WRINKLE_REGIONS, face_regions
+from deage.review import measures
+from deage.review.measures import MEASURE_SIZE
+from deage.types import Face, Image, Points
+
+REGIONS: tuple[str, ...] = (*WRINKLE_REGIONS, "face")
+"""Regions of ``wrinkle_change``: the makeup editor's wrinkle regions plus all facial skin."""
+
+ProgressFn = Callable[[int, int], None]
+
+FLICKER_EPS = 0.25
+"""Added to both sides of a flicker ratio (8-bit code values per frame): below this, change is noise."""
+JITTER_EPS = 1e-4
+"""Added to both sides of a landmark-jitter ratio (eye distances per frame)."""
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+@dataclass
+class FaceMeasurement:
+    """One face in one frame (what ``ShotMeter.measure`` returns per face).
+
+    Attributes:
+        track_id: the analysis track.
+        box: float32 (4,) face box in frame pixels.
+        identity_distance: descriptor distance source vs render (NaN when not sampled).
+        wrinkle_source, wrinkle_render: region -> wrinkle-band RMS (8-bit code values).
+        flicker_source, flicker_render, edit_flicker: mean absolute change from the previous
+            frame of this track inside the face skin (code values); NaN on a track's first frame.
+        jitter_source, jitter_render: landmark acceleration (eye distances); NaN for the first two frames.
+        landmark_shift: render vs source landmarks (eye distances).
+        seam_ratio: gradient at the edge of the edit, render over source (1 = no edge added).
+        change, background_change: mean absolute change render vs source inside the face and
+            around it (code values): how ``edited`` is decided when there is no matte.
+        edited: the render changed this face.
+    """
+
+    track_id: int
+    box: np.ndarray
+    identity_distance: float
+    wrinkle_source: dict[str, float]
+    wrinkle_render: dict[str, float]
+    flicker_source: float
+    flicker_render: float
+    edit_flicker: float
+    jitter_source: float
+    jitter_render: float
+    landmark_shift: float
+    seam_ratio: float
+    change: float
+    background_change: float
+    edited: bool
+
+
+@dataclass
+class RenderMetrics:
+    """Per-frame metrics of a render (arrays of length N = frames compared) and their summary.
+
+    Attributes:
+        render, source: the compared files.
+        frame_range: (start, stop) 0-based source indices the render covers, stop exclusive.
+        frames: int64 (N,) source frame index of each row.
+        fps: frame rate (for time axes).
+        width, height: frame size.
+        identity_backend: "dlib" or "arcface" (which descriptor ``identity_distance`` uses).
+        faces: int64 (N,) faces measured per frame; faces_missed: int64 (N,).
+        identity_distance, flicker_ratio, flicker_render, flicker_source, edit_flicker,
+        landmark_jitter, landmark_jitter_source, landmark_shift, seam_ratio: float64 (N,).
+        wrinkle_change: region (``REGIONS``) -> float64 (N,) relative change.
+        face_boxes: float32 (N, 4) union box of the measured faces (NaN without faces), for thumbnails.
+        look: the render's Look as a dict (from its sidecar), or None.
+        provenance: the render's sidecar record, or None.
+        warnings: things a reviewer should know (mismatched source, no faces...).
+    """
+
+    render: str
+    source: str
+    frame_range: tuple[int, int]
+    frames: np.ndarray
+    fps: float
+    width: int
+    height: int
+    identity_backend: str
+    faces: np.ndarray
+    faces_missed: np.ndarray
+    identity_distance: np.ndarray
+    wrinkle_change: dict[str, np.ndarray]
+    flicker_ratio: np.ndarray
+    flicker_render: np.ndarray
+    flicker_source: np.ndarray
+    edit_flicker: np.ndarray
+    landmark_jitter: np.ndarray
+    landmark_jitter_source: np.ndarray
+    landmark_shift: np.ndarray
+    seam_ratio: np.ndarray
+    face_boxes: np.ndarray
+    wrinkle_source: dict[str, np.ndarray] = field(default_factory=dict)
+    wrinkle_render: dict[str, np.ndarray] = field(default_factory=dict)
+    look: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
+                 "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def summary(self) -> dict[str, Any]:
+        """The shot's figures (floats; NaN where nothing was measured).
+
+        Keys: ``frames``, ``frames_with_faces``, ``faces_missed`` (total), ``identity_distance_max`` /
+        ``_mean``, ``wrinkle_change`` (region -> relative change of the shot's total band energy),
+        ``flicker_ratio`` (total render change / total source change), ``flicker_ratio_max``,
+        ``edit_flicker_mean``, ``landmark_jitter`` / ``landmark_jitter_source`` (means) and
+        ``landmark_jitter_ratio``, ``landmark_shift_mean``, ``seam_ratio_max`` / ``_mean``.
+        """
+
+        def nanstat(fn: Callable[[np.ndarray], float], a: np.ndarray) -> float:
+            a = a[np.isfinite(a)]
+            return float(fn(a)) if a.size else float("nan")
+
+        def ratio(num: np.ndarray, den: np.ndarray, eps: float) -> float:
+            """Ratio of totals over the frames where both are measured; ``eps`` per frame keeps a
+            near-still shot (tiny denominators) from turning noise into a big ratio."""
+            ok = np.isfinite(num) & np.isfinite(den)
+            if not ok.any():
+                return float("nan")
+            return float((num[ok].sum() + eps * ok.sum()) / (den[ok].sum() + eps * ok.sum()))
+
+        wrinkle = {}
+        for region in REGIONS:
+            src, out = self.wrinkle_source.get(region), self.wrinkle_render.get(region)
+            if src is None or out is None:
+                wrinkle[region] = nanstat(np.mean, self.wrinkle_change.get(region, np.array([])))
+                continue
+            ok = np.isfinite(src) & np.isfinite(out)
+            wrinkle[region] = float(np.sqrt((out[ok] ** 2).sum() / (src[ok] ** 2).sum()) - 1.0) \
+                if ok.any() and (src[ok] ** 2).sum() > 0 else float("nan")
+        return {
+            "frames": len(self),
+            "frames_with_faces": int((self.faces > 0).sum()),
+            "faces_missed": int(self.faces_missed.sum()),
+            "identity_backend": self.identity_backend,
+            "identity_distance_max": nanstat(np.max, self.identity_distance),
+            "identity_distance_mean": nanstat(np.mean, self.identity_distance),
+            "wrinkle_change": wrinkle,
+            "flicker_ratio": ratio(self.flicker_render, self.flicker_source, FLICKER_EPS),
+            "flicker_ratio_max": nanstat(np.max, self.flicker_ratio),
+            "edit_flicker_mean": nanstat(np.mean, self.edit_flicker),
+            "landmark_jitter": nanstat(np.mean, self.landmark_jitter),
+            "landmark_jitter_source": nanstat(np.mean, self.landmark_jitter_source),
+            "landmark_jitter_ratio": ratio(self.landmark_jitter, self.landmark_jitter_source, JITTER_EPS),
+            "landmark_shift_mean": nanstat(np.mean, self.landmark_shift),
+            "seam_ratio_max": nanstat(np.max, self.seam_ratio),
+            "seam_ratio_mean": nanstat(np.mean, self.seam_ratio),
+        }
+
+    def worst_frame(self, metric: str, *, lowest: bool = False) -> int | None:
+        """Source frame index where per-frame ``metric`` (an attribute name, or ``wrinkle_change.<region>``)
+        is highest (``lowest``: lowest); None when it was never measured."""
+        values = self._values(metric)
+        ok = np.isfinite(values)
+        if not ok.any():
+            return None
+        pick = np.where(ok, values, np.inf if lowest else -np.inf)
+        return int(self.frames[int(np.argmin(pick) if lowest else np.argmax(pick))])
+
+    def value_at(self, metric: str, frame: int) -> float:
+        """Per-frame ``metric`` at source frame ``frame``."""
+        row = int(np.searchsorted(self.frames, frame))
+        if row >= len(self.frames) or self.frames[row] != frame:
+            raise DeageError(f"frame {frame} is not in the compared range {self.frame_range[0]}:{self.frame_range[1]}")
+        return float(self._values(metric)[row])
+
+    def _values(self, metric: str) -> np.ndarray:
+        if metric.startswith("wrinkle_change."):
+            return np.asarray(self.wrinkle_change[metric.partition(".")[2]], np.float64)
+        if metric not in self.PER_FRAME:
+            raise DeageError(f"unknown metric {metric!r}; per-frame metrics: {', '.join(self.PER_FRAME)}, "
+                             f"wrinkle_change.<region>")
+        return np.asarray(getattr(self, metric), np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: facts, ``summary``, and ``per_frame`` lists (NaN as None)."""
+
+        def clean(a: np.ndarray) -> list[Any]:
+            return [None if (isinstance(v, float) and not math.isfinite(v)) else v for v in np.asarray(a).tolist()]
+
+        per_frame: dict[str, Any] = {"frame": self.frames.tolist()}
+        for name in self.PER_FRAME:
+            per_frame[name] = clean(getattr(self, name))
+        per_frame["wrinkle_change"] = {r: clean(v) for r, v in self.wrinkle_change.items()}
+        summary = self.summary()
+        summary = json.loads(json.dumps(summary, allow_nan=True).replace("NaN", "null"))
+        return {
+            "kind": "deage-review-metrics",
+            "render": self.render,
+            "source": self.source,
+            "frame_range": list(self.frame_range),
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "identity_backend": self.identity_backend,
+            "summary": summary,
+            "per_frame": per_frame,
+            "look": self.look,
+            "warnings": list(self.warnings),
+        }
+
+
+# ------------------------------------------------------------------------------- the meter
+
+
+class ShotMeter:
+    """Measures the faces of a shot frame by frame (keeps each track's previous crops and landmarks).
+
+    Args:
+        recognizer: a ``deage.face.protocols.Recognizer`` (``describe``, ``distance``), or None
+            to skip identity.
+        landmarker: a landmarker with ``fit_points(image, box)`` (dlib's), or None to skip jitter.
+        identity_every: measure identity on every n-th call (descriptors are the slow part).
+        size: aligned crop side for the measurements.
+    """
+
+    def __init__(self, recognizer: Any | None, landmarker: Any | None, *, identity_every: int = 1,
+                 size: int = MEASURE_SIZE) -> None:
+        if identity_every < 1:
+            raise DeageError(f"identity_every must be at least 1, got {identity_every}")
+        self.recognizer = recognizer
+        self.landmarker = landmarker
+        self.identity_every = int(identity_every)
+        self.size = int(size)
+        self._calls = 0
+        self._prev: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._hist_src: dict[int, deque[Points]] = {}
+        self._hist_out: dict[int, deque[Points]] = {}
+
+    def measure(self, index: int, source: Image, render: Image, faces: dict[int, Face],
+                matte: np.ndarray | None = None) -> list[FaceMeasurement]:
+        """Measure every face of ``faces`` (track id -> source Face with landmarks) in one frame.
+
+        Args:
+            index: the frame's index in the source clip (consecutive calls are consecutive frames).
+            source, render: RGB uint8 (H, W, 3) of equal size.
+            matte: optional float32 (H, W) blend mask of the render in [0, 1].
+        """
+        describe = self.recognizer is not None and self._calls % self.identity_every == 0
+        self._calls += 1
+        out = [self._measure_face(index, tid, face, source, render, matte, describe)
+               for tid, face in sorted(faces.items()) if face.landmarks is not None]
+        for tid in [t for t in self._prev if t not in faces]:
+            self._prev.pop(tid, None)
+            self._hist_src.pop(tid, None)
+            self._hist_out.pop(tid, None)
+        return out
+
+    def _measure_face(self, index: int, tid: int, face: Face, source: Image, render: Image,
+                      matte: np.ndarray | None, describe: bool) -> FaceMeasurement:
+        size = self.size
+        matrix = estimate_alignment(face.keypoints5, "ffhq", size)
+        warp = dict(dsize=(size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        crop_src = cv2.warpAffine(source, matrix, **warp)
+        crop_out = cv2.warpAffine(render, matrix, **warp)
+        valid = cv2.warpAffine(np.ones(source.shape[:2], np.float32), matrix, **warp)
+        matte_crop = cv2.warpAffine(matte.astype(np.float32), matrix, **warp) if matte is not None else None
+        lm = transform_points(face.landmarks, matrix)
+        d = measures.eye_distance(lm)
+        lum_src, lum_out = measures.luma(crop_src), measures.luma(crop_out)
+
+        regions = face_regions(crop_src, lm, size=size // 2)
+        masks = {name: cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) * valid
+                 for name, m in regions.regions.items()}
+        skin = cv2.resize(regions.skin, (size, size), interpolation=cv2.INTER_LINEAR) * valid
+        masks["face"] = skin
+        wr_src = measures.band_energy(measures.wrinkle_band(lum_src, d), masks)
+        wr_out = measures.band_energy(measures.wrinkle_band(lum_out, d), masks)
+
+        face_area = np.maximum(cv2.resize(regions.face, (size, size)), masks["neck"]) * valid
+        near = cv2.dilate((face_area > 0.01).astype(np.uint8),
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.5 * d) | 1, int(0.5 * d) | 1)))
+        around = (1.0 - near.astype(np.float32)) * (valid > 0.999)
+        change = measures.mean_change(lum_out, lum_src, face_area)
+        background = measures.mean_change(lum_out, lum_src, around)
+        if matte_crop is not None:
+            edited = bool((matte_crop * face_area).max() > 0.01)
+        else:
+            noise = background if math.isfinite(background) else 0.0
+            edited = bool(change > max(0.25, 2.0 * noise + 0.2))
+
+        band = measures.edit_boundary(lum_src, lum_out, d, matte=matte_crop, valid=valid,
+                                      noise=max(1.0, 2.0 * (background if math.isfinite(background) else 0.0)) / 255.0)
+        seam = measures.seam_ratio(lum_src, lum_out, band, d) if edited or matte_crop is not None else 1.0
+
+        fl_src = fl_out = fl_edit = float("nan")
+        prev = self._prev.get(tid)
+        if prev is not None and prev[0] == index - 1:
+            _, prev_src, prev_out = prev
+            fl_src = measures.mean_change(lum_src, prev_src, skin)
+            fl_out = measures.mean_change(lum_out, prev_out, skin)
+            fl_edit = measures.mean_change(lum_out - lum_src, prev_out - prev_src, skin)
+        self._prev[tid] = (index, lum_src, lum_out)
+
+        jit_src = jit_out = shift = float("nan")
+        if self.landmarker is not None:
+            fit_src = self.landmarker.fit_points(source, face.box)
+            fit_out = self.landmarker.fit_points(render, face.box)
+            d_frame = measures.eye_distance(fit_src)
+            hs = self._hist_src.setdefault(tid, deque(maxlen=3))
+            ho = self._hist_out.setdefault(tid, deque(maxlen=3))
+            if prev is None or prev[0] != index - 1:
+                hs.clear()
+                ho.clear()
+            hs.append(fit_src)
+            ho.append(fit_out)
+            jit_src = measures.landmark_acceleration(list(hs), d_frame)
+            jit_out = measures.landmark_acceleration(list(ho), d_frame)
+            shift = measures.landmark_shift(fit_src, fit_out, d_frame)
+
+        identity = float("nan")
+        if describe:
+            a = self.recognizer.describe(source, face)
+            b = a if _same_pixels(source, render, face) else self.recognizer.describe(render, face)
+            identity = float(self.recognizer.distance(a, b))
+
+        return FaceMeasurement(
+            track_id=tid, box=np.asarray(face.box, np.float32).copy(), identity_distance=identity,
+            wrinkle_source=wr_src, wrinkle_render=wr_out, flicker_source=fl_src, flicker_render=fl_out,
+            edit_flicker=fl_edit, jitter_source=jit_src, jitter_render=jit_out, landmark_shift=shift,
+            seam_ratio=seam, change=change, background_change=background, edited=edited,
+        )
+
+
+def _same_pixels(source: Image, render: Image, face: Face) -> bool:
+    """True when the face's neighbourhood is bit-identical in both frames (skip a second descriptor)."""
+    h, w = source.shape[:2]
+    x0, y0, x1, y1 = np.asarray(face.box, np.float64)
+    pad = 0.6 * max(x1 - x0, y1 - y0)
+    xa, ya = max(int(x0 - pad), 0), max(int(y0 - pad), 0)
+    xb, yb = min(int(x1 + pad) + 1, w), min(int(y1 + pad) + 1, h)
+    return bool(np.array_equal(source[ya:yb, xa:xb], render[ya:yb, xa:xb]))
+
+
+# ----------------------------------------------------------------------------- whole clips
+
+
+def make_identity_recognizer(name: str = "auto") -> tuple[Any, str]:
+    """The recognizer identity is measured with, and its name.
+
+    ``"auto"``: ArcFace when its weights are present and load (see ``deage weights``), else
+    dlib's embedded 128-d descriptor. ``"dlib"`` / ``"arcface"`` force one (a missing ArcFace
+    file is then a ``WeightsError``).
+    """
+    from deage.face.detect import make_recognizer
+
+    if name == "auto":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return make_recognizer("arcface"), "arcface"
+        except DeageError:
+            return make_recognizer("dlib"), "dlib"
+    if name not in ("dlib", "arcface"):
+        raise DeageError(f"identity recognizer must be 'auto', 'dlib' or 'arcface', got {name!r}")
+    return make_recognizer(name), name
+
+
+def expects_edit(look: Any | None, index: int) -> bool:
+    """Whether ``look`` (a ``deage.look.Look``, or None = unknown) should change faces at frame ``index``.
+
+    False for editors that need no faces (identity), a blend ``amount`` of 0, or parameters the
+    editor reports as an identity (``is_identity``, e.g. makeup with ``years`` keyed to 0).
+    Unknown looks (no sidecar) are assumed to edit.
+    """
+    if look is None:
+        return True
+    from deage.blend.params import BlendParams
+    from deage.edit.registry import editor_spec
+
+    try:
+        spec = editor_spec(look.editor)
+    except KeyError:
+        return True
+    if not spec.needs_faces:
+        return False
+    at = look.at(index)
+    if BlendParams.from_dict(at.blend).amount <= 0:
+        return False
+    params = spec.params_from_dict(at.edit)
+    for obj in (params, getattr(params, "resolve", lambda: None)()):
+        flag = getattr(obj, "is_identity", None)
+        if callable(flag):
+            flag = flag()
+        if flag is True:
+            return False
+    return True
+
+
+def _read_sidecar(render: Path) -> dict[str, Any] | None:
+    from deage.provenance import read_provenance
+
+    try:
+        return read_provenance(render)
+    except MediaError:
+        return None
+
+
+def compute_metrics(
+    render: str | Path,
+    source: str | Path | None = None,
+    *,
+    frame_range: tuple[int, int] | None = None,
+    look: Any | None = None,
+    analysis: Any | None = None,
+    analysis_settings: Any | None = None,
+    cache_dir: str | Path | None = None,
+    matte: str | Path | None = None,
+    recognizer: str = "auto",
+    identity_every: int = 1,
+    progress: ProgressFn | None = None,
+) -> RenderMetrics:
+    """Measure a render against its source, frame by frame.
+
+    Args:
+        render: the rendered clip or image sequence.
+        source: the clip it was rendered from (default: the ``source`` its provenance sidecar names).
+        frame_range: (start, stop) source frames the render covers (default: the sidecar's, else
+            the whole source, which must then have as many frames as the render).
+        look: the ``deage.look.Look`` it was rendered with (default: the sidecar's); decides which
+            faces count and whether a face left untouched is "missed".
+        analysis: the source's ``Analysis`` (default: ``analyse_clip`` with ``analysis_settings``,
+            from the cache the render itself used).
+        matte: the render's blend-mask clip (white = edited), if one was written: seams are then
+            measured on its transition and "edited" is read from it.
+        recognizer: "auto" (ArcFace if present, else dlib), "dlib" or "arcface".
+        identity_every: compute identity descriptors on every n-th frame only (about 0.15 s per
+            face and frame with dlib on a CPU).
+        progress: called with (frames done, frames total).
+
+    Raises:
+        MediaError: unreadable clips, different frame sizes, or frame counts that do not match.
+        DeageError: bad arguments.
+    """
+    from deage.face.analysis import AnalysisSettings, analyse_clip
+    from deage.face.backends.dlib_backend import DlibLandmarker
+    from deage.face.select import select_tracks
+    from deage.look import Look
+    from deage.video import open_clip
+
+    render = Path(render)
+    record = _read_sidecar(render)
+    notes: list[str] = []
+    if source is None:
+        if record is None or not record.get("source"):
+            raise MediaError("no source clip given and no provenance sidecar naming one", render)
+        source = Path(record["source"])
+    source = Path(source)
+    if look is None and record is not None and isinstance(record.get("look"), dict):
+        look = Look.from_dict(record["look"])
+    if record is None:
+        notes.append("the render has no provenance sidecar: frame range and Look were not checked")
+
+    with open_clip(source) as src, open_clip(render) as out:
+        if (src.info.width, src.info.height) != (out.info.width, out.info.height):
+            raise MediaError(f"render is {out.info.width}x{out.info.height} but the source "
+                             f"{source.name} is {src.info.width}x{src.info.height}", render)
+        if frame_range is None and record is not None and record.get("frame_range"):
+            frame_range = (int(record["frame_range"][0]), int(record["frame_range"][1]))
+        if frame_range is None:
+            frame_range = (0, len(src))
+        start, stop = int(frame_range[0]), int(frame_range[1])
+        if not 0 <= start < stop <= len(src):
+            raise DeageError(f"frame range {start}:{stop} is outside the source's {len(src)} frames", source)
+        if stop - start != len(out):
+            raise MediaError(f"render has {len(out)} frames but the frame range {start}:{stop} of the source has "
+                             f"{stop - start}; give the range it was rendered from", render)
+        if record is not None and record.get("source_content_hash"):
+            if src.content_hash() != record["source_content_hash"]:
+                notes.append(f"{source.name} is not the clip this render was made from (content hash differs "
+                             "from the sidecar's)")
+
+        if analysis is None:
+            analysis = analyse_clip(src, analysis_settings or AnalysisSettings(), cache_dir=cache_dir)
+        how = look.faces if look is not None else "all"
+        if isinstance(how, dict):
+            how = Path(how["reference"])
+        try:
+            selected = select_tracks(analysis, how) if analysis.tracks else []
+        except DeageError as exc:
+            notes.append(f"face selection of the Look failed ({exc}); measuring every face")
+            selected = analysis.track_ids
+        if not selected:
+            notes.append("no face was found in the source range: face metrics are empty")
+        gaps = {t.track_id: set(t.missing_frames) for t in analysis.tracks if t.track_id in selected}
+
+        if matte is None and record is not None and record.get("matte"):
+            candidate = render.parent / Path(record["matte"]).name
+            matte = candidate if candidate.exists() or "#" in candidate.name or "%" in candidate.name else None
+        matte_clip = open_clip(matte) if matte is not None else None
+        try:
+            if matte_clip is not None and len(matte_clip) != len(out):
+                raise MediaError(f"matte has {len(matte_clip)} frames, the render {len(out)}", matte)
+            rec, backend = make_identity_recognizer(recognizer)
+            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every)
+            rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress)
+        finally:
+            if matte_clip is not None:
+                matte_clip.close()
+        fps = float(src.info.fps)
+        width, height = src.info.width, src.info.height
+    return _assemble(rows, render, source, (start, stop), fps, width, height, backend, look, record, notes)
+
+
+def _measure_all(meter: ShotMeter, src: Any, out: Any, matte_clip: Any, start: int, stop: int, analysis: Any,
+                 selected: list[int], gaps: dict[int, set[int]], look: Any, progress: ProgressFn | None) -> list[dict]:
+    rows: list[dict] = []
+    mattes = matte_clip.frames_float() if matte_clip is not None else None
+    for done, (index, a, b) in enumerate(zip(range(start, stop), src.frames(start, stop), out.frames()), start=1):
+        m = next(mattes)[..., 0] if mattes is not None else None
+        present = analysis.faces_at(index) if index < analysis.frame_count else {}
+        faces = {t: present[t] for t in selected if t in present}
+        measured = meter.measure(index, a, b, faces, m)
+        expected = expects_edit(look, index)
+        missed = 0
+        if expected:
+            missed += sum(1 for fm in measured if not fm.edited)
+            missed += sum(1 for f in faces.values() if f.landmarks is None)
+            missed += sum(1 for t, g in gaps.items() if index in g)
+        rows.append({"index": index, "faces": measured, "missed": missed})
+        if progress is not None:
+            progress(done, stop - start)
+    return rows
+
+
+def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[int, int], fps: float, width: int,
+              height: int, backend: str, look: Any, record: dict | None, notes: list[str]) -> RenderMetrics:
+    n = len(rows)
+    nan = np.full(n, np.nan)
+
+    def per_frame(fn: Callable[[list[FaceMeasurement]], float]) -> np.ndarray:
+        return np.array([fn(r["faces"]) if r["faces"] else np.nan for r in rows], np.float64)
+
+    def finite(values: list[float], reduce: Callable[[list[float]], float]) -> float:
+        vals = [v for v in values if math.isfinite(v)]
+        return float(reduce(vals)) if vals else float("nan")
+
+    wr_src = {k: per_frame(lambda fs, k=k: finite([f.wrinkle_source[k] for f in fs], np.mean)) for k in REGIONS}
+    wr_out = {k: per_frame(lambda fs, k=k: finite([f.wrinkle_render[k] for f in fs], np.mean)) for k in REGIONS}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wrinkle = {k: np.where(wr_src[k] > 0, wr_out[k] / wr_src[k] - 1.0, np.nan) for k in REGIONS}
+    fl_src = per_frame(lambda fs: finite([f.flicker_source for f in fs], np.mean))
+    fl_out = per_frame(lambda fs: finite([f.flicker_render for f in fs], np.mean))
+    flicker_ratio = np.where(np.isfinite(fl_src) & np.isfinite(fl_out),
+                             (fl_out + FLICKER_EPS) / (fl_src + FLICKER_EPS), nan)
+    boxes = np.full((n, 4), np.nan, np.float32)
+    for i, r in enumerate(rows):
+        if r["faces"]:
+            b = np.stack([f.box for f in r["faces"]])
+            boxes[i] = (*b[:, :2].min(0), *b[:, 2:].max(0))
+    metrics = RenderMetrics(
+        render=str(render),
+        source=str(source),
+        frame_range=frame_range,
+        frames=np.array([r["index"] for r in rows], np.int64),
+        fps=fps,
+        width=width,
+        height=height,
+        identity_backend=backend,
+        faces=np.array([len(r["faces"]) for r in rows], np.int64),
+        faces_missed=np.array([r["missed"] for r in rows], np.int64),
+        identity_distance=per_frame(lambda fs: finite([f.identity_distance for f in fs], max)),
+        wrinkle_change=wrinkle,
+        flicker_ratio=flicker_ratio,
+        flicker_render=fl_out,
+        flicker_source=fl_src,
+        edit_flicker=per_frame(lambda fs: finite([f.edit_flicker for f in fs], np.mean)),
+        landmark_jitter=per_frame(lambda fs: finite([f.jitter_render for f in fs], np.mean)),
+        landmark_jitter_source=per_frame(lambda fs: finite([f.jitter_source for f in fs], np.mean)),
+        landmark_shift=per_frame(lambda fs: finite([f.landmark_shift for f in fs], np.mean)),
+        seam_ratio=per_frame(lambda fs: finite([f.seam_ratio for f in fs], max)),
+        face_boxes=boxes,
+        wrinkle_source=wr_src,
+        wrinkle_render=wr_out,
+        look=look.to_dict() if look is not None else None,
+        provenance=record,
+        warnings=notes,
+    )
+    return metrics
+
+
+def save_metrics(metrics: RenderMetrics, path: str | Path) -> Path:
+    """Write ``metrics.to_dict()`` as JSON (atomically); returns the path."""
+    from deage.safe_write import atomic_output, check_output_path
+
+    p = check_output_path(path, metrics.render, metrics.source)
+    with atomic_output(p) as tmp:
+        tmp.write_text(json.dumps(metrics.to_dict(), indent=1) + "\n", encoding="utf-8")
+    return p

@@ -1,0 +1,126 @@
+"""The files a clip render writes: the picture, and optionally a matte; one place for their settings.
+
+Both the single-process render (``deage.render.render_clip``) and the join of a distributed render
+(``deage.scale.ray_render``) write through ``RenderOutputs``, so the same frames give the same
+encoder input, the same audio trim and the same frame numbering: with the encoder's thread count
+equal (the same machine), the same file bytes.
+
+Numbering and timing:
+
+- image-sequence outputs are numbered from the source sequence's own first number plus the range
+  start (a render of frames 10:22 of ``plate.1001.exr`` writes ``out.1011`` .. ``out.1022``), and
+  from 1001 + start for a container source, so a range render drops in at the right frames;
+- a variable-frame-rate source keeps each frame's own timestamp (in the source's time base);
+- audio is the source's, trimmed to the range's time span.
+
+The matte is the union (maximum) of the per-face blend masks, quantised to 16 bits
+(``matte_to_uint16``) and written grey (R = G = B) with the output format of its own extension:
+``.mov`` ProRes, ``.mp4`` H.264, ``matte.%04d.png`` 16-bit PNG, ``matte.%04d.exr`` half float
+(stored as is, not linearised: a matte is coverage, not light).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from deage.errors import OutputError
+from deage.video import ClipWriter
+from deage.video.info import ClipInfo
+
+
+def matte_to_uint16(masks: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Union of float32 (H, W) masks in [0, 1] as uint16 (H, W) (0..65535, rounded); zeros when none."""
+    if not masks:
+        return np.zeros(shape, np.uint16)
+    union = masks[0] if len(masks) == 1 else np.maximum.reduce([np.asarray(m, np.float32) for m in masks])
+    return (np.clip(union, 0.0, 1.0) * np.float32(65535.0) + np.float32(0.5)).astype(np.uint16)
+
+
+class RenderOutputs:
+    """Writers for a render's picture (and matte); a context manager.
+
+    Args:
+        output: the picture's path (format from the extension, or ``codec``).
+        info: the source clip's ``ClipInfo``.
+        frame_range: (start, stop) 0-based clip indices being rendered.
+        timestamps: the source's per-frame timestamps (``Clip.timestamps``, in ``info.time_base``),
+            used for variable-frame-rate sources; None for constant rate.
+        audio_range: (start, end) seconds of the source's audio to keep, or None for all of it.
+        codec: force the picture's codec (``deage.video.ClipWriter``).
+        matte: the matte's path, or None.
+
+    Raises:
+        OutputError: unusable paths (missing folder, equal to the source or to each other, format).
+    """
+
+    def __init__(
+        self,
+        output: str | Path,
+        *,
+        info: ClipInfo,
+        frame_range: tuple[int, int],
+        timestamps: np.ndarray | None = None,
+        audio_range: tuple[float, float] | None = None,
+        codec: str | None = None,
+        matte: str | Path | None = None,
+    ) -> None:
+        self.output = Path(output)
+        self.matte = Path(matte) if matte is not None else None
+        self.start, self.stop = frame_range
+        source = Path(info.path)
+        vfr = bool(getattr(info, "variable_frame_rate", False)) and timestamps is not None
+        self._timestamps = np.asarray(timestamps) if vfr else None
+        base = int(info.first_frame_number) if info.is_sequence else 1001
+        common = dict(
+            fps=info.fps,
+            width=info.width,
+            height=info.height,
+            first_frame_number=base + self.start,
+            time_base=info.time_base if vfr else None,
+        )
+        if self.matte is not None and self.matte.resolve() == self.output.resolve():
+            raise OutputError("the matte cannot be written to the picture's own path; choose another name", self.matte)
+        self._stack = contextlib.ExitStack()
+        self.picture = ClipWriter(
+            self.output,
+            codec=codec,
+            audio_from=source if info.has_audio else None,
+            audio_range=audio_range,
+            inputs=(source,),
+            **common,
+        )
+        self.matte_writer = (
+            ClipWriter(self.matte, inputs=(source, self.output), exr_linear=False, **common)
+            if self.matte is not None else None
+        )
+
+    def __enter__(self) -> "RenderOutputs":
+        self._stack.enter_context(self.picture)
+        if self.matte_writer is not None:
+            self._stack.enter_context(self.matte_writer)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._stack.__exit__(exc_type, exc, tb)
+
+    def write(self, index: int, image: np.ndarray, matte: np.ndarray | None = None) -> None:
+        """Append clip frame ``index``: RGB uint8 (H, W, 3), and its uint16 (H, W) matte when one is written."""
+        pts = None
+        if self._timestamps is not None:
+            pts = int(self._timestamps[index] - self._timestamps[self.start])
+        self.picture.write(image, pts=pts)
+        if self.matte_writer is not None:
+            if matte is None:
+                raise ValueError(f"{self.matte}: a matte is being written; pass one with every frame")
+            self.matte_writer.write(np.broadcast_to(matte[..., None], matte.shape + (3,)), pts=pts)
+
+    @property
+    def written(self) -> list[Path]:
+        return [self.output] + ([self.matte] if self.matte is not None else [])
+
+
+__all__ = ["RenderOutputs", "matte_to_uint16"]
