@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_weights)
 
+    from deage.review.report import add_report_arguments, report_command
+
+    p = sub.add_parser("report", help="review a render against its source: one self-contained HTML page")
+    add_report_arguments(p)
+    p.set_defaults(func=report_command)
+
     p = sub.add_parser("provenance", help="print a render's provenance and check the output's hash")
     p.add_argument("file", help="a rendered output or its .provenance.json")
     p.set_defaults(func=cmd_provenance)

@@ -24,13 +24,16 @@ flicker_ratio          frame-to-frame change inside the face skin, render over  
                        source (motion-compensated: both in this frame's crop)
 edit_flicker           frame-to-frame change of the edit itself (render - source), 0
                        8-bit code values
-landmark_jitter        landmark acceleration fitted on the render, eye distances    = source
+landmark_jitter        landmark acceleration fitted on the render, eye dist.       = source
 landmark_jitter_source the same on the source                                      -
 landmark_shift         render vs source landmarks, eye distances                   0
 seam_ratio             gradient at the edge of the edit, render over source;       1
                        worst face
 faces_missed           selected faces the Look should have edited but the render   0
-                       left untouched (or the analysis lost in a track gap)
+                       left untouched (read from the matte when there is one, else
+                       from the change against codec noise, a light change settled
+                       by re-rendering the Look), or that the analysis lost in a
+                       gap of their track
 =====================  ==========================================================  ==========
 
 Per-frame values are NaN where a frame has no measurable face (or, for ``identity_distance``,
@@ -68,6 +71,11 @@ FLICKER_EPS = 0.25
 """Added to both sides of a flicker ratio (8-bit code values per frame): below this, change is noise."""
 JITTER_EPS = 1e-4
 """Added to both sides of a landmark-jitter ratio (eye distances per frame)."""
+EDIT_FLOOR, EDIT_NOISE_FACTOR, EDIT_MARGIN = 0.25, 2.0, 0.2
+"""A face counts as edited (without a matte) when its mean luma change, in 8-bit code values,
+exceeds ``max(EDIT_FLOOR, EDIT_NOISE_FACTOR * change around the face + EDIT_MARGIN)``: an H.264
+re-encode at CRF 16 changes a face by ~0.5-0.8 and its surroundings by ~0.3-0.55, the embedded
+de-ager at 20 years changes it by ~3."""
 
 
 # ------------------------------------------------------------------------------------ results
@@ -128,6 +136,8 @@ class RenderMetrics:
         look: the render's Look as a dict (from its sidecar), or None.
         provenance: the render's sidecar record, or None.
         warnings: things a reviewer should know (mismatched source, no faces...).
+        matte: the matte clip seams and "edited" were read from, or None (then they come from
+            the change between render and source).
     """
 
     render: str
@@ -156,6 +166,7 @@ class RenderMetrics:
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    matte: str | None = None
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
                  "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio")
@@ -216,7 +227,7 @@ class RenderMetrics:
     def worst_frame(self, metric: str, *, lowest: bool = False) -> int | None:
         """Source frame index where per-frame ``metric`` (an attribute name, or ``wrinkle_change.<region>``)
         is highest (``lowest``: lowest); None when it was never measured."""
-        values = self._values(metric)
+        values = self.values(metric)
         ok = np.isfinite(values)
         if not ok.any():
             return None
@@ -228,9 +239,10 @@ class RenderMetrics:
         row = int(np.searchsorted(self.frames, frame))
         if row >= len(self.frames) or self.frames[row] != frame:
             raise DeageError(f"frame {frame} is not in the compared range {self.frame_range[0]}:{self.frame_range[1]}")
-        return float(self._values(metric)[row])
+        return float(self.values(metric)[row])
 
-    def _values(self, metric: str) -> np.ndarray:
+    def values(self, metric: str) -> np.ndarray:
+        """float64 (N,) per-frame values of ``metric`` (an attribute name, or ``wrinkle_change.<region>``)."""
         if metric.startswith("wrinkle_change."):
             return np.asarray(self.wrinkle_change[metric.partition(".")[2]], np.float64)
         if metric not in self.PER_FRAME:
@@ -241,16 +253,11 @@ class RenderMetrics:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: facts, ``summary``, and ``per_frame`` lists (NaN as None)."""
 
-        def clean(a: np.ndarray) -> list[Any]:
-            return [None if (isinstance(v, float) and not math.isfinite(v)) else v for v in np.asarray(a).tolist()]
-
         per_frame: dict[str, Any] = {"frame": self.frames.tolist()}
         for name in self.PER_FRAME:
-            per_frame[name] = clean(getattr(self, name))
-        per_frame["wrinkle_change"] = {r: clean(v) for r, v in self.wrinkle_change.items()}
-        summary = self.summary()
-        summary = json.loads(json.dumps(summary, allow_nan=True).replace("NaN", "null"))
-        return {
+            per_frame[name] = np.asarray(getattr(self, name)).tolist()
+        per_frame["wrinkle_change"] = {r: np.asarray(v).tolist() for r, v in self.wrinkle_change.items()}
+        return _json_safe({
             "kind": "deage-review-metrics",
             "render": self.render,
             "source": self.source,
@@ -259,11 +266,23 @@ class RenderMetrics:
             "width": self.width,
             "height": self.height,
             "identity_backend": self.identity_backend,
-            "summary": summary,
+            "summary": self.summary(),
             "per_frame": per_frame,
             "look": self.look,
+            "matte": self.matte,
             "warnings": list(self.warnings),
-        }
+        })
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 # ------------------------------------------------------------------------------- the meter
@@ -289,103 +308,139 @@ class ShotMeter:
         self.identity_every = int(identity_every)
         self.size = int(size)
         self._calls = 0
-        self._prev: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
-        self._hist_src: dict[int, deque[Points]] = {}
-        self._hist_out: dict[int, deque[Points]] = {}
+        self._prev: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # track -> (index, luma src, luma out)
+        self._hist: dict[int, tuple[deque[Points], deque[Points], list[int]]] = {}  # track -> landmarks, last index
 
     def measure(self, index: int, source: Image, render: Image, faces: dict[int, Face],
-                matte: np.ndarray | None = None) -> list[FaceMeasurement]:
+                matte: np.ndarray | None = None, expected: Callable[[], Image] | None = None) -> list[FaceMeasurement]:
         """Measure every face of ``faces`` (track id -> source Face with landmarks) in one frame.
 
         Args:
             index: the frame's index in the source clip (consecutive calls are consecutive frames).
             source, render: RGB uint8 (H, W, 3) of equal size.
             matte: optional float32 (H, W) blend mask of the render in [0, 1].
+            expected: optional callable returning the frame the Look should have produced (RGB
+                uint8); asked for only when a face's change is too small to call it edited on
+                its own, and compared with the render (see ``_edit_and_seam``).
         """
         describe = self.recognizer is not None and self._calls % self.identity_every == 0
         self._calls += 1
-        out = [self._measure_face(index, tid, face, source, render, matte, describe)
+        cache: list[Image] = []
+
+        def once() -> Image | None:
+            if expected is None:
+                return None
+            if not cache:
+                cache.append(expected())
+            return cache[0]
+
+        out = [self._measure_face(index, tid, face, source, render, matte, describe, once)
                for tid, face in sorted(faces.items()) if face.landmarks is not None]
         for tid in [t for t in self._prev if t not in faces]:
             self._prev.pop(tid, None)
-            self._hist_src.pop(tid, None)
-            self._hist_out.pop(tid, None)
+            self._hist.pop(tid, None)
         return out
 
     def _measure_face(self, index: int, tid: int, face: Face, source: Image, render: Image,
-                      matte: np.ndarray | None, describe: bool) -> FaceMeasurement:
+                      matte: np.ndarray | None, describe: bool, expected: Callable[[], Image | None]) -> FaceMeasurement:
         size = self.size
         matrix = estimate_alignment(face.keypoints5, "ffhq", size)
         warp = dict(dsize=(size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         crop_src = cv2.warpAffine(source, matrix, **warp)
-        crop_out = cv2.warpAffine(render, matrix, **warp)
         valid = cv2.warpAffine(np.ones(source.shape[:2], np.float32), matrix, **warp)
         matte_crop = cv2.warpAffine(matte.astype(np.float32), matrix, **warp) if matte is not None else None
         lm = transform_points(face.landmarks, matrix)
         d = measures.eye_distance(lm)
-        lum_src, lum_out = measures.luma(crop_src), measures.luma(crop_out)
+        lum_src, lum_out = measures.luma(crop_src), measures.luma(cv2.warpAffine(render, matrix, **warp))
 
         regions = face_regions(crop_src, lm, size=size // 2)
-        masks = {name: cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) * valid
-                 for name, m in regions.regions.items()}
-        skin = cv2.resize(regions.skin, (size, size), interpolation=cv2.INTER_LINEAR) * valid
-        masks["face"] = skin
+        up = lambda m: cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR) * valid  # noqa: E731
+        masks = {name: up(m) for name, m in regions.regions.items()}
+        masks["face"] = skin = up(regions.skin)
         wr_src = measures.band_energy(measures.wrinkle_band(lum_src, d), masks)
         wr_out = measures.band_energy(measures.wrinkle_band(lum_out, d), masks)
 
-        face_area = np.maximum(cv2.resize(regions.face, (size, size)), masks["neck"]) * valid
-        near = cv2.dilate((face_area > 0.01).astype(np.uint8),
-                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.5 * d) | 1, int(0.5 * d) | 1)))
-        around = (1.0 - near.astype(np.float32)) * (valid > 0.999)
-        change = measures.mean_change(lum_out, lum_src, face_area)
-        background = measures.mean_change(lum_out, lum_src, around)
-        if matte_crop is not None:
-            edited = bool((matte_crop * face_area).max() > 0.01)
-        else:
-            noise = background if math.isfinite(background) else 0.0
-            edited = bool(change > max(0.25, 2.0 * noise + 0.2))
+        def expected_luma() -> np.ndarray | None:
+            frame = expected()
+            return None if frame is None else measures.luma(cv2.warpAffine(frame, matrix, **warp))
 
-        band = measures.edit_boundary(lum_src, lum_out, d, matte=matte_crop, valid=valid,
-                                      noise=max(1.0, 2.0 * (background if math.isfinite(background) else 0.0)) / 255.0)
-        seam = measures.seam_ratio(lum_src, lum_out, band, d) if edited or matte_crop is not None else 1.0
-
-        fl_src = fl_out = fl_edit = float("nan")
-        prev = self._prev.get(tid)
-        if prev is not None and prev[0] == index - 1:
-            _, prev_src, prev_out = prev
-            fl_src = measures.mean_change(lum_src, prev_src, skin)
-            fl_out = measures.mean_change(lum_out, prev_out, skin)
-            fl_edit = measures.mean_change(lum_out - lum_src, prev_out - prev_src, skin)
-        self._prev[tid] = (index, lum_src, lum_out)
-
-        jit_src = jit_out = shift = float("nan")
-        if self.landmarker is not None:
-            fit_src = self.landmarker.fit_points(source, face.box)
-            fit_out = self.landmarker.fit_points(render, face.box)
-            d_frame = measures.eye_distance(fit_src)
-            hs = self._hist_src.setdefault(tid, deque(maxlen=3))
-            ho = self._hist_out.setdefault(tid, deque(maxlen=3))
-            if prev is None or prev[0] != index - 1:
-                hs.clear()
-                ho.clear()
-            hs.append(fit_src)
-            ho.append(fit_out)
-            jit_src = measures.landmark_acceleration(list(hs), d_frame)
-            jit_out = measures.landmark_acceleration(list(ho), d_frame)
-            shift = measures.landmark_shift(fit_src, fit_out, d_frame)
-
+        change, background, edited, seam = self._edit_and_seam(lum_src, lum_out, up(regions.face), masks["neck"],
+                                                               valid, matte_crop, d, expected_luma)
+        fl_src, fl_out, fl_edit = self._flicker(index, tid, lum_src, lum_out, skin)
+        jit_src, jit_out, shift = self._landmarks(index, tid, face, source, render)
         identity = float("nan")
         if describe:
             a = self.recognizer.describe(source, face)
             b = a if _same_pixels(source, render, face) else self.recognizer.describe(render, face)
             identity = float(self.recognizer.distance(a, b))
-
         return FaceMeasurement(
             track_id=tid, box=np.asarray(face.box, np.float32).copy(), identity_distance=identity,
             wrinkle_source=wr_src, wrinkle_render=wr_out, flicker_source=fl_src, flicker_render=fl_out,
             edit_flicker=fl_edit, jitter_source=jit_src, jitter_render=jit_out, landmark_shift=shift,
             seam_ratio=seam, change=change, background_change=background, edited=edited,
         )
+
+    @staticmethod
+    def _edit_and_seam(lum_src: np.ndarray, lum_out: np.ndarray, face: np.ndarray, neck: np.ndarray,
+                       valid: np.ndarray, matte: np.ndarray | None, d: float,
+                       expected: Callable[[], np.ndarray | None]) -> tuple[float, float, bool, float]:
+        """Mean change inside the face and around it, whether the face was edited, and its seam ratio.
+
+        With a matte, "edited" is read from it. Without one, a face is edited when its change
+        clearly exceeds the change around it (what a lossy re-encode does to every pixel):
+        ``EDIT_NOISE_FACTOR`` x that plus ``EDIT_MARGIN``, and at least ``EDIT_FLOOR`` code values.
+        A smaller change (a light edit through a lossy codec) is settled with ``expected()``, the
+        face as the Look renders it: edited when the render is closer to that than to the source,
+        or when the Look's own change is invisible (nothing to miss).
+        """
+        area = np.maximum(face, neck)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.5 * d) | 1, int(0.5 * d) | 1))
+        near = cv2.dilate((area > 0.01).astype(np.uint8), disk)
+        around = (1.0 - near.astype(np.float32)) * (valid > 0.999)
+        change = measures.mean_change(lum_out, lum_src, area)
+        background = measures.mean_change(lum_out, lum_src, around)
+        noise = background if math.isfinite(background) else 0.0
+        if matte is not None:
+            edited = bool((matte * area).max() > 0.01)
+        else:
+            edited = bool(change > max(EDIT_FLOOR, EDIT_NOISE_FACTOR * noise + EDIT_MARGIN))
+            lum_exp = None if edited else expected()
+            if lum_exp is not None:
+                wanted = measures.mean_change(lum_exp, lum_src, area)
+                edited = bool(wanted < 0.05 or measures.mean_change(lum_out, lum_exp, area) < change)
+        if not (edited or matte is not None):
+            return change, background, edited, 1.0
+        band = measures.edit_boundary(lum_src, lum_out, d, matte=matte, valid=valid,
+                                      noise=max(1.0, EDIT_NOISE_FACTOR * noise) / 255.0)
+        return change, background, edited, measures.seam_ratio(lum_src, lum_out, band, d)
+
+    def _flicker(self, index: int, tid: int, lum_src: np.ndarray, lum_out: np.ndarray,
+                 skin: np.ndarray) -> tuple[float, float, float]:
+        """Change from this track's previous frame (source, render, and of the edit itself); NaN on its first."""
+        prev = self._prev.get(tid)
+        self._prev[tid] = (index, lum_src, lum_out)
+        if prev is None or prev[0] != index - 1:
+            return float("nan"), float("nan"), float("nan")
+        _, prev_src, prev_out = prev
+        return (measures.mean_change(lum_src, prev_src, skin), measures.mean_change(lum_out, prev_out, skin),
+                measures.mean_change(lum_out - lum_src, prev_out - prev_src, skin))
+
+    def _landmarks(self, index: int, tid: int, face: Face, source: Image, render: Image) -> tuple[float, float, float]:
+        """Landmark acceleration on source and render, and their shift, fitted in the source face's box."""
+        if self.landmarker is None:
+            return float("nan"), float("nan"), float("nan")
+        fit_src = self.landmarker.fit_points(source, face.box)
+        fit_out = self.landmarker.fit_points(render, face.box)
+        d = measures.eye_distance(fit_src)
+        hist = self._hist.setdefault(tid, (deque(maxlen=3), deque(maxlen=3), [index]))
+        if hist[2][0] != index - 1:  # a gap in the track: start its history again
+            hist[0].clear()
+            hist[1].clear()
+        hist[2][0] = index
+        hist[0].append(fit_src)
+        hist[1].append(fit_out)
+        return (measures.landmark_acceleration(list(hist[0]), d), measures.landmark_acceleration(list(hist[1]), d),
+                measures.landmark_shift(fit_src, fit_out, d))
 
 
 def _same_pixels(source: Image, render: Image, face: Face) -> bool:
@@ -441,9 +496,12 @@ def expects_edit(look: Any | None, index: int) -> bool:
     if not spec.needs_faces:
         return False
     at = look.at(index)
-    if BlendParams.from_dict(at.blend).amount <= 0:
-        return False
-    params = spec.params_from_dict(at.edit)
+    try:
+        if BlendParams.from_dict(at.blend).amount <= 0:
+            return False
+        params = spec.params_from_dict(at.edit)
+    except DeageError:  # parameters that need files or consent this machine lacks: assume an edit
+        return True
     for obj in (params, getattr(params, "resolve", lambda: None)()):
         flag = getattr(obj, "is_identity", None)
         if callable(flag):
@@ -553,31 +611,54 @@ def compute_metrics(
         if matte is None and record is not None and record.get("matte"):
             candidate = render.parent / Path(record["matte"]).name
             matte = candidate if candidate.exists() or "#" in candidate.name or "%" in candidate.name else None
-        matte_clip = open_clip(matte) if matte is not None else None
+        matte_clip = open_clip(matte, exr_linear=False) if matte is not None else None  # coverage, not light
         try:
             if matte_clip is not None and len(matte_clip) != len(out):
                 raise MediaError(f"matte has {len(matte_clip)} frames, the render {len(out)}", matte)
             rec, backend = make_identity_recognizer(recognizer)
             meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every)
-            rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress)
+            renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
+            rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
+                                renderer)
         finally:
             if matte_clip is not None:
                 matte_clip.close()
         fps = float(src.info.fps)
         width, height = src.info.width, src.info.height
-    return _assemble(rows, render, source, (start, stop), fps, width, height, backend, look, record, notes)
+    metrics = _assemble(rows, render, source, (start, stop), fps, width, height, backend, look, record, notes)
+    metrics.matte = str(matte) if matte is not None else None
+    return metrics
+
+
+def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | None:
+    """A ``deage.render.FrameRenderer`` for the Look (to settle faces whose edit is too light to see
+    through codec noise), or None when the Look edits no faces or cannot be built here."""
+    if look is None:
+        return None
+    from deage.render import FrameRenderer
+
+    try:
+        renderer = FrameRenderer(look, analysis=analysis)
+    except DeageError as exc:
+        notes.append(f"cannot re-render the Look here ({exc}); light edits may count as faces missed")
+        return None
+    return renderer if renderer.needs_faces else None
 
 
 def _measure_all(meter: ShotMeter, src: Any, out: Any, matte_clip: Any, start: int, stop: int, analysis: Any,
-                 selected: list[int], gaps: dict[int, set[int]], look: Any, progress: ProgressFn | None) -> list[dict]:
+                 selected: list[int], gaps: dict[int, set[int]], look: Any, progress: ProgressFn | None,
+                 renderer: Any | None = None) -> list[dict]:
     rows: list[dict] = []
     mattes = matte_clip.frames_float() if matte_clip is not None else None
     for done, (index, a, b) in enumerate(zip(range(start, stop), src.frames(start, stop), out.frames()), start=1):
         m = next(mattes)[..., 0] if mattes is not None else None
         present = analysis.faces_at(index) if index < analysis.frame_count else {}
         faces = {t: present[t] for t in selected if t in present}
-        measured = meter.measure(index, a, b, faces, m)
         expected = expects_edit(look, index)
+        redo = None
+        if expected and renderer is not None:
+            redo = lambda a=a, index=index, faces=faces: renderer.render(a, index, faces)[0]  # noqa: E731
+        measured = meter.measure(index, a, b, faces, m, redo)
         missed = 0
         if expected:
             missed += sum(1 for fm in measured if not fm.edited)
@@ -591,6 +672,7 @@ def _measure_all(meter: ShotMeter, src: Any, out: Any, matte_clip: Any, start: i
 
 def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[int, int], fps: float, width: int,
               height: int, backend: str, look: Any, record: dict | None, notes: list[str]) -> RenderMetrics:
+    """The per-frame rows (one list of ``FaceMeasurement`` per frame) as a ``RenderMetrics``."""
     n = len(rows)
     nan = np.full(n, np.nan)
 
@@ -614,7 +696,7 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         if r["faces"]:
             b = np.stack([f.box for f in r["faces"]])
             boxes[i] = (*b[:, :2].min(0), *b[:, 2:].max(0))
-    metrics = RenderMetrics(
+    return RenderMetrics(
         render=str(render),
         source=str(source),
         frame_range=frame_range,
@@ -642,7 +724,6 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         provenance=record,
         warnings=notes,
     )
-    return metrics
 
 
 def save_metrics(metrics: RenderMetrics, path: str | Path) -> Path:

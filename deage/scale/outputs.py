@@ -8,8 +8,9 @@ equal (the same machine), the same file bytes.
 Numbering and timing:
 
 - image-sequence outputs are numbered from the source sequence's own first number plus the range
-  start (a render of frames 10:22 of ``plate.1001.exr`` writes ``out.1011`` .. ``out.1022``), and
-  from 1001 + start for a container source, so a range render drops in at the right frames;
+  start (a render of frames 10:21 of ``plate.1001.exr`` writes ``out.1011`` .. ``out.1021``), and
+  from 1001 + start for a container source or a single still, so a range render drops in at the
+  right frames;
 - a variable-frame-rate source keeps each frame's own timestamp (in the source's time base);
 - audio is the source's, trimmed to the range's time span.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from deage.errors import OutputError
-from deage.video import ClipWriter
+from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
 
 
@@ -74,7 +75,8 @@ class RenderOutputs:
         source = Path(info.path)
         vfr = bool(getattr(info, "variable_frame_rate", False)) and timestamps is not None
         self._timestamps = np.asarray(timestamps) if vfr else None
-        base = int(info.first_frame_number) if info.is_sequence else 1001
+        numbered = info.is_sequence and is_sequence_path(info.path)  # a single still is not numbered
+        base = int(info.first_frame_number) if numbered else 1001
         common = dict(
             fps=info.fps,
             width=info.width,

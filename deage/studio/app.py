@@ -124,7 +124,7 @@ class Studio:
         self.image = w.Image(format="jpeg", layout=w.Layout(width="100%", max_width=f"{self.display_width}px"))
         self.image.add_class("deage-preview")
         self.view = w.ToggleButtons(options=list(views.VIEWS), value="side by side",
-                                    style={"button_width": "92px"}, layout=w.Layout(width="auto"))
+                                    style={"button_width": "auto"}, layout=w.Layout(width="auto"))
         self.view.add_class("deage-view")
         self.split = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="wipe", readout=False,
                                    layout=w.Layout(width="200px"))
@@ -132,11 +132,11 @@ class Studio:
                                      layout=w.Layout(width="200px", display="none"))
         self.overlay_ids = w.ToggleButton(value=False, description="ids", tooltip="face boxes and track ids",
                                           layout=w.Layout(width="54px"))
-        self.overlay_landmarks = w.ToggleButton(value=False, description="landmarks", layout=w.Layout(width="86px"))
+        self.overlay_landmarks = w.ToggleButton(value=False, description="landmarks", layout=w.Layout(width="100px"))
         self.overlay_masks = w.ToggleButton(value=False, description="masks", tooltip="the blend matte",
                                             layout=w.Layout(width="64px"))
         self.zoom = w.ToggleButtons(options=["frame", "face"], value="frame", tooltip="zoom to the edited faces",
-                                    style={"button_width": "56px"})
+                                    style={"button_width": "auto"})
         for widget in (self.view, self.split, self.gain, self.overlay_ids, self.overlay_landmarks,
                        self.overlay_masks, self.zoom):
             widget.observe(lambda _change: self._view_changed(), "value")
@@ -156,19 +156,18 @@ class Studio:
                         f'{" · audio" if info.has_audio else ""}</span>')
         toolbar = w.HBox([self.view, self.split, self.gain, self.overlay_ids, self.overlay_landmarks,
                           self.overlay_masks, self.zoom], layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        left = w.VBox([self.image, toolbar, self.scrubber.widget],
-                      layout=w.Layout(flex="1 1 60%", min_width="420px", margin="0 8px 0 0"))
+        left = w.VBox([self.image, toolbar, self.scrubber.widget, self.status],
+                      layout=w.Layout(flex="1 1 auto", width="auto", min_width="400px", margin="0 10px 0 0"))
         right = w.VBox([self.controls.widget, self.faces.widget, self.look_file.widget],
-                       layout=w.Layout(flex="0 1 470px", min_width="360px"))
+                       layout=w.Layout(flex="0 0 470px", width="470px"))
         self.widget = w.VBox([
             w.HBox([header, self.analyse_button], layout=ROW),
             w.HBox([left, right], layout=w.Layout(width="100%", align_items="flex-start")),
             self.render_panel.widget,
-            self.status,
         ], layout=w.Layout(width="100%"))
         self.widget.add_class("deage-studio")
 
-        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float]] = LatestWins(self._work, self._done)
+        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float, bool]] = LatestWins(self._work, self._done)
         self._sync_faces()
         self._view_changed()
 
@@ -341,18 +340,19 @@ class Studio:
     def _submit(self) -> None:
         self._worker.submit(_Request(self.frame, copy.deepcopy(self._look), self.options()))
 
-    def _work(self, request: _Request) -> tuple[PreviewResult, bytes, float]:
+    def _work(self, request: _Request) -> tuple[PreviewResult, bytes, float, bool]:
         started = time.perf_counter()
         engine = self.engine
         key = (request.index, json.dumps(request.look.to_dict(), sort_keys=True, default=str))
         result = self.preview
-        if result is None or key != self._last_key or result.index != request.index:
+        rendered = result is None or key != self._last_key or result.index != request.index
+        if rendered:
             engine.set_look(request.look)
             result = engine.render(request.index)
         self._last_key = key
         picture = self.picture(result, request.options)
         data = views.encode_jpeg(picture, self.quality)
-        return result, data, (time.perf_counter() - started) * 1e3
+        return result, data, (time.perf_counter() - started) * 1e3, rendered
 
     def picture(self, result: PreviewResult, options: ViewOptions | None = None) -> np.ndarray:
         """The preview picture (RGB uint8) of ``result`` drawn with ``options`` (default: the panel's)."""
@@ -386,20 +386,20 @@ class Studio:
                                     after if after is not None else before, split=o.split)
         return views.fit_width(picture, self.display_width)
 
-    def _done(self, done: Done[_Request, tuple[PreviewResult, bytes, float]]) -> None:
+    def _done(self, done: Done[_Request, tuple[PreviewResult, bytes, float, bool]]) -> None:
         if done.error is not None:
             message = str(done.error) if isinstance(done.error, DeageError) else \
                 f"preview failed: {type(done.error).__name__}: {done.error}"
             self._status(message, "error")
             return
         assert done.result is not None
-        result, data, ms = done.result
+        result, data, ms, rendered = done.result
         self.preview = result
         self.image.value = data
         t = result.timings
         faces = len(result.selected)
-        parts = [f"preview {ms:.0f} ms"]
-        if faces:
+        parts = [f"preview {ms:.0f} ms" if rendered else f"view redrawn in {ms:.0f} ms"]
+        if faces and rendered:
             parts.append(f"(edit {t['edit']:.0f} · blend {t['blend']:.0f} · decode {t['decode']:.0f})")
         parts.append(f"· frame {result.index} · {faces} face{'s' if faces != 1 else ''} edited")
         if self.analysis is None and self.engine.needs_faces:

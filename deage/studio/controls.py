@@ -37,7 +37,7 @@ from deage.look import Look
 # "ParamsClass.field"; values as in a field's metadata, with "choices_from" naming a tuple constant
 # of the params class's module (looked up when the control is built, so it follows the code).
 HINTS: dict[str, dict[str, Any]] = {
-    "MakeupParams.years": {"range": (0.0, 30.0), "step": 0.5, "unit": "years", "label": "years younger"},
+    "MakeupParams.years": {"range": (0.0, 30.0), "step": 0.1, "unit": "years", "label": "years younger"},
     "MakeupParams.wrinkles": {"keys_from": ("deage.face.masks", "WRINKLE_REGIONS"), "range": (0.0, 1.0),
                               "label": "wrinkles"},
     "MakeupParams.texture_keep": {"unit": "x", "label": "texture kept"},

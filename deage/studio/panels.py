@@ -14,6 +14,7 @@ Every widget a test or a person needs to find carries a CSS class ``deage-...``.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +27,7 @@ from deage.studio import controls as ctl
 from deage.studio.views import encode_jpeg, timecode, timeline_html
 
 ROW = w.Layout(align_items="center", margin="0", min_height="28px")
-LABEL_W = "150px"
+LABEL_W = "136px"
 
 
 def css_name(key: str) -> str:
@@ -81,7 +82,7 @@ class Scrubber:
         w.jslink((self.play, "value"), (self.slider, "value"))
         self.prev_key = w.Button(icon="step-backward", tooltip="previous keyed frame", layout=w.Layout(width="34px"))
         self.next_key = w.Button(icon="step-forward", tooltip="next keyed frame", layout=w.Layout(width="34px"))
-        self.label = w.HTML(layout=w.Layout(width="230px"))
+        self.label = w.HTML(layout=w.Layout(width="230px", flex="0 0 230px"))
         self.label.add_class("deage-frame-label")
         self.timeline = w.HTML(layout=w.Layout(width="100%"))
         self.timeline.add_class("deage-timeline-box")
@@ -127,7 +128,7 @@ class Scrubber:
     def _draw(self) -> None:
         i = self.value
         key = " ◆" if i in self._keyed else ""
-        self.label.value = (f'<span style="font-family:monospace">frame <b>{i}</b> / {self.frame_count - 1} · '
+        self.label.value = (f'<span style="font-family:monospace;white-space:nowrap">frame <b>{i}</b> / {self.frame_count - 1} · '
                             f'{timecode(i, self.fps)}{key}</span>')
         self.timeline.value = timeline_html(self.frame_count, i, self._keyed, self._no_face, self._marked)
         self.prev_key.disabled = not any(k < i for k in self._keyed)
@@ -138,43 +139,53 @@ class Scrubber:
 
 
 class _Row:
-    """Widgets of one control: label, value widget, unit, auto box, key button."""
+    """Widgets of one control: the value widget (labelled, with its unit), "auto" box, key button."""
 
     def __init__(self, control: ctl.Control) -> None:
         self.control = control
         c = control
-        tip = c.help or c.label
-        self.label = w.HTML(f'<span title="{_attr(tip)}">{c.label}</span>', layout=w.Layout(width=LABEL_W))
+        common: dict[str, Any] = dict(description=_label_html(c, False), description_allow_html=True,
+                                      tooltip=c.help or c.label, style={"description_width": LABEL_W})
         if c.kind in ("float", "int"):
             cls = w.FloatSlider if c.kind == "float" else w.IntSlider
             kwargs: dict[str, Any] = dict(min=c.low, max=c.high, step=c.step, value=c.clamp(c.low or 0.0),
-                                          continuous_update=True, readout=True,
-                                          layout=w.Layout(width="auto", flex="1 1 auto"))
+                                          continuous_update=True, readout=True)
             if c.kind == "float":
                 kwargs["readout_format"] = _format(c.step)
             else:
                 kwargs = {k: int(v) if isinstance(v, float) else v for k, v in kwargs.items()}
-            self.value = cls(**kwargs)
+            self.value = cls(**kwargs, **common, layout=w.Layout(width="auto", flex="1 1 auto"))
         elif c.kind == "choice":
             options = [("auto", None)] if c.optional else []
             options += [(str(v), v) for v in c.choices]
-            self.value = w.Dropdown(options=options, layout=w.Layout(width="auto", flex="1 1 auto"))
+            self.value = w.Dropdown(options=options, **common, layout=w.Layout(width="auto", flex="1 1 auto"))
         elif c.kind == "bool":
-            self.value = w.Checkbox(value=bool(c.default), indent=False, layout=w.Layout(width="auto"))
+            self.value = w.Checkbox(value=bool(c.default), indent=True, **common,
+                                    layout=w.Layout(width="auto", flex="1 1 auto"))
         else:
-            self.value = w.Text(value="" if c.default is None else str(c.default),
-                                continuous_update=False, layout=w.Layout(width="auto", flex="1 1 auto"))
-        self.unit = w.HTML(f'<span style="color:#888;font-size:11px">{c.unit}</span>', layout=w.Layout(width="58px"))
+            self.value = w.Text(value="" if c.default is None else str(c.default), continuous_update=False,
+                                **common, layout=w.Layout(width="auto", flex="1 1 auto"))
         self.auto = w.Checkbox(value=False, description="auto", indent=False,
-                               layout=w.Layout(width="58px", visibility="visible" if c.optional and c.keyable else "hidden"))
-        self.key = w.Button(description="◇", tooltip="set a key at this frame", layout=w.Layout(width="32px"),
+                               layout=w.Layout(width="56px", flex="0 0 56px",
+                                               display="" if c.optional and c.keyable else "none"))
+        self.key = w.Button(description="◇", tooltip="set a key at this frame",
+                            layout=w.Layout(width="38px", flex="0 0 38px", padding="0"),
                             disabled=not c.keyable)
         if not c.keyable:
             self.key.layout.visibility = "hidden"
         self.key.add_class("deage-key-button")
-        self.box = w.HBox([self.label, self.value, self.unit, self.auto, self.key], layout=ROW)
+        self.box = w.HBox([self.value, self.auto, self.key], layout=ROW)
         self.box.add_class("deage-control")
         self.box.add_class(css_name(c.key))
+
+
+def snap(value: float, low: float, step: float | None) -> float:
+    """``value`` on the grid ``low + k * step``, rounded to the step's decimals (as the browser's
+    slider computes it, so the two sides agree exactly)."""
+    if not step:
+        return float(value)
+    decimals = max(0, -int(math.floor(math.log10(step) + 1e-9))) + 1
+    return round(low + round((value - low) / step) * step, decimals)
 
 
 def _attr(text: str) -> str:
@@ -296,7 +307,9 @@ class ControlPanel:
                 row.key.tooltip = ("remove the key at this frame" if here else
                                    "add a key at this frame" if keyed else "start keyframing: key this value here")
                 row.key.button_style = "warning" if here else ""
-                row.label.value = _label_html(c, keyed)
+                label = _label_html(c, keyed)
+                if row.value.description != label:
+                    row.value.description = label
 
     @staticmethod
     def _put(row: _Row, value: Any) -> None:
@@ -304,7 +317,11 @@ class ControlPanel:
         if value is None:
             return
         if c.kind == "float":
-            row.value.value = c.clamp(float(value))
+            # On the slider's step grid: the browser's slider snaps any other value and, with
+            # continuous updates, sends the snapped value back as if a person had moved it.
+            target = snap(c.clamp(float(value)), c.low or 0.0, c.step)
+            if abs(float(row.value.value) - target) >= (c.step or 0.0) / 2:  # else it is shown already
+                row.value.value = target
         elif c.kind == "int":
             row.value.value = int(round(c.clamp(float(value))))
         elif c.kind == "choice":
@@ -321,6 +338,8 @@ class ControlPanel:
             return
         c = row.control
         value = change["new"]
+        if c.kind == "float":
+            value = snap(float(value), c.low or 0.0, c.step)
         self.focus = c.key
         if c.key in self._look.keyframes:
             self._look.set_key(c.key, self._frame, float(value))
@@ -368,8 +387,10 @@ class ControlPanel:
 
 
 def _label_html(c: ctl.Control, keyed: bool) -> str:
+    """A control's label; orange when the parameter has keys."""
     colour = "#d08000" if keyed else "inherit"
-    return f'<span title="{_attr(c.help or c.label)}" style="color:{colour}">{c.label}</span>'
+    unit = f' <span style="color:#888;font-size:10px">{_attr(c.unit)}</span>' if c.unit else ""
+    return f'<span title="{_attr(c.help or c.label)}" style="color:{colour}">{_attr(c.label)}</span>{unit}'
 
 
 # ---------------------------------------------------------------------------------------- faces
@@ -459,7 +480,7 @@ class RenderPanel:
         self.progress.add_class("deage-render-progress")
         self.label = w.HTML(layout=w.Layout(width="260px"))
         self.video = w.Video(format="mp4", autoplay=False, loop=True, controls=True,
-                             layout=w.Layout(max_width="960px", width="100%", display="none"))
+                             layout=w.Layout(max_width="720px", width="100%", display="none"))
         self.video.add_class("deage-render-video")
         self.button.on_click(lambda _: on_render(Path(self.output.value).expanduser(),
                                                  (int(self.frames.value[0]), int(self.frames.value[1]) + 1)))

@@ -38,6 +38,7 @@ _AVCOL_TO_SWS = {
 }
 AVCOL_SPC_BT709 = 1
 AVCOL_PRI_BT709 = 1
+AVCOL_TRC_IEC61966_2_1 = 13  # sRGB
 AVCOL_TRC_BT709 = 1
 AVCOL_RANGE_MPEG = 1
 
@@ -190,7 +191,7 @@ def float_to_uint16(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
 
-def check_image(image: np.ndarray, width: int, height: int, where: str) -> np.ndarray:
+def check_image(image: np.ndarray, width: int, height: int, where: str, *, alpha: bool = False) -> np.ndarray:
     """Validate a frame handed to a writer: (height, width, 3) uint8, uint16 or float.
 
     Returns the image, float64 cast to float32.
@@ -198,9 +199,10 @@ def check_image(image: np.ndarray, width: int, height: int, where: str) -> np.nd
     Raises:
         ValueError: wrong shape or dtype (a programming error, not a user input).
     """
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] not in ((3, 4) if alpha else (3,)):
         shape = getattr(image, "shape", type(image).__name__)
-        raise ValueError(f"{where}: frames must be RGB arrays of shape (H, W, 3), got {shape}")
+        wanted = "RGB (H, W, 3) or RGBA (H, W, 4)" if alpha else "RGB arrays of shape (H, W, 3)"
+        raise ValueError(f"{where}: frames must be {wanted}, got {shape}")
     if image.shape[:2] != (height, width):
         raise ValueError(
             f"{where}: frame is {image.shape[1]}x{image.shape[0]} but the output is {width}x{height}"
@@ -230,11 +232,12 @@ def rgb_to_frame(image: np.ndarray, *, float_output: bool = False, linear: bool 
         if linear:
             f = srgb_to_linear(f)
         return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gbrpf32le")
+    rgba = image.shape[2] == 4
     if image.dtype == np.uint8:
-        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgba" if rgba else "rgb24")
     if image.dtype != np.uint16:
         image = float_to_uint16(image)
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb48le")
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgba64le" if rgba else "rgb48le")
 
 
 def unsupported(pix_fmt: str, path) -> MediaError:

@@ -57,6 +57,7 @@ from deage.video.pixels import (
     AVCOL_RANGE_MPEG,
     AVCOL_SPC_BT709,
     AVCOL_TRC_BT709,
+    AVCOL_TRC_IEC61966_2_1,
     ENCODE_INTERPOLATION,
     check_image,
     rgb_to_frame,
@@ -86,6 +87,7 @@ class CodecSpec:
     sequence: bool
     extensions: tuple[str, ...]
     options: dict[str, str] = field(default_factory=dict)
+    alpha_pix_fmt: str | None = None
 
 
 CODECS: dict[str, CodecSpec] = {
@@ -98,7 +100,7 @@ CODECS: dict[str, CodecSpec] = {
         CodecSpec("prores", "prores_ks", "yuv422p10le", "yuv422p10le", True, False, (".mov", ".mkv"),
                   {"profile": "3", "vendor": "apl0"}),
         CodecSpec("prores4444", "prores_ks", "yuv444p10le", "yuv444p10le", True, False, (".mov", ".mkv"),
-                  {"profile": "4", "vendor": "apl0"}),
+                  {"profile": "4", "vendor": "apl0"}, alpha_pix_fmt="yuva444p10le"),
         CodecSpec("ffv1", "ffv1", "bgr0", "gbrp16le", False, False, (".mkv", ".mov"),
                   {"level": "3", "slicecrc": "1"}),
         CodecSpec("png", "png", "rgb48be", "rgb48be", False, True, (".png",), {"compression_level": "3"}),
@@ -278,6 +280,9 @@ class ClipWriter:
     def _start(self, image: np.ndarray) -> None:
         deep = image.dtype != np.uint8
         self._pix_fmt = self.spec.pix_fmt_deep if deep else self.spec.pix_fmt
+        if image.shape[2] == 4:  # RGBA: only codecs with an alpha format accept it (check_image)
+            self._pix_fmt = self.spec.alpha_pix_fmt
+            self.options.setdefault("alpha_bits", "16")
         self._pix_fmt = self.options.pop("pix_fmt", self._pix_fmt)
         if self.spec.sequence:
             self._make_image_encoder()  # fail early, in the caller's thread, on bad options
@@ -321,6 +326,8 @@ class ClipWriter:
 
     def _to_encoder_frame(self, image: np.ndarray) -> av.VideoFrame:
         frame = rgb_to_frame(image, float_output=self.spec.name == "exr", linear=self.exr_linear)
+        if self.spec.name in ("png", "tiff"):  # sRGB-encoded values: PNG gets sRGB + cHRM + gAMA chunks
+            frame.color_primaries, frame.color_trc = AVCOL_PRI_BT709, AVCOL_TRC_IEC61966_2_1
         if self.spec.yuv:
             return frame.reformat(format=self._pix_fmt, dst_colorspace=Colorspace.ITU709,
                                   dst_color_range=ColorRange.MPEG, interpolation=ENCODE_INTERPOLATION)
@@ -335,9 +342,11 @@ class ClipWriter:
         """
         if self._closed:
             raise ValueError(f"{self.path}: writer is closed")
-        image = check_image(frame, self.width, self.height, str(self.path))
+        image = check_image(frame, self.width, self.height, str(self.path), alpha=self.spec.alpha_pix_fmt is not None)
         if self._pix_fmt is None:
             self._start(image)
+        elif (image.shape[2] == 4) != (self._pix_fmt == self.spec.alpha_pix_fmt):
+            raise ValueError(f"{self.path}: every frame must have the first frame's channels (RGB or RGBA)")
         if pts is None:
             pts = int(round(self._count / self.fps / self.time_base))
         if self._last_pts is not None and pts <= self._last_pts:

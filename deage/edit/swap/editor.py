@@ -23,7 +23,14 @@ import numpy as np
 
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import light_gain
-from deage.edit.swap.mesh import check_landmarks, mesh_points, mesh_triangles, piecewise_affine_maps
+from deage.edit.swap.mesh import (
+    check_landmarks,
+    mesh_points,
+    mesh_triangles,
+    piecewise_affine_maps,
+    shape_offsets,
+    shape_weight,
+)
 from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
 from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
 from deage.edit.swap.source import SourceFace, load_source
@@ -292,7 +299,7 @@ class SwapEditor:
             swapped, support = self._model_swap(aligned, source, params, regions)
             shows_face = np.ones((raster, raster), np.float32)
         else:
-            swapped, shows_face = self._mesh_warp(aligned, source, raster)
+            swapped, shows_face = self._mesh_warp(aligned, source, raster, params.shape)
             support = regions.face
         # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
         # target, no target fringe painted over.
@@ -307,8 +314,11 @@ class SwapEditor:
         keep = np.zeros((raster, raster), np.float32)
         if params.eyes == "target":
             np.maximum(keep, regions.eyes, out=keep)
-        if params.mouth == "target":
-            np.maximum(keep, regions.mouth, out=keep)
+        if params.mouth == "auto":
+            lips = mouth_mismatch(source.landmarks * (size / source.aligned.size), landmarks)
+            np.maximum(keep, np.maximum(regions.mouth, regions.around_mouth * np.float32(lips)), out=keep)
+        elif params.mouth != "source":
+            np.maximum(keep, regions.lips if params.mouth == "target" else regions.mouth, out=keep)
         take = np.clip(wide * (1.0 - keep), 0.0, 1.0)
         out = _mix(image, swapped, _up(take, size))
         if params.restore != NO_RESTORE and params.restore_amount > 0:
@@ -318,16 +328,22 @@ class SwapEditor:
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
 
-    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int) -> tuple[Image, Mask]:
+    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0) -> tuple[Image, Mask]:
         """The source warped onto the target's landmarks (RGB uint8 (S, S, 3)) and, at ``raster``,
-        where the warped source shows skin or features (float32)."""
+        where the warped source shows skin or features (float32). ``shape`` (0..1) moves the
+        target's landmarks that far towards the source's face proportions (``shape_offsets``),
+        less where the two faces are turned differently (``shape_weight``)."""
         size = aligned.size
         rgba = self._rgba.get(source.name)
         if rgba is None:
             alpha = np.clip(source.skin * 255.0 + 0.5, 0, 255).astype(np.uint8)
             rgba = self._rgba[source.name] = np.dstack([source.image, alpha])
         src_points = mesh_points(source.landmarks, source.aligned.size)
-        dst_points = mesh_points(aligned.landmarks, size)
+        lm = np.asarray(aligned.landmarks, np.float64)
+        if shape > 0:
+            src_lm = source.landmarks * (size / source.aligned.size)
+            lm = lm + shape * shape_weight(src_lm, lm) * shape_offsets(src_lm, lm)
+        dst_points = mesh_points(lm, size)
         map_x, map_y = piecewise_affine_maps(dst_points, src_points, mesh_triangles(), size)
         warped = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         shows = cv2.resize(warped[..., 3], (raster, raster), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
@@ -362,6 +378,23 @@ class SwapEditor:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+def mouth_mismatch(source: np.ndarray, target: np.ndarray) -> float:
+    """0..1: how much wider the target's mouth is open than the source's (0 = no wider, 1 = the
+    target's wide open and the source's closed). Both are 68 landmarks in crops of the same size.
+
+    Closed or smiling lips stretched over an open mouth look wrong (and carry the source's
+    expression lines onto the target), so ``mouth="auto"`` keeps that much of the target's lips
+    and the skin around them. The reverse, an open source mouth closed by the warp, looks right.
+    """
+    def opening(lm: np.ndarray) -> float:
+        d = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+        gap = np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean()
+        return float(gap) / max(d, 1e-6)
+
+    t = np.clip((opening(target) - opening(source) - 0.08) / 0.17, 0.0, 1.0)
+    return float(t * t * (3.0 - 2.0 * t))
+
+
 def _check_crop(aligned: AlignedFace) -> Image:
     image = aligned.image
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \

@@ -170,7 +170,8 @@ def piecewise_affine_maps(
     labels = np.full((grid, grid), -1, np.int32)
     # Larger triangles first, so where a strong expression folds the mesh the small ones stay on top.
     verts = dst_grid[triangles]
-    area = 0.5 * np.abs(np.cross(verts[:, 1] - verts[:, 0], verts[:, 2] - verts[:, 0]))
+    e1, e2 = verts[:, 1] - verts[:, 0], verts[:, 2] - verts[:, 0]
+    area = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
     for t in np.argsort(-area):
         poly = np.round(verts[t] * 16.0).astype(np.int32)
         cv2.fillConvexPoly(labels, poly, int(t), lineType=cv2.LINE_8, shift=4)
@@ -203,3 +204,47 @@ def warp_mesh(
     """
     map_x, map_y = piecewise_affine_maps(dst_points, src_points, triangles, size)
     return cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def shape_offsets(source: Points, target: Points) -> np.ndarray:
+    """How far each of the target's 68 landmarks moves to take the source's face proportions
+    (float64 (68, 2), target crop pixels), leaving the target's expression alone.
+
+    Both landmark sets are in aligned crops of the same size (similarity-normalised by the eyes,
+    nose and mouth corners). Expression lives mostly in how far the lids, lips and jaw open, so:
+    the nose and the eye and mouth corners take the source's positions; the lids and lips move
+    with their corners (the target's aperture stays); the jaw contour and the brows take the
+    source's sideways proportions fully and half of its vertical ones.
+    """
+    src = check_landmarks(source)
+    tgt = check_landmarks(target)
+    delta = src - tgt
+    out = np.zeros_like(delta)
+    out[27:36] = delta[27:36]
+    out[0:27] = delta[0:27] * np.array([1.0, 0.5])
+    for first in (36, 42):
+        corners = delta[[first, first + 3]]
+        out[first:first + 6] = corners.mean(0)
+        out[first], out[first + 3] = corners
+    corners = delta[[48, 54]]
+    mouth_shift = corners.mean(0)
+    out[48:68] = mouth_shift
+    # Mouth width: the corners themselves (and the inner corners) spread like the source's.
+    out[[48, 54, 60, 64]] = mouth_shift + (corners - mouth_shift)[[0, 1, 0, 1]] * np.array([[1.0, 0.0]])
+    return out
+
+
+def turn(landmarks: Points) -> float:
+    """How far a face is turned sideways, from its landmarks: the nose tip's offset from the middle
+    of the jaw contour, in half jaw widths (0 frontal, about +-0.5 for a three-quarter view)."""
+    pts = check_landmarks(landmarks)
+    frame = FaceFrame.from_landmarks(pts)
+    mid = 0.5 * (pts[0] + pts[16])
+    half = 0.5 * float(np.dot(pts[16] - pts[0], frame.x_axis))
+    return float(np.dot(pts[30] - mid, frame.x_axis) / max(half, 1e-6))
+
+
+def shape_weight(source: Points, target: Points, span: float = 0.75) -> float:
+    """1 when two faces are turned alike, falling to 0 when their ``turn`` differs by ``span``:
+    landmark offsets between differently turned faces are pose, not proportions."""
+    return float(np.clip(1.0 - abs(turn(source) - turn(target)) / span, 0.0, 1.0))

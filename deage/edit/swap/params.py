@@ -13,7 +13,7 @@ Example ``edit`` section::
         {"source": "anna", "tracks": [1]},
         {"source": "ben", "reference": "ben_on_set.jpg"}
       ],
-      "eyes": "target", "mouth": "target", "colour": 1.0
+      "eyes": "source", "mouth": "auto", "shape": 0.25, "colour": 1.0
     }
 
 A source is a face in a photo (``"photo"``) or in one frame of another clip (``"clip"`` +
@@ -45,13 +45,15 @@ from typing import Any
 from deage.errors import ConsentError, LookError
 
 BACKENDS = ("embedded", "inswapper")
-FEATURE_SOURCES = ("target", "source")
+EYES = ("target", "source")
+MOUTHS = ("auto", "target", "interior", "source")
 DETAILS = (1, 2, 4)
 NO_RESTORE = "none"
 _CONSENT_ID_KEYS = ("name", "id")
 
 _RANGES: dict[str, tuple[float, float]] = {
     "colour": (0.0, 1.0),
+    "shape": (0.0, 1.0),
     "light_scale": (0.1, 2.0),
     "forehead": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
@@ -219,12 +221,18 @@ class SwapParams:
         sources: the source identities (``SourceSpec``), in the Look's order.
         mappings: which source goes onto which target tracks (``Mapping``).
         backend: ``"embedded"`` (mesh warp, no weights) or ``"inswapper"`` (inswapper_128 ONNX).
-        eyes: ``"target"`` keeps the target's eye openings (gaze and blinks follow the plate);
-            ``"source"`` takes them from the source too. Embedded backend only.
-        mouth: ``"target"`` keeps the target's mouth interior (teeth, tongue); ``"source"``
-            takes the source's. Embedded backend only.
+        eyes: ``"source"`` takes the eyes from the source (lids follow the target's, the irises
+            are the source's); ``"target"`` keeps the target's eye openings (the plate's gaze).
+        mouth: ``"auto"`` keeps the target's mouth interior (teeth, tongue), and also its lips and
+            the skin around them as far as the two mouths differ in opening (a smiling source on
+            a shouting target); ``"interior"`` always just the interior; ``"target"`` lips and
+            interior; ``"source"`` nothing of the target's mouth.
+        shape: 0..1, how far the target's face takes the source's proportions (nose, eye and mouth
+            corners, jaw width; never the lids' or lips' opening): identity lives in shape as much
+            as in texture. 0 keeps the target's shape exactly. Embedded backend only.
         colour: 0..1, how far the source's skin tone and light are matched to the target's.
-        light_scale: 0.1..2 eye distances; shading broader than this comes from the target.
+        light_scale: 0.1..2 eye distances; shading broader than this comes from the target (the
+            skin's colour is matched at a quarter of an eye distance whatever this is).
         forehead: 0..1 eye distances; how far above the brows the replacement reaches.
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
@@ -238,11 +246,12 @@ class SwapParams:
     sources: tuple[SourceSpec, ...] = ()
     mappings: tuple[Mapping, ...] = ()
     backend: str = "embedded"
-    eyes: str = "target"
-    mouth: str = "target"
+    eyes: str = "source"
+    mouth: str = "auto"
+    shape: float = 0.25
     colour: float = 1.0
-    light_scale: float = 0.3
-    forehead: float = 0.45
+    light_scale: float = 0.5
+    forehead: float = 0.3
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
     detail: int = 1
@@ -250,7 +259,7 @@ class SwapParams:
     restore_amount: float = 0.5
     restore_fidelity: float = 0.7
 
-    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "colour", "light_scale", "forehead", "model",
+    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "shape", "colour", "light_scale", "forehead", "model",
             "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
@@ -293,7 +302,7 @@ class SwapParams:
         else:
             mappings = tuple(Mapping.from_dict(i, m, names) for i, m in enumerate(raw_maps))
         kwargs: dict[str, Any] = {}
-        for key, choices in (("backend", BACKENDS), ("eyes", FEATURE_SOURCES), ("mouth", FEATURE_SOURCES)):
+        for key, choices in (("backend", BACKENDS), ("eyes", EYES), ("mouth", MOUTHS)):
             if key in data:
                 if data[key] not in choices:
                     raise LookError(f"swap: {key!r} must be one of {list(choices)}, got {data[key]!r}")

@@ -10,6 +10,8 @@ distances (the distance between the eye centres), so they scale with the face.
   measured for the colour match.
 - ``eyes``: the eye openings (iris, sclera) with the lash line.
 - ``mouth``: the mouth opening inside the lips (teeth, tongue).
+- ``lips``: the lips and the opening between them; ``around_mouth``: the lips with the skin
+  around them to halfway to the nose and the jaw (for a source whose mouth is set very differently).
 - ``upper``: the forehead band above the brows, where hair may hang over the skin: there the
   face mask is also kept to where both faces show skin (``skin_or_features``).
 """
@@ -35,6 +37,8 @@ class SwapRegions:
     skin: Mask
     eyes: Mask
     mouth: Mask
+    lips: Mask
+    around_mouth: Mask
     upper: Mask
     eye_distance: float
 
@@ -104,6 +108,8 @@ def swap_regions(
         np.maximum(eyes, _fill(_grow(pts[idx], 1.12), k, size), out=eyes)
     eyes = _blur(eyes, 0.02 * d)
     mouth = _blur(_fill(_grow(pts[60:68], 1.05), k, size), 0.015 * d)
+    lips = _blur(_fill(_grow(pts[48:60], 1.1), k, size), 0.04 * d)
+    around_mouth = _blur(_fill(_grow(pts[48:60], float(__import__("os").environ.get("AM", "1.8"))), k, size), 0.12 * d)
 
     features = np.zeros((size, size), np.float32)
     for idx in (slice(36, 42), slice(42, 48)):
@@ -118,7 +124,8 @@ def swap_regions(
     brows = pts[17:27] + frame.up * 0.12 * frame.eye_distance
     upper = _blur(_fill(np.vstack([brows, forehead_points(pts, forehead + 0.3)[::-1]]), k, size), 0.04 * d)
     return SwapRegions(size=size, face=face.astype(np.float32), skin=skin.astype(np.float32),
-                       eyes=eyes.astype(np.float32), mouth=mouth.astype(np.float32), upper=upper.astype(np.float32),
+                       eyes=eyes.astype(np.float32), mouth=mouth.astype(np.float32), lips=lips.astype(np.float32),
+                       around_mouth=around_mouth.astype(np.float32), upper=upper.astype(np.float32),
                        eye_distance=d)
 
 

@@ -1,0 +1,144 @@
+"""Pass / fail of a render's metrics against thresholds a reviewer sets.
+
+Example::
+
+    from deage.review.thresholds import Thresholds, evaluate, passed
+
+    checks = evaluate(metrics, Thresholds(max_identity=0.4))
+    for c in checks:
+        print(c.line())
+    ok = passed(checks)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from deage.errors import DeageError
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Limits a render must stay within to pass review (None switches a check off).
+
+    Attributes:
+        max_identity: largest identity distance on any frame with dlib's 128-d descriptor
+            (Euclidean; same person < 0.6, so 0.35 keeps the edit well inside "same person").
+        max_identity_arcface: the same with ArcFace (1 - cos; not calibrated here: no ArcFace
+            weights in this environment; calibrate on your footage).
+        max_flicker_ratio: the shot's frame-to-frame change inside the faces, render over source
+            (1.0 = as steady as the plate).
+        max_seam_ratio: worst frame's added edge where the edit ends (1.0 = none).
+        max_faces_missed: faces the Look should have edited but the render did not, in total.
+        max_jitter_ratio: the shot's landmark jitter on the render over that on the source.
+        max_wrinkle_change: the shot's relative wrinkle-band change over all facial skin must be
+            at most this (e.g. -0.1: at least 10 % less fine-line energy); None = not checked.
+    """
+
+    max_identity: float | None = 0.35
+    max_identity_arcface: float | None = 0.40
+    max_flicker_ratio: float | None = 1.15
+    max_seam_ratio: float | None = 1.2
+    max_faces_missed: int | None = 0
+    max_jitter_ratio: float | None = 1.5
+    max_wrinkle_change: float | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise DeageError(f"threshold {f.name} must be a finite number or None, got {value!r}")
+            if f.name != "max_wrinkle_change" and value < 0:
+                raise DeageError(f"threshold {f.name} must not be negative, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Thresholds:
+        """From ``to_dict`` output; unknown keys raise ``DeageError``."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DeageError(f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the review verdict.
+
+    Attributes:
+        key: machine name (``"identity"``, ``"flicker"``...).
+        label: what was measured, for people.
+        value: the measured figure (NaN when nothing could be measured).
+        limit: the threshold (None: informational only).
+        passed: True / False, or None when not measured or not checked.
+        frame: the worst source frame, when the figure is a per-frame maximum.
+        better: "lower" or "higher", how the value compares with the limit.
+    """
+
+    key: str
+    label: str
+    value: float
+    limit: float | None
+    passed: bool | None
+    frame: int | None = None
+    better: str = "lower"
+
+    @property
+    def status(self) -> str:
+        """``"PASS"``, ``"FAIL"``, ``"n/a"`` (not measured) or ``"info"`` (no limit)."""
+        if self.limit is None:
+            return "info"
+        return "n/a" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+    @property
+    def text(self) -> str:
+        """The value as shown: 3 decimals, a whole number for counts, "not measured" for NaN."""
+        if not math.isfinite(self.value):
+            return "not measured"
+        return f"{int(self.value)}" if self.key == "faces_missed" else f"{self.value:.3f}"
+
+    def line(self) -> str:
+        """One text line, e.g. ``PASS  identity distance (dlib, worst frame): 0.213 <= 0.35  (frame 7)``."""
+        value = self.text
+        limit = "" if self.limit is None else f" {'<=' if self.better == 'lower' else '>='} {self.limit:g}"
+        where = f"  (frame {self.frame})" if self.frame is not None and math.isfinite(self.value) else ""
+        return f"{self.status:<5} {self.label}: {value}{limit}{where}"
+
+
+def _check(key: str, label: str, value: float, limit: float | None, frame: int | None = None) -> Check:
+    if limit is None or not math.isfinite(value):
+        return Check(key, label, value, limit, None, frame)
+    return Check(key, label, value, limit, bool(value <= limit + 1e-12), frame)
+
+
+def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
+    """The checks of ``metrics`` (a ``RenderMetrics``) against ``thresholds`` (default ``Thresholds()``)."""
+    t = thresholds or Thresholds()
+    s = metrics.summary()
+    arcface = metrics.identity_backend == "arcface"
+    id_limit = t.max_identity_arcface if arcface else t.max_identity
+    return [
+        _check("identity", f"identity distance ({metrics.identity_backend}, worst frame)", s["identity_distance_max"],
+               id_limit, metrics.worst_frame("identity_distance")),
+        _check("flicker", "flicker ratio (render / source, shot)", s["flicker_ratio"], t.max_flicker_ratio),
+        _check("seam", "seam ratio (worst frame)", s["seam_ratio_max"], t.max_seam_ratio,
+               metrics.worst_frame("seam_ratio")),
+        _check("faces_missed", "faces missed", float(s["faces_missed"]), t.max_faces_missed,
+               metrics.worst_frame("faces_missed") if s["faces_missed"] else None),
+        _check("jitter", "landmark jitter ratio (render / source, shot)", s["landmark_jitter_ratio"],
+               t.max_jitter_ratio),
+        _check("wrinkles", "wrinkle-band change, all facial skin (shot)", s["wrinkle_change"]["face"],
+               t.max_wrinkle_change),
+    ]
+
+
+def passed(checks: list[Check]) -> bool:
+    """True when no check failed (checks that could not be measured do not fail a render)."""
+    return not any(c.passed is False for c in checks)

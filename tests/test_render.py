@@ -1,0 +1,220 @@
+"""deage.render: the streaming clip render against frame-by-frame rendering, the matte output,
+frame numbering, errors, and the torch (GPU) path against the CPU path on real faces."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from deage.edit.base import EditResult
+from deage.errors import DeageError, MediaError, OutputError
+from deage.look import Look
+from deage.render import FrameRenderer, render_clip, resolve_device
+from deage.scale.outputs import matte_to_uint16
+from deage.video import open_clip
+
+from conftest import insightface_image_path
+
+YOUNG = Look.from_dict({"editor": "makeup", "edit": {"years": 25, "texture_keep": 0.9},
+                        "blend": {"mode": "multiband", "feather": 10},
+                        "keyframes": {"edit.years": [[20, 10], [30, 25]]}})
+FEATHER = Look.from_dict({"editor": "makeup", "edit": {"years": 12}, "blend": {"mode": "feather", "feather": 8}})
+
+
+@pytest.fixture(scope="module")
+def analysis(example_clip, tmp_path_factory):
+    from deage.face.analysis import analyse_clip
+
+    return analyse_clip(example_clip, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def frames_of(path) -> list[np.ndarray]:
+    with open_clip(path) as clip:
+        return list(clip.frames())
+
+
+# ------------------------------------------------------------------------------ the streaming render
+
+
+def test_streaming_render_equals_rendering_frame_by_frame(example_clip, analysis, tmp_path):
+    """Threads (2 editing workers) and the overlapped decode/encode change no pixel (lossless FFV1 output)."""
+    seen: list[tuple[int, int]] = []
+    result = render_clip(example_clip, tmp_path / "out.mkv", YOUNG, frames=(20, 30), analysis=analysis, workers=2,
+                         progress=lambda done, total: seen.append((done, total)))
+    renderer = FrameRenderer(YOUNG, analysis=analysis)
+    with open_clip(example_clip) as clip:
+        expected = [renderer.render(clip.read(i), i, analysis.faces_at(i))[0] for i in range(20, 30)]
+        originals = [clip.read(i) for i in range(20, 30)]
+    got = frames_of(result.output)
+    assert len(got) == 10 and all(np.array_equal(a, b) for a, b in zip(expected, got))
+    assert all(np.abs(g.astype(int) - o).max() > 10 for g, o in zip(got, originals))  # the faces were edited
+    assert seen == [(i, 10) for i in range(1, 11)]
+    assert result.faces_edited == 10 and result.frames_without_face == [] and result.frame_range == (20, 30)
+
+
+def test_matte_is_the_union_of_the_blend_masks_of_every_face(tmp_path):
+    """A group photo (6 faces) as a one-frame clip: the matte holds every face's mask, and the
+    picture is untouched wherever the matte is 0."""
+    photo = tmp_path / "group.png"
+    shutil.copy(insightface_image_path("t1.jpg"), tmp_path / "group.jpg")
+    cv2.imwrite(str(photo), cv2.imread(str(tmp_path / "group.jpg")))
+    look = Look.from_dict({**FEATHER.to_dict(), "faces": "all"})
+    result = render_clip(photo, tmp_path / "out.%04d.png", look, matte=tmp_path / "matte.%04d.png",
+                         cache_dir=tmp_path / "cache")
+    assert result.matte == tmp_path / "matte.%04d.png" and result.faces_edited >= 4
+    matte = cv2.imread(str(tmp_path / "matte.1001.png"), cv2.IMREAD_UNCHANGED)
+    picture = frames_of(tmp_path / "out.1001.png")[0]
+    source = frames_of(photo)[0]
+    assert matte.dtype == np.uint16 and matte.shape[:2] == source.shape[:2]
+    assert np.array_equal(matte[..., 0], matte[..., 1]) and np.array_equal(matte[..., 0], matte[..., 2])
+
+    from deage.face.analysis import analyse_clip
+    from deage.face.select import select_tracks
+
+    found = analyse_clip(photo, cache_dir=tmp_path / "cache")
+    faces = {t: f for t, f in found.faces_at(0).items() if t in select_tracks(found, "all")}
+    expected, masks = FrameRenderer(look, analysis=found).render(source, 0, faces)
+    assert np.array_equal(matte[..., 0], matte_to_uint16(masks, source.shape[:2]))
+    blobs = cv2.connectedComponents((matte[..., 0] > 0).astype(np.uint8))[0] - 1
+    assert blobs == len(masks) >= 4  # one separate region per face
+    assert np.array_equal(picture, expected)
+    untouched = matte[..., 0] == 0
+    assert np.array_equal(picture[untouched], source[untouched]) and not np.array_equal(picture, source)
+
+
+def test_matte_to_uint16_takes_the_maximum_and_rounds():
+    a = np.zeros((2, 3), np.float32)
+    b = np.zeros((2, 3), np.float32)
+    a[0, 0], b[0, 0], b[1, 2] = 0.25, 0.5, 1.0
+    out = matte_to_uint16([a, b], (2, 3))
+    assert out.dtype == np.uint16 and out[0, 0] == 32768 and out[1, 2] == 65535 and out.sum() == 32768 + 65535
+    assert not matte_to_uint16([], (2, 3)).any()
+
+
+def test_a_range_rendered_to_a_sequence_is_numbered_from_its_first_frame(example_clip, tmp_path):
+    result = render_clip(example_clip, tmp_path / "id.%04d.png", Look(), frames=(10, 13), provenance=False)
+    assert sorted(p.name for p in tmp_path.glob("id.*.png")) == ["id.1011.png", "id.1012.png", "id.1013.png"]
+    with open_clip(example_clip) as clip:
+        assert np.array_equal(frames_of(tmp_path / "id.%04d.png")[0], clip.read(10))
+    assert result.frames == 3
+
+
+def test_render_errors_are_one_line_and_leave_nothing_behind(example_clip, tmp_path):
+    with pytest.raises(OutputError, match="matte cannot be written to the picture's own path"):
+        render_clip(example_clip, tmp_path / "o.mov", Look(), frames=(0, 2), matte=tmp_path / "o.mov")
+    with pytest.raises(OutputError, match="same as the input"):
+        render_clip(example_clip, tmp_path / "o.mov", Look(), frames=(0, 2), matte=example_clip)
+    with pytest.raises(DeageError, match="outside the clip"):
+        render_clip(example_clip, tmp_path / "o.mov", Look(), frames=(40, 60))
+    truncated = tmp_path / "cut.mp4"
+    data = Path(example_clip).read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="cut.mp4"):
+        render_clip(truncated, tmp_path / "o.mp4", Look())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
+
+
+# ------------------------------------------------------------------------------ the GPU path
+
+
+def _compare(cpu: tuple[np.ndarray, list[np.ndarray]], gpu: tuple[np.ndarray, list[np.ndarray]], frame: np.ndarray):
+    (a, masks_a), (b, masks_b) = cpu, gpu
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    assert np.abs(a.astype(int) - frame).max() > 10  # the CPU path edited the face
+    assert diff.max() <= 2 and diff.mean() < 0.5, (diff.max(), diff.mean())
+    assert len(masks_a) == len(masks_b) and all(np.abs(p - q).max() < 1e-3 for p, q in zip(masks_a, masks_b))
+
+
+@pytest.mark.parametrize("look", [YOUNG, FEATHER], ids=["multiband+shape+texture", "feather"])
+def test_torch_path_matches_the_cpu_path_on_a_real_face(example_clip, analysis, look):
+    """The GPU code run on torch's CPU device: same pixels within 2 levels (max) and 0.5 (mean)."""
+    index = 30
+    with open_clip(example_clip) as clip:
+        frame = clip.read(index)
+    faces = analysis.faces_at(index)
+    cpu = FrameRenderer(look, analysis=analysis).render(frame, index, faces)
+    gpu = FrameRenderer(look, analysis=analysis, device=torch.device("cpu")).render(frame, index, faces)
+    _compare(cpu, gpu, frame)
+    assert not np.shares_memory(gpu[0], frame)
+
+
+class DarkenOval:
+    """Stand-in editor returning an edited crop (no Retouch), like learned editors and swaps: checks
+    the crop-compositing wiring of both paths, not quality."""
+
+    name = "darken-oval"
+
+    def edit(self, aligned, params, parsing=None):
+        size = aligned.size
+        mask = np.zeros((size, size), np.float32)
+        cv2.ellipse(mask, (size // 2, size // 2), (size // 4, size // 3), 0, 0, 360, 1.0, -1)
+        image = (aligned.image.astype(np.float32) * 0.6).astype(np.uint8)
+        return EditResult(image, mask)
+
+
+@pytest.mark.parametrize("blend", [{"mode": "feather"}, {"mode": "poisson", "colour_match": "lab"}])
+def test_torch_path_composites_edited_crops_like_the_cpu_path(example_clip, analysis, blend):
+    index = 5
+    look = Look.from_dict({"editor": "makeup", "blend": blend})
+    with open_clip(example_clip) as clip:
+        frame = clip.read(index)
+    faces = analysis.faces_at(index)
+    cpu = FrameRenderer(look, analysis=analysis, editor=DarkenOval()).render(frame, index, faces)
+    gpu = FrameRenderer(look, analysis=analysis, editor=DarkenOval(), device=torch.device("cpu")).render(
+        frame, index, faces)
+    _compare(cpu, gpu, frame)
+
+
+def test_device_selection_and_cpu_fallback(monkeypatch, example_clip, analysis, tmp_path):
+    monkeypatch.delenv("DEAGE_DEVICE", raising=False)
+    assert resolve_device(None) is None and resolve_device("cpu") is None
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(DeageError, match="unknown device"):
+        resolve_device("gpu0")
+    if torch.cuda.is_available():
+        assert resolve_device("cuda").type == "cuda"
+        return
+    with pytest.warns(RuntimeWarning, match="no CUDA"):
+        assert resolve_device("cuda") is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_device("auto") is None  # "auto" falls back quietly
+    monkeypatch.setenv("DEAGE_DEVICE", "cuda:0")
+    with pytest.warns(RuntimeWarning):
+        fallback = render_clip(example_clip, tmp_path / "a.mkv", FEATHER, frames=(0, 2), analysis=analysis,
+                               provenance=False)
+    monkeypatch.setenv("DEAGE_DEVICE", "cpu")
+    plain = render_clip(example_clip, tmp_path / "b.mkv", FEATHER, frames=(0, 2), analysis=analysis, provenance=False)
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(fallback.output), frames_of(plain.output)))
+
+
+def test_onnx_io_binding_runs_a_batch_in_place(tmp_path):
+    """A tiny ONNX model built here (y = 2x + 1, m = mean over channels): checks the binding wiring."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from deage.gpu.onnx_io import BoundRunner
+    from deage.onnx_session import create_session
+
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 16, 16]),
+            helper.make_tensor_value_info("m", TensorProto.FLOAT, ["N", 1, 16, 16])]
+    consts = [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0]), helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])]
+    nodes = [helper.make_node("Mul", ["x", "two"], ["t"]), helper.make_node("Add", ["t", "one"], ["y"]),
+             helper.make_node("ReduceMean", ["x"], ["m"], axes=[1], keepdims=1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x_info], outs, initializer=consts),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "tiny.onnx")
+    runner = BoundRunner(create_session(tmp_path / "tiny.onnx", "cpu"), "cpu")
+    for batch in (4, 4, 2):  # the second call of a shape writes into preallocated outputs
+        x = torch.rand(batch, 3, 16, 16)
+        out = runner.run({"x": x})
+        assert out["y"].shape == (batch, 3, 16, 16) and torch.allclose(out["y"], 2 * x + 1)
+        assert torch.allclose(out["m"], x.mean(1, keepdim=True), atol=1e-6)

@@ -1,0 +1,248 @@
+"""Review metrics, thresholds and the HTML report, on real renders of the example clip.
+
+A render that changes nothing must read as "no change" on every metric; the embedded de-ager
+must move them the expected way; and each metric must catch the defect it is named for
+(a hard seam, flicker, landmark jitter, a face left untouched) on frames built to show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from deage.errors import DeageError, MediaError, OutputError
+from deage.face.analysis import analyse_clip
+from deage.face.backends.dlib_backend import DlibLandmarker
+from deage.look import Look
+from deage.render import render_clip
+from deage.review.metrics import REGIONS, ShotMeter, compute_metrics, expects_edit
+from deage.review.report import add_report_arguments, build_report, report_command, write_report
+from deage.review.thresholds import Thresholds, evaluate, passed
+from deage.video import ClipWriter, open_clip
+
+FRAMES = (0, 8)
+
+
+@pytest.fixture(scope="module")
+def analysis(example_clip):
+    return analyse_clip(example_clip)
+
+
+@pytest.fixture(scope="module")
+def identity_render(example_clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("review") / "same.mkv"
+    render_clip(example_clip, out, Look(), frames=FRAMES, codec="ffv1")
+    return out
+
+
+@pytest.fixture(scope="module")
+def makeup_render(example_clip, analysis, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("review")
+    out = folder / "young.mp4"
+    render_clip(example_clip, out, Look(editor="makeup", edit={"years": 20}), frames=FRAMES, analysis=analysis,
+                matte=folder / "young_matte.####.png")
+    return out
+
+
+@pytest.fixture(scope="module")
+def makeup_metrics(makeup_render, example_clip, analysis):
+    return compute_metrics(makeup_render, example_clip, analysis=analysis, identity_every=2)
+
+
+def test_render_that_changes_nothing_reads_as_no_change(identity_render, example_clip, analysis):
+    m = compute_metrics(identity_render, example_clip, analysis=analysis)
+    assert m.frame_range == FRAMES and len(m) == 8          # range taken from the provenance sidecar
+    assert m.look is not None and m.look["editor"] == "identity"
+    assert list(m.faces) == [1] * 8 and m.warnings == []
+    s = m.summary()
+    assert s["identity_distance_max"] == 0.0
+    assert all(s["wrinkle_change"][r] == 0.0 for r in REGIONS)
+    assert s["flicker_ratio"] == 1.0 and s["edit_flicker_mean"] == 0.0
+    assert s["seam_ratio_max"] == 1.0 and s["landmark_shift_mean"] == 0.0
+    assert s["landmark_jitter_ratio"] == 1.0 and s["landmark_jitter_source"] > 0
+    assert s["faces_missed"] == 0
+    assert passed(evaluate(m))
+    json.dumps(m.to_dict(), allow_nan=False)                 # NaN (first frame's flicker) became null
+
+
+def test_embedded_deager_moves_metrics_the_expected_way(makeup_metrics):
+    assert makeup_metrics.matte is not None and makeup_metrics.matte.endswith("young_matte.####.png")  # from the sidecar
+    s = makeup_metrics.summary()
+    wr = s["wrinkle_change"]
+    assert wr["face"] < -0.05, wr
+    for region in ("forehead", "under_eye", "nasolabial"):
+        assert wr[region] < -0.1, (region, wr)
+    assert 0.02 < s["identity_distance_max"] < 0.35         # changed, still the same person
+    assert np.isfinite(makeup_metrics.identity_distance[::2]).all()
+    assert np.isnan(makeup_metrics.identity_distance[1::2]).all()   # identity_every=2
+    assert 0.001 < s["landmark_shift_mean"] < 0.05
+    assert s["seam_ratio_max"] < 1.2 and s["flicker_ratio"] < 1.15
+    assert s["faces_missed"] == 0
+    assert passed(evaluate(makeup_metrics))
+
+
+def test_thresholds_decide_pass_and_fail(makeup_metrics):
+    strict = evaluate(makeup_metrics, Thresholds(max_identity=0.01, max_wrinkle_change=-0.05))
+    by_key = {c.key: c for c in strict}
+    assert by_key["identity"].status == "FAIL" and by_key["identity"].frame in makeup_metrics.frames
+    assert by_key["wrinkles"].status == "PASS"
+    assert not passed(strict)
+    assert "FAIL" in by_key["identity"].line() and "0.01" in by_key["identity"].line()
+    with pytest.raises(DeageError, match="max_seam_ratio"):
+        Thresholds(max_seam_ratio=-1)
+    with pytest.raises(DeageError, match="unknown threshold"):
+        Thresholds.from_dict({"max_identiy": 0.3})
+
+
+def test_untouched_face_counts_as_missed_despite_codec_noise(example_clip, analysis, tmp_path):
+    """An H.264 re-encode changes every pixel a little: it must not pass for an edit, while a light
+    edit through the same codec (settled by re-rendering the Look) must not count as missed."""
+    out = tmp_path / "lossy.mp4"
+    render_clip(example_clip, out, Look(), frames=(0, 4))
+    meant = Look(editor="makeup", edit={"years": 20})
+    m = compute_metrics(out, example_clip, look=meant, analysis=analysis, recognizer="dlib", identity_every=4)
+    assert list(m.faces_missed) == [1, 1, 1, 1]
+    keyed_off = Look(editor="makeup", edit={"years": 20}, keyframes={"edit.years": [[0, 0.0], [2, 0.0], [3, 10.0]]})
+    assert [expects_edit(keyed_off, i) for i in range(4)] == [False, False, False, True]
+    m = compute_metrics(out, example_clip, look=keyed_off, analysis=analysis, identity_every=4)
+    assert list(m.faces_missed) == [0, 0, 0, 1]
+
+    light = tmp_path / "light.mp4"
+    render_clip(example_clip, light, Look(editor="makeup", edit={"years": 3}), frames=(0, 4), analysis=analysis)
+    m = compute_metrics(light, example_clip, analysis=analysis, identity_every=4)
+    assert list(m.faces_missed) == [0, 0, 0, 0]
+
+
+# ------------------------------------------------------------- each metric sees its defect
+
+
+@pytest.fixture(scope="module")
+def frames_and_faces(example_clip, analysis):
+    with open_clip(example_clip) as clip:
+        frames = [clip.read(i) for i in range(4)]
+    faces = [analysis.faces_at(i) for i in range(4)]
+    assert all(len(f) == 1 for f in faces)
+    return frames, faces
+
+
+def _cheek_mask(frame: np.ndarray, faces: dict) -> np.ndarray:
+    """A filled ellipse over the nose, cheeks and lower forehead: its edge runs through skin."""
+    face = next(iter(faces.values()))
+    lm = face.landmarks
+    d = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    mask = np.zeros(frame.shape[:2], np.float32)
+    cv2.ellipse(mask, tuple(int(v) for v in lm[30]), (int(0.9 * d), int(1.1 * d)), 0, 0, 360, 1.0, -1)
+    return mask
+
+
+def _brighten(frame: np.ndarray, mask: np.ndarray, amount: float) -> np.ndarray:
+    return np.clip(frame + amount * mask[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_seam_ratio_flags_a_hard_edge_not_a_feathered_one(frames_and_faces):
+    frames, faces = frames_and_faces
+    results = {}
+    for kind in ("hard", "feathered", "hard+matte"):
+        meter = ShotMeter(None, None)
+        values = []
+        for frame, present in zip(frames, faces):
+            mask = _cheek_mask(frame, present)
+            if kind == "feathered":
+                mask = cv2.GaussianBlur(mask, (0, 0), 10)
+            matte = cv2.GaussianBlur(mask, (0, 0), 1) if kind == "hard+matte" else None
+            (fm,) = meter.measure(0, frame, _brighten(frame, mask, 10.0), present, matte)
+            assert fm.edited
+            values.append(fm.seam_ratio)
+        results[kind] = float(np.mean(values))
+    assert results["hard"] > 1.3 and results["hard+matte"] > 1.3, results
+    assert results["feathered"] < 1.2, results
+
+
+def test_flicker_ratio_flags_an_edit_that_pulses(frames_and_faces):
+    frames, faces = frames_and_faces
+    ratios = {}
+    for kind, amounts in (("steady", [8, 8, 8, 8]), ("pulsing", [0, 8, 0, 8])):
+        meter = ShotMeter(None, None)
+        out, src = [], []
+        for i, (frame, present) in enumerate(zip(frames, faces)):
+            mask = cv2.GaussianBlur(_cheek_mask(frame, present), (0, 0), 10)
+            (fm,) = meter.measure(i, frame, _brighten(frame, mask, amounts[i]), present)
+            if i:
+                out.append(fm.flicker_render)
+                src.append(fm.flicker_source)
+        ratios[kind] = sum(out) / sum(src)
+    assert ratios["steady"] == pytest.approx(1.0, abs=0.05), ratios
+    assert ratios["pulsing"] > 1.3, ratios
+
+
+def test_landmark_jitter_flags_a_face_that_shakes(frames_and_faces):
+    frames, faces = frames_and_faces
+    meter = ShotMeter(None, DlibLandmarker())
+    jitter, source = [], []
+    for i, (frame, present) in enumerate(zip(frames, faces)):
+        shift = np.float32([[1, 0, 3.0 if i % 2 else -3.0], [0, 1, 0]])
+        shaken = cv2.warpAffine(frame, shift, frame.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+        (fm,) = meter.measure(i, frame, shaken, present)
+        if i >= 2:
+            jitter.append(fm.jitter_render)
+            source.append(fm.jitter_source)
+    assert sum(jitter) > 3 * sum(source), (jitter, source)
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def test_mismatched_render_is_a_clear_error(example_clip, identity_render, tmp_path, analysis):
+    with pytest.raises(MediaError, match="8 frames but the frame range 0:10"):
+        compute_metrics(identity_render, example_clip, frame_range=(0, 10), analysis=analysis)
+    small = tmp_path / "small.mkv"
+    with ClipWriter(small, fps=24, width=640, height=360, codec="ffv1") as w:
+        w.write(np.zeros((360, 640, 3), np.uint8))
+    with pytest.raises(MediaError, match="640x360"):
+        compute_metrics(small, example_clip, frame_range=(0, 1))
+    with pytest.raises(MediaError, match="no source clip given"):
+        compute_metrics(small)
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def test_report_is_self_contained_and_escaped(makeup_metrics, tmp_path):
+    look = dict(makeup_metrics.look, name="<script>alert(1)</script>")
+    hostile = dataclasses.replace(makeup_metrics, look=look, provenance=dict(makeup_metrics.provenance, look=look))
+    page = build_report(hostile, Thresholds(max_identity=0.01))
+    assert "<script" not in page.lower() and "&lt;script&gt;alert(1)" in page
+    assert not re.search(r"(src|href)=\"(?!data:)", page), "every image must be embedded"
+    assert "http://" not in page and "https://" not in page
+    assert 'id="verdict">FAIL<' in page
+    assert "data:image/png;base64," in page and "dlib_landmarks68" in page
+
+
+def test_report_command_writes_page_and_exit_status(makeup_render, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    html_path, json_path = tmp_path / "review.html", tmp_path / "metrics.json"
+    args = parser.parse_args([str(makeup_render), "--identity-every", "4", "-o", str(html_path),
+                              "--json", str(json_path)])
+    assert report_command(args) == 0
+    out = capsys.readouterr().out
+    assert "PASS: report written to" in out and html_path.is_file()
+    page = html_path.read_text()
+    assert 'id="verdict">PASS<' in page and page.count("data:image/jpeg;base64,") >= 3
+    data = json.loads(json_path.read_text())
+    assert data["frame_range"] == list(FRAMES) and len(data["per_frame"]["seam_ratio"]) == 8
+    args = parser.parse_args([str(makeup_render), "--identity-every", "4", "-o", str(html_path),
+                              "--max-identity", "0.01", "--no-thumbnails"])
+    assert report_command(args) == 1
+    assert "FAIL  identity distance" in capsys.readouterr().out
+
+
+def test_report_never_overwrites_the_render(makeup_metrics, makeup_render):
+    with pytest.raises(OutputError, match="same as the input"):
+        write_report(makeup_render, makeup_metrics, thumbnails=None)
