@@ -15,7 +15,8 @@ With no section named, runs ``--ray`` and ``--memory`` (and ``--gpu`` when torch
   analysed; each is then rendered in a child process run under ``/usr/bin/time -v``, whose
   "Maximum resident set size" is the peak memory. Flat in clip length = the streaming works.
 - ``--gpu``: a 1080p clip rendered with ``device="cpu"`` and ``device="cuda"`` in one process, and
-  on local Ray workers sharing the GPU (``--gpu-workers``), when torch sees CUDA.
+  on local Ray workers sharing the GPU (``--gpu-workers``), when torch sees CUDA. ``--gpu-clip``
+  with ``--cache-dir`` uses a clip analysed elsewhere (a GPU machine without dlib's models).
 """
 
 from __future__ import annotations
@@ -131,11 +132,16 @@ def section_gpu(args, look) -> None:
     if not torch.cuda.is_available():
         print("\n--gpu: torch sees no CUDA device here; skipped")
         return
-    print(f"\n--gpu: {torch.cuda.get_device_name(0)}; 1920x1080, {int(args.seconds * 24)} frames")
     with tempfile.TemporaryDirectory(prefix="deage-bench-gpu-") as tmp:
         folder = Path(tmp)
-        clip = example(folder, int(args.seconds * 24), (1920, 1080))
-        analysis = analyse_clip(clip, cache_dir=folder / "cache")
+        if args.gpu_clip:  # a clip made (and analysed, into --cache-dir) elsewhere
+            clip = Path(args.gpu_clip)
+            analysis = analyse_clip(clip, cache_dir=args.cache_dir)
+        else:
+            clip = example(folder, int(args.seconds * 24), (1920, 1080))
+            analysis = analyse_clip(clip, cache_dir=folder / "cache")
+        print(f"\n--gpu: {torch.cuda.get_device_name(0)}; {analysis.width}x{analysis.height}, "
+              f"{analysis.frame_count} frames")
         base = measure_transcode(clip)
         print(f"  decode + encode                       {base['transcode_fps']:6.1f} fps")
         for device in ("cpu", "cuda"):
@@ -144,15 +150,18 @@ def section_gpu(args, look) -> None:
                                 workers=threads, provenance=False)
                 print(f"  render_clip device={device:<4} {threads} thread{'s' if threads > 1 else ' '}    "
                       f"{r.fps:6.1f} fps")
-        import ray
-
+        try:
+            import ray
+        except ImportError:
+            print("  (ray is not installed here: the Ray figures are skipped)")
+            return
         from deage.scale.ray_render import render_clip_ray
 
         for n in (int(w) for w in args.gpu_workers.split(",")):
             ray.init(num_cpus=n, num_gpus=1, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING, configure_logging=False)
             try:
-                for device, gpus in (("cpu", 0.0), ("cuda", 1.0 / n)):
+                for device, gpus in (("cpu", 0.0), ("cuda", 1.0 / n), ("cuda", 1.0 / n)):
                     t0 = time.perf_counter()
                     result = render_clip_ray(clip, folder / f"ray{n}{device}.mp4", look, analysis=analysis, workers=n,
                                              chunk=args.chunk, device=device, gpus_per_task=gpus,
@@ -179,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lengths", default="200,2000", help="clip lengths (frames) for --memory")
     parser.add_argument("--memory-size", default="640x360", help="frame size for --memory")
     parser.add_argument("--look", default=str(REPO / "examples" / "looks" / "young10.json"))
+    parser.add_argument("--gpu-clip", default=None, help="for --gpu: use this clip instead of generating one")
+    parser.add_argument("--cache-dir", default=None, help="for --gpu-clip: its analysis cache folder")
     args = parser.parse_args(argv)
     if not (args.ray or args.memory or args.gpu):
         import torch

@@ -10,7 +10,8 @@ module keeps what does not change between slider moves:
   amount, mode) skips the edit.
 
 ``PreviewEngine.render(index)`` gives the same pixels as ``deage.render.FrameRenderer.render``
-for that frame (tested), so what the artist sees is what the render writes.
+for that frame, plus the "AI-altered" label when the Look asks for it (tested), so what the
+artist sees is what the render writes.
 
 ``LatestWins`` runs a function on the newest request only, in one worker thread: a burst of
 slider moves while a preview is being drawn collapses into one more render, with the last values;
@@ -135,8 +136,20 @@ def _structure_key(look: Look) -> str:
     data = look.to_dict()
     for key in ("blend", "keyframes", "name", "notes", "burn_in"):
         data.pop(key, None)
-    data["edit"] = {k: v for k, v in data["edit"].items() if isinstance(v, (str, list, dict)) or v is None}
+    data["edit"] = {k: v for k, v in data["edit"].items() if _has_text(v)}
     return _json_key(data)
+
+
+def _has_text(value: Any) -> bool:
+    """True for strings and for lists / dicts holding any (a swap's sources), False for numbers and
+    dicts of numbers (the makeup editor's per-region ``wrinkles``)."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, dict):
+        return any(_has_text(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_text(v) for v in value)
+    return False
 
 
 class PreviewEngine:
@@ -152,6 +165,8 @@ class PreviewEngine:
         frame_cache, crop_cache, edit_cache: how many decoded frames, aligned crops and edit
             results to keep (least recently used are dropped).
         editor: an already-built editor to use instead of building the look's (tests, benchmarks).
+        device: where the renderer aligns and composites (``deage.render.resolve_device``; default
+            ``$DEAGE_DEVICE`` or the CPU). On a GPU the renderer's torch path draws the preview.
 
     Thread safety: every method takes the engine's lock, so a worker thread may render while the
     UI thread asks for a thumbnail.
@@ -168,6 +183,7 @@ class PreviewEngine:
         crop_cache: int = 16,
         edit_cache: int = 16,
         editor: Any | None = None,
+        device: Any = None,
     ) -> None:
         from deage.video import open_clip
 
@@ -183,6 +199,7 @@ class PreviewEngine:
         self._crops: LRU[tuple[int, int, int], AlignedFace] = LRU(crop_cache)
         self._edits: LRU[tuple, Any] = LRU(edit_cache)
         self._fixed_editor = editor
+        self._device = device
         self._tracks_override = None if tracks is None else [int(t) for t in tracks]
         self._selection: tuple[str, list[int]] | None = None
         self._renderer: Any = None
@@ -206,7 +223,8 @@ class PreviewEngine:
             if self._renderer is None or key != self._renderer_key:
                 from deage.render import FrameRenderer
 
-                self._renderer = FrameRenderer(look, analysis=self.analysis, editor=self._fixed_editor)
+                self._renderer = FrameRenderer(look, analysis=self.analysis, editor=self._fixed_editor,
+                                               device=self._device)
                 self._renderer_key = key
                 self._edits.clear()
             self._look = look
@@ -299,7 +317,19 @@ class PreviewEngine:
         mattes: dict[int, Mask] = {}
         selected: list[int] = []
         out = frame
-        if renderer.needs_faces:
+        if renderer.needs_faces and getattr(renderer, "device", None) is not None:
+            # The GPU path ($DEAGE_DEVICE=cuda): the renderer's own torch code, so the preview shows
+            # its pixels; nothing to cache (alignment and blending run on the GPU).
+            present = [(t, all_faces[t]) for t in self.selected_tracks() if t in all_faces]
+            todo = {t: f for t, f in present if f.landmarks is not None}
+            renderer.look = self._look
+            t = time.perf_counter()
+            out, masks = renderer.render(frame.copy(), index, todo)  # torch warns on read-only arrays
+            timings["edit"] = (time.perf_counter() - t) * 1e3
+            mattes = dict(zip(todo, masks))
+            selected = list(mattes)
+            cached.update(align=False, edit=False)
+        elif renderer.needs_faces:
             spec, editor = renderer.spec, renderer.editor
             params = spec.params_from_dict(look.edit)
             blend = BlendParams.from_dict(look.blend)
@@ -326,7 +356,10 @@ class PreviewEngine:
                 result = self._edits.get(key) if clean else None
                 if result is None:
                     cached["edit"] = False
-                    result = editor.edit(aligned, params, track_id=track_id) if per_track else editor.edit(aligned, params)
+                    if per_track:
+                        result = editor.edit(aligned, params, track_id=track_id)
+                    else:
+                        result = editor.edit(aligned, params)
                     if clean:
                         self._edits.put(key, result)
                 t2 = time.perf_counter()
@@ -342,6 +375,10 @@ class PreviewEngine:
                     touched.append(box)
         if out is frame:
             out = frame.copy()
+        if look.burn_in:  # as render_clip stamps every output frame
+            from deage.review.burn_in import burn_in_label
+
+            out = burn_in_label(out)
         timings["total"] = (time.perf_counter() - t0) * 1e3
         return PreviewResult(index=index, before=frame, after=out, mattes=mattes, faces=all_faces,
                              selected=sorted(selected), look=look, timings=timings, cached=cached)

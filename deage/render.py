@@ -339,11 +339,19 @@ def render_clip(
     result.faces_edited, result.frames_without_face = stats.faces_edited, stats.frames_without_face
     result.seconds = time.perf_counter() - started
     if provenance:
-        from deage.provenance import write_provenance
-
         extra = {"matte": str(result.matte)} if result.matte else None
-        result.provenance = write_provenance(result, source=source, look=look, operator=operator, extra=extra)
+        result.provenance = record_provenance(result, source, look, selection, renderer.editor, operator, extra)
     return result
+
+
+def record_provenance(result: RenderResult, source: Path, look: Look, selection: FaceSelection, editor: Any,
+                      operator: str | None, extra: dict[str, Any] | None) -> Path:
+    """Write the render's provenance sidecar (``deage.provenance``): analysis settings and the editor's own record."""
+    from deage.provenance import write_provenance
+
+    settings = selection.analysis.settings if selection.analysis is not None else None
+    return write_provenance(result, source=source, look=look, operator=operator, extra=extra,
+                            analysis_settings=settings, editor=editor)
 
 
 def check_frames(frames: tuple[int, int] | None, frame_count: int, source: Path) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deage.errors import DeageError, MediaError, OutputError
+from deage.errors import MediaError, OutputError
 from deage.look import Look
 from deage.scale.manifest import PieceRecord, WorkFolder, render_key, selection_digest
 from deage.scale.pieces import PieceWriter, file_sha256, read_piece
@@ -311,7 +311,7 @@ def test_a_killed_worker_is_retried_and_the_output_is_still_identical(ray_cluste
     marker = tmp_path / "killed-once"
     result = render_clip_ray(
         example_clip, tmp_path / "ray.mp4", MAKEUP, frames=RANGE, analysis=example_analysis, workers=2,
-        chunk=CHUNK, work_dir=tmp_path / "work", provenance=False, _task_hook=KillOnce(marker, 16),
+        chunk=CHUNK, overlap=2, work_dir=tmp_path / "work", provenance=False, _task_hook=KillOnce(marker, 16),
     )
     assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker process really died
     assert sha(result.output) == sha(reference.output)

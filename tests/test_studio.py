@@ -21,7 +21,6 @@ from deage.preview import LatestWins, PreviewEngine
 from deage.render import FrameRenderer
 from deage.studio import controls as ctl
 from deage.studio import views
-from deage.types import Face
 
 from conftest import _load_example_module, insightface_image_path, read_rgb
 
@@ -103,7 +102,8 @@ def test_a_new_parameter_gets_a_control_from_its_metadata():
 
     controls = {c.name: c for c in ctl.controls_for(FancyParams, "edit")}
     assert set(controls) == {"glow", "flavour", "crisp", "maybe"}
-    assert (controls["glow"].low, controls["glow"].high, controls["glow"].step, controls["glow"].unit) == (0.0, 4.0, 0.25, "stops")
+    glow = controls["glow"]
+    assert (glow.low, glow.high, glow.step, glow.unit) == (0.0, 4.0, 0.25, "stops")
     assert controls["glow"].help == "how much glow, in stops, spanning two lines."
     assert controls["flavour"].choices == ("a", "b") and controls["crisp"].kind == "bool"
     assert controls["maybe"].optional and (controls["maybe"].low, controls["maybe"].high) == (0.0, 1.0)
@@ -137,7 +137,8 @@ def test_values_round_trip_through_the_look_and_the_params_class():
 @pytest.mark.parametrize("index, fps, text", [
     (0, 24, "00:00:00:00"), (47, 24, "00:00:01:23"), (24 * 3600 + 5, 24, "01:00:00:05"),
     (50, 25, "00:00:02:00"), (1800, Fraction(30000, 1001), "00:01:00;02"),
-    (17982, Fraction(30000, 1001), "00:10:00;00"), (1799, 29.97, "00:00:59;29"), (100, Fraction(24000, 1001), "00:00:04:04"),
+    (17982, Fraction(30000, 1001), "00:10:00;00"), (1799, 29.97, "00:00:59;29"),
+    (100, Fraction(24000, 1001), "00:00:04:04"),
 ])
 def test_timecode(index, fps, text):
     assert views.timecode(index, fps) == text
@@ -263,6 +264,30 @@ def test_preview_applies_keyframes_and_face_choice(short_clip, short_analysis):
     engine.close()
 
 
+def test_preview_shows_the_burn_in_label_the_render_stamps(short_clip, short_analysis):
+    from deage.review.burn_in import burn_in_label
+
+    look = copy.deepcopy(MAKEUP)
+    look.burn_in = True
+    engine = PreviewEngine(short_clip, short_analysis, look)
+    edited, _ = FrameRenderer(look, analysis=short_analysis).render(engine.frame(2), 2, short_analysis.faces_at(2))
+    assert np.array_equal(engine.render(2).after, burn_in_label(edited))
+    engine.close()
+
+
+def test_preview_on_the_torch_path_equals_the_render(short_clip, short_analysis):
+    """The GPU code path (run on the CPU here): the preview draws with the renderer's torch code."""
+    torch = pytest.importorskip("torch")
+    device = torch.device("cpu")
+    engine = PreviewEngine(short_clip, short_analysis, MAKEUP, device=device)
+    result = engine.render(4)
+    reference, _ = FrameRenderer(MAKEUP, analysis=short_analysis, device=device).render(
+        engine.frame(4).copy(), 4, short_analysis.faces_at(4))
+    assert result.selected == [1] and np.array_equal(result.after, reference)
+    assert not np.array_equal(result.after, result.before)
+    engine.close()
+
+
 def test_preview_of_several_faces_equals_the_render(group_clip, tmp_path):
     analysis = analyse_clip(group_clip, cache_dir=tmp_path)
     assert len(analysis.tracks) >= 4
@@ -312,10 +337,10 @@ def studio(short_clip, short_analysis, tmp_path):
     s.close()
 
 
-def test_studio_slider_redraws_the_preview(studio):
+def test_studio_slider_redraws_the_preview(studio, artifacts_dir):
     first = studio.refresh()
     image = studio.image.value
-    assert image[:2] == b"\xff\xd8" and "preview" in studio.status.value
+    assert bytes(image[:2]) == b"\xff\xd8" and "frame 0 · 1 face edited" in studio.status.value
     row = studio.controls.rows["edit.years"]
     row.value.value = 28.0  # as a person moves the slider
     second = studio.refresh()
@@ -324,6 +349,25 @@ def test_studio_slider_redraws_the_preview(studio):
     studio.view.value = "difference"
     studio.refresh()
     assert studio.image.value != image
+    studio.view.value = "side by side"
+    studio.zoom.value = "face"
+    studio.overlay_masks.value = True
+    import cv2
+
+    picture = studio.picture(studio.refresh())
+    cv2.imwrite(str(artifacts_dir / "studio_side_by_side_face.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+
+
+def test_studio_collapses_a_burst_of_slider_moves(studio):
+    """A person dragging the slider: 20 values arrive faster than previews are drawn."""
+    studio.refresh()
+    runs = studio._worker.runs
+    row = studio.controls.rows["edit.years"]
+    for i in range(20):
+        row.value.value = 5.0 + i
+    result = studio.refresh()
+    assert result.look.edit["years"] == 24.0 and studio.look.edit["years"] == 24.0
+    assert studio._worker.runs - runs < 20
 
 
 def test_studio_keyframes(studio):
@@ -353,8 +397,11 @@ def test_studio_auto_override_face_choice_and_editor(studio, short_analysis):
     box.value = False
     assert studio.look.faces == "all"  # nothing ticked falls back to every face, said on the status line
     assert "no face ticked" in studio.status.value
+    studio.burn_in.value = True
+    assert studio.look.burn_in
     studio.controls.editor.value = "identity"
     assert studio.look.editor == "identity" and studio.look.edit == {}
+    studio.burn_in.value = False
     result = studio.refresh()
     assert np.array_equal(result.after, result.before)
 

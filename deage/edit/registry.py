@@ -44,6 +44,8 @@ EDITORS: dict[str, EditorSpec] = {
         EditorSpec("stylegan_age", "deage.edit.learned.stylegan_onnx:load_editor",
                    "deage.edit.learned.stylegan_onnx:StyleganAgeParams",
                    "StyleGAN-family ONNX age editor (user-supplied stylegan_age.onnx)"),
+        EditorSpec("swap", "deage.edit.swap:SwapEditor", "deage.edit.swap:SwapParams",
+                   "face replacement with a consented source identity (embedded mesh or inswapper)"),
     )
 }
 

@@ -35,6 +35,7 @@ same path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -56,6 +57,7 @@ from deage.render import (
     _needs_faces,
     check_frames,
     output_settings,
+    record_provenance,
     render_frames,
     resolve_device,
 )
@@ -180,7 +182,10 @@ def render_clip_ray(
         DeageError: a range failed (its error, or its worker died more than ``max_retries`` times);
             finished ranges stay in the work folder for the next run.
     """
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise DeageError("distributed rendering needs Ray: pip install 'deage[scale]' (or ray>=2.40)") from None
 
     from deage.safe_write import check_output_path
     from deage.scale.outputs import RenderOutputs
@@ -262,15 +267,17 @@ def render_clip_ray(
             ray.shutdown()
     if not keep_work:
         folder.remove()
+        if work_dir is None:
+            with contextlib.suppress(OSError):
+                folder.path.parent.rmdir()  # the default root, when no other render uses it
     result.seconds = time.perf_counter() - started
-    if provenance:
-        from deage.provenance import write_provenance
-
+    if provenance:  # the editor is built here too, for its own record (a swap's sources and consent)
         extra: dict[str, Any] = {"ray": {"ranges": len(pieces), "chunk": chunk, "overlap": overlap,
                                          "resumed_ranges": resumed}}
         if result.matte:
             extra["matte"] = str(result.matte)
-        result.provenance = write_provenance(result, source=source, look=look, operator=operator, extra=extra)
+        editor = FrameRenderer(look, analysis=selection.analysis).editor
+        result.provenance = record_provenance(result, source, look, selection, editor, operator, extra)
     return result
 
 

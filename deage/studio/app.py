@@ -119,6 +119,7 @@ class Studio:
         self._last_key: tuple[int, str] | None = None
         self._render_thread: threading.Thread | None = None
         self._render_error: BaseException | None = None
+        self._no_face: tuple[tuple[int, tuple[int, ...]], list[int]] | None = None
 
         # ---- widgets
         self.image = w.Image(format="jpeg", layout=w.Layout(width="100%", max_width=f"{self.display_width}px"))
@@ -127,9 +128,9 @@ class Studio:
                                     style={"button_width": "auto"}, layout=w.Layout(width="auto"))
         self.view.add_class("deage-view")
         self.split = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="wipe", readout=False,
-                                   layout=w.Layout(width="200px"))
+                                   layout=w.Layout(width="280px"))
         self.gain = w.FloatLogSlider(value=8.0, base=2, min=0, max=6, step=0.5, description="gain",
-                                     layout=w.Layout(width="200px", display="none"))
+                                     layout=w.Layout(width="280px", display="none"))
         self.overlay_ids = w.ToggleButton(value=False, description="ids", tooltip="face boxes and track ids",
                                           layout=w.Layout(width="54px"))
         self.overlay_landmarks = w.ToggleButton(value=False, description="landmarks", layout=w.Layout(width="100px"))
@@ -146,6 +147,9 @@ class Studio:
         self.controls = ControlPanel(self._look, sorted(EDITORS), self._look_changed)
         self.faces = FacePicker(self._faces_changed)
         self.look_file = LookFile(look_path or self.output_dir / "look.json", self.save_look, self.load_look)
+        self.burn_in = w.Checkbox(value=bool(self._look.burn_in), description='burn in an "AI-altered" label',
+                                  indent=False, tooltip="stamp a visible label on every rendered frame")
+        self.burn_in.observe(self._burn_in_changed, "value")
         stem = self.path.stem.split(".")[0] or "clip"
         self.render_panel = RenderPanel(self.output_dir / f"{stem}_{self._look.editor}.mp4", len(self._clip),
                                         lambda out, frames: self.render(out, frames, wait=False))
@@ -158,7 +162,7 @@ class Studio:
                           self.overlay_masks, self.zoom], layout=w.Layout(flex_flow="row wrap", align_items="center"))
         left = w.VBox([self.image, toolbar, self.scrubber.widget, self.status],
                       layout=w.Layout(flex="1 1 auto", width="auto", min_width="400px", margin="0 10px 0 0"))
-        right = w.VBox([self.controls.widget, self.faces.widget, self.look_file.widget],
+        right = w.VBox([self.controls.widget, self.faces.widget, self.look_file.widget, self.burn_in],
                        layout=w.Layout(flex="0 0 470px", width="470px"))
         self.widget = w.VBox([
             w.HBox([header, self.analyse_button], layout=ROW),
@@ -167,7 +171,8 @@ class Studio:
         ], layout=w.Layout(width="100%"))
         self.widget.add_class("deage-studio")
 
-        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float, bool]] = LatestWins(self._work, self._done)
+        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float, bool]] = LatestWins(
+            self._work, self._done)
         self._sync_faces()
         self._view_changed()
 
@@ -205,11 +210,16 @@ class Studio:
         self.controls.show_frame(self.frame)
         self._look_changed(self._look)
 
+    def set_faces(self, how: list[int] | str) -> None:
+        """Choose the faces to edit, as the face picker does: ``"all"``, ``"largest"`` or track ids."""
+        self._faces_changed(list(how) if isinstance(how, (list, tuple)) else how)
+
     def set_look(self, look: Look) -> None:
         """Replace the Look being shaped (validated first)."""
         look.validate()
         self._look = copy.deepcopy(look)
         self.controls.set_look(self._look)
+        self.burn_in.value = bool(self._look.burn_in)
         self._look_changed(self._look)
 
     def refresh(self, timeout: float = 120.0) -> PreviewResult:
@@ -424,6 +434,11 @@ class Studio:
         self._marks()
         self._submit()
 
+    def _burn_in_changed(self, change: dict[str, Any]) -> None:
+        if bool(change["new"]) != self._look.burn_in:
+            self._look.burn_in = bool(change["new"])
+            self._look_changed(self._look)
+
     def _view_changed(self) -> None:
         self.split.layout.display = "" if self.view.value == "wipe" else "none"
         self.gain.layout.display = "" if self.view.value == "difference" else "none"
@@ -444,17 +459,21 @@ class Studio:
         self.scrubber.set_marks(self._look.keyed_frames(), marked, self._no_face_frames())
 
     def _no_face_frames(self) -> list[int]:
+        """Frames where no selected face is present (grey on the timeline), cached per selection."""
         if self.analysis is None:
             return []
         try:
-            selected = set(self.engine.selected_tracks())
+            selected = tuple(self.engine.selected_tracks())
         except DeageError:
             return []
-        covered: set[int] = set()
-        for t in self.analysis.tracks:
-            if t.track_id in selected:
-                covered.update(t.faces)
-        return [i for i in range(self.analysis.frame_count) if i not in covered]
+        key = (id(self.analysis), selected)
+        if self._no_face is None or self._no_face[0] != key:
+            covered: set[int] = set()
+            for t in self.analysis.tracks:
+                if t.track_id in selected:
+                    covered.update(t.faces)
+            self._no_face = (key, [i for i in range(self.analysis.frame_count) if i not in covered])
+        return self._no_face[1]
 
     def _sync_faces(self) -> None:
         if self.analysis is None:

@@ -162,7 +162,8 @@ class ComparePanel:
         self.stats = stats
         index = done.request[0]
         self.status.value = views.status_html(
-            f"frame {index} (source {self.offset + index}) · {views.timecode(self.offset + index, self._source.info.fps)}"
+            f"frame {index} (source {self.offset + index}) · "
+            f"{views.timecode(self.offset + index, self._source.info.fps)}"
             f" · mean change {stats['mean']:.2f} levels · largest {stats['max']:.0f} · "
             f"{stats['changed_pct']:.1f} % of pixels changed by more than 2 levels")
 

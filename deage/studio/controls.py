@@ -224,10 +224,9 @@ def controls_for(cls: type, section: str) -> list[Control]:
             out.append(Control(key=key, label=hints.get("label", label), kind="text", default=default,
                                optional=optional, help=help_text))
         elif re.fullmatch(r"dict\[str, ?(float|int)\]", base) and hints.get("keys"):
-            group = hints.get("label", label)
             for sub in hints["keys"]:
                 sub_hints = {k: v for k, v in hints.items() if k in ("range", "step", "unit")}
-                out.append(_number_control(f"{key}.{sub}", f"{group}: {str(sub).replace('_', ' ')}", "float",
+                out.append(_number_control(f"{key}.{sub}", str(sub).replace("_", " "), "float",
                                            None, True, sub_hints, help_text))
         # other types (tuples of sources, mappings...) get no control: they stay as written
     return out

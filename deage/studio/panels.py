@@ -128,7 +128,8 @@ class Scrubber:
     def _draw(self) -> None:
         i = self.value
         key = " ◆" if i in self._keyed else ""
-        self.label.value = (f'<span style="font-family:monospace;white-space:nowrap">frame <b>{i}</b> / {self.frame_count - 1} · '
+        self.label.value = (f'<span style="font-family:monospace;white-space:nowrap">'
+                            f'frame <b>{i}</b> / {self.frame_count - 1} · '
                             f'{timecode(i, self.fps)}{key}</span>')
         self.timeline.value = timeline_html(self.frame_count, i, self._keyed, self._no_face, self._marked)
         self.prev_key.disabled = not any(k < i for k in self._keyed)
@@ -404,7 +405,8 @@ class FacePicker:
         self._quiet = _Quiet()
         self.boxes: dict[int, w.Checkbox] = {}
         self.all = w.Button(description="all", layout=w.Layout(width="48px"), tooltip="edit every face")
-        self.largest = w.Button(description="largest", layout=w.Layout(width="70px"), tooltip="edit the largest face only")
+        self.largest = w.Button(description="largest", layout=w.Layout(width="70px"),
+                                tooltip="edit the largest face only")
         self.all.on_click(lambda _: self._on_change("all"))
         self.largest.on_click(lambda _: self._on_change("largest"))
         self.cards = w.HBox(layout=w.Layout(flex_flow="row wrap"))
@@ -474,7 +476,8 @@ class RenderPanel:
         self.output = w.Text(value=str(output), description="output", layout=w.Layout(flex="1 1 auto", width="auto"))
         self.frames = w.IntRangeSlider(value=(0, last), min=0, max=last, description="frames",
                                        continuous_update=False, layout=w.Layout(width="340px"))
-        self.button = w.Button(description="render", icon="film", button_style="primary", layout=w.Layout(width="100px"))
+        self.button = w.Button(description="render", icon="film", button_style="primary",
+                               layout=w.Layout(width="100px"))
         self.button.add_class("deage-render-button")
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(flex="1 1 auto", width="auto"))
         self.progress.add_class("deage-render-progress")

@@ -27,15 +27,19 @@ from deage.edit.swap.mesh import (
     check_landmarks,
     mesh_points,
     mesh_triangles,
+    midline_side,
+    mirror_landmarks,
     piecewise_affine_maps,
     shape_offsets,
     shape_weight,
+    turn,
 )
 from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
 from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
 from deage.edit.swap.source import SourceFace, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import estimate_alignment
+from deage.face.masks import FaceFrame
 from deage.types import AlignedFace, Face, Image, Mask
 from deage.weights import Manifest
 
@@ -293,14 +297,16 @@ class SwapEditor:
         image = _check_crop(aligned)
         landmarks = check_landmarks(aligned.landmarks, "the swap editor")
         size = image.shape[0]
-        raster = max(64, size // 2)
+        raster = min(size, max(128, size // 4))
         regions = swap_regions(landmarks, size, raster, forehead=params.forehead)
         if params.backend == "inswapper":
             swapped, support = self._model_swap(aligned, source, params, regions)
             shows_face = np.ones((raster, raster), np.float32)
         else:
-            swapped, shows_face = self._mesh_warp(aligned, source, raster, params.shape)
-            support = regions.face
+            core = _dilate_soft(regions.face, -0.3 * regions.eye_distance)
+            swapped, shows_face, has_pixels = self._mesh_warp(aligned, source, raster, params.shape,
+                                                              params.symmetry, core)
+            support = regions.face * has_pixels
         # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
         # target, no target fringe painted over.
         shows_face = shows_face * _up(skin_or_features(image, landmarks, max(64, raster // 2)), raster)
@@ -328,26 +334,60 @@ class SwapEditor:
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
 
-    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0) -> tuple[Image, Mask]:
+    def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0,
+                   symmetry: float = 0.0, core: Mask | None = None) -> tuple[Image, Mask, Mask]:
         """The source warped onto the target's landmarks (RGB uint8 (S, S, 3)) and, at ``raster``,
-        where the warped source shows skin or features (float32). ``shape`` (0..1) moves the
-        target's landmarks that far towards the source's face proportions (``shape_offsets``),
-        less where the two faces are turned differently (``shape_weight``)."""
+        where the warped source shows skin or features and where it has the photo's own pixels
+        (float32 each).
+
+        ``shape`` (0..1) moves the target's landmarks that far towards the source's face
+        proportions (``shape_offsets``), less where the two faces are turned differently
+        (``shape_weight``). ``symmetry`` (0..1): where the source is turned further than the
+        target, the half of its face that is foreshortened is filled, that much, from the mirror
+        image of its other half (soft symmetry), instead of being stretched, within ``core``
+        (float32 at ``raster``; default everywhere): the face's outline keeps the source's own side.
+        """
         size = aligned.size
-        rgba = self._rgba.get(source.name)
-        if rgba is None:
+        packed = self._rgba.get(source.name)
+        if packed is None:
             alpha = np.clip(source.skin * 255.0 + 0.5, 0, 255).astype(np.uint8)
-            rgba = self._rgba[source.name] = np.dstack([source.image, alpha])
-        src_points = mesh_points(source.landmarks, source.aligned.size)
-        lm = np.asarray(aligned.landmarks, np.float64)
+            valid = np.clip(source.valid * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            packed = self._rgba[source.name] = np.dstack([source.image, alpha, valid])
+        target_lm = np.asarray(aligned.landmarks, np.float64)
+        lm = target_lm
         if shape > 0:
             src_lm = source.landmarks * (size / source.aligned.size)
             lm = lm + shape * shape_weight(src_lm, lm) * shape_offsets(src_lm, lm)
         dst_points = mesh_points(lm, size)
+        warped = self._remap(packed, source.landmarks, dst_points, size)
+        excess = turn(source.landmarks) - turn(target_lm)  # > 0: the source's image-right half is narrower
+        amount = symmetry * float(np.clip((abs(excess) - 0.15) / 0.3, 0.0, 1.0))
+        if amount > 0:
+            mirrored = self._remap(np.ascontiguousarray(packed[:, ::-1]),
+                                   mirror_landmarks(source.landmarks, source.aligned.size), dst_points, size)
+            side = midline_side(target_lm, size, 0.3 * FaceFrame.from_landmarks(target_lm).eye_distance)
+            # Only where the mirror image has the photo's own pixels.
+            has_mirror = mirrored[..., 4].astype(np.float32) / np.float32(255.0)
+            weight = (side if excess > 0 else 1.0 - side) * np.float32(amount) * has_mirror
+            if core is not None:
+                weight = weight * _up(core, size)
+            warped = _mix(warped, mirrored, weight)
+
+        def small(channel: np.ndarray) -> Mask:
+            return cv2.resize(channel, (raster, raster), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+        return np.ascontiguousarray(warped[..., :3]), small(warped[..., 3]), small(warped[..., 4])
+
+    @staticmethod
+    def _remap(packed: np.ndarray, src_landmarks: np.ndarray, dst_points: np.ndarray, size: int) -> np.ndarray:
+        """The 5-channel source (RGB, skin, valid) warped so its landmarks land on ``dst_points``."""
+        src_points = mesh_points(src_landmarks, packed.shape[0])
         map_x, map_y = piecewise_affine_maps(dst_points, src_points, mesh_triangles(), size)
-        warped = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        shows = cv2.resize(warped[..., 3], (raster, raster), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        return np.ascontiguousarray(warped[..., :3]), shows
+        colour = cv2.remap(np.ascontiguousarray(packed[..., :4]), map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT_101)
+        valid = cv2.remap(np.ascontiguousarray(packed[..., 4]), map_x, map_y, cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return np.dstack([colour, valid])
 
     def _model_swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams,
                     regions: SwapRegions) -> tuple[Image, Mask]:
@@ -417,12 +457,14 @@ def _mix(base: Image, top: Image, alpha: Mask) -> Image:
 
 
 def _dilate_soft(mask: Mask, radius: float) -> Mask:
-    r = int(round(radius))
+    """Grow (``radius`` > 0) or shrink (< 0) a soft mask by ``|radius|`` pixels, then soften it by a third of that."""
+    r = int(round(abs(radius)))
     if r < 1:
         return mask
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    grown = cv2.dilate(mask, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return cv2.GaussianBlur(grown, (0, 0), max(0.5, radius / 3.0), borderType=cv2.BORDER_CONSTANT)
+    op = cv2.dilate if radius > 0 else cv2.erode
+    moved = op(mask, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.GaussianBlur(moved, (0, 0), max(0.5, abs(radius) / 3.0), borderType=cv2.BORDER_CONSTANT)
 
 
 def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegions, params: SwapParams) -> Image:

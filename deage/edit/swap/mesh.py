@@ -16,7 +16,7 @@ eyes would have badly shaped triangles there.
 
 The warp is backward: every pixel of the destination crop finds its triangle (rasterised with
 OpenCV), and that triangle's affine map gives the source pixel to sample (``cv2.remap``). The map
-is continuous across triangle edges, so it is computed on a grid of at most 512 pixels and resized.
+is continuous across triangle edges, so it is computed on a grid of at most 256 pixels and resized.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ MEAN_FACE_512 = np.array([
 (scikit-image's astronaut, insightface's t1.jpg and the project's test stills), made left-right
 symmetric. Eyes open, lips slightly parted: the layout the mesh is triangulated on."""
 
-_MAP_GRID = 512
+_MAP_GRID = 256
 
 
 def check_landmarks(landmarks: Points, who: str = "the swap") -> np.ndarray:
@@ -244,7 +244,38 @@ def turn(landmarks: Points) -> float:
     return float(np.dot(pts[30] - mid, frame.x_axis) / max(half, 1e-6))
 
 
-def shape_weight(source: Points, target: Points, span: float = 0.75) -> float:
+def shape_weight(source: Points, target: Points, span: float = 1.0) -> float:
     """1 when two faces are turned alike, falling to 0 when their ``turn`` differs by ``span``:
     landmark offsets between differently turned faces are pose, not proportions."""
     return float(np.clip(1.0 - abs(turn(source) - turn(target)) / span, 0.0, 1.0))
+
+
+MIRROR_68 = np.array(
+    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30, 35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
+)
+"""Index map of the iBUG 68 landmarks under a left-right flip (point i of the flipped face is
+point ``MIRROR_68[i]`` of the original, mirrored)."""
+
+
+def mirror_landmarks(landmarks: Points, size: int) -> np.ndarray:
+    """The 68 landmarks of the face in a horizontally flipped ``size`` crop (float64 (68, 2))."""
+    pts = check_landmarks(landmarks)[MIRROR_68].copy()
+    pts[:, 0] = size - 1.0 - pts[:, 0]
+    return pts
+
+
+def midline_side(landmarks: Points, size: int, width: float) -> np.ndarray:
+    """float32 (size, size): 0 on the image-left of the face's midline (nose bridge to chin), 1 on
+    its image-right, ramping over ``width`` pixels; landmarks in the pixels of a ``size`` raster."""
+    pts = check_landmarks(landmarks)
+    top, chin = pts[27], pts[8]
+    along = (chin - top) / max(float(np.linalg.norm(chin - top)), 1e-6)
+    normal = np.array([-along[1], along[0]])
+    if normal[0] < 0:
+        normal = -normal
+    xs = np.arange(size, dtype=np.float32)[None, :] - np.float32(top[0])
+    ys = np.arange(size, dtype=np.float32)[:, None] - np.float32(top[1])
+    dist = xs * np.float32(normal[0]) + ys * np.float32(normal[1])
+    return np.clip(dist / np.float32(max(width, 1e-3)) + np.float32(0.5), 0.0, 1.0).astype(np.float32)

@@ -54,6 +54,7 @@ _CONSENT_ID_KEYS = ("name", "id")
 _RANGES: dict[str, tuple[float, float]] = {
     "colour": (0.0, 1.0),
     "shape": (0.0, 1.0),
+    "symmetry": (0.0, 1.0),
     "light_scale": (0.1, 2.0),
     "forehead": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
@@ -230,6 +231,10 @@ class SwapParams:
         shape: 0..1, how far the target's face takes the source's proportions (nose, eye and mouth
             corners, jaw width; never the lids' or lips' opening): identity lives in shape as much
             as in texture. 0 keeps the target's shape exactly. Embedded backend only.
+        symmetry: 0..1; where the source photo is turned further than the target, the half of the
+            source face foreshortened by the turn is filled that much from the mirror image of its
+            other half (soft symmetry) instead of being stretched. 0 never mirrors (keeps
+            asymmetric marks on their side). Embedded backend only.
         colour: 0..1, how far the source's skin tone and light are matched to the target's.
         light_scale: 0.1..2 eye distances; shading broader than this comes from the target (the
             skin's colour is matched at a quarter of an eye distance whatever this is).
@@ -249,6 +254,7 @@ class SwapParams:
     eyes: str = "source"
     mouth: str = "auto"
     shape: float = 0.25
+    symmetry: float = 1.0
     colour: float = 1.0
     light_scale: float = 0.5
     forehead: float = 0.3
@@ -259,7 +265,7 @@ class SwapParams:
     restore_amount: float = 0.5
     restore_fidelity: float = 0.7
 
-    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "shape", "colour", "light_scale", "forehead", "model",
+    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "shape", "symmetry", "colour", "light_scale", "forehead", "model",
             "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:

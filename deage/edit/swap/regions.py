@@ -109,7 +109,7 @@ def swap_regions(
     eyes = _blur(eyes, 0.02 * d)
     mouth = _blur(_fill(_grow(pts[60:68], 1.05), k, size), 0.015 * d)
     lips = _blur(_fill(_grow(pts[48:60], 1.1), k, size), 0.04 * d)
-    around_mouth = _blur(_fill(_grow(pts[48:60], float(__import__("os").environ.get("AM", "1.8"))), k, size), 0.12 * d)
+    around_mouth = _blur(_fill(_grow(pts[48:60], 1.8), k, size), 0.12 * d)
 
     features = np.zeros((size, size), np.float32)
     for idx in (slice(36, 42), slice(42, 48)):
@@ -133,10 +133,23 @@ def skin_or_features(image: Image, landmarks: Points, size: int) -> Mask:
     """float32 (size, size) in [0, 1]: where an aligned face crop (RGB uint8 (S, S, 3), landmarks
     in its pixels) shows skin or a facial feature, not hair, a hat, a glasses frame or background.
 
-    From ``deage.face.masks.face_regions``' per-face skin-colour model; the features (eyes,
-    brows, lips, nostrils) count as face.
+    Colour: ``deage.face.masks.face_regions``' per-face skin-colour model (the features, eyes,
+    brows, lips and nostrils, count as face). Texture: blond or grey hair can have the skin's
+    colour, but not its smoothness; pixels whose fine-detail energy is well above that of the
+    face's cheeks are not skin.
     """
-    from deage.face.masks import face_regions
+    from deage.face.masks import FaceFrame, face_regions, skin_sample_mask
 
     fr = face_regions(image, landmarks, size)
-    return np.clip(np.maximum(fr.skin * 1.4, fr.protect * fr.face), 0.0, 1.0).astype(np.float32)
+    out = np.clip(np.maximum(fr.skin * 1.4, fr.protect * fr.face), 0.0, 1.0)
+    crop = image.shape[0]
+    small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    d = fr.frame.eye_distance * size / float(crop)
+    detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3)), (0, 0), max(0.6, 0.06 * d))
+    sample = skin_sample_mask(FaceFrame.from_landmarks(np.asarray(landmarks, np.float64)), landmarks, size, crop) > 0.5
+    if sample.sum() >= 16:
+        reference = max(float(np.median(detail[sample])), 1.0)
+        rough = np.clip((detail / reference - 2.5) / 2.0, 0.0, 1.0)
+        out = out * (1.0 - rough * (1.0 - fr.protect))
+    return out.astype(np.float32)

@@ -47,6 +47,8 @@ class SourceFace:
         descriptor: float32 (128,) dlib identity descriptor (from the original image).
         skin: float32 (S, S) in [0, 1]: where the crop shows skin or facial features (not hair,
             glasses frames or background); the swap takes no forehead from elsewhere.
+        valid: float32 (S, S) in [0, 1]: where the crop holds the photo's own pixels (a face at
+            the photo's edge has none beyond it); the swap takes nothing from elsewhere.
         consent: the consent record (filled in by the editor after its check).
         file_sha256: sha256 of the file the face came from (for provenance).
         face_index: which face of the image it was (left to right), and how many there were.
@@ -58,6 +60,7 @@ class SourceFace:
     aligned: AlignedFace
     descriptor: np.ndarray | None
     skin: np.ndarray
+    valid: np.ndarray
     consent: ConsentRecord | None
     file_sha256: str
     face_index: int = 0
@@ -144,17 +147,32 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _photo_layout(height: int, width: int) -> tuple[float, int, int]:
+    """Scale and padding (y, x) ``prepare_photo`` applies to a photo of this size."""
+    if min(height, width) >= SMALL_PHOTO:
+        return 1.0, 0, 0
+    k = SMALL_PHOTO / float(min(height, width))
+    return k, int(0.2 * round(height * k)), int(0.2 * round(width * k))
+
+
 def prepare_photo(image: Image) -> Image:
     """A small photo upscaled (bicubic) so its short side is ``SMALL_PHOTO`` px and padded by 20 %
     (edge pixels repeated) so a face that fills it, or touches its edge, is still found; other
     images are returned as they are."""
     h, w = image.shape[:2]
-    if min(h, w) >= SMALL_PHOTO:
+    k, py, px = _photo_layout(h, w)
+    if k == 1.0:
         return image
-    k = SMALL_PHOTO / float(min(h, w))
     big = cv2.resize(image, (int(round(w * k)), int(round(h * k))), interpolation=cv2.INTER_CUBIC)
-    py, px = int(0.2 * big.shape[0]), int(0.2 * big.shape[1])
     return cv2.copyMakeBorder(big, py, py, px, px, cv2.BORDER_REPLICATE)
+
+
+def photo_pixels(height: int, width: int) -> np.ndarray:
+    """float32 mask of ``prepare_photo``'s output for a ``height`` x ``width`` photo: 1 on the
+    photo's own pixels, 0 on the padding."""
+    k, py, px = _photo_layout(height, width)
+    inner = np.ones((int(round(height * k)), int(round(width * k))), np.float32)
+    return cv2.copyMakeBorder(inner, py, py, px, px, cv2.BORDER_CONSTANT, value=0.0) if k != 1.0 else inner
 
 
 def find_faces(image: Image, detector: Detector | None = None) -> list[Face]:
@@ -221,18 +239,23 @@ def load_source(
     if not path.exists():
         raise MediaError(f"source {spec.name!r}: file not found", path)
     frame = spec.frame if spec.clip is not None else 0
-    image = prepare_photo(read_source_image(path, frame))
+    raw = read_source_image(path, frame)
+    image = prepare_photo(raw)
     faces = find_faces(image, detector)
     face, index = pick_face(faces, spec.face, path, spec.name)
     aligned = align_face(image, face, "ffhq", crop_size_for(face))
+    size = aligned.size
+    # Where the crop holds the photo's own pixels (not padding, not reflection beyond its edge).
+    valid = cv2.warpAffine(photo_pixels(*raw.shape[:2]), aligned.matrix, (size, size), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    valid = cv2.erode(valid, np.ones((3, 3), np.uint8))
     if recognizer is None:
         from deage.face.backends.dlib_backend import DlibRecognizer
 
         recognizer = DlibRecognizer()
     descriptor = np.asarray(recognizer.describe(image, face), np.float32)
-    size = aligned.size
     skin = cv2.resize(skin_or_features(aligned.image, aligned.landmarks, size // 4), (size, size),
                       interpolation=cv2.INTER_LINEAR)
-    return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor, skin=skin,
-                      consent=None,
+    return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor,
+                      skin=skin * valid, valid=valid, consent=None,
                       file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces))
