@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "deage needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,scale]'
 	@# insightface pulls the CPU-only onnxruntime, which shares its files with onnxruntime-gpu:
 	@# keep only the GPU build (it runs on the CPU too) so the CUDA provider is there when a GPU is.
 	$(PY) -m pip uninstall --quiet --yes onnxruntime

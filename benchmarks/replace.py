@@ -22,11 +22,6 @@ import time
 from pathlib import Path
 
 _HERE = str(Path(__file__).resolve().parent)
-# Import the deage package before this folder goes on the path: a script here named deage.py
-# would otherwise shadow it.
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
-import deage  # noqa: E402, F401
-
 sys.path.insert(0, _HERE)
 from transcode import machine, make_example, measure_transcode  # noqa: E402
 

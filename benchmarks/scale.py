@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]  # see benchmarks/deage.py
 
 from deage.face.analysis import analyse_clip  # noqa: E402
 from deage.look import load_look  # noqa: E402

@@ -89,15 +89,22 @@ def cmd_render(args: argparse.Namespace) -> int:
         frame_range = parse_frame_range(args.frames, len(clip))
     bar = _progress_bar(frame_range[1] - frame_range[0], "render")
     try:
-        result = render_clip(
-            args.clip, args.output, look, frames=frame_range, codec=args.codec, cache_dir=args.cache_dir,
-            progress=lambda done, total: bar.update(done - bar.n),
-        )
+        kwargs = dict(frames=frame_range, codec=args.codec, cache_dir=args.cache_dir, matte=args.matte,
+                      device=args.device, progress=lambda done, total: bar.update(done - bar.n))
+        if args.ray is not None:
+            from deage.scale.ray_render import render_clip_ray
+
+            result = render_clip_ray(args.clip, args.output, look, address=args.ray or None, workers=args.workers,
+                                     chunk=args.chunk, work_dir=args.work_dir, resume=not args.no_resume, **kwargs)
+        else:
+            result = render_clip(args.clip, args.output, look, workers=args.workers, **kwargs)
     finally:
         bar.close()
     print(f"rendered {result.frames} frames ({result.fps:.1f} fps) with look '{look.name or look.editor}' -> {result.output}")
     if result.frames_without_face:
         print(f"frames passed through without a face: {_ranges(result.frames_without_face)}")
+    if getattr(result, "matte", None):
+        print(f"matte: {result.matte}")
     if result.provenance:
         print(f"provenance: {result.provenance}")
     return 0
@@ -168,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")
     p.add_argument("--burn-in", action="store_true", help="burn a visible 'AI-altered' label into every frame")
+    p.add_argument("--matte", default=None, help="also write the blend matte (e.g. matte.%%04d.png, matte.mov)")
+    p.add_argument("--device", default=None, help="cpu, cuda[:N] or auto (default $DEAGE_DEVICE or cpu)")
+    p.add_argument("--workers", type=int, default=None, help="ranges at once with --ray, else editing threads")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="render frame ranges on Ray (no ADDRESS: a local cluster); write it after CLIP")
+    p.add_argument("--chunk", type=int, default=240, help="frames per Ray task")
+    p.add_argument("--work-dir", default=None, help="Ray: folder for finished ranges (resume)")
+    p.add_argument("--no-resume", action="store_true", help="Ray: re-render every range")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("weights", help="list, verify or locate model files")

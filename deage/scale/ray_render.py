@@ -213,7 +213,8 @@ def render_clip_ray(
     torch_path = resolve_device(device) is not None
     key = render_key(clip_hash=clip_hash, look=look, selection=selection_digest(selection.analysis, selection.track_ids),
                      matte=matte is not None, device="torch" if torch_path else "cpu")
-    folder = WorkFolder(Path(work_dir) if work_dir is not None else output.parent / ".deage-render", source.name, key)
+    root = Path(work_dir) if work_dir is not None else output.parent / ".deage-render"
+    folder = WorkFolder(root.absolute(), source.name, key)  # absolute: workers may run elsewhere
     pieces = split_frames(start, stop, chunk, overlap)
     records = folder.load() if resume else {}
     done = {(p.start, p.stop): records[(p.start, p.stop)] for p in pieces

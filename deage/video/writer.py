@@ -290,7 +290,7 @@ class ClipWriter:
             return
         tmp = self._stack.enter_context(atomic_output(self.path))
         fmt = _CONTAINER_FORMAT[self.path.suffix.lower()]
-        container_options = {"movflags": "+faststart"} if fmt == "mp4" else {}
+        container_options = {"fflags": "+bitexact", **({"movflags": "+faststart"} if fmt == "mp4" else {})}
         try:
             self._container = av.open(str(tmp), "w", format=fmt, options=container_options)
             stream = self._container.add_stream(self.spec.encoder, rate=self.fps)
@@ -440,7 +440,7 @@ class ClipWriter:
         stem = self._pattern.prefix.rstrip("._-") or "audio"
         final = self._pattern.folder / f"{stem}.audio.mka"
         tmp = self._stack.enter_context(atomic_output(final))
-        with av.open(str(tmp), "w", format="matroska") as out:
+        with av.open(str(tmp), "w", format="matroska", options={"fflags": "+bitexact"}) as out:
             copier = AudioCopier(self.audio_from, out, self.audio_range, output_path=final)
             copier.finish()
         self.written.append(final)

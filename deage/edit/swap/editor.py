@@ -157,14 +157,16 @@ class SwapEditor:
 
                     ids = select_tracks(analysis, resolve_source_path(mapping.reference, base_dir))
                 else:
-                    ids = select_tracks(analysis, mapping.tracks if mapping.tracks == "largest" else list(mapping.tracks))
+                    how_ = mapping.tracks if mapping.tracks == "largest" else list(mapping.tracks)
+                    ids = select_tracks(analysis, how_)
             for track in ids:
                 if track in explicit and explicit[track] != mapping.source:
                     raise LookError(f"swap: track {track} is mapped to both {explicit[track]!r} and "
                                     f"{mapping.source!r}; give each track one source")
                 explicit[track] = mapping.source
         if len(set(everything)) > 1:
-            raise LookError(f"swap: several mappings put different sources onto \"all\" tracks: {sorted(set(everything))}")
+            raise LookError(f"swap: several mappings put different sources onto \"all\" tracks: "
+                            f"{sorted(set(everything))}")
         if everything:
             default = everything[0]
         return explicit, default
@@ -175,7 +177,8 @@ class SwapEditor:
         if key not in self._models:
             from deage.edit.swap.inswapper import load_swapper
 
-            self._models[key] = load_swapper(params.model, self.weights_dir, manifest=self.manifest, device=self.device)
+            self._models[key] = load_swapper(params.model, self.weights_dir, manifest=self.manifest,
+                                             device=self.device)
         return self._models[key]
 
     def _latent(self, params: SwapParams, name: str) -> np.ndarray:
@@ -320,11 +323,12 @@ class SwapEditor:
         keep = np.zeros((raster, raster), np.float32)
         if params.eyes == "target":
             np.maximum(keep, regions.eyes, out=keep)
-        if params.mouth == "auto":
+        mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth
+        if mouth == "auto":
             lips = mouth_mismatch(source.landmarks * (size / source.aligned.size), landmarks)
             np.maximum(keep, np.maximum(regions.mouth, regions.around_mouth * np.float32(lips)), out=keep)
-        elif params.mouth != "source":
-            np.maximum(keep, regions.lips if params.mouth == "target" else regions.mouth, out=keep)
+        elif mouth != "source":
+            np.maximum(keep, regions.lips if mouth == "target" else regions.mouth, out=keep)
         take = np.clip(wide * (1.0 - keep), 0.0, 1.0)
         out = _mix(image, swapped, _up(take, size))
         if params.restore != NO_RESTORE and params.restore_amount > 0:
@@ -479,7 +483,7 @@ def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegion
     skin = cv2.resize(skin, (grid, grid), interpolation=cv2.INTER_AREA)
     eye = regions.eye_distance * grid / float(regions.size)  # eye distance in grid pixels
     light = max(params.light_scale * eye, 0.5)
-    gain = light_gain(t, s, skin, light, min(0.25 * eye, light), params.colour)
+    gain = light_gain(t, s, skin, light, min(0.1 * eye, light), params.colour)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
     return np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
 

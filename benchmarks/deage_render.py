@@ -24,10 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# This script is named deage.py: with its folder first on sys.path, "import deage" would find the
-# script itself. Import the package with that folder off the path, then add it for transcode.py.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from deage.face.analysis import analyse_clip  # noqa: E402
 from deage.look import load_look  # noqa: E402
