@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"face analysis (dlib, cached after): {rep['analyse_fps']:7.1f} fps")
         print(f"replacement render:                {rep['replace_fps']:7.1f} fps  "
               f"= {rep['replace_fps'] / base['transcode_fps']:.2f} x transcode")
-        print(f"per face, crop {face['crop']}: swap edit {face['edit_ms']:.1f} ms, composite {face['composite_ms']:.1f} ms "
-              "(median of 10)")
+        print(f"per face, crop {face['crop']}: swap edit {face['edit_ms']:.1f} ms, "
+              f"composite {face['composite_ms']:.1f} ms (median of 10)")
     return 0
 
 

@@ -92,12 +92,15 @@ def cmd_render(args: argparse.Namespace) -> int:
         kwargs = dict(frames=frame_range, codec=args.codec, cache_dir=args.cache_dir, matte=args.matte,
                       device=args.device, progress=lambda done, total: bar.update(done - bar.n))
         if args.ray is not None:
+            if args.first_frame is not None:
+                raise DeageError("--first-frame is not supported with --ray yet; render without --ray")
             from deage.scale.ray_render import render_clip_ray
 
             result = render_clip_ray(args.clip, args.output, look, address=args.ray or None, workers=args.workers,
                                      chunk=args.chunk, work_dir=args.work_dir, resume=not args.no_resume, **kwargs)
         else:
-            result = render_clip(args.clip, args.output, look, workers=args.workers, **kwargs)
+            result = render_clip(args.clip, args.output, look, workers=args.workers, first_frame=args.first_frame,
+                                 **kwargs)
     finally:
         bar.close()
     print(f"rendered {result.frames} frames ({result.fps:.1f} fps) with look '{look.name or look.editor}' -> {result.output}")
@@ -175,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")
     p.add_argument("--burn-in", action="store_true", help="burn a visible 'AI-altered' label into every frame")
+    p.add_argument("--first-frame", type=int, default=None,
+                   help="number of the first file of a sequence output (default: the source's, or 1001)")
     p.add_argument("--matte", default=None, help="also write the blend matte (e.g. matte.%%04d.png, matte.mov)")
     p.add_argument("--device", default=None, help="cpu, cuda[:N] or auto (default $DEAGE_DEVICE or cpu)")
     p.add_argument("--workers", type=int, default=None, help="ranges at once with --ray, else editing threads")

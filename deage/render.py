@@ -290,6 +290,7 @@ def render_clip(
     matte: str | Path | None = None,
     device: Any = None,
     workers: int | None = None,
+    first_frame: int | None = None,
 ) -> RenderResult:
     """Render ``source`` with ``look`` into ``output`` (format from the extension).
 
@@ -302,6 +303,8 @@ def render_clip(
         analysis_settings, cache_dir: for computing / caching the analysis.
         codec: force a writer codec (see ``deage.video.ClipWriter``).
         progress: called with (frames done, frames total) after each frame.
+        first_frame: number of the first file of an image-sequence output (e.g. 1001); default:
+            the source's own number of the first rendered frame (1001 + start for a movie).
         provenance: write ``<output>.provenance.json``.
         operator: who rendered (recorded in the provenance; default the login name).
         matte: also write the union of the per-face blend masks here (a grey clip or image
@@ -331,7 +334,8 @@ def render_clip(
             selection = FaceSelection(analysis, selected)
         renderer = FrameRenderer(look, analysis=selection.analysis, device=device)
         result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
-        with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte) as outputs:
+        with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
+                           first_frame_number=first_frame) as outputs:
             stats = render_frames(
                 clip.frames(start, stop), renderer, selection, outputs.write, start=start, stop=stop,
                 matte=matte is not None, burn_in=look.burn_in, workers=workers, progress=progress,

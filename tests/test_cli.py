@@ -110,3 +110,11 @@ def test_weights_verify_rejects_a_wrong_file(tmp_path, capsys):
 def test_weights_unknown_model_is_a_clear_error():
     proc = run_cli("weights", "list", "no_such_model")
     assert proc.returncode == 2 and "no_such_model" in proc.stderr
+
+
+def test_sequence_output_starts_at_the_chosen_first_frame(example_clip, tmp_path):
+    pattern = tmp_path / "shot.####.png"
+    assert main(["render", str(example_clip), "-o", str(pattern), "--frames", "0:3", "--first-frame", "1001"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("shot.*.png")) == ["shot.1001.png", "shot.1002.png", "shot.1003.png"]
+    with open_clip(tmp_path / "shot.1002.png") as clip:
+        assert (clip.info.first_frame_number, len(clip), clip.info.bit_depth) == (1001, 3, 16)

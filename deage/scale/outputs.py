@@ -68,6 +68,7 @@ class RenderOutputs:
         audio_range: tuple[float, float] | None = None,
         codec: str | None = None,
         matte: str | Path | None = None,
+        first_frame_number: int | None = None,
     ) -> None:
         self.output = Path(output)
         self.matte = Path(matte) if matte is not None else None
@@ -81,7 +82,7 @@ class RenderOutputs:
             fps=info.fps,
             width=info.width,
             height=info.height,
-            first_frame_number=base + self.start,
+            first_frame_number=base + self.start if first_frame_number is None else int(first_frame_number),
             time_base=info.time_base if vfr else None,
         )
         if self.matte is not None and self.matte.resolve() == self.output.resolve():

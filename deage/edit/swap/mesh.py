@@ -8,6 +8,10 @@ The mesh has a fixed set of control points per face, all derived from its 68 iBU
   warp eases out beyond the face instead of ending at its contour;
 - 16 points on the crop's border, which map border to border.
 
+``shape_offsets`` moves a target's landmarks towards a source's face proportions (not its
+expression); ``turn``, ``mirror_landmarks`` and ``midline_side`` serve the editor's soft symmetry
+for a source photo turned further than the target.
+
 The triangles are one fixed Delaunay triangulation (``scipy.spatial.Delaunay``) of the control
 points of a mean face (``MEAN_FACE_512``: eyes open, lips parted), used for every face and frame
 (``mesh_triangles``): a triangulation that followed each frame's landmarks would change from frame
@@ -27,7 +31,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from deage.errors import DeageError
+from deage.errors import DeageError, NoFaceError
 from deage.face.masks import FaceFrame
 from deage.types import Image, Points
 
@@ -67,12 +71,14 @@ symmetric. Eyes open, lips slightly parted: the layout the mesh is triangulated 
 _MAP_GRID = 256
 
 
-def check_landmarks(landmarks: Points, who: str = "the swap") -> np.ndarray:
-    """float64 (68, 2) copy of finite iBUG landmarks, else NoFaceError-like ``DeageError``."""
+def check_landmarks(landmarks: Points | None, who: str = "the swap") -> np.ndarray:
+    """float64 (68, 2) copy of finite iBUG landmarks.
+
+    Raises:
+        NoFaceError: no landmarks, or not 68 finite (x, y) points.
+    """
     pts = np.asarray(landmarks, np.float64) if landmarks is not None else np.zeros((0, 2))
     if pts.shape != (N_LANDMARKS, 2) or not np.isfinite(pts).all():
-        from deage.errors import NoFaceError
-
         raise NoFaceError(f"{who} needs 68 finite landmarks on the face, got shape {pts.shape}")
     return pts
 

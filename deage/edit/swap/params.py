@@ -206,7 +206,8 @@ class Mapping:
         if isinstance(tracks, list) and tracks and all(isinstance(t, int) and not isinstance(t, bool) and t >= 1
                                                        for t in tracks):
             return cls(source=source, tracks=tuple(sorted(set(tracks))))
-        raise LookError(f"{where}.tracks must be \"all\", \"largest\", a track id or a list of ids (>= 1), got {tracks!r}")
+        raise LookError(f"{where}.tracks must be \"all\", \"largest\", a track id or a list of ids (>= 1), "
+                        f"got {tracks!r}")
 
     def to_dict(self) -> dict[str, Any]:
         if self.reference is not None:
@@ -265,8 +266,8 @@ class SwapParams:
     restore_amount: float = 0.5
     restore_fidelity: float = 0.7
 
-    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "shape", "symmetry", "colour", "light_scale", "forehead", "model",
-            "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
+    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "shape", "symmetry", "colour", "light_scale",
+            "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:

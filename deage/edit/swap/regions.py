@@ -1,7 +1,7 @@
 """Masks of a target face for the swap, from its 68 landmarks in an aligned crop.
 
 All masks are float32 (R, R) in [0, 1] at a raster size R of the caller's choice (they are smooth;
-the editor rasters them at a quarter to a half of the crop and resizes). Sizes are given in eye
+the editor rasters them at a quarter of the crop, at least 128 px, and resizes). Sizes are given in eye
 distances (the distance between the eye centres), so they scale with the face.
 
 - ``face``: where the swapped face replaces the target: the jaw contour and the forehead points,

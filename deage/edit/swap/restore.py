@@ -68,8 +68,8 @@ class FaceRestorer:
                 or crop.shape[0] != crop.shape[1]:
             raise DeageError(f"the restorer needs a square RGB uint8 crop, got {getattr(crop, 'shape', None)}")
         size = crop.shape[0]
-        work = crop if size == RESTORE_SIZE else cv2.resize(
-            crop, (RESTORE_SIZE, RESTORE_SIZE), interpolation=cv2.INTER_AREA if size > RESTORE_SIZE else cv2.INTER_CUBIC)
+        interp = cv2.INTER_AREA if size > RESTORE_SIZE else cv2.INTER_CUBIC
+        work = crop if size == RESTORE_SIZE else cv2.resize(crop, (RESTORE_SIZE, RESTORE_SIZE), interpolation=interp)
         blob = np.ascontiguousarray(work.transpose(2, 0, 1)[None], np.float32) / np.float32(127.5) - np.float32(1.0)
         feeds = {self.image_input: blob}
         if self.weight_input is not None:
