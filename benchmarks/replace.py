@@ -28,21 +28,12 @@ from transcode import machine, make_example, measure_transcode  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _ensure_registered() -> None:
-    """Until deage/edit/registry.py lists the swap editor, add its entry for this process."""
-    from deage.edit.registry import EDITORS, EditorSpec
-
-    EDITORS.setdefault("swap", EditorSpec("swap", "deage.edit.swap:SwapEditor", "deage.edit.swap:SwapParams",
-                                          "face replacement with a consented source identity"))
-
-
 def measure_replace(clip: Path, look_path: Path, repeat: int = 1) -> dict:
     """Analysis and replacement-render throughput of ``clip`` with the look at ``look_path``."""
     from deage.face.analysis import analyse_clip
     from deage.look import load_look
     from deage.render import render_clip
 
-    _ensure_registered()
     look = load_look(look_path)
     with tempfile.TemporaryDirectory(prefix="deage-bench-replace-") as tmp:
         t0 = time.perf_counter()

@@ -48,6 +48,13 @@ class Look:
     notes: str = ""
     consent: list[dict[str, Any]] = field(default_factory=list)
     burn_in: bool = False
+    folder: Path | None = field(default=None, compare=False, repr=False)
+    """The folder of the look file it was loaded from: relative paths in the look resolve against it."""
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """``path`` as written in the look, made absolute against the look file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() or self.folder is None else self.folder / p
 
     # ---- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -201,7 +208,9 @@ def load_look(path: str | Path) -> Look:
         raise LookError(f"cannot read look file ({exc.__class__.__name__})", p) from None
     except json.JSONDecodeError as exc:
         raise LookError(f"corrupt look file: invalid JSON at line {exc.lineno} column {exc.colno}", p) from None
-    return Look.from_dict(data, source=p)
+    look = Look.from_dict(data, source=p)
+    look.folder = p.parent.resolve()
+    return look
 
 
 def save_look(look: Look, path: str | Path) -> Path:

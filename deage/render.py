@@ -394,5 +394,5 @@ def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cac
         analysis = analyse_clip(clip, settings or AnalysisSettings(), cache_dir=cache_dir)
     how = look.faces
     if isinstance(how, dict):
-        how = Path(how["reference"])
+        how = look.resolve_path(how["reference"])
     return analysis, select_tracks(analysis, how)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,13 @@ def test_save_look_never_leaves_partial_file(tmp_path):
         save_look(bad, path)
     assert load_look(path).name == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.json"]
+
+
+def test_relative_paths_resolve_against_the_look_files_folder(tmp_path):
+    sub = tmp_path / "shot"
+    sub.mkdir()
+    (sub / "look.json").write_text(json.dumps({"faces": {"reference": "ref.jpg"}}))
+    look = load_look(sub / "look.json")
+    assert look.resolve_path(look.faces["reference"]) == (sub / "ref.jpg").resolve()
+    assert look.resolve_path("/abs/x.jpg") == Path("/abs/x.jpg")
+    assert Look().resolve_path("rel.jpg") == Path("rel.jpg")

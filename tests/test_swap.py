@@ -34,16 +34,6 @@ T1 = "pkg:insightface/data/images/t1.jpg"
 BLEND = BlendParams(mode="multiband", feather=8)
 
 
-@pytest.fixture(autouse=True)
-def swap_registered(monkeypatch):
-    """The registry entry the lead adds to deage/edit/registry.py (set here until it is there)."""
-    from deage.edit.registry import EDITORS, EditorSpec
-
-    monkeypatch.setitem(EDITORS, "swap", EditorSpec(
-        "swap", "deage.edit.swap:SwapEditor", "deage.edit.swap:SwapParams",
-        "face replacement with a consented source identity"))
-
-
 @pytest.fixture(scope="module")
 def engines():
     from deage.face.backends.dlib_backend import DlibDetector, DlibRecognizer
@@ -417,9 +407,11 @@ def test_render_replaces_faces_and_passes_faceless_frames(example_clip, tmp_path
     for i in (0, 1, 2, 5, 6):
         assert not np.array_equal(out[i], sequence[i]), f"frame {i} unchanged"
     record = read_provenance(output)
-    source = next(iter(look.edit["sources"].values()))
     assert record["look"]["edit"]["sources"] == look.edit["sources"]
-    assert source["consent"]["reference"]
+    (used,) = record["editor_details"]["swap_sources"]
+    assert used["consent"] == look.edit["sources"]["demo"]["consent"]
+    assert used["file"].endswith("t1.jpg") and len(used["file_sha256"]) == 64 and used["face_index"] == 2
+    assert record["editor_details"]["swap_mappings"] == {"*": "demo"}
 
 
 def test_example_look_is_valid_and_consented():
