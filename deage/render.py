@@ -328,6 +328,7 @@ def render_clip(
     started = time.perf_counter()
     with open_clip(source) as clip:
         start, stop = check_frames(frames, len(clip), source)
+        check_still_output(output, codec, stop - start)
         selection = FaceSelection(None, [])
         if needs_faces:
             analysis, selected = _analyse_and_select(clip, look, analysis, analysis_settings, cache_dir)
@@ -364,6 +365,21 @@ def check_frames(frames: tuple[int, int] | None, frame_count: int, source: Path)
     if not 0 <= start < stop <= frame_count:
         raise DeageError(f"frame range {start}:{stop} is outside the clip's {frame_count} frames", source)
     return int(start), int(stop)
+
+
+def check_still_output(output: str | Path, codec: str | None, frame_count: int) -> None:
+    """A single-image output (``photo.png``: an image format, no frame-number pattern) takes one frame.
+
+    Raises:
+        OutputError: more than one frame to write there (before any work is done).
+    """
+    from deage.errors import OutputError
+    from deage.video.writer import is_still_path
+
+    if frame_count > 1 and is_still_path(output, codec):
+        ext = Path(output).suffix
+        raise OutputError(f"one image cannot hold {frame_count} frames; pick one frame (--frames N:N+1) or write "
+                          f"a sequence (name.%04d{ext}) or a clip (.mp4, .mov)", output)
 
 
 def output_settings(clip: Any, start: int, stop: int) -> dict[str, Any]:

@@ -207,3 +207,23 @@ def test_frames_api_with_tqdm_and_bad_fps(astronaut):
         analyse_frames(frames, 0)
     with pytest.raises(DeageError, match="progress"):
         analyse_frames(frames, 25, progress="bar")
+
+
+def test_a_photo_gets_the_cnn_detector_and_every_face_of_the_diverse_group(shared_media, tmp_path):
+    """On a single photo the analysis also runs dlib's CNN detector: HOG alone scores one of the
+    five faces below the track threshold (so a HOG-only analysis drops it); merged, all five stay."""
+    photo = shared_media / "fo_selfie_diverse_group.jpg"
+    hog_only = analyse_clip(photo, AnalysisSettings(cnn="off"), use_cache=False)
+    both = analyse_clip(photo, AnalysisSettings(), cache_dir=tmp_path)
+    assert len(hog_only.track_ids) == 4
+    assert len(both.track_ids) == 5
+    boxes = np.stack([both.track(t).faces[0].box for t in both.track_ids])
+    from deage.face.detect import box_iou
+
+    iou = box_iou(boxes, boxes)
+    np.fill_diagonal(iou, 0)
+    assert iou.max() < 0.2, "one face counted twice"
+    # a clip (more than one frame) keeps the fast HOG-only default
+    assert AnalysisSettings().cnn == "stills"
+    with pytest.raises(DeageError, match="cnn"):
+        AnalysisSettings(cnn="always")

@@ -57,8 +57,9 @@ def test_identity_render_of_a_frame_range_to_mp4(example_clip, tmp_path):
         (lambda d, clip: ["render", str(clip), "-o", str(d / "no" / "such" / "out.mp4")], "does not exist"),
         (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--frames", "40:999"], "frame range"),
         (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--look", str(d / "nolook.json")], "nolook.json"),
+        (lambda d, clip: ["render", str(clip), "-o", str(d / "still.png")], "one image cannot hold"),
     ],
-    ids=["missing-input", "output-is-input", "missing-output-folder", "bad-range", "missing-look"],
+    ids=["missing-input", "output-is-input", "missing-output-folder", "bad-range", "missing-look", "clip-to-one-image"],
 )
 def test_bad_input_is_one_line_exit_2_without_traceback(example_clip, tmp_path, make_args, message):
     proc = run_cli(*make_args(tmp_path, example_clip))
@@ -118,3 +119,36 @@ def test_sequence_output_starts_at_the_chosen_first_frame(example_clip, tmp_path
     assert sorted(p.name for p in tmp_path.glob("shot.*.png")) == ["shot.1001.png", "shot.1002.png", "shot.1003.png"]
     with open_clip(tmp_path / "shot.1002.png") as clip:
         assert (clip.info.first_frame_number, len(clip), clip.info.bit_depth) == (1001, 3, 16)
+
+
+def test_photo_in_photo_out(astronaut, tmp_path):
+    """A photo renders to one image (PNG or JPEG): the face changes, the background stays."""
+    import cv2
+
+    from deage.face.analysis import analyse_clip
+
+    photo = tmp_path / "portrait.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    look = Path(__file__).resolve().parents[1] / "examples" / "looks" / "young25.json"
+    out_png, out_jpg = tmp_path / "young.png", tmp_path / "young.jpg"
+    assert main(["render", str(photo), "-o", str(out_png), "--look", str(look)]) == 0
+    assert main(["render", str(photo), "-o", str(out_jpg), "--look", str(look)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("young*")) == [
+        "young.jpg", "young.jpg.provenance.json", "young.png", "young.png.provenance.json"]
+    with open_clip(out_png) as clip:
+        assert len(clip) == 1
+        result = clip.read(0)
+    with open_clip(out_jpg) as clip:
+        jpeg = clip.read(0)
+    assert result.shape == jpeg.shape == astronaut.shape and result.dtype == np.uint8
+    face = analyse_clip(photo, use_cache=False).faces_at(0)
+    (x0, y0, x1, y1), = [f.box for f in face.values()]
+    w, h = x1 - x0, y1 - y0
+    inside = np.zeros(astronaut.shape[:2], bool)
+    inside[int(y0):int(y1), int(x0):int(x1)] = True
+    far = np.ones(astronaut.shape[:2], bool)
+    far[max(int(y0 - h), 0):int(y1 + h), max(int(x0 - w), 0):int(x1 + w)] = False
+    diff = np.abs(result.astype(int) - astronaut).sum(2)
+    assert diff[inside].mean() > 1.0, "the face did not change"
+    assert diff[far].max() == 0, "pixels far from the face changed"
+    assert np.abs(jpeg.astype(int) - result).mean() < 3  # best-quality JPEG of the same render

@@ -209,3 +209,26 @@ def test_box_helpers():
     assert visible_fraction(np.array([-5, 0, 5, 10]), 100, 100) == pytest.approx(0.5)
     assert visible_fraction(np.array([200, 0, 210, 10]), 100, 100) == 0.0
     assert hog_score_to_unit(0.0) == 0.5 and 0.85 < hog_score_to_unit(1.0) < 0.9
+
+
+def test_merge_detections_confirms_overlaps_and_adds_new_faces():
+    from deage.face.backends.dlib_backend import merge_detections
+
+    hog = [(np.array([0, 0, 100, 100], np.float32), 0.9), (np.array([200, 0, 300, 100], np.float32), 0.55)]
+    cnn = [(np.array([205, 5, 305, 105], np.float32), 0.88), (np.array([400, 0, 480, 80], np.float32), 0.8)]
+    merged = merge_detections(hog, cnn)
+    assert [round(s, 2) for _, s in merged] == [0.9, 0.88, 0.8]
+    np.testing.assert_array_equal(merged[1][0], hog[1][0])  # the HOG box is kept, its score raised
+    np.testing.assert_array_equal(merged[2][0], cnn[1][0])  # a face HOG missed is added
+    assert merge_detections([], cnn) == sorted(cnn, key=lambda x: -x[1])
+
+
+def test_cnn_detector_finds_the_faces_hog_finds_on_real_photos(landmarker, astronaut, group_photo):
+    both = DlibDetector(landmarker=landmarker, cnn=True)
+    assert both.cnn and not DlibDetector(landmarker=landmarker).cnn
+    faces = both.detect(astronaut)
+    assert len(faces) == 1 and faces[0].score > 0.8
+    _check_face_geometry(faces[0])
+    assert len(both.detect(group_photo)) == 6
+    with pytest.raises(DeageError, match="cnn_max_side"):
+        DlibDetector(landmarker=landmarker, cnn=True, cnn_max_side=10)

@@ -493,7 +493,7 @@ def test_missing_output_folder(tmp_path):
     "name,kwargs,words",
     [
         ("out.avi", {}, "cannot write"),
-        ("out.png", {}, "pattern"),
+        ("out.jpg", {"codec": "png"}, "cannot be written"),
         ("out.mp4", {"codec": "prores"}, "cannot be written"),
         ("out.mp4", {"codec": "bogus"}, "unknown codec"),
         ("out.mp4", {"width": 321}, "even"),
@@ -504,6 +504,18 @@ def test_bad_writer_arguments(tmp_path, name, kwargs, words):
     with pytest.raises(OutputError) as exc:
         ClipWriter(tmp_path / name, **args)
     assert words in one_line_naming(exc, name)
+
+
+def test_an_image_name_without_a_pattern_is_one_still(tmp_path, small_frames):
+    with ClipWriter(tmp_path / "still.png", fps=24, width=320, height=180) as w:
+        assert w.still
+        w.write(small_frames[0])
+        with pytest.raises(OutputError, match="one frame"):
+            w.write(small_frames[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["still.png"]
+    with open_clip(tmp_path / "still.png") as clip:
+        assert len(clip) == 1 and clip.info.bit_depth == 16
+        np.testing.assert_array_equal(clip.read(0), small_frames[0])
 
 
 def test_wrong_frame_shape(tmp_path, small_frames):

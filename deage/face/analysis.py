@@ -55,6 +55,10 @@ _S = OneEuroParams()
 Progress = Callable[[int, "int | None"], None]
 
 
+CNN_MODES = ("stills", "keyframes", "off")
+"""When the analysis also runs dlib's CNN detector (``AnalysisSettings.cnn``)."""
+
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """Every knob of the analysis pass (frozen: usable as a cache key).
@@ -71,6 +75,9 @@ class AnalysisSettings:
             larger of 80 px and 1/12 of the frame's short side.
         detect_threshold: added to dlib's detection threshold (negative = more faces, more false ones).
         landmark_crop: side (px) of the crop landmarks are fitted in (bigger = finer, slower).
+        cnn: when dlib's CNN face detector also runs and its faces are merged with HOG's (it finds
+            turned, dim and partly hidden faces; ~1-3 s a frame on a CPU): ``"stills"`` (single
+            photos only, the default), ``"keyframes"`` (every detection of a clip) or ``"off"``.
     Tracking: see ``deage.face.track.TrackerConfig`` for ``match_iou``, ``min_appearance``,
         ``max_shape_change``, ``min_step_iou``, ``min_visible``, ``keyframe_patience``,
         ``reanchor_distance``, ``coast_frames``, ``backfill``, ``min_track_score``.
@@ -92,6 +99,7 @@ class AnalysisSettings:
     min_face_size: float | None = None
     detect_threshold: float = 0.0
     landmark_crop: int = 256
+    cnn: str = "stills"
     match_iou: float = _T.match_iou
     min_appearance: float = _T.min_appearance
     max_shape_change: float = _T.max_shape_change
@@ -118,6 +126,8 @@ class AnalysisSettings:
         self.one_euro()
         if self.landmark_crop < 64:
             raise DeageError(f"landmark_crop must be at least 64 px, got {self.landmark_crop}")
+        if self.cnn not in CNN_MODES:
+            raise DeageError(f"cnn must be one of {', '.join(CNN_MODES)}, got {self.cnn!r}")
 
     def tracker_config(self) -> TrackerConfig:
         """The ``TrackerConfig`` these settings describe."""
@@ -425,19 +435,21 @@ def _make_progress(progress: Progress | Literal["tqdm"] | None, total: int | Non
     return progress, lambda: None
 
 
-def _engines(settings: AnalysisSettings):
+def _engines(settings: AnalysisSettings, total: int | None = None):
+    """Detector, landmarker and recognizer for ``settings``; ``total`` frames (1 = a photo) or None."""
     landmarker = make_landmarker(settings.landmarker, **({"crop_size": settings.landmark_crop} if settings.landmarker == "dlib" else {}))
     options: dict[str, Any] = {}
     if settings.detector == "dlib":
+        cnn = settings.cnn == "keyframes" or (settings.cnn == "stills" and total == 1)
         options = dict(min_face_size=settings.min_face_size, scale=settings.detect_scale, upsample=settings.upsample,
-                       threshold=settings.detect_threshold, landmarker=landmarker)
+                       threshold=settings.detect_threshold, landmarker=landmarker, cnn=cnn)
     detector = make_detector(settings.detector, **options)
     recognizer = make_recognizer(settings.recognizer) if settings.descriptors else None
     return detector, landmarker, recognizer
 
 
 def _track_frames(frames: Iterable[Image], settings: AnalysisSettings, progress: Progress | None, total: int | None) -> TrackingResult:
-    detector, landmarker, recognizer = _engines(settings)
+    detector, landmarker, recognizer = _engines(settings, total)
     report = None if progress is None else (lambda done: progress(done, total))
     return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report)
 

@@ -13,7 +13,11 @@ codec               file                           encoding
 ``png``             ``name.%04d.png``              16-bit RGB PNG per frame
 ``tiff``            ``name.%04d.tif``              16-bit RGB TIFF per frame (deflate)
 ``exr``             ``name.%04d.exr``              half-float RGB EXR per frame (zip16)
+``jpeg``            ``name.%04d.jpg``              8-bit JPEG per frame, 4:4:4, best quality (for photos)
 ==================  =============================  =============================================
+
+Any image format written to a name without a frame-number pattern (``portrait.png``,
+``photo.jpg``) is a *still*: one image file, for a one-frame render (a photo in, a photo out).
 
 YUV outputs are converted with BT.709 in limited range and tagged so (primaries, transfer,
 matrix), which is what the reader uses back. ``options`` override encoder options
@@ -108,6 +112,9 @@ CODECS: dict[str, CodecSpec] = {
                   {"compression_algo": "deflate"}),
         CodecSpec("exr", "exr", "gbrpf32le", "gbrpf32le", False, True, (".exr",),
                   {"compression": "zip16", "format": "half"}),
+        # yuvj = full-range BT.601, the JPEG standard's own conversion; quantiser 1 = best quality.
+        CodecSpec("jpeg", "mjpeg", "yuvj444p", "yuvj444p", False, True, (".jpg", ".jpeg"),
+                  {"qmin": "1", "qmax": "1"}),
     )
 }
 _ALIASES = {
@@ -121,9 +128,12 @@ _ALIASES = {
     "prores_4444": "prores4444",
     "png16": "png",
     "tif": "tiff",
+    "jpg": "jpeg",
+    "mjpeg": "jpeg",
 }
 _DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1",
-                         ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr"}
+                         ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr", ".jpg": "jpeg",
+                         ".jpeg": "jpeg"}
 _ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # image files encoded in parallel (GIL released)
 _CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
@@ -132,8 +142,8 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
     """The ``CodecSpec`` for writing ``path`` (with ``codec`` forcing one).
 
     Raises:
-        OutputError: unknown codec, an extension deage does not write, a codec the extension
-            cannot hold, or an image output without a frame-number pattern.
+        OutputError: unknown codec, an extension deage does not write, or a codec the extension
+            cannot hold. (An image format without a frame-number pattern is a single still.)
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -143,7 +153,8 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
         if name is None:
             raise OutputError(
                 f"cannot write '{ext or p.name}' files; use .mp4 (H.264), .mov (ProRes 422 HQ), "
-                ".mkv (FFV1 lossless) or an image sequence such as name.%04d.exr / .png / .tif",
+                ".mkv (FFV1 lossless), an image sequence such as name.%04d.exr / .png / .tif, "
+                "or one image (.png, .jpg, .tif, .exr)",
                 p,
             )
     else:
@@ -153,13 +164,15 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
     spec = CODECS[name]
     if ext not in spec.extensions:
         raise OutputError(f"codec {spec.name} cannot be written to a '{ext}' file; use {', '.join(spec.extensions)}", p)
-    if spec.sequence and (pattern is None or not ("%" in p.name or "#" in p.name)):
-        raise OutputError(
-            f"image-sequence output needs a frame-number pattern, e.g. name.%04d{ext} or name.####{ext}", p
-        )
     if not spec.sequence and pattern is not None and ("%" in p.name or "#" in p.name):
         raise OutputError(f"codec {spec.name} writes one file, not a '{p.name}' sequence", p)
     return spec
+
+
+def is_still_path(path: str | Path, codec: str | None = None) -> bool:
+    """Whether ``path`` is written as one still image: an image format without a frame-number pattern."""
+    name = Path(path).name
+    return resolve_codec(path, codec).sequence and not ("%" in name or "#" in name)
 
 
 def _input_files(inputs: tuple[Path, ...]) -> tuple[list[Path], list[SequencePattern]]:
@@ -185,6 +198,7 @@ class ClipWriter:
         audio_from: copy this file's first audio stream (if it has one) into the output.
         audio_range: (start, end) seconds of ``audio_from`` to keep, 0 = its first video frame.
         first_frame_number: number of the first file of a sequence output.
+            An image format without a pattern (``photo.png``) writes one still and takes one frame.
         inputs: paths the output must not overwrite (clips, files or sequence patterns).
         options: encoder options overriding the defaults.
         time_base: output time base (default ``1/fps``); see ``write(pts=...)``.
@@ -231,7 +245,8 @@ class ClipWriter:
         self.exr_linear = exr_linear
         all_inputs = tuple(Path(p) for p in inputs) + ((self.audio_from,) if self.audio_from else ())
         self._input_files, self._input_patterns = _input_files(all_inputs)
-        self._pattern = parse_sequence_path(self.path) if self.spec.sequence else None
+        self.still = is_still_path(self.path, codec)
+        self._pattern = parse_sequence_path(self.path) if self.spec.sequence and not self.still else None
         self._check_paths()
         self._stack = contextlib.ExitStack()
         self._container: av.container.OutputContainer | None = None
@@ -250,6 +265,7 @@ class ClipWriter:
     def _check_paths(self) -> None:
         if self._pattern is None:
             check_output_path(self.path, *self._input_files)
+            self._protected = {p.resolve() for p in self._input_files if p.exists()}
             return
         for pattern in self._input_patterns:
             same = (
@@ -373,8 +389,15 @@ class ClipWriter:
 
     def _write_image(self, image: np.ndarray, pts: int) -> None:
         """Queue one image file: encoded on a worker thread into its temporary name."""
-        assert self._pattern is not None and self._pool is not None
-        final = self._pattern.path(self.first_frame_number + self._count)
+        assert self._pool is not None
+        if self.still:
+            if self._count:
+                raise OutputError("a single-image output holds one frame; write a sequence "
+                                  f"(name.%04d{self.path.suffix}) or a clip for more", self.path)
+            final = self.path
+        else:
+            assert self._pattern is not None
+            final = self._pattern.path(self.first_frame_number + self._count)
         if final.resolve() in self._protected:
             raise OutputError("output frame would overwrite an input file", final)
         tmp = self._stack.enter_context(atomic_output(final))
@@ -425,7 +448,7 @@ class ClipWriter:
                 self.written.append(self.path)
             else:
                 self._drain()
-                if self.audio_from is not None and source_has_audio(self.audio_from):
+                if self.audio_from is not None and not self.still and source_has_audio(self.audio_from):
                     self._write_audio_sidecar()
         except BaseException as exc:
             self.abort(exc)

@@ -37,6 +37,7 @@ _MODEL_FILES = {
     "landmarks68": "shape_predictor_68_face_landmarks.dat",
     "landmarks5": "shape_predictor_5_face_landmarks.dat",
     "descriptor": "dlib_face_recognition_resnet_model_v1.dat",
+    "cnn_detector": "mmod_human_face_detector.dat",
 }
 
 
@@ -44,7 +45,7 @@ def model_paths() -> dict[str, Path]:
     """Paths of the dlib model files shipped by ``face-recognition-models``.
 
     Found without importing the package (its ``__init__`` imports the deprecated
-    ``pkg_resources``). Keys: ``landmarks68``, ``landmarks5``, ``descriptor``.
+    ``pkg_resources``). Keys: ``landmarks68``, ``landmarks5``, ``descriptor``, ``cnn_detector``.
 
     Raises:
         WeightsError: the package or one of its files is missing.
@@ -164,8 +165,53 @@ class DlibLandmarker:
         )
 
 
+def _rescaled(gray: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
+    """``gray`` resized by ``scale`` (area filter down, bilinear up), with the exact x and y factors."""
+    h, w = gray.shape
+    if abs(scale - 1.0) <= 1e-6:
+        return gray, 1.0, 1.0
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return small, size[0] / w, size[1] / h
+
+
+def _frame_box(rect: dlib.rectangle, sx: float, sy: float) -> np.ndarray:
+    """A dlib rectangle (inclusive pixel corners) in a frame rescaled by (sx, sy) -> float32 (4,) frame box."""
+    return np.array([(rect.left() + 0.5) / sx - 0.5, (rect.top() + 0.5) / sy - 0.5,
+                     (rect.right() + 1.5) / sx - 0.5, (rect.bottom() + 1.5) / sy - 0.5], dtype=np.float32)
+
+
+def merge_detections(
+    primary: list[tuple[np.ndarray, float]], extra: list[tuple[np.ndarray, float]], iou: float = 0.3
+) -> list[tuple[np.ndarray, float]]:
+    """Union of two detectors' boxes, best score first.
+
+    An ``extra`` box overlapping a ``primary`` one (IoU >= ``iou``) confirms it: the primary box is
+    kept with the higher of the two scores. Any other ``extra`` box is added as a new face.
+    """
+    from deage.face.detect import box_iou
+
+    merged = [(box, float(score)) for box, score in primary]
+    for box, score in extra:
+        if merged:
+            overlaps = box_iou(np.asarray([box]), np.asarray([b for b, _ in merged]))[0]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= iou:
+                merged[best] = (merged[best][0], max(merged[best][1], float(score)))
+                continue
+        merged.append((np.asarray(box, dtype=np.float32), float(score)))
+    merged.sort(key=lambda item: -item[1])
+    return merged
+
+
 class DlibDetector:
     """dlib's frontal HOG face detector, with 68 landmarks fitted to every detection.
+
+    With ``cnn=True`` dlib's CNN face detector (MMOD, shipped in ``face-recognition-models``) also
+    runs on the frame, at most ``cnn_max_side`` pixels across, and its faces are merged with the
+    HOG ones (``merge_detections``): it finds turned, dim, low-contrast and partly hidden faces that
+    HOG misses, and confirms HOG's borderline ones. It costs ~1-3 s per frame on a 2-core CPU
+    (milliseconds on a CUDA build of dlib), so the analysis uses it on single photos by default.
 
     Args:
         min_face_size: smallest face (box width, frame px) to find; None = ``auto_min_face_size``
@@ -176,6 +222,8 @@ class DlibDetector:
         upsample: extra 2x upsamplings inside dlib (each finds faces half as big, ~4x slower).
         threshold: added to dlib's SVM threshold (negative finds more faces and more false ones).
         landmarker: the 68-point landmarker to share; None loads one.
+        cnn: also run the CNN detector and merge its faces (see above).
+        cnn_max_side: longest side (px) of the frame the CNN sees (it finds faces down to ~1/8 of it).
 
     ``Face.score`` is ``hog_score_to_unit`` of dlib's margin. Boxes are dlib's (tight, about
     brow to chin); the landmarks may reach a little outside them.
@@ -191,7 +239,11 @@ class DlibDetector:
         upsample: int = 0,
         threshold: float = 0.0,
         landmarker: DlibLandmarker | None = None,
+        cnn: bool = False,
+        cnn_max_side: int = 640,
     ) -> None:
+        if not 128 <= int(cnn_max_side) <= 4096:
+            raise DeageError(f"cnn_max_side must be 128..4096 px, got {cnn_max_side}")
         if scale is not None and not (0.05 <= scale <= 8.0):
             raise DeageError(f"detection scale must be between 0.05 and 8, got {scale}")
         if min_face_size is not None and min_face_size <= 0:
@@ -204,7 +256,14 @@ class DlibDetector:
         self.threshold = float(threshold)
         self.landmarker = landmarker if landmarker is not None else DlibLandmarker()
         self._hog = dlib.get_frontal_face_detector()
+        self.cnn_max_side = int(cnn_max_side)
+        self._cnn = dlib.cnn_face_detection_model_v1(str(model_paths()["cnn_detector"])) if cnn else None
         self._lock = threading.Lock()
+
+    @property
+    def cnn(self) -> bool:
+        """Whether the CNN detector runs too."""
+        return self._cnn is not None
 
     def detection_scale(self, height: int, width: int) -> float:
         """The resize factor used for a frame of this size (before dlib's own ``upsample``)."""
@@ -214,28 +273,27 @@ class DlibDetector:
         return float(min(8.0, HOG_WINDOW / min_face))
 
     def detect_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """HOG boxes only (no landmarks): list of (float32 (4,) frame box, score in (0, 1)), best first."""
+        """Boxes only (no landmarks), HOG's merged with the CNN's when ``cnn``: list of
+        (float32 (4,) frame box, score in (0, 1)), best first."""
         gray = to_gray(image)
         h, w = gray.shape
         s = self.detection_scale(h, w)
-        if abs(s - 1.0) > 1e-6:
-            size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
-            small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-            sx, sy = size[0] / w, size[1] / h
-        else:
-            small, sx, sy = gray, 1.0, 1.0
+        small, sx, sy = _rescaled(gray, s)
         with self._lock:
             rects, margins, _ = self._hog.run(small, self.upsample, self.threshold)
-        out = []
-        for rect, margin in zip(rects, margins):
-            box = np.array(
-                [(rect.left() + 0.5) / sx - 0.5, (rect.top() + 0.5) / sy - 0.5,
-                 (rect.right() + 1.5) / sx - 0.5, (rect.bottom() + 1.5) / sy - 0.5],
-                dtype=np.float32,
-            )
-            out.append((box, hog_score_to_unit(margin)))
+        out = [(_frame_box(rect, sx, sy), hog_score_to_unit(margin)) for rect, margin in zip(rects, margins)]
         out.sort(key=lambda item: -item[1])
+        if self._cnn is not None:
+            out = merge_detections(out, self._cnn_boxes(gray, s))
         return out
+
+    def _cnn_boxes(self, gray: np.ndarray, hog_scale: float) -> list[tuple[np.ndarray, float]]:
+        """CNN (MMOD) boxes of a grayscale frame: (float32 (4,) frame box, score in (0, 1))."""
+        small, sx, sy = _rescaled(gray, min(hog_scale, self.cnn_max_side / max(gray.shape)))
+        with self._lock:
+            found = self._cnn(small, 0)
+        # MMOD's confidence is ~1 for a clear face, 0 at its threshold: same mapping as HOG's margin.
+        return [(_frame_box(det.rect, sx, sy), hog_score_to_unit(det.confidence)) for det in found]
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 (H, W, 3) (or grayscale (H, W)) image, best score first.
