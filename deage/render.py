@@ -349,6 +349,42 @@ def render_clip(
     return result
 
 
+def render_image(image: Image, look: Look | None = None, *, analysis_settings: Any | None = None,
+                 device: Any = None) -> Image:
+    """Edit one photo in memory: analyse it, select its faces as the Look says, render it.
+
+    Args:
+        image: RGB uint8 (H, W, 3), not modified.
+        look: the Look (default: identity); keyframed values are taken at frame 0.
+        analysis_settings: ``AnalysisSettings`` (default: HOG and, for a photo, dlib's CNN detector).
+        device: see ``resolve_device``.
+
+    Returns:
+        The edited image, RGB uint8 (H, W, 3); pixels outside the blend masks are the input's.
+
+    Raises:
+        NoFaceError: the Look edits faces and the photo has none (or none the Look selects).
+        LookError: a bad Look. DeageError: not an RGB uint8 image.
+    """
+    from deage.face.analysis import AnalysisSettings, analyse_frames
+    from deage.face.select import select_tracks
+    from deage.face.backends.dlib_backend import check_image
+
+    look = look or Look()
+    image = check_image(image, allow_gray=False)
+    renderer = FrameRenderer(look, device=device)
+    if not renderer.needs_faces:
+        return image.copy()
+    analysis = analyse_frames([image], 1, analysis_settings or AnalysisSettings())
+    how = look.faces
+    if isinstance(how, dict):
+        how = look.resolve_path(how["reference"])
+    selection = FaceSelection(analysis, select_tracks(analysis, how))
+    renderer = FrameRenderer(look, analysis=analysis, device=device)
+    out, _ = renderer.render(image, 0, selection.faces_at(0))
+    return out
+
+
 def record_provenance(result: RenderResult, source: Path, look: Look, selection: FaceSelection, editor: Any,
                       operator: str | None, extra: dict[str, Any] | None) -> Path:
     """Write the render's provenance sidecar (``deage.provenance``): analysis settings and the editor's own record."""

@@ -218,3 +218,31 @@ def test_onnx_io_binding_runs_a_batch_in_place(tmp_path):
         out = runner.run({"x": x})
         assert out["y"].shape == (batch, 3, 16, 16) and torch.allclose(out["y"], 2 * x + 1)
         assert torch.allclose(out["m"], x.mean(1, keepdim=True), atol=1e-6)
+
+
+def test_render_image_edits_a_photo_in_memory(astronaut):
+    """The public one-call API on a real photo: the face changes, pixels far from it do not."""
+    import deage
+    from skimage import data
+
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    look = deage.load_look(Path(__file__).resolve().parents[1] / "examples" / "looks" / "young25.json")
+    before = astronaut.copy()
+    young = deage.render_image(astronaut, look)
+    np.testing.assert_array_equal(astronaut, before)  # the input is not modified
+    assert young.shape == astronaut.shape and young.dtype == np.uint8
+    (face,) = DlibDetector().detect(astronaut)
+    x0, y0, x1, y1 = face.box.astype(int)
+    assert np.abs(young[y0:y1, x0:x1].astype(int) - astronaut[y0:y1, x0:x1]).mean() > 1.0
+    w, h = x1 - x0, y1 - y0
+    far = np.ones(astronaut.shape[:2], bool)
+    far[max(y0 - h, 0):y1 + h, max(x0 - w, 0):x1 + w] = False
+    np.testing.assert_array_equal(young[far], astronaut[far])
+    np.testing.assert_array_equal(deage.render_image(astronaut), astronaut)  # identity look
+    with pytest.raises(deage.NoFaceError):
+        deage.render_image(data.coffee(), look)
+    with pytest.raises(deage.DeageError):
+        deage.render_image(astronaut.astype(np.float32), look)
+    with pytest.raises(AttributeError):
+        deage.no_such_thing
