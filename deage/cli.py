@@ -1,7 +1,7 @@
 """The ``deage`` command: info, analyse, render, weights, provenance.
 
 Every deliberate error (``DeageError``) prints one line ``deage: <file>: <problem>`` and exits 2;
-``--debug`` shows the traceback. Ctrl-C exits 130 and leaves no half-written output.
+``--debug`` shows the traceback. Warnings print one line ``deage: warning: <message>``. Ctrl-C exits 130 and leaves no half-written output.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,10 +39,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from deage.face.analysis import AnalysisSettings, analyse_clip
+    from deage.face.analysis import analyse_clip
     from deage.video import open_clip
 
-    settings = AnalysisSettings(**({"detect_every": args.detect_every} if args.detect_every else {}))
+    settings = analysis_settings(args)
     with open_clip(args.clip) as clip:
         bar = _progress_bar(len(clip), "analyse")
         try:
@@ -64,6 +65,25 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     if analysis.frames_without_face:
         print(f"frames without any face: {_ranges(analysis.frames_without_face)}")
     return 0
+
+
+def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
+    """The face-analysis options shared by ``analyse`` and ``render``."""
+    p.add_argument("--detect-every", type=int, default=None, help="keyframe detection interval (frames)")
+    p.add_argument("--min-face", type=float, default=None, metavar="PX",
+                   help="smallest face to find, box width in pixels (default: 80 px or 1/12 of the short side; "
+                        "smaller is slower)")
+    p.add_argument("--cnn", choices=["stills", "keyframes", "off"], default=None,
+                   help="also run dlib's CNN face detector: on single photos (default), on every keyframe "
+                        "(finds turned and dim faces; ~1-3 s a keyframe on a CPU), or never")
+
+
+def analysis_settings(args: argparse.Namespace):
+    """``AnalysisSettings`` from the command's analysis options (defaults where not given)."""
+    from deage.face.analysis import AnalysisSettings
+
+    given = {"detect_every": args.detect_every, "min_face_size": args.min_face, "cnn": args.cnn}
+    return AnalysisSettings(**{k: v for k, v in given.items() if v is not None})
 
 
 def _ranges(frames: list[int]) -> str:
@@ -90,6 +110,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     bar = _progress_bar(frame_range[1] - frame_range[0], "render")
     try:
         kwargs = dict(frames=frame_range, codec=args.codec, cache_dir=args.cache_dir, matte=args.matte,
+                      analysis_settings=analysis_settings(args),
                       device=args.device, progress=lambda done, total: bar.update(done - bar.n))
         if args.ray is not None:
             if args.first_frame is not None:
@@ -165,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyse", aliases=["analyze"], help="detect, landmark and track faces (cached)")
     p.add_argument("clip")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--detect-every", type=int, default=None, help="keyframe detection interval (frames)")
+    add_analysis_arguments(p)
     p.add_argument("--cache-dir", default=None, help="analysis cache folder (default: .deage-cache beside the clip)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
     p.set_defaults(func=cmd_analyse)
@@ -177,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive")
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")
+    add_analysis_arguments(p)
     p.add_argument("--burn-in", action="store_true", help="burn a visible 'AI-altered' label into every frame")
     p.add_argument("--first-frame", type=int, default=None,
                    help="number of the first file of a sequence output (default: the source's, or 1001)")
@@ -209,9 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the command: one line ``deage: warning: <message>``."""
+    print(f"deage: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        if not args.debug:
+            warnings.showwarning = _warning_line
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except DeageError as exc:

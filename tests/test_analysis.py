@@ -210,12 +210,15 @@ def test_frames_api_with_tqdm_and_bad_fps(astronaut):
 
 
 def test_a_photo_gets_the_cnn_detector_and_every_face_of_the_diverse_group(shared_media, tmp_path):
-    """On a single photo the analysis also runs dlib's CNN detector: HOG alone scores one of the
-    five faces below the track threshold (so a HOG-only analysis drops it); merged, all five stay."""
+    """On a single photo the analysis also runs dlib's CNN detector: HOG at a clip's detection scale
+    scores one of the five faces below the track threshold (so HOG alone drops it); with the CNN
+    merged in, all five stay. The photo default (finer HOG scale and the CNN) finds all five."""
     photo = shared_media / "fo_selfie_diverse_group.jpg"
-    hog_only = analyse_clip(photo, AnalysisSettings(cnn="off"), use_cache=False)
+    hog_only = analyse_clip(photo, AnalysisSettings(cnn="off", min_face_size=80), use_cache=False)
+    with_cnn = analyse_clip(photo, AnalysisSettings(min_face_size=80), use_cache=False)
     both = analyse_clip(photo, AnalysisSettings(), cache_dir=tmp_path)
     assert len(hog_only.track_ids) == 4
+    assert len(with_cnn.track_ids) == 5
     assert len(both.track_ids) == 5
     boxes = np.stack([both.track(t).faces[0].box for t in both.track_ids])
     from deage.face.detect import box_iou

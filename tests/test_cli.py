@@ -152,3 +152,17 @@ def test_photo_in_photo_out(astronaut, tmp_path):
     assert diff[inside].mean() > 1.0, "the face did not change"
     assert diff[far].max() == 0, "pixels far from the face changed"
     assert np.abs(jpeg.astype(int) - result).mean() < 3  # best-quality JPEG of the same render
+
+
+def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):
+    import cv2
+
+    photo = tmp_path / "portrait.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    counts = {}
+    for name, extra in {"default": [], "too-big": ["--min-face", "400", "--cnn", "off"]}.items():
+        assert main(["analyse", str(photo), "--json", "--no-cache", *extra]) == 0
+        counts[name] = len(json.loads(capsys.readouterr().out)["tracks"])
+    assert counts == {"default": 1, "too-big": 0}
+    with pytest.raises(SystemExit):
+        main(["analyse", str(photo), "--cnn", "sometimes"])

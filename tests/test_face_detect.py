@@ -232,3 +232,15 @@ def test_cnn_detector_finds_the_faces_hog_finds_on_real_photos(landmarker, astro
     assert len(both.detect(group_photo)) == 6
     with pytest.raises(DeageError, match="cnn_max_side"):
         DlibDetector(landmarker=landmarker, cnn=True, cnn_max_side=10)
+
+
+def test_a_photo_finds_smaller_faces_than_a_clip_frame(landmarker, astronaut):
+    """The astronaut shrunk to a ~60 px face on a 1920x1080 canvas: below a clip's default minimum
+    (90 px at 1080p), above a photo's (40 px)."""
+    canvas = np.full((1080, 1920, 3), 90, np.uint8)
+    small = cv2.resize(astronaut, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    canvas[400:400 + small.shape[0], 800:800 + small.shape[1]] = small
+    assert DlibDetector(landmarker=landmarker).detect(canvas) == []
+    (face,) = DlibDetector(landmarker=landmarker, photo=True).detect(canvas)
+    _check_face_geometry(face)
+    assert 800 < face.box[0] and face.box[2] < 800 + small.shape[1]

@@ -496,7 +496,6 @@ def test_missing_output_folder(tmp_path):
         ("out.jpg", {"codec": "png"}, "cannot be written"),
         ("out.mp4", {"codec": "prores"}, "cannot be written"),
         ("out.mp4", {"codec": "bogus"}, "unknown codec"),
-        ("out.mp4", {"width": 321}, "even"),
     ],
 )
 def test_bad_writer_arguments(tmp_path, name, kwargs, words):
@@ -504,6 +503,20 @@ def test_bad_writer_arguments(tmp_path, name, kwargs, words):
     with pytest.raises(OutputError) as exc:
         ClipWriter(tmp_path / name, **args)
     assert words in one_line_naming(exc, name)
+
+
+@pytest.mark.parametrize("name, pix_fmt", [("odd.mp4", "yuv444p"), ("odd.mov", "yuv444p10le")])
+def test_odd_sized_frames_keep_their_size_with_full_chroma(tmp_path, small_frames, name, pix_fmt):
+    frames = [f[:179, :319] for f in small_frames[:3]]
+    with pytest.warns(RuntimeWarning, match="odd-sized"):
+        with ClipWriter(tmp_path / name, fps=24, width=319, height=179) as w:
+            for f in frames:
+                w.write(np.ascontiguousarray(f))
+    with open_clip(tmp_path / name) as clip:
+        assert (clip.info.width, clip.info.height, len(clip), clip.info.pix_fmt) == (319, 179, 3, pix_fmt)
+        for a, b in zip(frames, clip.frames()):
+            mse = np.mean((a.astype(np.float64) - b) ** 2)
+            assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 38
 
 
 def test_an_image_name_without_a_pattern_is_one_still(tmp_path, small_frames):

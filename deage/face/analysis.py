@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
@@ -72,7 +72,7 @@ class AnalysisSettings:
             ``min_face_size`` (big frames are detected downscaled, small faces upscaled).
         upsample: extra 2x upsamplings inside dlib's detector (finds faces half as big, 4x slower).
         min_face_size: smallest face (box width, px) to find and to start a track on; None = the
-            larger of 80 px and 1/12 of the frame's short side.
+            larger of 80 px and 1/12 of the frame's short side (in a single photo: of 40 px and 1/40).
         detect_threshold: added to dlib's detection threshold (negative = more faces, more false ones).
         landmark_crop: side (px) of the crop landmarks are fitted in (bigger = finer, slower).
         cnn: when dlib's CNN face detector also runs and its faces are merged with HOG's (it finds
@@ -440,9 +440,10 @@ def _engines(settings: AnalysisSettings, total: int | None = None):
     landmarker = make_landmarker(settings.landmarker, **({"crop_size": settings.landmark_crop} if settings.landmarker == "dlib" else {}))
     options: dict[str, Any] = {}
     if settings.detector == "dlib":
-        cnn = settings.cnn == "keyframes" or (settings.cnn == "stills" and total == 1)
+        photo = total == 1
+        cnn = settings.cnn == "keyframes" or (settings.cnn == "stills" and photo)
         options = dict(min_face_size=settings.min_face_size, scale=settings.detect_scale, upsample=settings.upsample,
-                       threshold=settings.detect_threshold, landmarker=landmarker, cnn=cnn)
+                       threshold=settings.detect_threshold, landmarker=landmarker, cnn=cnn, photo=photo)
     detector = make_detector(settings.detector, **options)
     recognizer = make_recognizer(settings.recognizer) if settings.descriptors else None
     return detector, landmarker, recognizer

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -231,14 +232,10 @@ class ClipWriter:
         if int(width) <= 0 or int(height) <= 0:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
         self.width, self.height = int(width), int(height)
-        if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
-            raise OutputError(
-                f"{self.spec.name} needs an even width and height, got {self.width}x{self.height}; "
-                "use codec='h264-lossless', 'ffv1' or an image sequence",
-                self.path,
-            )
         self.time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
         self.options = {str(k): str(v) for k, v in {**self.spec.options, **(options or {})}.items()}
+        if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
+            self._keep_odd_size()
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.audio_range = audio_range
         self.first_frame_number = int(first_frame_number)
@@ -262,6 +259,22 @@ class ClipWriter:
         self.written: list[Path] = []
 
     # -- checks -----------------------------------------------------------------------------
+    def _keep_odd_size(self) -> None:
+        """An odd width or height cannot be chroma-subsampled: keep the exact size with full chroma
+        (H.264 High 4:4:4, ProRes 4444) rather than crop or pad the picture, and say so."""
+        size = f"{self.width}x{self.height}"
+        if self.spec.name == "h264":
+            self.options.setdefault("pix_fmt", "yuv444p")
+            warnings.warn(f"{self.path}: {size} is odd-sized; writing H.264 4:4:4 (yuv444p) to keep every "
+                          "pixel (some players only play 4:2:0)", RuntimeWarning, stacklevel=3)
+        elif self.spec.name == "prores":
+            self.spec = CODECS["prores4444"]
+            warnings.warn(f"{self.path}: {size} is odd-sized; writing ProRes 4444 instead of 422 HQ",
+                          RuntimeWarning, stacklevel=3)
+        else:
+            raise OutputError(f"{self.spec.name} needs an even width and height, got {size}; "
+                              "use codec='h264-lossless', 'ffv1' or an image sequence", self.path)
+
     def _check_paths(self) -> None:
         if self._pattern is None:
             check_output_path(self.path, *self._input_files)
