@@ -302,6 +302,7 @@ class PreviewEngine:
 
     def _render(self, index: int) -> PreviewResult:
         from deage.blend.composite import composite
+        from deage.blend.fade import faded_blend
         from deage.blend.params import BlendParams
         from deage.edit.base import crop_size_for
         from deage.face.align import align_face
@@ -363,7 +364,8 @@ class PreviewEngine:
                     if clean:
                         self._edits.put(key, result)
                 t2 = time.perf_counter()
-                out, matte = composite(out, aligned, result, blend, return_mask=True)
+                out, matte = composite(out, aligned, result, faded_blend(blend, self.analysis, track_id, index),
+                                       return_mask=True)
                 t3 = time.perf_counter()
                 timings["align"] += (t1 - t) * 1e3
                 timings["edit"] += (t2 - t1) * 1e3

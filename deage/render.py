@@ -127,7 +127,8 @@ class FrameRenderer:
 
     Args:
         look: the Look.
-        analysis: the clip's ``Analysis`` (for editors with ``prepare``).
+        analysis: the clip's ``Analysis`` (for editors with ``prepare``, and for fading edits in and
+            out where a track starts or ends inside the shot: ``BlendParams.fade``).
         editor: an editor instance to use instead of building the Look's.
         device: where alignment and compositing run; see ``resolve_device`` (default: the CPU, or
             ``$DEAGE_DEVICE``).
@@ -143,6 +144,7 @@ class FrameRenderer:
         except KeyError as exc:
             raise LookError(str(exc.args[0])) from None
         self.editor = editor if editor is not None else self.spec.build()
+        self.analysis = analysis
         if hasattr(self.editor, "prepare"):
             self.editor.prepare(look, analysis)
         self.device = resolve_device(device)
@@ -170,10 +172,13 @@ class FrameRenderer:
         todo = [(track_id, face) for track_id, face in faces.items() if face.landmarks is not None]
         if not todo:
             return frame.copy(), masks
+        from deage.blend.fade import faded_blend
+
+        blends = {track_id: faded_blend(blend, self.analysis, track_id, index) for track_id, _ in todo}
         if self.device is not None:
             from deage.gpu.render import render_faces_torch
 
-            return render_faces_torch(frame, todo, self._edit, params, blend, self.device)
+            return render_faces_torch(frame, todo, self._edit, params, blends, self.device)
         from deage.blend.composite import composite
         from deage.edit.base import crop_size_for
         from deage.face.align import align_face
@@ -182,7 +187,7 @@ class FrameRenderer:
         for track_id, face in todo:
             aligned = align_face(out, face, "ffhq", crop_size_for(face))
             result = self._edit(aligned, params, track_id)
-            out, mask = composite(out, aligned, result, blend, return_mask=True)
+            out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)
             masks.append(mask)
         return out, masks
 

@@ -16,6 +16,8 @@ so one Look gives the same result on a proxy and on the full-resolution plate, a
 far faces alike. At 1080p a typical 250 px face is about half that crop, so 10 units ~ 5 frame px."""
 
 _MAX_PX = 128.0
+MAX_FADE = 96.0
+"""Longest fade (frames) at a track's start or end."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class BlendParams:
             whose output drifts in colour (learned editors, swaps); leave "none" for makeup, where
             it would partly undo the tone evening.
         amount: overall opacity of the edit, 0..1.
+        fade: frames over which the edit fades in where a face's track starts, and out where it
+            ends, inside the shot (a head turning away, a face lost for a few frames, a person
+            walking out), so the edit never pops on or off in one frame; 0 = no fade. A track
+            that runs to the clip's first or last frame is not faded there.
     """
 
     mode: str = "feather"
@@ -42,6 +48,7 @@ class BlendParams:
     feather: float = 6.0
     colour_match: str = "none"
     amount: float = 1.0
+    fade: float = 6.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +58,7 @@ class BlendParams:
         for name in ("erode", "dilate", "feather"):
             _number(name, getattr(self, name), 0.0, _MAX_PX)
         _number("amount", self.amount, 0.0, 1.0)
+        _number("fade", self.fade, 0.0, MAX_FADE)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlendParams:
@@ -62,9 +70,10 @@ class BlendParams:
         if unknown:
             raise LookError(f"blend: unknown parameter {unknown[0]!r}; known: {sorted(known)}")
         kwargs = dict(data)
-        for name in ("erode", "dilate", "feather", "amount"):
+        highs = {"erode": _MAX_PX, "dilate": _MAX_PX, "feather": _MAX_PX, "amount": 1.0, "fade": MAX_FADE}
+        for name, high in highs.items():
             if name in kwargs:
-                kwargs[name] = _number(name, kwargs[name], 0.0, 1.0 if name == "amount" else _MAX_PX)
+                kwargs[name] = _number(name, kwargs[name], 0.0, high)
         for name in ("mode", "colour_match"):
             if name in kwargs and not isinstance(kwargs[name], str):
                 raise LookError(f"blend: {name!r} must be a string, got {kwargs[name]!r}")

@@ -47,10 +47,12 @@ def render_faces_torch(
     faces: list[tuple[int, Face]],
     edit: Callable[[AlignedFace, Any, int], Any],
     params: Any,
-    blend: BlendParams,
+    blend: BlendParams | dict[int, BlendParams],
     device: torch.device,
 ) -> tuple[Image, list[np.ndarray]]:
     """Edit ``faces`` (track id, Face with landmarks) of ``frame`` (RGB uint8 (H, W, 3)) on ``device``.
+
+    ``blend`` is one ``BlendParams`` for every face, or one per track id.
 
     Returns the new frame (numpy) and one float32 (H, W) blend mask per face, as
     ``FrameRenderer.render`` does.
@@ -61,7 +63,8 @@ def render_faces_torch(
     for track_id, face in faces:
         aligned = align_face_torch(work, face, "ffhq", crop_size_for(face))
         result = edit(aligned, params, track_id)
-        work, alpha, (x0, y0, x1, y1) = composite_torch(work, aligned, result, blend)
+        face_blend = blend[track_id] if isinstance(blend, dict) else blend
+        work, alpha, (x0, y0, x1, y1) = composite_torch(work, aligned, result, face_blend)
         matte = np.zeros((height, width), np.float32)
         if alpha is not None:
             matte[y0:y1, x0:x1] = alpha.cpu().numpy()

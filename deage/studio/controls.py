@@ -50,6 +50,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "BlendParams.dilate": {"range": (0.0, 64.0), "step": 0.5, "unit": "px@512"},
     "BlendParams.feather": {"range": (0.0, 64.0), "step": 0.5, "unit": "px@512"},
     "BlendParams.amount": {"range": (0.0, 1.0), "step": 0.01, "label": "opacity"},
+    "BlendParams.fade": {"range": (0.0, 48.0), "step": 1.0, "unit": "frames", "label": "fade in/out"},
     "SwapParams.backend": {"choices_from": "BACKENDS"},
     "SwapParams.eyes": {"choices_from": "FEATURE_SOURCES"},
     "SwapParams.mouth": {"choices_from": "FEATURE_SOURCES"},

@@ -1,0 +1,61 @@
+"""Fade an edit in and out where a face's track starts or ends inside the shot.
+
+A face the analysis loses (a head turning to profile, a hand over it, a person walking out) would
+otherwise lose its edit from one frame to the next: a pop a viewer sees at once. ``track_weight``
+gives each (track, frame) an opacity factor that eases from ~0 to 1 over ``BlendParams.fade``
+frames after a track (re)starts and before it ends. It depends only on the analysis, so a
+preview, a render and every range of a distributed render agree frame for frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Container
+
+
+def _frames_to_edge(present: Container[int], index: int, step: int, frame_count: int, limit: int) -> int:
+    """Frames the track stays present from ``index`` in direction ``step`` (at most ``limit``);
+    running into the clip's first or last frame counts as ``limit`` (no fade at the clip's ends)."""
+    j = index
+    for run in range(limit):
+        j += step
+        if j < 0 or j >= frame_count:
+            return limit
+        if j not in present:
+            return run
+    return limit
+
+
+def track_weight(present: Container[int], index: int, frame_count: int, fade: float) -> float:
+    """Opacity factor in (0, 1] for a track's edit at frame ``index``.
+
+    Args:
+        present: the frames where the track has a face (e.g. ``Track.faces``); must hold ``index``.
+        index: 0-based frame index.
+        frame_count: frames in the clip.
+        fade: frames of the fade (``BlendParams.fade``); 0 gives 1 everywhere.
+
+    Returns:
+        1 at least ``fade`` frames from the track's start or end (or at the clip's ends), easing
+        (smoothstep of ``(frames to the edge + 1) / (fade + 1)``) down to about 5% on the track's
+        first or last frame inside the shot when ``fade`` is 6.
+    """
+    if fade <= 0:
+        return 1.0
+    limit = int(math.ceil(fade))
+    nearest = min(_frames_to_edge(present, index, -1, frame_count, limit),
+                  _frames_to_edge(present, index, +1, frame_count, limit))
+    if nearest >= limit:
+        return 1.0
+    t = (nearest + 1) / (fade + 1)
+    return float(t * t * (3.0 - 2.0 * t)) if t < 1 else 1.0
+
+
+def faded_blend(blend, analysis, track_id: int, index: int):
+    """``blend`` (``BlendParams``) with its ``amount`` scaled by ``track_weight`` of the track in
+    ``analysis`` (``deage.face.analysis.Analysis``) at frame ``index``; unchanged without an analysis."""
+    if blend.fade <= 0 or analysis is None or track_id not in analysis.track_ids:
+        return blend
+    weight = track_weight(analysis.track(track_id).faces, index, analysis.frame_count, blend.fade)
+    return blend if weight >= 1.0 else dataclasses.replace(blend, amount=blend.amount * weight)
