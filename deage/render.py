@@ -315,7 +315,7 @@ def render_clip(
         matte: also write the union of the per-face blend masks here (a grey clip or image
             sequence, format from the extension; see ``deage.scale.outputs``).
         device: where faces are aligned and composited (``"cpu"``, ``"cuda"``...; ``resolve_device``).
-        workers: editing threads (default: 1 on up to 2 cores, else half the cores, at most 8).
+        workers: editing threads (default ``PipelineSettings.for_machine()``: half the cores, 2 to 8).
 
     Raises:
         MediaError, OutputError, LookError, NoFaceError: bad input, with a one-line message.

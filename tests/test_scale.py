@@ -335,3 +335,9 @@ def test_a_failed_render_resumes_from_its_finished_ranges(ray_cluster, example_c
     result = render_clip_ray(example_clip, out, MAKEUP, **kwargs, _task_hook=RecordRuns(runs))
     assert sorted(p.name for p in runs.iterdir()) == ["32-36"]  # only the missing range was rendered
     assert sha(result.output) == sha(reference.output)
+
+
+def test_default_editing_threads_follow_the_cores():
+    from deage.scale.pipeline import PipelineSettings
+
+    assert [PipelineSettings.for_machine(n).workers for n in (1, 2, 4, 8, 32)] == [1, 2, 2, 4, 8]
