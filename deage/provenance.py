@@ -94,9 +94,10 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def analysis_models(settings: Any | None = None) -> list[dict[str, Any]]:
+def analysis_models(settings: Any | None = None, photo: bool = False) -> list[dict[str, Any]]:
     """The model files a face analysis with ``settings`` (``AnalysisSettings``; default the defaults)
-    reads, each as ``{"name", "role", "file", "sha256", "size"}``.
+    reads, each as ``{"name", "role", "file", "sha256", "size"}``; ``photo``: the source is a single
+    image (dlib's CNN detector runs on photos by default).
 
     dlib's engines use ``face-recognition-models``' files (the HOG detector is built into dlib
     and has no file); other engines are looked up in the weights manifest. A model that cannot
@@ -121,8 +122,11 @@ def analysis_models(settings: Any | None = None) -> list[dict[str, Any]]:
 
                 out.append({"name": "dlib_hog_frontal", "role": role, "file": None, "sha256": None,
                             "note": f"built into dlib {dlib.__version__}"})
+            cnn = getattr(settings, "cnn", "off")
+            if role == "detector" and not (cnn == "keyframes" or (cnn == "stills" and photo)):
                 continue
-            keys = {"landmarker": ("landmarks68",), "recognizer": ("descriptor", "landmarks5")}[role]
+            keys = {"detector": ("cnn_detector",), "landmarker": ("landmarks68",),
+                    "recognizer": ("descriptor", "landmarks5")}[role]
             try:
                 paths = dlib_backend.model_paths()
             except DeageError as exc:
@@ -130,8 +134,11 @@ def analysis_models(settings: Any | None = None) -> list[dict[str, Any]]:
                 continue
             for key in keys:
                 p = paths[key]
-                out.append({"name": f"dlib_{key}", "role": role, "file": p.name, "sha256": sha256_file(p),
-                            "size": p.stat().st_size})
+                record = {"name": f"dlib_{key}", "role": role, "file": p.name, "sha256": sha256_file(p),
+                          "size": p.stat().st_size}
+                if key == "cnn_detector":
+                    record["note"] = "dlib CNN (MMOD) detector, merged with HOG"
+                out.append(record)
             continue
         try:
             from deage.face.backends import pick_entry
@@ -168,6 +175,7 @@ def write_provenance(result: Any, *, source: Path, look: Any, operator: str | No
 
     with open_clip(source) as clip:
         source_hash = clip.content_hash()
+        photo = len(clip) == 1
     files = output_files(result.output)
     try:
         needs_faces = editor_spec(look.editor).needs_faces
@@ -213,7 +221,7 @@ def write_provenance(result: Any, *, source: Path, look: Any, operator: str | No
             from deage.face.analysis import AnalysisSettings
 
             analysis_settings = AnalysisSettings()
-        record["analysis"] = {"settings": analysis_settings.to_dict(), "models": analysis_models(analysis_settings)}
+        record["analysis"] = {"settings": analysis_settings.to_dict(), "models": analysis_models(analysis_settings, photo)}
     if extra:
         record.update(extra)
     path = sidecar_path(result.output)

@@ -152,6 +152,10 @@ def test_photo_in_photo_out(astronaut, tmp_path):
     assert diff[inside].mean() > 1.0, "the face did not change"
     assert diff[far].max() == 0, "pixels far from the face changed"
     assert np.abs(jpeg.astype(int) - result).mean() < 3  # best-quality JPEG of the same render
+    from deage.provenance import read_provenance
+
+    models = {m["name"] for m in read_provenance(out_png)["analysis"]["models"]}
+    assert {"dlib_hog_frontal", "dlib_cnn_detector", "dlib_landmarks68"} <= models  # a photo: the CNN ran
 
 
 def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):

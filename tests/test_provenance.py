@@ -94,6 +94,7 @@ def test_face_render_records_analysis_models_with_hashes(example_clip, tmp_path)
     assert models["dlib_landmarks68"]["file"] == "shape_predictor_68_face_landmarks.dat"
     assert re.fullmatch(r"[0-9a-f]{64}", models["dlib_landmarks68"]["sha256"])
     assert models["dlib_descriptor"]["role"] == "recognizer"
+    assert "dlib_cnn_detector" not in models  # a clip: only on photos by default
     assert record["analysis"]["settings"]["detector"] == "dlib"
     assert record["ai_altered_label"] is True and record["editor"] == "makeup"
 
