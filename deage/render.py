@@ -372,21 +372,15 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
         LookError: a bad Look. DeageError: not an RGB uint8 image.
     """
     from deage.face.analysis import AnalysisSettings, analyse_frames
-    from deage.face.select import select_tracks
     from deage.face.backends.dlib_backend import check_image
 
     look = look or Look()
     image = check_image(image, allow_gray=False)
-    renderer = FrameRenderer(look, device=device)
-    if not renderer.needs_faces:
+    if not _needs_faces(look):
         return image.copy()
     analysis = analyse_frames([image], 1, analysis_settings or AnalysisSettings())
-    how = look.faces
-    if isinstance(how, dict):
-        how = look.resolve_path(how["reference"])
-    selection = FaceSelection(analysis, select_tracks(analysis, how))
-    renderer = FrameRenderer(look, analysis=analysis, device=device)
-    out, _ = renderer.render(image, 0, selection.faces_at(0))
+    selection = FaceSelection(*_analyse_and_select(None, look, analysis, None, None))
+    out, _ = FrameRenderer(look, analysis=analysis, device=device).render(image, 0, selection.faces_at(0))
     return out
 
 

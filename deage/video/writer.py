@@ -165,15 +165,19 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
     spec = CODECS[name]
     if ext not in spec.extensions:
         raise OutputError(f"codec {spec.name} cannot be written to a '{ext}' file; use {', '.join(spec.extensions)}", p)
-    if not spec.sequence and pattern is not None and ("%" in p.name or "#" in p.name):
+    if not spec.sequence and pattern is not None and _has_frame_pattern(p):
         raise OutputError(f"codec {spec.name} writes one file, not a '{p.name}' sequence", p)
     return spec
 
 
 def is_still_path(path: str | Path, codec: str | None = None) -> bool:
     """Whether ``path`` is written as one still image: an image format without a frame-number pattern."""
-    name = Path(path).name
-    return resolve_codec(path, codec).sequence and not ("%" in name or "#" in name)
+    return resolve_codec(path, codec).sequence and not _has_frame_pattern(Path(path))
+
+
+def _has_frame_pattern(path: Path) -> bool:
+    """The file name holds a frame-number pattern (``%04d`` or ``####``)."""
+    return "%" in path.name or "#" in path.name
 
 
 def _input_files(inputs: tuple[Path, ...]) -> tuple[list[Path], list[SequencePattern]]:
@@ -242,7 +246,7 @@ class ClipWriter:
         self.exr_linear = exr_linear
         all_inputs = tuple(Path(p) for p in inputs) + ((self.audio_from,) if self.audio_from else ())
         self._input_files, self._input_patterns = _input_files(all_inputs)
-        self.still = is_still_path(self.path, codec)
+        self.still = self.spec.sequence and not _has_frame_pattern(self.path)
         self._pattern = parse_sequence_path(self.path) if self.spec.sequence and not self.still else None
         self._check_paths()
         self._stack = contextlib.ExitStack()
