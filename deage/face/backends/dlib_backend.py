@@ -28,6 +28,7 @@ import numpy as np
 
 from deage.errors import DeageError, WeightsError
 from deage.face.backends.common import keypoints5_from_68 as keypoints5_from_landmarks
+from deage.face.detect import box_iou
 from deage.types import Face, Image, Points
 
 HOG_WINDOW = 80
@@ -195,8 +196,6 @@ def merge_detections(
     An ``extra`` box overlapping a ``primary`` one (IoU >= ``iou``) confirms it: the primary box is
     kept with the higher of the two scores. Any other ``extra`` box is added as a new face.
     """
-    from deage.face.detect import box_iou
-
     merged = [(box, float(score)) for box, score in primary]
     for box, score in extra:
         if merged:
