@@ -358,6 +358,26 @@ def test_still_images(tmp_path, astronaut, shared_media):
     assert np.abs(frame.astype(int) - reference).mean() < 1.5
 
 
+@pytest.mark.parametrize("orientation, turn", [(1, 0), (6, 270), (8, 90), (3, 180)])
+def test_exif_orientation_turns_a_photo_upright(tmp_path, astronaut, orientation, turn):
+    """A phone photo stored sideways with an EXIF orientation tag opens upright, at display size."""
+    from PIL import Image
+
+    upright = np.ascontiguousarray(astronaut[:400, :300])  # 300 wide, 400 tall
+    k = {0: 0, 270: 1, 90: -1, 180: 2}[turn]  # store it turned so that the tag's turn undoes it
+    stored = np.ascontiguousarray(np.rot90(upright, k))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"phone_{orientation}.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=95)
+    with open_clip(path) as clip:
+        assert clip.info.rotation == turn
+        assert (clip.info.width, clip.info.height) == (300, 400)
+        frame = clip.read(0)
+        assert frame.shape == upright.shape
+        assert np.abs(frame.astype(int) - upright).mean() < 3
+
+
 def test_prores_opens_from_its_sample_table(tmp_path, small_frames):
     """Intra-only mov: the frame list comes from the index (no scan) and matches the packets;
     a cut file whose index is at the front is refused as truncated."""

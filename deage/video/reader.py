@@ -430,8 +430,31 @@ class ContainerSource:
 # image sequences
 
 
+_EXIF_ORIENTATION = 0x0112
+_EXIF_ROTATION = {3: 180, 6: 270, 8: 90}  # EXIF orientation -> counter-clockwise turn to display it
+
+
+def exif_rotation(path: Path) -> int:
+    """Counter-clockwise degrees (0, 90, 180, 270) that show an image file upright, from its EXIF
+    orientation tag (phone photos are often stored sideways with the tag saying so).
+
+    Mirrored orientations (2, 4, 5, 7; rare) are read as their rotation part. Files without EXIF,
+    or that Pillow cannot parse, are upright (0): FFmpeg decodes them anyway.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return 0
+    mirrored_to_rotation = {2: 1, 4: 3, 5: 8, 7: 6}
+    return _EXIF_ROTATION.get(mirrored_to_rotation.get(orientation, orientation), 0)
+
+
 class SequenceSource:
-    """Frames of a numbered image sequence (or a single still image)."""
+    """Frames of a numbered image sequence (or a single still image), turned upright by the first
+    file's EXIF orientation."""
 
     def __init__(self, files: list[tuple[int, Path]], display: Path, fps: Fraction) -> None:
         self.files = files
@@ -441,7 +464,7 @@ class SequenceSource:
         self.pix_fmt = first.format.name
         self.size = (first.width, first.height)
         self.codec = Path(files[0][1]).suffix.lower().lstrip(".")
-        self.rotation = 0
+        self.rotation = exif_rotation(files[0][1])
         self._first = first
 
     @classmethod
@@ -498,16 +521,17 @@ class SequenceSource:
         pass
 
     def info(self) -> ClipInfo:
+        width, height = self.size[::-1] if self.rotation in (90, 270) else self.size
         return ClipInfo(
             path=self.display,
-            width=self.size[0],
-            height=self.size[1],
+            width=width,
+            height=height,
             frame_count=len(self.files),
             fps=self.fps,
             time_base=1 / self.fps,
             pix_fmt=self.pix_fmt,
             bit_depth=bit_depth(self.pix_fmt),
-            rotation=0,
+            rotation=self.rotation,
             codec=self.codec,
             has_audio=False,
             first_frame_number=self.files[0][0],
