@@ -233,12 +233,14 @@ def render_frames(
     burn_in: bool = False,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    deep: bool = False,
 ) -> RangeStats:
     """Stream clip frames ``start - lead_in .. stop - 1`` through ``renderer`` into ``sink``.
 
     Args:
         frames: an iterable of RGB uint8 frames starting at clip index ``start - lead_in``
-            (``clip.frames(start - lead_in, stop)``).
+            (``clip.frames(start - lead_in, stop)``); with ``deep``, float32 RGB frames at the
+            source's full precision (``clip.frames_float(...)``).
         renderer, selection: how to edit, and which faces.
         sink: ``sink(index, image, matte)`` for every frame from ``start`` on, in order, on the
             calling thread; ``matte`` is uint16 (H, W) when ``matte`` is set, else None.
@@ -246,8 +248,13 @@ def render_frames(
         burn_in: burn the "AI-altered" label into the image (not the matte).
         workers: editing threads (default ``PipelineSettings.for_machine()``).
         progress: ``progress(done, total)`` after each frame passed to the sink.
+        deep: the frames are float32 (10/12/16-bit or float EXR plates): each is edited through its
+            8-bit view and the edit is added back to the plate as a difference (``onto_plate``), so
+            every pixel the edit leaves alone keeps the plate's exact value, highlights above 1
+            included; the sink then gets float32 images.
     """
     from deage.review.burn_in import burn_in_label
+    from deage.video.pixels import float_to_uint8
     from deage.scale.outputs import matte_to_uint16
     from deage.scale.pipeline import PipelineSettings, run_pipeline
 
@@ -257,10 +264,15 @@ def render_frames(
 
     def process(item: tuple[int, Image]) -> tuple[int, Image, np.ndarray | None, int]:
         index, frame = item
+        plate = frame if deep else None
+        if plate is not None:
+            frame = float_to_uint8(plate)
         faces = selection.faces_at(index) if renderer.needs_faces else {}
         out, masks = renderer.render(frame, index, faces)
         if burn_in:
             out = burn_in_label(out)
+        if plate is not None:
+            out = onto_plate(plate, frame, out)
         alpha = matte_to_uint16(masks, frame.shape[:2]) if matte else None
         return index, out, alpha, len(faces)
 
@@ -277,6 +289,39 @@ def render_frames(
 
     run_pipeline(zip(range(first, stop), frames), process, deliver, settings)
     return stats
+
+
+def onto_plate(plate: np.ndarray, before: Image, after: Image) -> np.ndarray:
+    """Apply an edit made on an 8-bit view to the full-precision plate.
+
+    Args:
+        plate: float32 RGB (H, W, 3), the source frame (values may exceed [0, 1]).
+        before: its RGB uint8 view (``float_to_uint8(plate)``) that was edited.
+        after: the edited RGB uint8 frame.
+
+    Returns:
+        float32 (H, W, 3): ``plate`` where ``after`` equals ``before`` (the very same values), else
+        ``plate + (after - before) / 255``. ``plate`` itself is returned when nothing changed.
+    """
+    changed = np.any(after != before, axis=2)
+    if not changed.any():
+        return plate
+    ys, xs = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+    y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+    out = plate.copy()
+    delta = (after[y0:y1, x0:x1].astype(np.float32) - before[y0:y1, x0:x1]) * np.float32(1.0 / 255.0)
+    region = out[y0:y1, x0:x1]
+    np.add(region, delta, out=region, where=changed[y0:y1, x0:x1, None])
+    return out
+
+
+def keeps_precision(info: Any, output: str | Path, codec: str | None) -> bool:
+    """Whether a render of a clip (``ClipInfo``) into ``output`` should run on full-precision plates:
+    the source has more than 8 bits per component and the output format can hold them."""
+    from deage.video.pixels import bit_depth
+    from deage.video.writer import resolve_codec
+
+    return info.bit_depth > 8 and bit_depth(resolve_codec(output, codec).pix_fmt_deep) > 8
 
 
 def render_clip(
@@ -298,6 +343,11 @@ def render_clip(
     first_frame: int | None = None,
 ) -> RenderResult:
     """Render ``source`` with ``look`` into ``output`` (format from the extension).
+
+    A source with more than 8 bits per component (10-bit ProRes, 16-bit PNG/TIFF, EXR) rendered
+    into a format that holds them is rendered on full-precision plates (``keeps_precision``):
+    outside the edit the output keeps the plate's values (exactly for integer formats; for EXR
+    within the float round-off of its sRGB transfer, highlights above 1 included).
 
     Args:
         source: a clip or image sequence deage.video can open.
@@ -340,11 +390,13 @@ def render_clip(
             selection = FaceSelection(analysis, selected)
         renderer = FrameRenderer(look, analysis=selection.analysis, device=device)
         result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
+        deep = keeps_precision(clip.info, output, codec)
         with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
                            first_frame_number=first_frame) as outputs:
             stats = render_frames(
-                clip.frames(start, stop), renderer, selection, outputs.write, start=start, stop=stop,
-                matte=matte is not None, burn_in=look.burn_in, workers=workers, progress=progress,
+                clip.frames_float(start, stop) if deep else clip.frames(start, stop), renderer, selection,
+                outputs.write, start=start, stop=stop, matte=matte is not None, burn_in=look.burn_in,
+                workers=workers, progress=progress, deep=deep,
             )
     result.faces_edited, result.frames_without_face = stats.faces_edited, stats.frames_without_face
     result.seconds = time.perf_counter() - started

@@ -246,3 +246,64 @@ def test_render_image_edits_a_photo_in_memory(astronaut):
         deage.render_image(astronaut.astype(np.float32), look)
     with pytest.raises(AttributeError):
         deage.no_such_thing
+
+
+def _far_from_face(image: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): pixels at least a face box away from the one face dlib finds."""
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    (face,) = DlibDetector().detect(image)
+    x0, y0, x1, y1 = face.box.astype(int)
+    w, h = x1 - x0, y1 - y0
+    far = np.ones(image.shape[:2], bool)
+    far[max(y0 - h, 0):y1 + h, max(x0 - w, 0):x1 + w] = False
+    return far
+
+
+@pytest.mark.parametrize("ext, scale", [("png", 1.0), ("exr", 4.0)])
+def test_deep_plates_keep_their_precision_outside_the_edit(astronaut, tmp_path, ext, scale):
+    """16-bit PNG and float EXR plates render on full precision: far from the face the output holds
+    the plate's values (16-bit PNG: exactly, sub-8-bit detail included; EXR: within float round-off,
+    highlights at 4.0 included), and the face is edited."""
+    from deage.look import Look
+    from deage.render import render_clip
+    from deage.video import ClipWriter, open_clip
+
+    rng = np.random.default_rng(3)
+    plate = astronaut.astype(np.float32) / 255 + rng.uniform(0, 1 / 255, astronaut.shape).astype(np.float32)
+    if ext == "exr":
+        plate[:40] = scale  # a highlight band at the top, far above 1
+    src, out = tmp_path / f"plate.%04d.{ext}", tmp_path / f"young.%04d.{ext}"
+    with ClipWriter(src, fps=24, width=512, height=512) as writer:
+        for _ in range(2):
+            writer.write(plate.astype(np.float32))
+    look = Look(editor="makeup", edit={"years": 25}, blend={"mode": "multiband"})
+    render_clip(src, out, look, cache_dir=tmp_path / "cache", provenance=False)
+    with open_clip(src) as a, open_clip(out) as b:
+        assert b.info.bit_depth > 8
+        before, after = next(a.frames_float()), next(b.frames_float())
+    far = _far_from_face(astronaut)
+    if ext == "png":
+        np.testing.assert_array_equal(after[far], before[far])
+    else:  # EXR round-trips through the sRGB transfer curve in float: equal within its round-off
+        np.testing.assert_allclose(after[far], before[far], rtol=0, atol=1e-3)
+    assert (np.abs(before * 255 - np.round(before * 255)) > 0.1).mean() > 0.5  # the plate has sub-8-bit detail
+    if ext == "exr":
+        assert np.allclose(after[:40], scale, atol=1e-2)  # the highlight is not clipped to 1
+    (x0, y0, x1, y1) = (180, 80, 300, 220)  # the face
+    assert np.abs(after[y0:y1, x0:x1] - before[y0:y1, x0:x1]).mean() > 0.002
+
+
+def test_onto_plate_adds_the_edit_and_keeps_the_rest():
+    from deage.render import onto_plate
+
+    plate = np.full((4, 4, 3), 0.5, np.float32)
+    plate[0, 0] = 3.0  # a highlight
+    before = np.clip(plate * 255 + 0.5, 0, 255).astype(np.uint8)
+    assert onto_plate(plate, before, before.copy()) is plate
+    after = before.copy()
+    after[2, 2] = before[2, 2] + 10
+    out = onto_plate(plate, before, after)
+    assert out[0, 0, 0] == 3.0 and np.isclose(out[2, 2, 0], 0.5 + 10 / 255)
+    out[2, 2] = plate[2, 2]
+    np.testing.assert_array_equal(out, plate)

@@ -41,6 +41,7 @@ import os
 import platform
 import socket
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,7 @@ from deage.render import (
     _analyse_and_select,
     _needs_faces,
     check_frames,
+    keeps_precision,
     output_settings,
     record_provenance,
     render_frames,
@@ -210,6 +212,9 @@ def render_clip_ray(
             selection = FaceSelection(found, selected)
         clip_hash = clip.content_hash()
         writer_settings = output_settings(clip, start, stop)
+        if keeps_precision(clip.info, output, codec):
+            warnings.warn(f"{source}: Ray renders through 8-bit pieces, so this {clip.info.bit_depth}-bit source "
+                          "loses its extra precision; render without --ray to keep it", RuntimeWarning, stacklevel=2)
     torch_path = resolve_device(device) is not None
     key = render_key(clip_hash=clip_hash, look=look, selection=selection_digest(selection.analysis, selection.track_ids),
                      matte=matte is not None, device="torch" if torch_path else "cpu")
