@@ -254,9 +254,9 @@ def render_frames(
             included; the sink then gets float32 images.
     """
     from deage.review.burn_in import burn_in_label
-    from deage.video.pixels import float_to_uint8
     from deage.scale.outputs import matte_to_uint16
     from deage.scale.pipeline import PipelineSettings, run_pipeline
+    from deage.video.pixels import float_to_uint8
 
     settings = PipelineSettings.for_machine() if workers is None else PipelineSettings(workers=workers)
     stats = RangeStats()
