@@ -3,7 +3,8 @@
 How one frame is handled (``FaceTracker.update``):
 
 1. **Propagate.** Every live track re-fits its 68 landmarks inside a box placed from its
-   previous landmarks, moved by its last frame-to-frame motion (~1.5 ms a face with dlib), then
+   previous landmarks, moved by its last frame-to-frame motion (~1.5 ms a face with dlib; a head
+   tilted by ``ROLL_MIN`` or more is fitted turned upright), then
    judges the fit: the box must stay mostly in the frame, not jump (landmark-box IoU with the
    predicted position), keep a plausible shape
    (similarity-aligned change against the last confirmed shape) and still look like the same
@@ -12,8 +13,9 @@ How one frame is handled (``FaceTracker.update``):
    judged doubtful. Detections are matched to tracks by box IoU (Hungarian assignment,
    ``scipy.optimize.linear_sum_assignment``). A matched track keeps its tracked landmarks when
    they agree with the detection (no pop at keyframes) and is re-anchored on the detection when
-   they drift apart. A track the detector misses survives ``keyframe_patience`` keyframes if its
-   fit still looks good, else it ends.
+   they drift apart. A tilted head the frontal detector misses is looked for again in a crop
+   turned upright around it; any other track the detector misses survives ``keyframe_patience``
+   keyframes if its fit still looks good, else it ends.
 3. **Born or returning faces.** An unmatched detection is compared with ended tracks by identity
    descriptor (only here, and every ``descriptor_interval`` frames per track: a dlib descriptor
    costs ~70 ms), or, without descriptors, by position for a short gap; a match revives the old
@@ -46,6 +48,9 @@ RIGID = slice(27, 48)
 
 _STILL = 0.02
 """Frame-to-frame motion (fraction of the face width) under which a face counts as still (no prediction)."""
+ROLL_MIN = 15.0
+"""Head roll (degrees) from which a tracked face is fitted and verified turned upright: dlib's frontal
+detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
 _PATCH = 40
 _PATCH_TEMPLATE = template_points("arcface", 112) * (_PATCH / 112.0)
 
@@ -135,6 +140,21 @@ def rigid_frame(points: Points) -> tuple[np.ndarray, float]:
     rigid = np.asarray(points, dtype=np.float64)[RIGID]
     centre = rigid.mean(0)
     return centre, float(np.sqrt(((rigid - centre) ** 2).sum(1).mean()))
+
+
+def roll_degrees(points: Points) -> float:
+    """The face's roll: angle (degrees) of the line from the image-left eye's centre to the other's,
+    ``atan2(dy, dx)`` in image coordinates (y down); 0 for an upright face."""
+    pts = np.asarray(points, dtype=np.float64)
+    dx, dy = pts[42:48].mean(0) - pts[36:42].mean(0)
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
+def _turn(points: np.ndarray, centre: np.ndarray, degrees: float) -> np.ndarray:
+    """``points`` (N, 2) turned by ``degrees`` (image coordinates, y down) about ``centre``."""
+    t = np.radians(degrees)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    return (np.asarray(points, np.float64) - centre) @ rot.T + centre
 
 
 def box_relation(box: np.ndarray, points: Points) -> np.ndarray:
@@ -264,8 +284,7 @@ class FaceTracker:
         proposals: dict[int, tuple[np.ndarray, bool]] = {}
         for tid, live in self._live.items():
             # constant-velocity prediction: the box starts where the face should be now
-            predicted = box_from_points(live.points, live.relation) + np.tile(live.velocity, 2)
-            pts = self._fit(fit_image, predicted)
+            pts = self._fit_from(fit_image, live.points, live.relation, live.velocity)
             proposals[tid] = (pts, self._plausible(gray, live, pts, live.points + live.velocity))
         self._flag_duplicates(proposals)
 
@@ -294,6 +313,20 @@ class FaceTracker:
         return TrackingResult(tracks, list(self._keyframes), self._count, h, w, self._redetections)
 
     # -- steps
+
+    def _fit_from(self, image: np.ndarray, points: np.ndarray, relation: np.ndarray,
+                  velocity: np.ndarray | None = None) -> np.ndarray:
+        """Re-fit a face whose last landmarks were ``points``, moved by ``velocity``; a face rolled
+        by ``ROLL_MIN`` or more is fitted turned upright (dlib's landmarker only)."""
+        shift = np.tile(velocity, 2) if velocity is not None else 0.0
+        roll = roll_degrees(points)
+        if abs(roll) < ROLL_MIN or not isinstance(self.landmarker, DlibLandmarker):
+            return self._fit(image, box_from_points(points, relation) + shift)
+        centre = rigid_frame(points)[0]
+        upright = box_from_points(_turn(points, centre, -roll), relation).astype(np.float64)
+        middle = (upright[:2] + upright[2:]) / 2
+        box = upright + np.tile(_turn(middle[None], centre, roll)[0] - middle, 2) + shift
+        return np.asarray(self.landmarker.fit_points(image, box, roll), dtype=np.float32)
 
     def _fit(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
         if hasattr(self.landmarker, "fit_points"):
@@ -358,9 +391,10 @@ class FaceTracker:
         for tid, d in matches.items():
             live, det = self._live[tid], detections[d]
             pts, ok = proposals[tid]
-            drift = float(np.linalg.norm(pts - det.landmarks, axis=1).mean()) / max(det.width, 1e-6)
+            det_pts = self._detection_points(fit_image, det, live.points)
+            drift = float(np.linalg.norm(pts - det_pts, axis=1).mean()) / max(det.width, 1e-6)
             if not ok or drift > cfg.reanchor_distance:
-                pts = np.asarray(det.landmarks, dtype=np.float32)
+                pts = det_pts
                 live.relation = box_relation(det.box, pts)
             live.score = float(det.score)
             live.misses = 0
@@ -375,7 +409,12 @@ class FaceTracker:
             pts, ok = proposals[tid]
             box = box_from_points(pts, live.relation)
             overlaps = bool(kept_boxes) and box_iou(box, np.stack(kept_boxes)).max() >= cfg.match_iou
-            if ok and live.misses < cfg.keyframe_patience and not overlaps:
+            score = self._upright_score(gray, pts) if ok and not overlaps else None
+            if score is not None:  # a tilted head the frontal detector only sees turned upright
+                live.score, live.misses = score, 0
+                self._accept(index, live, pts, gray, confirmed=True)
+                kept_boxes.append(box)
+            elif ok and live.misses < cfg.keyframe_patience and not overlaps:
                 live.misses += 1
                 self._accept(index, live, pts, gray, confirmed=False)
                 kept_boxes.append(box)
@@ -396,6 +435,33 @@ class FaceTracker:
             kept_boxes.append(det.box)
         for det, tid in zip(born, self._reidentify(index, born)):
             self._start(index, det, tid, gray)
+
+    def _detection_points(self, image: np.ndarray, det: Face, previous: np.ndarray) -> np.ndarray:
+        """A matched detection's landmarks; for a track tilted by ``ROLL_MIN`` or more, re-fitted in
+        the detection's box turned upright by the track's last roll (an upright fit of a tilted face
+        is wrong and would re-anchor the track on it)."""
+        roll = roll_degrees(previous)
+        if abs(roll) < ROLL_MIN or not isinstance(self.landmarker, DlibLandmarker):
+            return np.asarray(det.landmarks, dtype=np.float32)
+        return np.asarray(self.landmarker.fit_points(image, det.box, roll), dtype=np.float32)
+
+    def _upright_score(self, gray: np.ndarray, pts: np.ndarray) -> float | None:
+        """Detection score of a face rolled by ``ROLL_MIN`` or more, found by dlib's detector in a
+        crop turned upright around it (matching its landmarks' box); None when not rolled or not found."""
+        roll = roll_degrees(pts)
+        if abs(roll) < ROLL_MIN or not isinstance(self.detector, DlibDetector):
+            return None
+        centre = rigid_frame(pts)[0]
+        width = float(np.ptp(_turn(pts, centre, -roll)[:, 0]))
+        side = int(np.ceil(3 * width))
+        t = np.radians(roll)  # frame -> crop: turn by -roll about the centre, centre to the crop's middle
+        linear = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+        matrix = np.concatenate([linear, (side / 2 - linear @ centre)[:, None]], axis=1)
+        crop = cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        expected = points_box(np.asarray(pts, np.float64) @ linear.T + matrix[:, 2])
+        found = [(box, score) for box, score in self.detector.detect_boxes(crop)
+                 if box_iou(box, expected)[0, 0] >= self.config.match_iou]
+        return max(score for _, score in found) if found else None
 
     def _reidentify(self, index: int, born: list[Face]) -> list[int | None]:
         """For each new detection, the id of the ended track it continues, or None."""
@@ -451,7 +517,7 @@ class FaceTracker:
         for index, gray, fit_image in reversed(self._buffer):
             if index in live.track.faces:
                 break
-            new = self._fit(fit_image, box_from_points(pts, live.relation))
+            new = self._fit_from(fit_image, pts, live.relation)
             if not self._plausible(gray, live, new, pts):
                 break
             box = box_from_points(new, live.relation)

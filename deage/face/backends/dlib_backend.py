@@ -124,12 +124,16 @@ class DlibLandmarker:
         self._predictor = dlib.shape_predictor(str(model_paths()["landmarks68"]))
         self._lock = threading.Lock()
 
-    def fit_points(self, image: np.ndarray, box: np.ndarray) -> Points:
+    def fit_points(self, image: np.ndarray, box: np.ndarray, angle: float = 0.0) -> Points:
         """Fit 68 landmarks to the face in ``box``.
 
         Args:
             image: RGB uint8 (H, W, 3) or grayscale uint8 (H, W).
-            box: float (4,) ``x0, y0, x1, y1`` in frame pixels, a box like the HOG detector's.
+            box: float (4,) ``x0, y0, x1, y1`` in frame pixels, a box like the HOG detector's, as it
+                sits on the face once the face is turned upright about the box's centre.
+            angle: the face's roll in degrees (the eye line's angle, ``atan2(dy, dx)`` in image
+                coordinates, y down): the crop is turned by ``-angle`` so the predictor, trained on
+                upright faces, sees one; 0 for an upright face.
 
         Returns:
             float32 (68, 2) frame pixel x, y (points may lie outside the frame near its edges).
@@ -143,10 +147,11 @@ class DlibLandmarker:
         k = side / width
         margin = int(0.4 * side)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        # frame -> crop: the square box of side `width` centred on the face maps to [margin, margin + side)
-        matrix = np.array(
-            [[k, 0.0, margin + side / 2 - k * cx], [0.0, k, margin + side / 2 - k * cy]], dtype=np.float64
-        )
+        # frame -> crop: the square box of side `width` centred on the face maps to [margin, margin + side),
+        # turned by -angle about its centre
+        t = math.radians(float(angle))
+        linear = k * np.array([[math.cos(t), math.sin(t)], [-math.sin(t), math.cos(t)]], dtype=np.float64)
+        matrix = np.concatenate([linear, (margin + side / 2 - linear @ np.array([cx, cy]))[:, None]], axis=1)
         crop = cv2.warpAffine(
             gray, matrix, (side + 2 * margin, side + 2 * margin), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
@@ -155,7 +160,7 @@ class DlibLandmarker:
         with self._lock:
             shape = self._predictor(crop, rect)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-        return ((pts - matrix[:, 2]) / k).astype(np.float32)
+        return ((pts - matrix[:, 2]) @ np.linalg.inv(linear).T).astype(np.float32)
 
     def fit(self, image: Image, face: Face) -> Face:
         """A new ``Face`` with ``landmarks`` (68, 2) fitted inside ``face.box`` and ``keypoints5`` from them.
