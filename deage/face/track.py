@@ -38,6 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from deage.errors import DeageError
 from deage.face.align import template_points
+from deage.face.backends.common import roll_degrees
 from deage.face.backends.dlib_backend import DlibDetector, DlibLandmarker, keypoints5_from_landmarks, to_gray
 from deage.face.detect import box_iou, points_box, visible_fraction
 from deage.face.protocols import Detector, Landmarker, Recognizer
@@ -48,7 +49,7 @@ RIGID = slice(27, 48)
 
 _STILL = 0.02
 """Frame-to-frame motion (fraction of the face width) under which a face counts as still (no prediction)."""
-ROLL_MIN = 15.0
+ROLL_MIN = 15.0  # = deage.face.backends.dlib_backend.ROLL_REFIT
 """Head roll (degrees) from which a tracked face is fitted and verified turned upright: dlib's frontal
 detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
 _PATCH = 40
@@ -140,14 +141,6 @@ def rigid_frame(points: Points) -> tuple[np.ndarray, float]:
     rigid = np.asarray(points, dtype=np.float64)[RIGID]
     centre = rigid.mean(0)
     return centre, float(np.sqrt(((rigid - centre) ** 2).sum(1).mean()))
-
-
-def roll_degrees(points: Points) -> float:
-    """The face's roll: angle (degrees) of the line from the image-left eye's centre to the other's,
-    ``atan2(dy, dx)`` in image coordinates (y down); 0 for an upright face."""
-    pts = np.asarray(points, dtype=np.float64)
-    dx, dy = pts[42:48].mean(0) - pts[36:42].mean(0)
-    return float(np.degrees(np.arctan2(dy, dx)))
 
 
 def _turn(points: np.ndarray, centre: np.ndarray, degrees: float) -> np.ndarray:

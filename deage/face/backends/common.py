@@ -43,6 +43,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     return keep[np.argsort(-scores[keep], kind="stable")]
 
 
+def roll_degrees(points: Points) -> float:
+    """A face's roll from its 68 iBUG landmarks: angle (degrees) of the line from the image-left
+    eye's centre to the other's, ``atan2(dy, dx)`` in image coordinates (y down); 0 when upright."""
+    pts = np.asarray(points, dtype=np.float64)
+    dx, dy = pts[42:48].mean(0) - pts[36:42].mean(0)
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
 def keypoints5_from_68(landmarks: Points) -> Points:
     """insightface-order 5 key points (float32 (5, 2)) from iBUG 68 landmarks.
 

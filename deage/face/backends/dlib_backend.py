@@ -28,11 +28,19 @@ import numpy as np
 
 from deage.errors import DeageError, WeightsError
 from deage.face.backends.common import keypoints5_from_68 as keypoints5_from_landmarks
+from deage.face.backends.common import roll_degrees
 from deage.face.detect import box_iou
 from deage.types import Face, Image, Points
 
 HOG_WINDOW = 80
 """Side (px) of the frontal HOG detector's window: faces narrower than this need upscaling."""
+ROLL_REFIT = 15.0
+"""Measured head roll (degrees) from which a detection's landmarks are re-fitted turned upright."""
+ROLLED_MIN_MARGIN = 0.3
+"""HOG margin a face found in a turned frame needs when no CNN confirms it (0.65 as a score)."""
+PHOTO_ROLLS = (-40.0, 40.0)
+"""Head tilts (degrees) a photo is searched at besides upright: with HOG's own ~25 degree tolerance
+they cover tilts to about 65 degrees either way."""
 
 _MODEL_FILES = {
     "landmarks68": "shape_predictor_68_face_landmarks.dat",
@@ -227,7 +235,10 @@ class DlibDetector:
         min_face_size: smallest face (box width, frame px) to find; None = ``auto_min_face_size``
             of each image (with ``photo``). It sets the detection scale when ``scale`` is None.
         photo: the images are single photos, not clip frames: smaller faces by default (see
-            ``auto_min_face_size``).
+            ``auto_min_face_size``), and tilted heads (``rolls`` = ``PHOTO_ROLLS``).
+        rolls: extra in-plane angles (degrees) at which the frame is turned and searched again, for
+            heads tilted beyond what the upright detector sees (~25 degrees); None = ``PHOTO_ROLLS``
+            for a photo, none for clip frames (a tracked tilted head is followed by the tracker).
         scale: resize factor applied before detection (0.5 = detect on a half-size frame, 2 =
             on a doubled one); None = ``HOG_WINDOW / min_face_size``, so big frames are detected
             downscaled and small faces upscaled. Boxes are mapped back to the full frame.
@@ -254,6 +265,7 @@ class DlibDetector:
         cnn: bool = False,
         cnn_max_side: int = 640,
         photo: bool = False,
+        rolls: tuple[float, ...] | None = None,
     ) -> None:
         if not 128 <= int(cnn_max_side) <= 4096:
             raise DeageError(f"cnn_max_side must be 128..4096 px, got {cnn_max_side}")
@@ -271,6 +283,7 @@ class DlibDetector:
         self._hog = dlib.get_frontal_face_detector()
         self.cnn_max_side = int(cnn_max_side)
         self.photo = bool(photo)
+        self.rolls = tuple(float(a) for a in (rolls if rolls is not None else (PHOTO_ROLLS if photo else ())))
         self._cnn = dlib.cnn_face_detection_model_v1(str(model_paths()["cnn_detector"])) if cnn else None
         self._lock = threading.Lock()
 
@@ -291,15 +304,19 @@ class DlibDetector:
         """Boxes only (no landmarks), HOG's merged with the CNN's when ``cnn``: list of
         (float32 (4,) frame box, score in (0, 1)), best first."""
         gray = to_gray(image)
-        h, w = gray.shape
-        s = self.detection_scale(h, w)
-        small, sx, sy = _rescaled(gray, s)
+        s = self.detection_scale(*gray.shape)
+        out = self._hog_boxes(gray, s)
+        if self._cnn is not None:
+            out = merge_detections(out, self._cnn_boxes(gray, s))
+        return out
+
+    def _hog_boxes(self, gray: np.ndarray, scale: float) -> list[tuple[np.ndarray, float]]:
+        """Upright HOG boxes of a grayscale frame detected at ``scale``, best first."""
+        small, sx, sy = _rescaled(gray, scale)
         with self._lock:
             rects, margins, _ = self._hog.run(small, self.upsample, self.threshold)
         out = [(_frame_box(rect, sx, sy), hog_score_to_unit(margin)) for rect, margin in zip(rects, margins)]
         out.sort(key=lambda item: -item[1])
-        if self._cnn is not None:
-            out = merge_detections(out, self._cnn_boxes(gray, s))
         return out
 
     def _cnn_boxes(self, gray: np.ndarray, hog_scale: float) -> list[tuple[np.ndarray, float]]:
@@ -310,17 +327,106 @@ class DlibDetector:
         # MMOD's confidence is ~1 for a clear face, 0 at its threshold: same mapping as HOG's margin.
         return [(_frame_box(det.rect, sx, sy), hog_score_to_unit(det.confidence)) for det in found]
 
+    def _cnn_confirms(self, gray: np.ndarray, box: np.ndarray) -> bool:
+        """Whether the CNN detector finds a face on ``box`` (float (4,)) in a crop around it."""
+        assert self._cnn is not None
+        side = float(max(box[2] - box[0], box[3] - box[1]))
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        k = 120.0 / side  # the face ~120 px across: well inside MMOD's range, and quick
+        crop_side = int(round(2.5 * side * k))
+        matrix = np.array([[k, 0, crop_side / 2 - k * cx], [0, k, crop_side / 2 - k * cy]])
+        crop = cv2.warpAffine(gray, matrix, (crop_side, crop_side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+        expected = np.array([crop_side / 2 - 60, crop_side / 2 - 60, crop_side / 2 + 60, crop_side / 2 + 60])
+        with self._lock:
+            found = self._cnn(crop, 0)
+        return any(box_iou(_frame_box(d.rect, 1.0, 1.0)[None], expected[None])[0, 0] >= 0.3 for d in found)
+
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 (H, W, 3) (or grayscale (H, W)) image, best score first.
 
         Each ``Face`` has its box, score, 68 ``landmarks`` and ``keypoints5`` derived from them.
         """
         gray = to_gray(image)
-        faces = []
-        for box, score in self.detect_boxes(gray):
-            landmarks = self.landmarker.fit_points(gray, box)
-            faces.append(Face(box=box, score=score, keypoints5=keypoints5_from_landmarks(landmarks), landmarks=landmarks))
-        return faces
+        s = self.detection_scale(*gray.shape)
+        hog = self._hog_boxes(gray, s)
+        known = [box for box, _ in hog]
+        rolled = [(box, score, angle) for angle in self.rolls
+                  for box, score in self._rolled_boxes(gray, angle, known)]
+        found: list[tuple[np.ndarray, float, Points]] = []
+
+        def overlapping(box: np.ndarray, boxes: list[np.ndarray]) -> list[int]:
+            return [] if not boxes else list(np.nonzero(box_iou(box[None], np.stack(boxes))[0] >= 0.3)[0])
+
+        # 1. Upright HOG faces; a tilted one is re-fitted from the turned pass that found it.
+        for box, score in hog:
+            pts = self.landmarker.fit_points(gray, box)
+            if abs(roll_degrees(pts)) >= ROLL_REFIT:
+                over = overlapping(box, [r[0] for r in rolled])
+                fit_box, angle = (rolled[over[0]][0], rolled[over[0]][2]) if over else (box, 0.0)
+                pts = self._fit_tilted(gray, fit_box, angle)
+            found.append((box, score, pts))
+        # 2. Faces only the turned passes see (tilted beyond HOG's reach), fitted at their angle.
+        for box, score, angle in rolled:
+            if not overlapping(box, [f[0] for f in found]):
+                found.append((box, score, self._fit_tilted(gray, box, angle)))
+        # 3. The CNN confirms faces found above or adds its own (fitted upright, refined by their tilt).
+        for box, score in self._cnn_boxes(gray, s) if self._cnn is not None else []:
+            over = overlapping(box, [f[0] for f in found])
+            if over:
+                b, old, pts = found[over[0]]
+                found[over[0]] = (b, max(old, score), pts)
+                continue
+            pts = self.landmarker.fit_points(gray, box)
+            if abs(roll_degrees(pts)) >= ROLL_REFIT:
+                pts = self._fit_tilted(gray, box, roll_degrees(pts))
+            found.append((box, score, pts))
+        found.sort(key=lambda item: -item[1])
+        return [Face(box=box, score=score, keypoints5=keypoints5_from_landmarks(pts), landmarks=pts)
+                for box, score, pts in found]
+
+    def _fit_tilted(self, gray: np.ndarray, box: np.ndarray, angle: float) -> Points:
+        """68 landmarks in ``box`` fitted turned upright by ``angle``, then (up to twice) by the roll
+        they show when it differs by 5 degrees or more: a fit at a rough angle shows the tilt."""
+        pts = self.landmarker.fit_points(gray, box, angle)
+        for _ in range(2):
+            roll = roll_degrees(pts)
+            if abs(roll - angle) < 5.0:
+                break
+            angle = roll
+            pts = self.landmarker.fit_points(gray, box, angle)
+        return pts
+
+    def _rolled_boxes(self, gray: np.ndarray, angle: float,
+                      known: list[np.ndarray] = ()) -> list[tuple[np.ndarray, float]]:
+        """HOG boxes of faces tilted by ``angle`` degrees (their eye line's ``atan2(dy, dx)``), found
+        in the whole frame turned upright by ``angle``: (box, score) with each box the face's upright
+        box centred where the face is in the frame (see ``DlibLandmarker.fit_points``). A box on
+        none of the ``known`` faces must be confirmed (``_cnn_confirms`` or ``ROLLED_MIN_MARGIN``)."""
+        h, w = gray.shape
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)  # turns a face tilted by `angle` upright
+        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+        size = (int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos)))
+        turn[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2
+        turned = cv2.warpAffine(gray, turn, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        # at most a clip frame's scale: small *and* tilted faces are rare, and the turned frame is bigger
+        s = min(self.detection_scale(h, w), HOG_WINDOW / auto_min_face_size(h, w))
+        small, sx, sy = _rescaled(turned, s)
+        with self._lock:
+            rects, margins, _ = self._hog.run(small, self.upsample, self.threshold)
+        back = cv2.invertAffineTransform(turn)
+        out = []
+        for rect, margin in zip(rects, margins):
+            box = _frame_box(rect, sx, sy).astype(np.float64)
+            centre = back @ np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 1.0])
+            half = (box[2:] - box[:2]) / 2
+            frame_box = np.concatenate([centre - half, centre + half]).astype(np.float32)
+            new = not known or box_iou(frame_box[None], np.stack(known)).max() < 0.3
+            # Turned frames bring out more false faces (textures at odd angles): a new face needs
+            # the CNN's word where it runs, else a clear HOG margin.
+            if new and not (self._cnn_confirms(turned, box) if self._cnn is not None else margin >= ROLLED_MIN_MARGIN):
+                continue
+            out.append((frame_box, hog_score_to_unit(margin)))
+        return out
 
 
 class DlibRecognizer:
