@@ -38,8 +38,14 @@ from scipy.optimize import linear_sum_assignment
 
 from deage.errors import DeageError
 from deage.face.align import template_points
-from deage.face.backends.common import roll_degrees
-from deage.face.backends.dlib_backend import DlibDetector, DlibLandmarker, keypoints5_from_landmarks, to_gray
+from deage.face.backends.common import roll_degrees, upright_matrix
+from deage.face.backends.dlib_backend import (
+    ROLL_REFIT,
+    DlibDetector,
+    DlibLandmarker,
+    keypoints5_from_landmarks,
+    to_gray,
+)
 from deage.face.detect import box_iou, points_box, visible_fraction
 from deage.face.protocols import Detector, Landmarker, Recognizer
 from deage.types import Face, Image, Points, Track
@@ -49,7 +55,7 @@ RIGID = slice(27, 48)
 
 _STILL = 0.02
 """Frame-to-frame motion (fraction of the face width) under which a face counts as still (no prediction)."""
-ROLL_MIN = 15.0  # = deage.face.backends.dlib_backend.ROLL_REFIT
+ROLL_MIN = ROLL_REFIT
 """Head roll (degrees) from which a tracked face is fitted and verified turned upright: dlib's frontal
 detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
 _PATCH = 40
@@ -447,11 +453,9 @@ class FaceTracker:
         centre = rigid_frame(pts)[0]
         width = float(np.ptp(_turn(pts, centre, -roll)[:, 0]))
         side = int(np.ceil(3 * width))
-        t = np.radians(roll)  # frame -> crop: turn by -roll about the centre, centre to the crop's middle
-        linear = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
-        matrix = np.concatenate([linear, (side / 2 - linear @ centre)[:, None]], axis=1)
+        matrix = upright_matrix(centre, roll, 1.0, np.full(2, side / 2))  # the face upright, mid-crop
         crop = cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        expected = points_box(np.asarray(pts, np.float64) @ linear.T + matrix[:, 2])
+        expected = points_box(np.asarray(pts, np.float64) @ matrix[:, :2].T + matrix[:, 2])
         found = [(box, score) for box, score in self.detector.detect_boxes(crop)
                  if box_iou(box, expected)[0, 0] >= self.config.match_iou]
         return max(score for _, score in found) if found else None

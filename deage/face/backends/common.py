@@ -51,6 +51,15 @@ def roll_degrees(points: Points) -> float:
     return float(np.degrees(np.arctan2(dy, dx)))
 
 
+def upright_matrix(centre: np.ndarray, angle: float, scale: float, target: np.ndarray) -> np.ndarray:
+    """float64 (2, 3) affine that turns a face rolled by ``angle`` degrees (``roll_degrees``)
+    upright about ``centre`` (frame x, y), scales it by ``scale`` and puts ``centre`` at ``target``."""
+    t = np.radians(float(angle))
+    linear = scale * np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]], dtype=np.float64)
+    offset = np.asarray(target, np.float64) - linear @ np.asarray(centre, np.float64)
+    return np.concatenate([linear, offset[:, None]], axis=1)
+
+
 def keypoints5_from_68(landmarks: Points) -> Points:
     """insightface-order 5 key points (float32 (5, 2)) from iBUG 68 landmarks.
 

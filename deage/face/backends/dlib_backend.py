@@ -28,7 +28,7 @@ import numpy as np
 
 from deage.errors import DeageError, WeightsError
 from deage.face.backends.common import keypoints5_from_68 as keypoints5_from_landmarks
-from deage.face.backends.common import roll_degrees
+from deage.face.backends.common import roll_degrees, upright_matrix
 from deage.face.detect import box_iou
 from deage.types import Face, Image, Points
 
@@ -157,9 +157,7 @@ class DlibLandmarker:
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         # frame -> crop: the square box of side `width` centred on the face maps to [margin, margin + side),
         # turned by -angle about its centre
-        t = math.radians(float(angle))
-        linear = k * np.array([[math.cos(t), math.sin(t)], [-math.sin(t), math.cos(t)]], dtype=np.float64)
-        matrix = np.concatenate([linear, (margin + side / 2 - linear @ np.array([cx, cy]))[:, None]], axis=1)
+        matrix = upright_matrix(np.array([cx, cy]), angle, k, np.full(2, margin + side / 2))
         crop = cv2.warpAffine(
             gray, matrix, (side + 2 * margin, side + 2 * margin), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
@@ -168,7 +166,7 @@ class DlibLandmarker:
         with self._lock:
             shape = self._predictor(crop, rect)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-        return ((pts - matrix[:, 2]) @ np.linalg.inv(linear).T).astype(np.float32)
+        return ((pts - matrix[:, 2]) @ np.linalg.inv(matrix[:, :2]).T).astype(np.float32)
 
     def fit(self, image: Image, face: Face) -> Face:
         """A new ``Face`` with ``landmarks`` (68, 2) fitted inside ``face.box`` and ``keypoints5`` from them.
