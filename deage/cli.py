@@ -76,13 +76,17 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cnn", choices=["stills", "keyframes", "off"], default=None,
                    help="also run dlib's CNN face detector: on single photos (default), on every keyframe "
                         "(finds turned and dim faces; ~1-3 s a keyframe on a CPU), or never")
+    p.add_argument("--search-every", type=int, default=None, metavar="FRAMES",
+                   help="while no face is tracked, search keyframes for small (40 px) and tilted faces at most "
+                        "every FRAMES frames, ever more rarely while none is found (default 48; 0 = never)")
 
 
 def analysis_settings(args: argparse.Namespace):
     """``AnalysisSettings`` from the command's analysis options (defaults where not given)."""
     from deage.face.analysis import AnalysisSettings
 
-    given = {"detect_every": args.detect_every, "min_face_size": args.min_face, "cnn": args.cnn}
+    given = {"detect_every": args.detect_every, "min_face_size": args.min_face, "cnn": args.cnn,
+             "search_every": args.search_every}
     return AnalysisSettings(**{k: v for k, v in given.items() if v is not None})
 
 

@@ -170,3 +170,11 @@ def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):
     assert counts == {"default": 1, "too-big": 0}
     with pytest.raises(SystemExit):
         main(["analyse", str(photo), "--cnn", "sometimes"])
+    from deage.cli import analysis_settings, build_parser
+
+    for command in ("analyse", "render"):
+        args = build_parser().parse_args([command, "clip.mp4", *(["-o", "out.mp4"] if command == "render" else []),
+                                          "--search-every", "0", "--detect-every", "5"])
+        settings = analysis_settings(args)
+        assert (settings.search_every, settings.detect_every) == (0, 5)
+    assert analysis_settings(build_parser().parse_args(["analyse", "clip.mp4"])).search_every == 48

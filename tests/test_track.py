@@ -18,6 +18,7 @@ from deage.face.backends.dlib_backend import DlibDetector, DlibRecognizer, keypo
 from deage.face.select import reference_descriptor, select_tracks, track_descriptor
 from deage.face.track import (
     FaceTracker,
+    TrackerConfig,
     appearance_patch,
     box_from_points,
     box_relation,
@@ -266,3 +267,89 @@ def test_a_tilting_head_is_followed_to_60_degrees_with_accurate_landmarks(astron
     # the roll it measures is the image's: getRotationMatrix2D turns counter-clockwise on screen
     turned = roll_degrees(track.faces[24].landmarks) - roll_degrees(ref)
     assert abs(turned + angles[24]) < 2 and abs(angles[24]) > ROLL_MIN
+
+
+def _small_astronaut_clip(astronaut, face_px: float, frames: int, angle: float = 0.0):
+    """1280x720 frames: the astronaut scaled so her face is ~``face_px`` wide, drifting right
+    2 px a frame, turned by ``angle`` degrees about her face; returns frames and face centres."""
+    scale = face_px / 92.0  # her landmarks span 92 px, centred on (225, 112), in the 512 px image
+    small = cv2.resize(astronaut, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    face = np.array([225.0, 112.0]) * scale
+    out, centres = [], []
+    for i in range(frames):
+        canvas = np.empty((720, 1280, 3), np.uint8)
+        canvas[:] = np.linspace(60, 160, 1280).astype(np.uint8)[None, :, None]
+        x, y = 300 + 2 * i, 150
+        h, w = min(small.shape[0], 720 - y), min(small.shape[1], 1280 - x)
+        canvas[y:y + h, x:x + w] = small[:h, :w]
+        centre = (x + face[0], y + face[1])
+        if angle:
+            canvas = cv2.warpAffine(canvas, cv2.getRotationMatrix2D(centre, angle, 1.0), (1280, 720),
+                                    borderMode=cv2.BORDER_REPLICATE)
+        out.append(canvas)
+        centres.append(centre)
+    return out, np.array(centres)
+
+
+def test_a_small_face_is_found_by_the_search_and_tracked_throughout(astronaut):
+    """A ~48 px face in a 720p clip is below the fast keyframe detector's reach (80 px); with
+    nothing tracked, the searcher (dlib in photo mode) finds it, and the tracker keeps it on every
+    frame: keyframes re-detect it in a crop where it is scaled up."""
+    frames, centres = _small_astronaut_clip(astronaut, 48, 36)
+    settings = AnalysisSettings(smooth=False, descriptors=False)
+    analysis = analyse_frames(frames, FPS, settings)
+    assert len(analysis.track_ids) == 1 and analysis.frames_without_face == []
+    track = analysis.track(analysis.track_ids[0])
+    for i, face in track.faces.items():
+        width = float(np.ptp(face.landmarks[:, 0]))
+        assert 30 < width < 70, (i, width)
+        assert np.linalg.norm(face.landmarks[27:48].mean(0) - centres[i]) < 0.3 * width, i
+    unsearched = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, descriptors=False, search_every=0))
+    assert unsearched.track_ids == [], "the fast detector alone should miss a 48 px face (else this test proves nothing)"
+
+
+def test_a_head_tilted_from_the_first_frame_is_found(astronaut):
+    """A head rolled 50 degrees from the first frame on: the fast detector (upright faces, ~25
+    degree tolerance) finds nothing, the searcher's turned passes do, and tracking follows it."""
+    from deage.face.track import roll_degrees
+
+    frames, centres = _small_astronaut_clip(astronaut, 150, 24, angle=50.0)
+    analysis = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, descriptors=False))
+    assert len(analysis.track_ids) == 1 and analysis.frames_without_face == []
+    track = analysis.track(analysis.track_ids[0])
+    for i, face in track.faces.items():
+        assert abs(abs(roll_degrees(face.landmarks)) - 50) < 6, (i, roll_degrees(face.landmarks))
+        assert np.linalg.norm(face.landmarks[27:48].mean(0) - centres[i]) < 15, i
+
+
+class _CountingDetector:
+    """Finds nothing; records the frames it was run on."""
+
+    name = "nothing"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image):
+        self.calls += 1
+        return []
+
+
+def test_a_faceless_clip_is_searched_ever_more_rarely(detector):
+    """With nothing to track, the search runs on keyframes at gaps of 48, then 96, 192... frames."""
+    fast, searcher = _CountingDetector(), _CountingDetector()
+    tracker = FaceTracker(fast, detector.landmarker, None, TrackerConfig(descriptors=False), searcher)
+    frame = np.full((90, 160, 3), 128, np.uint8)
+    searched = []
+    for i in range(400):
+        before = searcher.calls
+        tracker.update(frame)
+        if searcher.calls > before:
+            searched.append(i)
+    assert searched == [0, 50, 150, 350]  # keyframes every 10 frames; due at 0, 48, 146, 342
+    assert fast.calls == 40
+    never = _CountingDetector()
+    tracker = FaceTracker(fast, detector.landmarker, None, TrackerConfig(descriptors=False, search_every=0), never)
+    for _ in range(60):
+        tracker.update(frame)
+    assert never.calls == 0

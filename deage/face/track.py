@@ -13,9 +13,11 @@ How one frame is handled (``FaceTracker.update``):
    judged doubtful. Detections are matched to tracks by box IoU (Hungarian assignment,
    ``scipy.optimize.linear_sum_assignment``). A matched track keeps its tracked landmarks when
    they agree with the detection (no pop at keyframes) and is re-anchored on the detection when
-   they drift apart. A tilted head the frontal detector misses is looked for again in a crop
-   turned upright around it; any other track the detector misses survives ``keyframe_patience``
-   keyframes if its fit still looks good, else it ends.
+   they drift apart. A track the detector misses is looked for again in a crop around it, scaled
+   so the face is ``LOCAL_FACE`` px wide and turned upright if the head is tilted; one not found
+   there either survives ``keyframe_patience`` keyframes if its fit still looks good, else it ends.
+   While nothing is tracked and the detector finds nothing, a slower ``searcher`` (smaller and
+   tilted faces) runs on keyframes, ever more rarely while it finds nothing (``search_every``).
 3. **Born or returning faces.** An unmatched detection is compared with ended tracks by identity
    descriptor (only here, and every ``descriptor_interval`` frames per track: a dlib descriptor
    costs ~70 ms), or, without descriptors, by position for a short gap; a match revives the old
@@ -58,6 +60,8 @@ _STILL = 0.02
 ROLL_MIN = ROLL_REFIT
 """Head roll (degrees) from which a tracked face is fitted and verified turned upright: dlib's frontal
 detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
+LOCAL_FACE = 120.0
+"""Width (px) a tracked face is scaled to when the detector looks for it again in a crop around it."""
 _PATCH = 40
 _PATCH_TEMPLATE = template_points("arcface", 112) * (_PATCH / 112.0)
 
@@ -90,6 +94,10 @@ class TrackerConfig:
         backfill: follow new tracks backwards over the frames since the previous keyframe.
         min_track_score: a track whose best detection score stays below this is dropped as a
             likely false detection (dlib: 0.6 is a HOG margin of 0.2; its threshold is 0.5).
+        search_every: while no face is tracked and a keyframe's detector finds none, the tracker's
+            ``searcher`` (a slower detector that finds smaller and tilted faces) runs on the
+            keyframe, at most every this many frames; the gap doubles after each search that
+            finds nothing (up to 8x), so a faceless shot pays for a few searches only. 0 = never.
     """
 
     detect_every: int = 10
@@ -107,6 +115,7 @@ class TrackerConfig:
     coast_frames: int | None = None
     backfill: bool = True
     min_track_score: float = 0.6
+    search_every: int = 48
 
     def __post_init__(self) -> None:
         if int(self.detect_every) < 1:
@@ -115,8 +124,8 @@ class TrackerConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise DeageError(f"{name} must be between 0 and 1, got {value}")
-        if self.keyframe_patience < 0 or self.descriptor_interval < 0:
-            raise DeageError("keyframe_patience and descriptor_interval must be >= 0")
+        if self.keyframe_patience < 0 or self.descriptor_interval < 0 or self.search_every < 0:
+            raise DeageError("keyframe_patience, descriptor_interval and search_every must be >= 0")
 
 
 @dataclass
@@ -231,6 +240,8 @@ class FaceTracker:
             landmarks); None = the dlib detector's own.
         recognizer: identity descriptors for re-identification; None disables them.
         config: ``TrackerConfig``.
+        searcher: a thorough detector run on keyframes while nothing is tracked (``search_every``),
+            e.g. dlib's in photo mode: small and tilted faces a clip's fast detector misses.
 
     Not thread-safe; one tracker per clip.
     """
@@ -241,6 +252,7 @@ class FaceTracker:
         landmarker: Landmarker | None = None,
         recognizer: Recognizer | None = None,
         config: TrackerConfig = TrackerConfig(),
+        searcher: Detector | None = None,
     ) -> None:
         if landmarker is None:
             landmarker = getattr(detector, "landmarker", None)
@@ -250,7 +262,9 @@ class FaceTracker:
         self.landmarker = landmarker
         self.recognizer = recognizer if config.descriptors else None
         self.config = config
-        self._gray_detector = isinstance(detector, DlibDetector)
+        self.searcher = searcher if config.search_every > 0 else None
+        self._search_gap = config.search_every
+        self._next_search = 0
         self._gray_landmarker = isinstance(landmarker, DlibLandmarker)
         self._live: dict[int, _Live] = {}
         self._lost: dict[int, _Live] = {}
@@ -363,8 +377,8 @@ class FaceTracker:
             for t in (tids[a], tids[b]):
                 proposals[t] = (proposals[t][0], False)
 
-    def _detect(self, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> list[Face]:
-        faces = self.detector.detect(gray if self._gray_detector else frame)
+    def _detect(self, detector: Detector, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> list[Face]:
+        faces = detector.detect(gray if isinstance(detector, DlibDetector) else frame)
         out = []
         for face in faces:
             if face.landmarks is None or len(face.landmarks) != 68:
@@ -376,7 +390,9 @@ class FaceTracker:
     def _keyframe(self, index, frame, gray, fit_image, proposals) -> None:
         cfg = self.config
         self._keyframes.append(index)
-        detections = self._detect(frame, gray, fit_image)
+        detections = self._detect(self.detector, frame, gray, fit_image)
+        if self._search_due(index, detections):
+            detections = self._search(index, frame, gray, fit_image)
         tids = list(proposals)
         matches: dict[int, int] = {}
         if tids and detections:
@@ -408,8 +424,8 @@ class FaceTracker:
             pts, ok = proposals[tid]
             box = box_from_points(pts, live.relation)
             overlaps = bool(kept_boxes) and box_iou(box, np.stack(kept_boxes)).max() >= cfg.match_iou
-            score = self._upright_score(gray, pts) if ok and not overlaps else None
-            if score is not None:  # a tilted head the frontal detector only sees turned upright
+            score = self._local_score(gray, pts) if ok and not overlaps else None
+            if score is not None:  # a small or tilted face the detector only sees up close (or upright)
                 live.score, live.misses = score, 0
                 self._accept(index, live, pts, gray, confirmed=True)
                 kept_boxes.append(box)
@@ -435,6 +451,19 @@ class FaceTracker:
         for det, tid in zip(born, self._reidentify(index, born)):
             self._start(index, det, tid, gray)
 
+    def _search_due(self, index: int, detections: list[Face]) -> bool:
+        """Whether the searcher runs on this keyframe: nothing tracked, nothing likely found, and due."""
+        return (self.searcher is not None and not self._live and index >= self._next_search
+                and not any(d.score >= self.config.min_track_score for d in detections))
+
+    def _search(self, index: int, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> list[Face]:
+        assert self.searcher is not None
+        found = self._detect(self.searcher, frame, gray, fit_image)
+        every = self.config.search_every
+        self._next_search = index + (every if found else self._search_gap)
+        self._search_gap = every if found else min(2 * self._search_gap, 8 * every)
+        return found
+
     def _detection_points(self, image: np.ndarray, det: Face, previous: np.ndarray) -> np.ndarray:
         """A matched detection's landmarks; for a track tilted by ``ROLL_MIN`` or more, re-fitted in
         the detection's box turned upright by the track's last roll (an upright fit of a tilted face
@@ -444,19 +473,22 @@ class FaceTracker:
             return np.asarray(det.landmarks, dtype=np.float32)
         return np.asarray(self.landmarker.fit_points(image, det.box, roll), dtype=np.float32)
 
-    def _upright_score(self, gray: np.ndarray, pts: np.ndarray) -> float | None:
-        """Detection score of a face rolled by ``ROLL_MIN`` or more, found by dlib's detector in a
-        crop turned upright around it (matching its landmarks' box); None when not rolled or not found."""
-        roll = roll_degrees(pts)
-        if abs(roll) < ROLL_MIN or not isinstance(self.detector, DlibDetector):
+    def _local_score(self, gray: np.ndarray, pts: np.ndarray) -> float | None:
+        """Detection score of a tracked face the keyframe's detector missed, looked for again by dlib's
+        detector in a crop around it where the face is ``LOCAL_FACE`` px wide (small faces come within
+        HOG's reach) and turned upright when rolled by ``ROLL_MIN`` or more (dlib's detector is
+        frontal); the detection must match the landmarks' box. None when not found."""
+        if not isinstance(self.detector, DlibDetector):
             return None
+        roll = roll_degrees(pts)
+        roll = roll if abs(roll) >= ROLL_MIN else 0.0
         centre = rigid_frame(pts)[0]
-        width = float(np.ptp(_turn(pts, centre, -roll)[:, 0]))
-        side = int(np.ceil(3 * width))
-        matrix = upright_matrix(centre, roll, 1.0, np.full(2, side / 2))  # the face upright, mid-crop
+        scale = LOCAL_FACE / max(float(np.ptp(_turn(pts, centre, -roll)[:, 0])), 1.0)
+        side = int(np.ceil(3 * LOCAL_FACE))
+        matrix = upright_matrix(centre, roll, scale, np.full(2, side / 2))  # the face upright, mid-crop
         crop = cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         expected = points_box(np.asarray(pts, np.float64) @ matrix[:, :2].T + matrix[:, 2])
-        found = [(box, score) for box, score in self.detector.detect_boxes(crop)
+        found = [(box, score) for box, score in self.detector.detect_boxes(crop, scale=1.0)
                  if box_iou(box, expected)[0, 0] >= self.config.match_iou]
         return max(score for _, score in found) if found else None
 
@@ -568,9 +600,11 @@ def track_faces(
     recognizer: Recognizer | None = None,
     config: TrackerConfig = TrackerConfig(),
     progress: Callable[[int], None] | None = None,
+    searcher: Detector | None = None,
 ) -> TrackingResult:
-    """Track faces through an iterable of RGB uint8 (H, W, 3) frames; ``progress(frames_done)`` after each."""
-    tracker = FaceTracker(detector, landmarker, recognizer, config)
+    """Track faces through an iterable of RGB uint8 (H, W, 3) frames; ``progress(frames_done)`` after
+    each. ``searcher``: see ``FaceTracker``."""
+    tracker = FaceTracker(detector, landmarker, recognizer, config, searcher)
     for frame in frames:
         tracker.update(frame)
         if progress is not None:
