@@ -10,6 +10,8 @@ Prints:
   1920x1080: "steady" counts frames between the first and last progress callbacks (decode +
   detect + track), "wall" includes loading the models, hashing the clip and smoothing;
 - reloading the analysis from the cache;
+- what the search for small and tilted faces costs while no face is tracked: one search on a 720p
+  frame, and a faceless 720p clip (10 s) analysed with and without it;
 - landmark jitter: a still head at 720p (the astronaut, fresh sensor noise sigma 3 per frame),
   RMS distance to the mean position, raw vs smoothed; and the frame-to-frame high-frequency
   jitter (residual from a centred 5-frame mean) on the moving example clip and, when the shared
@@ -93,6 +95,23 @@ def cache_reload(path: Path, cache: Path) -> None:
           f"{again.frame_count} frames, hash + load + smoothing)")
 
 
+def search_cost() -> None:
+    from deage.face.analysis import AnalysisSettings, analyse_frames
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur((rng.random((720, 1280, 3)) * 255).astype(np.uint8), (0, 0), 3)
+    frames = [np.roll(texture, 3 * i, axis=1) for i in range(240)]
+    searcher = DlibDetector(photo=True)
+    print(f"  one search (dlib photo mode, 40 px faces, +-40 degree turns), 720p frame: "
+          f"{_time(lambda: searcher.detect(frames[0]), 3):6.0f} ms")
+    for label, every in (("search off", 0), ("search on (default)", AnalysisSettings().search_every)):
+        start = time.perf_counter()
+        analyse_frames(frames, 24, AnalysisSettings(search_every=every, descriptors=False))
+        wall = time.perf_counter() - start
+        print(f"  faceless 720p clip, 240 frames, {label}: {240 / wall:6.1f} fps ({wall:.2f} s)")
+
+
 def _jitter(points: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum((points - points.mean(0)) ** 2, axis=-1))))
 
@@ -152,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         if real.is_file():
             clip_fps(real, "source_s18.mp4 (real 1280x720 talking head)")
         cache_reload(clips["1280x720"], Path(tmp) / "cache")
+        print("search for small and tilted faces while none is tracked:")
+        search_cost()
         print("landmark jitter:")
         still_jitter()
         moving_jitter(clips["1280x720"], "example clip 720p (moving camera)")
