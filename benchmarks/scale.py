@@ -125,6 +125,20 @@ def child_render(clip: str, out: str, cache: str, look_path: str) -> None:
     print(f"render fps {result.fps:.2f}")
 
 
+def _frame_difference(a: Path, b: Path) -> tuple[float, float]:
+    """Largest and mean absolute difference (8-bit levels) between the decoded frames of two clips."""
+    import numpy as np
+
+    from deage.video import open_clip
+
+    worst, total, count = 0.0, 0.0, 0
+    with open_clip(a) as ca, open_clip(b) as cb:
+        for fa, fb in zip(ca.frames(), cb.frames()):
+            d = np.abs(fa.astype(np.int16) - fb.astype(np.int16))
+            worst, total, count = max(worst, float(d.max())), total + float(d.mean()), count + 1
+    return worst, total / max(count, 1)
+
+
 def section_gpu(args, look) -> None:
     import torch
 
@@ -139,16 +153,21 @@ def section_gpu(args, look) -> None:
         else:
             clip = example(folder, int(args.seconds * 24), (1920, 1080))
             analysis = analyse_clip(clip, cache_dir=folder / "cache")
-        print(f"\n--gpu: {torch.cuda.get_device_name(0)}; {analysis.width}x{analysis.height}, "
-              f"{analysis.frame_count} frames")
+        print(f"\n--gpu: {torch.cuda.get_device_name(0)}, torch {torch.__version__}; {analysis.width}x{analysis.height}, "
+              f"{analysis.frame_count} frames (analysis {'from the cache' if analysis.from_cache else 'run here'})")
         base = measure_transcode(clip)
-        print(f"  decode + encode                       {base['transcode_fps']:6.1f} fps")
+        print(f"  decode + encode                       {base['transcode_fps']:6.1f} fps  (decode alone "
+              f"{base['decode_fps']:.1f} fps)")
+        outputs = {}
         for device in ("cpu", "cuda"):
-            for threads in (1, 4):
-                r = render_clip(clip, folder / f"{device}{threads}.mp4", look, analysis=analysis, device=device,
-                                workers=threads, provenance=False)
-                print(f"  render_clip device={device:<4} {threads} thread{'s' if threads > 1 else ' '}    "
-                      f"{r.fps:6.1f} fps")
+            for threads in (int(t) for t in args.gpu_threads.split(",")):
+                out = folder / f"{device}{threads}.mp4"
+                r = render_clip(clip, out, look, analysis=analysis, device=device, workers=threads, provenance=False)
+                outputs.setdefault(device, out)
+                print(f"  render_clip device={device:<4} {threads:2d} thread{'s' if threads > 1 else ' '}   "
+                      f"{r.fps:6.1f} fps  ({r.fps / base['transcode_fps']:.2f}x transcode)")
+        worst, mean = _frame_difference(outputs["cpu"], outputs["cuda"])
+        print(f"  cpu vs cuda output, decoded frames: max {worst:.0f} levels, mean {mean:.3f} levels")
         try:
             import ray
         except ImportError:
@@ -183,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the --ray and --gpu clips")
     parser.add_argument("--workers", default="1,2", help="local Ray workers for --ray")
     parser.add_argument("--gpu-workers", default="4,12", help="local Ray workers for --gpu")
+    parser.add_argument("--gpu-threads", default="1,4,8,14", help="editing threads of render_clip for --gpu")
     parser.add_argument("--chunk", type=int, default=24, help="frames per Ray range")
     parser.add_argument("--lengths", default="200,2000", help="clip lengths (frames) for --memory")
     parser.add_argument("--memory-size", default="640x360", help="frame size for --memory")
