@@ -31,6 +31,7 @@ _EXPORTS = {
     "select_tracks": "deage.face.select",
     "Look": "deage.look",
     "load_look": "deage.look",
+    "default_look": "deage.look",
     "save_look": "deage.look",
     "render_clip": "deage.render",
     "render_image": "deage.render",

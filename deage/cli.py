@@ -102,11 +102,14 @@ def _ranges(frames: list[int]) -> str:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from deage.look import Look, load_look
+    from deage.look import IDENTITY, Look, default_look, load_look
     from deage.render import parse_frame_range, render_clip
     from deage.video import open_clip
 
-    look = load_look(args.look) if args.look else Look()
+    if args.look == IDENTITY and not Path(args.look).exists():
+        look = Look()
+    else:
+        look = load_look(args.look) if args.look else default_look()
     if args.burn_in:
         look.burn_in = True
     with open_clip(args.clip) as clip:
@@ -198,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render a clip with a look")
     p.add_argument("clip")
     p.add_argument("-o", "--output", required=True, help="output file (.mp4, .mov, shot.%%04d.exr, ...)")
-    p.add_argument("--look", default=None, help="look JSON (default: identity)")
+    p.add_argument("--look", default=None,
+                   help="look JSON, or 'identity' to change nothing (default: the embedded de-ager, ten years "
+                        "younger, as examples/looks/young10.json)")
     p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive")
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")

@@ -39,7 +39,7 @@ class Look:
         burn_in: draw a visible "AI-altered" label on every output frame.
     """
 
-    editor: str = "identity"
+    editor: str = "identity"  # IDENTITY
     edit: dict[str, Any] = field(default_factory=dict)
     blend: dict[str, Any] = field(default_factory=dict)
     faces: Any = "all"
@@ -191,6 +191,18 @@ def _validate_faces(faces: Any, source: str | Path | None) -> None:
         f"'faces' must be \"all\", \"largest\", a list of track ids or {{\"reference\": \"photo.jpg\"}}, got {faces!r}",
         source,
     )
+
+
+IDENTITY = "identity"
+"""The editor name (and the CLI's ``--look`` word) for a pass-through render that changes nothing."""
+
+
+def default_look() -> Look:
+    """The look used where none is given (CLI, ``render_clip``, ``render_image``, the studio): the
+    embedded de-ager, ten years younger; the same as ``examples/looks/young10.json``."""
+    return Look(editor="makeup", edit={"years": 10}, blend={"mode": "multiband", "feather": 8},
+                name="10 years younger",
+                notes="The default look: ten years off through the preset curve (texture, tone and a touch of shape).")
 
 
 def load_look(path: str | Path) -> Look:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from deage.errors import DeageError, LookError
-from deage.look import Look
+from deage.look import Look, default_look
 from deage.types import Face, Image
 
 ProgressFn = Callable[[int, int], None]  # (frames done, frames total)
@@ -352,7 +352,7 @@ def render_clip(
     Args:
         source: a clip or image sequence deage.video can open.
         output: the output path; written under a temporary name and renamed when complete.
-        look: the Look (default: identity, which reproduces the input).
+        look: the Look (default: ``default_look()``, ten years younger; ``Look()`` reproduces the input).
         frames: (start, stop) 0-based clip indices, stop exclusive; default the whole clip.
         analysis: a precomputed ``deage.face.analysis.Analysis`` (else computed or loaded from cache).
         analysis_settings, cache_dir: for computing / caching the analysis.
@@ -374,7 +374,7 @@ def render_clip(
     from deage.scale.outputs import RenderOutputs
     from deage.video import open_clip
 
-    look = look or Look()
+    look = look or default_look()
     source = Path(source)
     output = check_output_path(output, source)
     if matte is not None:
@@ -412,7 +412,7 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
 
     Args:
         image: RGB uint8 (H, W, 3), not modified.
-        look: the Look (default: identity); keyframed values are taken at frame 0.
+        look: the Look (default: ``default_look()``, ten years younger); keyframed values are taken at frame 0.
         analysis_settings: ``AnalysisSettings`` (default: HOG and, for a photo, dlib's CNN detector).
         device: see ``resolve_device``.
 
@@ -426,7 +426,7 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
     from deage.face.analysis import AnalysisSettings, analyse_frames
     from deage.face.backends.dlib_backend import check_image
 
-    look = look or Look()
+    look = look or default_look()
     image = check_image(image, allow_gray=False)
     if not _needs_faces(look):
         return image.copy()

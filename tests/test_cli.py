@@ -28,7 +28,7 @@ def test_info_json_describes_the_clip(example_clip, capsys):
 
 def test_identity_render_reproduces_input_frame_for_frame(example_clip, tmp_path, capsys):
     out = tmp_path / "same.mkv"
-    assert main(["render", str(example_clip), "-o", str(out), "--codec", "ffv1"]) == 0
+    assert main(["render", str(example_clip), "-o", str(out), "--codec", "ffv1", "--look", "identity"]) == 0
     assert str(out) in capsys.readouterr().out
     with open_clip(example_clip) as src, open_clip(out) as dst:
         assert len(src) == len(dst)
@@ -41,7 +41,7 @@ def test_identity_render_reproduces_input_frame_for_frame(example_clip, tmp_path
 
 def test_identity_render_of_a_frame_range_to_mp4(example_clip, tmp_path):
     out = tmp_path / "range.mp4"
-    assert main(["render", str(example_clip), "-o", str(out), "--frames", "10:22"]) == 0
+    assert main(["render", str(example_clip), "-o", str(out), "--frames", "10:22", "--look", "identity"]) == 0
     with open_clip(example_clip) as src, open_clip(out) as dst:
         assert len(dst) == 12
         for a, b in zip(src.frames(10, 22), dst.frames()):
@@ -115,7 +115,8 @@ def test_weights_unknown_model_is_a_clear_error():
 
 def test_sequence_output_starts_at_the_chosen_first_frame(example_clip, tmp_path):
     pattern = tmp_path / "shot.####.png"
-    assert main(["render", str(example_clip), "-o", str(pattern), "--frames", "0:3", "--first-frame", "1001"]) == 0
+    assert main(["render", str(example_clip), "-o", str(pattern), "--frames", "0:3", "--first-frame", "1001",
+                 "--look", "identity"]) == 0
     assert sorted(p.name for p in tmp_path.glob("shot.*.png")) == ["shot.1001.png", "shot.1002.png", "shot.1003.png"]
     with open_clip(tmp_path / "shot.1002.png") as clip:
         assert (clip.info.first_frame_number, len(clip), clip.info.bit_depth) == (1001, 3, 16)
@@ -156,6 +157,13 @@ def test_photo_in_photo_out(astronaut, tmp_path):
 
     models = {m["name"] for m in read_provenance(out_png)["analysis"]["models"]}
     assert {"dlib_hog_frontal", "dlib_cnn_detector", "dlib_landmarks68"} <= models  # a photo: the CNN ran
+    # without --look: the default look (ten years younger), a gentler edit of the same face
+    out_default = tmp_path / "default.png"
+    assert main(["render", str(photo), "-o", str(out_default)]) == 0
+    with open_clip(out_default) as clip:
+        gentle = np.abs(clip.read(0).astype(int) - astronaut).sum(2)
+    assert 0.3 < gentle[inside].mean() < diff[inside].mean() and gentle[far].max() == 0
+    assert read_provenance(out_default)["look"]["name"] == "10 years younger"
 
 
 def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deage.errors import LookError
-from deage.look import Look, interpolate, load_look, save_look
+from deage.look import Look, default_look, interpolate, load_look, save_look
 
 
 def test_interpolate_holds_outside_and_is_linear_between():
@@ -24,6 +24,16 @@ def test_identity_look_round_trips_through_json(tmp_path):
     path = save_look(look, tmp_path / "plain.json")
     again = load_look(path)
     assert again.to_dict() == look.to_dict()
+
+
+def test_the_default_look_is_the_demos_and_validates():
+    """What renders use when no look is given is what `make demo` renders: examples/looks/young10.json."""
+    demo = load_look(Path(__file__).resolve().parents[1] / "examples" / "looks" / "young10.json")
+    look = default_look()
+    look.validate()
+    assert look.to_dict() == demo.to_dict()
+    assert look.editor == "makeup" and look.edit["years"] == 10
+    assert default_look() is not default_look()  # a fresh copy each time: editing one never changes the next
 
 
 def test_keyframes_resolve_per_frame_and_set_key_replaces():

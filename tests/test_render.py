@@ -239,7 +239,11 @@ def test_render_image_edits_a_photo_in_memory(astronaut):
     far = np.ones(astronaut.shape[:2], bool)
     far[max(y0 - h, 0):y1 + h, max(x0 - w, 0):x1 + w] = False
     np.testing.assert_array_equal(young[far], astronaut[far])
-    np.testing.assert_array_equal(deage.render_image(astronaut), astronaut)  # identity look
+    np.testing.assert_array_equal(deage.render_image(astronaut, deage.Look()), astronaut)  # identity look
+    default = deage.render_image(astronaut)  # no look: the default de-age, ten years younger
+    assert 0.3 < np.abs(default[y0:y1, x0:x1].astype(int) - astronaut[y0:y1, x0:x1]).mean() < \
+        np.abs(young[y0:y1, x0:x1].astype(int) - astronaut[y0:y1, x0:x1]).mean()
+    np.testing.assert_array_equal(default[far], astronaut[far])
     with pytest.raises(deage.NoFaceError):
         deage.render_image(data.coffee(), look)
     with pytest.raises(deage.DeageError):

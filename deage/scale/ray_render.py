@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from deage.errors import DeageError
-from deage.look import Look
+from deage.look import Look, default_look
 from deage.render import (
     FaceSelection,
     FrameRenderer,
@@ -193,7 +193,7 @@ def render_clip_ray(
     from deage.scale.outputs import RenderOutputs
     from deage.video import open_clip
 
-    look = look or Look()
+    look = look or default_look()
     source = Path(source).absolute()
     output = check_output_path(output, source)
     if matte is not None:

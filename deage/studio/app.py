@@ -29,7 +29,7 @@ import ipywidgets as w
 import numpy as np
 
 from deage.errors import DeageError
-from deage.look import Look, load_look, save_look
+from deage.look import Look, default_look, load_look, save_look
 from deage.preview import Done, LatestWins, PreviewEngine, PreviewResult
 from deage.studio import views
 from deage.studio.panels import ROW, ControlPanel, FacePicker, LookFile, RenderPanel, Scrubber
@@ -71,7 +71,7 @@ class Studio:
 
     Args:
         clip: the clip (a path ``deage.video.open_clip`` accepts).
-        look: a ``Look``, the path of a look JSON, or None (the makeup editor's defaults).
+        look: a ``Look``, the path of a look JSON, or None (``default_look()``: ten years younger).
         analysis: the clip's ``Analysis`` when already computed (else call ``analyse()``).
         output_dir: where renders and the look file go by default (default: ``renders/`` beside the clip).
         display_width: the preview picture is scaled down to at most this many pixels wide.
@@ -110,7 +110,7 @@ class Studio:
             look = load_look(look_path)
         else:
             look_path = None
-        self._look = copy.deepcopy(look) if look is not None else Look(editor="makeup", edit={"years": 10.0})
+        self._look = copy.deepcopy(look) if look is not None else default_look()
         self.output_dir = Path(output_dir) if output_dir is not None else self.path.parent / "renders"
         self.analysis = analysis
         self.engine = PreviewEngine(self._clip, analysis, self._look)
