@@ -378,6 +378,27 @@ def test_exif_orientation_turns_a_photo_upright(tmp_path, astronaut, orientation
         assert np.abs(frame.astype(int) - upright).mean() < 3
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillows_exif_transpose(tmp_path, astronaut, orientation):
+    """All eight EXIF orientations, mirrored ones (2, 4, 5, 7) included, open as Pillow's own
+    ``ImageOps.exif_transpose`` shows them."""
+    from PIL import Image, ImageOps
+
+    stored = np.ascontiguousarray(astronaut[:400, 100:400])  # 300 wide, 400 tall, not symmetric
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"photo_{orientation}.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=95)
+    with Image.open(path) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    with open_clip(path) as clip:
+        assert (clip.info.width, clip.info.height) == expected.shape[1::-1]
+        assert clip.info.mirrored == (orientation in (2, 4, 5, 7))
+        frame = clip.read(0)
+    assert frame.shape == expected.shape
+    assert np.abs(frame.astype(int) - expected).mean() < 3
+
+
 def test_prores_opens_from_its_sample_table(tmp_path, small_frames):
     """Intra-only mov: the frame list comes from the index (no scan) and matches the packets;
     a cut file whose index is at the front is refused as truncated."""

@@ -42,8 +42,10 @@ class ClipInfo:
         time_base: the stream's time base (sequences: ``1 / fps``).
         pix_fmt: FFmpeg name of the source pixel format (``yuv420p``, ``rgb48be``, ``gbrpf16le``...).
         bit_depth: bits per component of ``pix_fmt`` (8, 10, 12, 16; 16 or 32 for float).
-        rotation: counter-clockwise degrees (0, 90, 180, 270) the display matrix turns the stored
-            picture; frames are returned already turned.
+        rotation: counter-clockwise degrees (0, 90, 180, 270) the display matrix (or a photo's EXIF
+            orientation) turns the stored picture; frames are returned already turned.
+        mirrored: the stored picture is also mirrored left-right before the turn (a photo's EXIF
+            orientation 2, 4, 5 or 7); frames are returned already mirrored.
         codec: FFmpeg decoder name (``h264``, ``prores``, ``exr``...).
         has_audio: the container has an audio stream (always False for sequences).
         first_frame_number: number of the first file of a sequence (1001); 0 for containers.
@@ -70,6 +72,7 @@ class ClipInfo:
     duration: float
     variable_frame_rate: bool = False
     start_time: float = 0.0
+    mirrored: bool = False
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""

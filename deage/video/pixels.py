@@ -89,9 +89,12 @@ def _yuv_kwargs(frame: av.VideoFrame) -> dict:
     return kwargs
 
 
-def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+def _rotate(image: np.ndarray, rotation: int, mirror: bool = False) -> np.ndarray:
+    """``image`` mirrored left-right (when ``mirror``), then turned ``rotation`` degrees counter-clockwise."""
     k = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+    if mirror:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(np.rot90(image, k)) if k or mirror else image
 
 
 def _float_planes(frame: av.VideoFrame) -> np.ndarray:
@@ -149,8 +152,9 @@ _UINT8_TO_FLOAT = np.arange(256, dtype=np.float32) / np.float32(255.0)
 _SRGB8_TO_LINEAR = srgb_to_linear(_UINT8_TO_FLOAT)
 
 
-def frame_to_float(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False) -> np.ndarray:
-    """Decoded frame -> float32 RGB (H, W, 3), nominally [0, 1], display orientation.
+def frame_to_float(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False, mirror: bool = False) -> np.ndarray:
+    """Decoded frame -> float32 RGB (H, W, 3), nominally [0, 1], display orientation (mirrored
+    left-right when ``mirror``, then turned ``rotation`` degrees counter-clockwise).
 
     Float sources keep their full range (values above 1 survive); with ``linear=True`` they are
     sRGB-encoded first. 16-bit/10-bit sources keep their precision (via ``rgb48le``).
@@ -167,18 +171,18 @@ def frame_to_float(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = Fa
         out = _to_array(frame, "rgb48le").astype(np.float32) / np.float32(65535.0)
     else:
         out = _to_array(frame, "rgb24").astype(np.float32) / np.float32(255.0)
-    return _rotate(out, rotation)
+    return _rotate(out, rotation, mirror)
 
 
-def frame_to_rgb8(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False) -> np.ndarray:
-    """Decoded frame -> RGB uint8 (H, W, 3), display orientation.
+def frame_to_rgb8(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False, mirror: bool = False) -> np.ndarray:
+    """Decoded frame -> RGB uint8 (H, W, 3), display orientation (as ``frame_to_float``).
 
     Raises:
         UnsupportedPixelFormat: swscale cannot convert this pixel format.
     """
     if is_float_format(frame.format.name):
-        return float_to_uint8(frame_to_float(frame, rotation, linear=linear))
-    return _rotate(_to_array(frame, "rgb24"), rotation)
+        return float_to_uint8(frame_to_float(frame, rotation, linear=linear, mirror=mirror))
+    return _rotate(_to_array(frame, "rgb24"), rotation, mirror)
 
 
 def float_to_uint8(image: np.ndarray) -> np.ndarray:

@@ -230,6 +230,7 @@ class ContainerSource:
             first = self.frame(0)
             self.pix_fmt = first.format.name
             self.rotation = int(round((first.rotation or 0) / 90.0)) * 90 % 360
+            self.mirror = False
             try:
                 frame_to_rgb8(first, self.rotation)
             except UnsupportedPixelFormat:
@@ -431,15 +432,18 @@ class ContainerSource:
 
 
 _EXIF_ORIENTATION = 0x0112
-_EXIF_ROTATION = {3: 180, 6: 270, 8: 90}  # EXIF orientation -> counter-clockwise turn to display it
+_EXIF_TURNS = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True),
+               5: (90, True), 6: (270, False), 7: (270, True), 8: (90, False)}
+"""EXIF orientation -> (counter-clockwise degrees, mirrored): the stored picture is shown upright by
+mirroring it left-right (when mirrored), then turning it."""
 
 
-def exif_rotation(path: Path) -> int:
-    """Counter-clockwise degrees (0, 90, 180, 270) that show an image file upright, from its EXIF
-    orientation tag (phone photos are often stored sideways with the tag saying so).
+def exif_orientation(path: Path) -> tuple[int, bool]:
+    """How to show an image file upright, from its EXIF orientation tag (phone photos are often
+    stored sideways, some front-camera ones mirrored, with the tag saying so): (counter-clockwise
+    degrees 0/90/180/270, mirror left-right first).
 
-    Mirrored orientations (2, 4, 5, 7; rare) are read as their rotation part. Files without EXIF,
-    or that Pillow cannot parse, are upright (0): FFmpeg decodes them anyway.
+    Files without EXIF, or that Pillow cannot parse, are upright: (0, False); FFmpeg decodes them anyway.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -447,9 +451,8 @@ def exif_rotation(path: Path) -> int:
         with Image.open(path) as image:
             orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-        return 0
-    mirrored_to_rotation = {2: 1, 4: 3, 5: 8, 7: 6}
-    return _EXIF_ROTATION.get(mirrored_to_rotation.get(orientation, orientation), 0)
+        return 0, False
+    return _EXIF_TURNS.get(orientation, (0, False))
 
 
 class SequenceSource:
@@ -464,7 +467,7 @@ class SequenceSource:
         self.pix_fmt = first.format.name
         self.size = (first.width, first.height)
         self.codec = Path(files[0][1]).suffix.lower().lstrip(".")
-        self.rotation = exif_rotation(files[0][1])
+        self.rotation, self.mirror = exif_orientation(files[0][1])
         self._first = first
 
     @classmethod
@@ -532,6 +535,7 @@ class SequenceSource:
             pix_fmt=self.pix_fmt,
             bit_depth=bit_depth(self.pix_fmt),
             rotation=self.rotation,
+            mirrored=self.mirror,
             codec=self.codec,
             has_audio=False,
             first_frame_number=self.files[0][0],
@@ -610,7 +614,7 @@ class Clip:
 
     def _convert(self, frame: av.VideoFrame, fn) -> np.ndarray:
         try:
-            return fn(frame, self._source.rotation, linear=self._linear)
+            return fn(frame, self._source.rotation, linear=self._linear, mirror=self._source.mirror)
         except UnsupportedPixelFormat:
             raise unsupported(frame.format.name, self.info.path) from None
 
