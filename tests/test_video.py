@@ -378,6 +378,27 @@ def test_exif_orientation_turns_a_photo_upright(tmp_path, astronaut, orientation
         assert np.abs(frame.astype(int) - upright).mean() < 3
 
 
+def test_a_truncated_photo_is_a_clear_error_and_trailing_data_is_not(tmp_path, astronaut):
+    """A JPEG or PNG cut short opens as an error naming it (FFmpeg alone would decode it with its
+    missing part grey); a JPEG with data after its end (a phone's motion photo) opens as usual."""
+    from PIL import Image
+
+    for suffix in (".jpg", ".png"):
+        whole = tmp_path / f"whole{suffix}"
+        Image.fromarray(astronaut).save(whole)
+        data = whole.read_bytes()
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(data[: len(data) * 2 // 3])
+        with pytest.raises(MediaError, match="truncated") as err:
+            open_clip(cut)
+        assert str(cut) in str(err.value)
+        assert cut.read_bytes() == data[: len(data) * 2 // 3]  # the input is never touched
+    motion = tmp_path / "motion.jpg"
+    motion.write_bytes((tmp_path / "whole.jpg").read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with open_clip(motion) as clip, open_clip(tmp_path / "whole.jpg") as plain:
+        np.testing.assert_array_equal(clip.read(0), plain.read(0))
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_matches_pillows_exif_transpose(tmp_path, astronaut, orientation):
     """All eight EXIF orientations, mirrored ones (2, 4, 5, 7) included, open as Pillow's own

@@ -118,7 +118,7 @@ def select_tracks(
         reference = reference_descriptor(how, detector=detector, recognizer=recognizer)
         return _by_descriptor(analysis, reference, recognizer, threshold)
     if not ids:
-        raise NoFaceError("no face was found in the clip", where)
+        raise NoFaceError(_no_face(analysis), where)
     if how == "all":
         return list(ids)
     if how == "largest":
@@ -139,12 +139,16 @@ def select_tracks(
     return sorted(set(wanted))
 
 
+def _no_face(analysis: Analysis) -> str:
+    return "no face was found in the " + ("photo" if analysis.frame_count == 1 else "clip")
+
+
 def _by_descriptor(
     analysis: Analysis, reference: np.ndarray, recognizer: Recognizer | None, threshold: float | None
 ) -> list[int]:
     where = analysis.source or None
     if not analysis.tracks:
-        raise NoFaceError("no face was found in the clip", where)
+        raise NoFaceError(_no_face(analysis), where)
     recognizer = recognizer if recognizer is not None else make_recognizer(analysis.settings.recognizer)
     limit = float(recognizer.threshold if threshold is None else threshold)
     scored = []

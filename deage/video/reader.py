@@ -55,6 +55,7 @@ from deage.video.pixels import (
 )
 from deage.video.sequence import (
     SequencePattern,
+    check_complete_image,
     decode_image,
     describe_gaps,
     is_image_path,
@@ -494,6 +495,7 @@ class SequenceSource:
     @classmethod
     def still(cls, path: Path, fps: Fraction | None) -> "SequenceSource":
         _check_readable_file(path)
+        check_complete_image(path)
         return cls([(0, path)], path, fps or DEFAULT_SEQUENCE_FPS)
 
     def __len__(self) -> int:

@@ -167,3 +167,20 @@ def decode_image(path: Path) -> av.VideoFrame:
     if not frames:
         raise MediaError(f"corrupt or truncated {codec} image (nothing decodable)", path)
     return frames[0]
+
+
+def check_complete_image(path: Path) -> None:
+    """Raise ``MediaError`` when a JPEG or PNG file is cut short or its data is damaged: FFmpeg
+    decodes such a file without complaint (what is missing comes out grey), so Pillow reads the
+    whole file to tell. Other types, and images too big for Pillow's safety limit, are not checked."""
+    if path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+        return
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Image.DecompressionBombError:
+        return
+    except (OSError, SyntaxError, ValueError) as exc:  # "image file is truncated", a broken PNG stream...
+        raise MediaError(f"image file is truncated or corrupt ({exc})", path) from None
