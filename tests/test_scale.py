@@ -169,6 +169,7 @@ def test_render_key_follows_what_changes_pixels(example_analysis):
     assert render_key(**base) != render_key(**{**base, "look": stronger})
     assert render_key(**base) != render_key(**{**base, "matte": True})
     assert render_key(**base) != render_key(**{**base, "clip_hash": "d" * 64})
+    assert render_key(**base) != render_key(**base, deep=True) and render_key(**base) == render_key(**base, deep=False)
     moved = example_analysis.track(1).faces[3]
     saved = moved.landmarks.copy()
     try:
@@ -302,6 +303,38 @@ def test_ray_render_is_identical_to_the_single_process_render(ray_cluster, examp
     assert done[-1] == (24, 24) and [d for d, _ in done] == list(range(1, 25))
     assert result.provenance is not None and result.provenance.is_file()
     assert not any((tmp_path / "work").iterdir())  # pieces removed after a successful join
+
+
+@pytest.mark.parametrize("ext", ["png", "exr"])
+def test_a_deep_plate_renders_on_ray_exactly_as_in_one_process(ray_cluster, astronaut, tmp_path, ext):
+    """16-bit PNG and float EXR plates (sub-8-bit detail, EXR highlights at 3.0) rendered on Ray
+    with 2 workers and 2 ranges: every decoded float frame equals the single-process render's, and
+    the plate's precision survives outside the face."""
+    from deage.render import render_clip
+    from deage.scale.ray_render import render_clip_ray
+    from deage.video import ClipWriter, open_clip
+
+    rng = np.random.default_rng(5)
+    src = tmp_path / f"plate.%04d.{ext}"
+    with ClipWriter(src, fps=24, width=512, height=512) as writer:
+        for i in range(4):
+            plate = np.roll(astronaut, 2 * i, axis=1).astype(np.float32) / 255
+            plate += rng.uniform(0, 1 / 255, plate.shape).astype(np.float32)
+            if ext == "exr":
+                plate[:32] = 3.0
+            writer.write(plate)
+    single, ray_out = tmp_path / f"single.%04d.{ext}", tmp_path / f"ray.%04d.{ext}"
+    render_clip(src, single, MAKEUP, cache_dir=tmp_path / "cache", provenance=False)
+    render_clip_ray(src, ray_out, MAKEUP, cache_dir=tmp_path / "cache", workers=2, chunk=2,
+                    work_dir=tmp_path / "work", provenance=False)
+    with open_clip(src) as a, open_clip(single) as b, open_clip(ray_out) as c:
+        assert c.info.bit_depth > 8 and len(c) == 4
+        for plate, one, many in zip(a.frames_float(), b.frames_float(), c.frames_float()):
+            np.testing.assert_array_equal(many, one)
+            assert np.abs(many[-40:] - plate[-40:]).max() < 1e-3  # far from the face: the plate's values
+            assert np.abs(many[85:170, 180:270] - plate[85:170, 180:270]).mean() > 0.001  # the face: edited
+            if ext == "exr":
+                assert np.allclose(many[:32], 3.0, atol=1e-2)  # highlights are not clipped
 
 
 def test_a_killed_worker_is_retried_and_the_output_is_still_identical(ray_cluster, example_clip,

@@ -69,14 +69,15 @@ def selection_digest(analysis: Any, track_ids: list[int]) -> str:
     return h.hexdigest()
 
 
-def render_key(*, clip_hash: str, look: Any, selection: str, matte: bool, device: str) -> str:
-    """The hex digest naming a render's work folder (see the module docstring)."""
+def render_key(*, clip_hash: str, look: Any, selection: str, matte: bool, device: str, deep: bool = False) -> str:
+    """The hex digest naming a render's work folder (see the module docstring); ``deep``: the
+    pieces are edits of the 8-bit view of full-precision plates."""
     from deage import __version__
 
     look_data = {k: v for k, v in look.to_dict().items() if k not in ("name", "notes")}
     blob = json.dumps(
         {"clip": clip_hash, "look": look_data, "selection": selection, "matte": bool(matte), "device": device,
-         "deage": __version__, "format": _VERSION},
+         "deage": __version__, "format": _VERSION, **({"deep": True} if deep else {})},
         sort_keys=True, default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -12,6 +12,9 @@ Design (what makes the output identical to a single-process render):
 3. The driver joins the pieces in order, as they arrive, into the one output through the same
    writers as ``render_clip`` (``deage.scale.outputs.RenderOutputs``): the encoder receives
    bit-identical frames with the same settings, audio trim and numbering.
+4. A deep source (10/12/16-bit, EXR) into a deep output: tasks edit the very 8-bit view of each
+   plate a single-process render edits and store the edited 8-bit frames; the join decodes the
+   plates again and adds the edit to them (``deage.render.onto_plate``), as ``render_clip`` does.
 
 "Identical" therefore means: the decoded frames equal a single-process render's bit for bit,
 for every output format; and the file bytes are equal too when the final encode runs with the
@@ -41,7 +44,6 @@ import os
 import platform
 import socket
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +60,7 @@ from deage.render import (
     _needs_faces,
     check_frames,
     keeps_precision,
+    onto_plate,
     output_settings,
     record_provenance,
     render_frames,
@@ -86,6 +89,7 @@ def render_piece(
     device: Any = None,
     threads: int = 1,
     hook: TaskHook | None = None,
+    deep: bool = False,
 ) -> PieceRecord:
     """Render one range into its lossless piece file(s); what a Ray task runs (also callable directly).
 
@@ -98,6 +102,8 @@ def render_piece(
         device: ``FrameRenderer`` device.
         threads: OpenCV threads in this worker (its share of the machine's cores).
         hook: called with ``piece`` before any work (for fault drills and tests).
+        deep: edit the 8-bit view of the full-precision plates (``float_to_uint8``), as a deep
+            ``render_clip`` does; the piece still holds 8-bit frames (the join adds them to the plates).
 
     Returns:
         The ``PieceRecord`` (file names relative to the piece's folder).
@@ -105,21 +111,24 @@ def render_piece(
     import cv2
 
     from deage.video import open_clip
+    from deage.video.pixels import float_to_uint8
 
     if hook is not None:
         hook(piece)
     cv2.setNumThreads(max(1, int(threads)))
     started = time.perf_counter()
     look = Look.from_dict(look_data)
-    if not Path(source).exists():
+    if not _visible(source):
         raise DeageError(f"the clip is not visible on worker {socket.gethostname()}; put it on a filesystem every "
                          "node of the cluster sees under the same path", source)
     renderer = FrameRenderer(look, analysis=selection.analysis, device=device)
     with open_clip(source) as clip:
         info = clip.info
         with PieceWriter(frames_path, info.width, info.height, matte_path) as writer:
+            frames = (map(float_to_uint8, clip.frames_float(piece.first_decoded, piece.stop)) if deep
+                      else clip.frames(piece.first_decoded, piece.stop))
             stats = render_frames(
-                clip.frames(piece.first_decoded, piece.stop), renderer, selection,
+                frames, renderer, selection,
                 lambda _index, image, matte: writer.write(image, matte),
                 start=piece.start, stop=piece.stop, lead_in=piece.lead_in, matte=matte_path is not None,
                 burn_in=look.burn_in, workers=1,
@@ -131,6 +140,16 @@ def render_piece(
         faces_edited=stats.faces_edited, frames_without_face=stats.frames_without_face,
         host=platform.node(), seconds=time.perf_counter() - started,
     )
+
+
+def _visible(source: str) -> bool:
+    """Whether this machine sees the clip: its file, or for an image sequence its first file."""
+    from deage.video.sequence import parse_sequence_path
+
+    if Path(source).exists():
+        return True
+    pattern = parse_sequence_path(source)
+    return pattern is not None and bool(pattern.scan())
 
 
 def render_clip_ray(
@@ -212,12 +231,10 @@ def render_clip_ray(
             selection = FaceSelection(found, selected)
         clip_hash = clip.content_hash()
         writer_settings = output_settings(clip, start, stop)
-        if keeps_precision(clip.info, output, codec):
-            warnings.warn(f"{source}: Ray renders through 8-bit pieces, so this {clip.info.bit_depth}-bit source "
-                          "loses its extra precision; render without --ray to keep it", RuntimeWarning, stacklevel=2)
+        deep = keeps_precision(clip.info, output, codec)
     torch_path = resolve_device(device) is not None
     key = render_key(clip_hash=clip_hash, look=look, selection=selection_digest(selection.analysis, selection.track_ids),
-                     matte=matte is not None, device="torch" if torch_path else "cpu")
+                     matte=matte is not None, device="torch" if torch_path else "cpu", deep=deep)
     root = Path(work_dir) if work_dir is not None else output.parent / ".deage-render"
     folder = WorkFolder(root.absolute(), source.name, key)  # absolute: workers may run elsewhere
     pieces = split_frames(start, stop, chunk, overlap)
@@ -249,7 +266,7 @@ def render_clip_ray(
                 piece = waiting.popleft()
                 frames_path, matte_path = folder.piece_paths(piece, matte is not None)
                 ref = task.remote(str(source), look_data, shared, piece, str(frames_path),
-                                  str(matte_path) if matte_path else None, device, threads, _task_hook)
+                                  str(matte_path) if matte_path else None, device, threads, _task_hook, deep)
                 running[ref] = piece
 
         joined = 0
@@ -263,7 +280,7 @@ def render_clip_ray(
                         done[(record.start, record.stop)] = record
                 submit()
                 record = done[(piece.start, piece.stop)]
-                joined = _join(folder, record, outputs, joined, stop - start, progress)
+                joined = _join(folder, record, outputs, joined, stop - start, progress, source if deep else None)
                 result.faces_edited += record.faces_edited
                 result.frames_without_face.extend(record.frames_without_face)
     finally:
@@ -361,12 +378,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _join(folder: WorkFolder, record: PieceRecord, outputs: Any, joined: int, total: int,
-          progress: ProgressFn | None) -> int:
+          progress: ProgressFn | None, plates_from: Path | None = None) -> int:
     """Append a finished piece's frames (and matte) to the outputs; returns frames joined so far.
 
     Reading the piece (a thread) overlaps with encoding (this thread), like a render's stages.
+    ``plates_from``: the deep source whose full-precision plates the piece's 8-bit edits are
+    added to (``onto_plate``), or None for an 8-bit render.
     """
     from deage.scale.pipeline import PipelineSettings, run_pipeline
+    from deage.video import open_clip
+    from deage.video.pixels import float_to_uint8
 
     images = read_piece(folder.path / record.file, record.frames)
     mattes = read_piece(folder.path / record.matte_file, record.frames, matte=True) if record.matte_file else None
@@ -380,7 +401,12 @@ def _join(folder: WorkFolder, record: PieceRecord, outputs: Any, joined: int, to
         if progress is not None:
             progress(count, total)
 
-    run_pipeline(items, lambda item: item, write, PipelineSettings(workers=1, queue_size=4))
+    with contextlib.ExitStack() as stack:
+        if plates_from is not None:
+            clip = stack.enter_context(open_clip(plates_from))
+            items = ((index, onto_plate(plate, float_to_uint8(plate), image), alpha)
+                     for (index, image, alpha), plate in zip(items, clip.frames_float(record.start, record.stop)))
+        run_pipeline(items, lambda item: item, write, PipelineSettings(workers=1, queue_size=4))
     for rest in (images, mattes):  # run the readers to their end: they check the frame count
         for _ in rest if rest is not None else ():
             pass
