@@ -346,8 +346,8 @@ def render_clip(
 
     A source with more than 8 bits per component (10-bit ProRes, 16-bit PNG/TIFF, EXR) rendered
     into a format that holds them is rendered on full-precision plates (``keeps_precision``):
-    outside the edit the output keeps the plate's values (exactly for integer formats; for EXR
-    within the float round-off of its sRGB transfer, highlights above 1 included).
+    outside the edit the output keeps the plate's exact values (a half-float EXR plate too,
+    highlights above 1 included).
 
     Args:
         source: a clip or image sequence deage.video can open.

@@ -331,7 +331,7 @@ def test_a_deep_plate_renders_on_ray_exactly_as_in_one_process(ray_cluster, astr
         assert c.info.bit_depth > 8 and len(c) == 4
         for plate, one, many in zip(a.frames_float(), b.frames_float(), c.frames_float()):
             np.testing.assert_array_equal(many, one)
-            assert np.abs(many[-40:] - plate[-40:]).max() < 1e-3  # far from the face: the plate's values
+            np.testing.assert_array_equal(many[-40:], plate[-40:])  # far from the face: the plate's values
             assert np.abs(many[85:170, 180:270] - plate[85:170, 180:270]).mean() > 0.001  # the face: edited
             if ext == "exr":
                 assert np.allclose(many[:32], 3.0, atol=1e-2)  # highlights are not clipped

@@ -218,23 +218,29 @@ def check_image(image: np.ndarray, width: int, height: int, where: str, *, alpha
     raise ValueError(f"{where}: frames must be uint8, uint16 or float32, got {image.dtype}")
 
 
-def rgb_to_frame(image: np.ndarray, *, float_output: bool = False, linear: bool = False) -> av.VideoFrame:
+def rgb_to_frame(image: np.ndarray, *, float_output: bool = False, linear: bool = False,
+                 half: bool = False) -> av.VideoFrame:
     """RGB array -> ``av.VideoFrame`` ready for ``reformat`` to an encoder's pixel format.
 
     uint8 -> ``rgb24``; uint16 -> ``rgb48le``; float32 -> ``rgb48le`` (clipped to [0, 1]).
     With ``float_output`` (EXR) every input becomes ``gbrpf32le`` (uint8 / 255, uint16 / 65535),
-    and with ``linear`` the values are sRGB-decoded to scene-linear light.
+    and with ``linear`` the values are sRGB-decoded to scene-linear light. ``half``: the encoder
+    stores half floats; values are rounded to the nearest half here (FFmpeg's own conversion
+    truncates, so a value a float round trip left a hair below a half would drop by one step).
     """
     if float_output:
         if image.dtype == np.uint8:
             lut = _SRGB8_TO_LINEAR if linear else _UINT8_TO_FLOAT
-            return av.VideoFrame.from_ndarray(lut[image], format="gbrpf32le")
-        elif image.dtype == np.uint16:
-            f = image.astype(np.float32) / np.float32(65535.0)
+            f = lut[image]
         else:
-            f = image.astype(np.float32, copy=False)
-        if linear:
-            f = srgb_to_linear(f)
+            if image.dtype == np.uint16:
+                f = image.astype(np.float32) / np.float32(65535.0)
+            else:
+                f = image.astype(np.float32, copy=False)
+            if linear:
+                f = srgb_to_linear(f)
+        if half:
+            f = f.astype(np.float16).astype(np.float32)
         return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gbrpf32le")
     rgba = image.shape[2] == 4
     if image.dtype == np.uint8:

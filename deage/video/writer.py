@@ -358,7 +358,8 @@ class ClipWriter:
         return ctx
 
     def _to_encoder_frame(self, image: np.ndarray) -> av.VideoFrame:
-        frame = rgb_to_frame(image, float_output=self.spec.name == "exr", linear=self.exr_linear)
+        frame = rgb_to_frame(image, float_output=self.spec.name == "exr", linear=self.exr_linear,
+                             half=self.options.get("format") == "half")
         if self.spec.name in ("png", "tiff"):  # sRGB-encoded values: PNG gets sRGB + cHRM + gAMA chunks
             frame.color_primaries, frame.color_trc = AVCOL_PRI_BT709, AVCOL_TRC_IEC61966_2_1
         if self.spec.yuv:
