@@ -54,7 +54,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
             bar.close()
     if args.json:
         print(json.dumps({"tracks": analysis.summary(), "frames_without_face": analysis.frames_without_face,
-                          "frame_count": analysis.frame_count}, indent=2))
+                          "frame_count": analysis.frame_count, "cuts": analysis.cuts}, indent=2))
         return 0
     rows = analysis.summary()
     print(f"{args.clip}: {analysis.frame_count} frames, {len(rows)} track(s)")
@@ -64,6 +64,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         print(f"{row['id']:>5}  {row['first_frame']:>6}  {row['last_frame']:>6}  {len(missing):>7}  {row['mean_score']:>6.2f}")
     if analysis.frames_without_face:
         print(f"frames without any face: {_ranges(analysis.frames_without_face)}")
+    if analysis.cuts:
+        print(f"cuts (first frames of new shots): {', '.join(map(str, analysis.cuts))}")
     return 0
 
 

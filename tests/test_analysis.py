@@ -84,6 +84,7 @@ def test_example_clip_is_one_track_covering_every_frame(example_analysis, exampl
     assert analysis.track_ids == [1]
     assert sorted(analysis.track(1).faces) == list(range(n))
     assert analysis.frames_without_face == []
+    assert analysis.cuts == []  # camera motion and the lighting change are not cuts
     assert calls[-1] == (n, n) and len(calls) == n
     # the face in the example clip is 280-330 px tall, centred in the middle third of the frame
     for i in (0, n - 1):

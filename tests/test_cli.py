@@ -174,7 +174,9 @@ def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):
     counts = {}
     for name, extra in {"default": [], "too-big": ["--min-face", "400", "--cnn", "off"]}.items():
         assert main(["analyse", str(photo), "--json", "--no-cache", *extra]) == 0
-        counts[name] = len(json.loads(capsys.readouterr().out)["tracks"])
+        printed = json.loads(capsys.readouterr().out)
+        counts[name] = len(printed["tracks"])
+        assert printed["cuts"] == [] and printed["frame_count"] == 1
     assert counts == {"default": 1, "too-big": 0}
     with pytest.raises(SystemExit):
         main(["analyse", str(photo), "--cnn", "sometimes"])

@@ -25,6 +25,10 @@ def test_track_weight_eases_at_track_ends_inside_the_shot_only():
     gap = set(range(0, 11)) | set(range(12, 40))
     assert track_weight(gap, 10, 40, 6) < 0.1 and track_weight(gap, 12, 40, 6) < 0.1
     assert track_weight(present, 10, 100, 0) == 1.0             # fade 0: no fade
+    # a track that ends (or starts) at a cut between shots is not faded there: the shot ends
+    assert track_weight(present, 30, 100, 6, cuts={31}) == 1.0
+    assert track_weight(present, 10, 100, 6, cuts={10}) == 1.0
+    assert track_weight(present, 30, 100, 6, cuts={40}) < 0.1   # a cut elsewhere changes nothing
 
 
 def test_fade_is_a_validated_blend_parameter():
@@ -37,17 +41,20 @@ def test_fade_is_a_validated_blend_parameter():
 
 
 def test_a_face_that_leaves_fades_out_instead_of_popping(astronaut):
-    """A real face in frames 0-19, gone in 20-29: the edit on frame 19 is faint, on frame 10 full."""
+    """A real face in frames 0-19, hidden in 20-29 (a grey card over it, the shot goes on): the
+    edit on frame 19 is faint, on frame 10 full."""
     from deage.face.analysis import AnalysisSettings, analyse_frames
     from deage.look import Look
     from deage.render import FrameRenderer
 
     rng = np.random.default_rng(1)
-    blank = np.full_like(astronaut, 128)
     frames = [np.clip(astronaut + rng.normal(0, 2, astronaut.shape), 0, 255).astype(np.uint8) for _ in range(20)]
-    frames += [blank] * 10
+    hidden = frames[0].copy()
+    hidden[50:250, 140:340] = 128
+    frames += [hidden] * 10
     analysis = analyse_frames(frames, 24, AnalysisSettings(descriptors=False))
     assert analysis.track_ids == [1] and max(analysis.track(1).faces) == 19
+    assert analysis.cuts == []  # a face lost inside the shot: this is what fades
 
     def change(fade: float, index: int) -> float:
         look = Look(editor="makeup", edit={"years": 25}, blend={"mode": "multiband", "fade": fade})

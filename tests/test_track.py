@@ -148,9 +148,12 @@ def test_frames_without_a_face_are_listed_not_fatal(astronaut):
     for descriptors in (True, False):
         result = analyse_frames(frames, FPS, AnalysisSettings(descriptors=descriptors))
         assert result.frames_without_face == [0, 1, 2, 3, 4, 17, 18, 19, 20, 21, 22]
-        # the same person at the same place after a short gap keeps id 1 (descriptor, or position)
-        assert result.track_ids == [1]
-        assert result.track(1).missing_frames == list(range(17, 23))
+        assert result.cuts == [5, 17, 23]  # the switches to and from the noise frames are cuts
+        if descriptors:  # the same person after a short gap keeps id 1: the descriptor knows her
+            assert result.track_ids == [1]
+            assert result.track(1).missing_frames == list(range(17, 23))
+        else:  # across a cut, a position says nothing about who it is: a new id
+            assert result.track_ids == [1, 2]
     blank = analyse_frames([empty() for _ in range(4)], FPS)
     assert blank.tracks == [] and blank.frames_without_face == [0, 1, 2, 3]
 
@@ -353,3 +356,34 @@ def test_a_faceless_clip_is_searched_ever_more_rarely(detector):
     for _ in range(60):
         tracker.update(frame)
     assert never.calls == 0
+
+
+def test_a_cut_between_shots_ends_every_track_and_the_edit_does_not_fade_before_it(astronaut, group_photo):
+    """Shot A (20 frames): the astronaut; shot B (20 frames): another person's face at the same
+    place. The cut is found at frame 20; no track runs across it (the face after it is someone
+    else, whatever its position); both shots have their face on every frame; and the edit of the
+    track that ends at the cut keeps its full opacity up to it (a fade is for faces lost inside a shot)."""
+    from deage.blend.fade import track_weight
+
+    guest = cv2.resize(group_photo[GUEST_ROWS, GUEST_COLS], (GUEST_SIDE, GUEST_SIDE), interpolation=cv2.INTER_CUBIC)
+    frames = []
+    for i in range(40):
+        dx = 2.0 * np.sin(i / 5.0)
+        if i < 20:
+            frame = _astro_layer(astronaut, dx)
+        else:
+            frame = np.full((H, W, 3), 70, np.uint8)
+            x, y = (np.array([222 * ASTRO_SCALE + dx, 128 * ASTRO_SCALE]) - GUEST_FACE).astype(int)
+            frame[max(y, 0):y + GUEST_SIDE, x:x + GUEST_SIDE] = guest[max(-y, 0):, :]
+        frames.append(frame)
+    analysis = analyse_frames(frames, FPS, AnalysisSettings(smooth=False))
+    assert analysis.cuts == [20]
+    assert analysis.frames_without_face == []
+    assert all(max(t.faces) < 20 or min(t.faces) >= 20 for t in analysis.tracks), \
+        [(min(t.faces), max(t.faces)) for t in analysis.tracks]
+    first = next(t for t in analysis.tracks if 19 in t.faces)
+    assert track_weight(first.faces, 19, 40, 6, set(analysis.cuts)) == 1.0
+    assert track_weight(first.faces, 19, 40, 6) < 0.1  # what a lost face gets
+    uncut = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, cuts=False))
+    assert uncut.cuts == []  # without cut detection one track runs on onto the other person:
+    assert any(min(t.faces) < 20 <= max(t.faces) for t in uncut.tracks)  # what the cut prevents

@@ -14,11 +14,15 @@ import math
 from collections.abc import Container
 
 
-def _frames_to_edge(present: Container[int], index: int, step: int, frame_count: int, limit: int) -> int:
+def _frames_to_edge(present: Container[int], index: int, step: int, frame_count: int, limit: int,
+                    cuts: Container[int] = ()) -> int:
     """Frames the track stays present from ``index`` in direction ``step`` (at most ``limit``);
-    running into the clip's first or last frame counts as ``limit`` (no fade at the clip's ends)."""
+    running into the clip's first or last frame, or into a cut between shots, counts as ``limit``
+    (no fade at the clip's ends or at a cut: the shot itself ends there)."""
     j = index
     for run in range(limit):
+        if (j + 1 if step > 0 else j) in cuts:  # the step from j crosses into another shot
+            return limit
         j += step
         if j < 0 or j >= frame_count:
             return limit
@@ -27,7 +31,8 @@ def _frames_to_edge(present: Container[int], index: int, step: int, frame_count:
     return limit
 
 
-def track_weight(present: Container[int], index: int, frame_count: int, fade: float) -> float:
+def track_weight(present: Container[int], index: int, frame_count: int, fade: float,
+                 cuts: Container[int] = ()) -> float:
     """Opacity factor in (0, 1] for a track's edit at frame ``index``.
 
     Args:
@@ -35,6 +40,8 @@ def track_weight(present: Container[int], index: int, frame_count: int, fade: fl
         index: 0-based frame index.
         frame_count: frames in the clip.
         fade: frames of the fade (``BlendParams.fade``); 0 gives 1 everywhere.
+        cuts: first frames of new shots (``Analysis.cuts``): a track that ends or starts at a cut
+            does not fade there.
 
     Returns:
         1 at least ``fade`` frames from the track's start or end (or at the clip's ends), easing
@@ -44,8 +51,8 @@ def track_weight(present: Container[int], index: int, frame_count: int, fade: fl
     if fade <= 0:
         return 1.0
     limit = int(math.ceil(fade))
-    nearest = min(_frames_to_edge(present, index, -1, frame_count, limit),
-                  _frames_to_edge(present, index, +1, frame_count, limit))
+    nearest = min(_frames_to_edge(present, index, -1, frame_count, limit, cuts),
+                  _frames_to_edge(present, index, +1, frame_count, limit, cuts))
     if nearest >= limit:
         return 1.0
     t = (nearest + 1) / (fade + 1)
@@ -57,5 +64,6 @@ def faded_blend(blend, analysis, track_id: int, index: int):
     ``analysis`` (``deage.face.analysis.Analysis``) at frame ``index``; unchanged without an analysis."""
     if blend.fade <= 0 or analysis is None or track_id not in analysis.track_ids:
         return blend
-    weight = track_weight(analysis.track(track_id).faces, index, analysis.frame_count, blend.fade)
+    weight = track_weight(analysis.track(track_id).faces, index, analysis.frame_count, blend.fade,
+                          frozenset(getattr(analysis, "cuts", ())))
     return blend if weight >= 1.0 else dataclasses.replace(blend, amount=blend.amount * weight)

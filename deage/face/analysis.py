@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
@@ -80,7 +80,7 @@ class AnalysisSettings:
             photos only, the default), ``"keyframes"`` (every detection of a clip) or ``"off"``.
     Tracking: see ``deage.face.track.TrackerConfig`` for ``match_iou``, ``min_appearance``,
         ``max_shape_change``, ``min_step_iou``, ``min_visible``, ``keyframe_patience``,
-        ``reanchor_distance``, ``coast_frames``, ``backfill``, ``min_track_score``, ``search_every``
+        ``reanchor_distance``, ``coast_frames``, ``backfill``, ``min_track_score``, ``cuts``, ``search_every``
         (in a clip with dlib's detector, the searcher is dlib's photo-mode detector: faces down to
         40 px and heads tilted up to ~65 degrees; 0.5-2.5 s a search on a CPU).
     Identity:
@@ -113,6 +113,7 @@ class AnalysisSettings:
     backfill: bool = _T.backfill
     min_track_score: float = _T.min_track_score
     search_every: int = _T.search_every
+    cuts: bool = _T.cuts
     descriptors: bool = _T.descriptors
     descriptor_interval: int = _T.descriptor_interval
     reid_threshold: float | None = _T.reid_threshold
@@ -181,6 +182,7 @@ class Analysis:
         tracks: sorted by id (ids start at 1).
         frames_without_face: frames no track covers.
         keyframes: frames where the detector ran.
+        cuts: first frames of new shots (hard cuts; no track runs across one).
         from_cache: True when this analysis was loaded from the disk cache (not part of equality).
         source: the clip's path, for messages ("" when unknown).
     """
@@ -194,6 +196,7 @@ class Analysis:
     tracks: list[Track]
     frames_without_face: list[int]
     keyframes: list[int] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)
     from_cache: bool = field(default=False, compare=False)
     source: str = field(default="", compare=False)
 
@@ -201,9 +204,9 @@ class Analysis:
         if not isinstance(other, Analysis):
             return NotImplemented
         same_meta = (self.clip_hash, self.settings, self.frame_count, self.fps, self.width, self.height,
-                     self.frames_without_face, self.keyframes) == (
+                     self.frames_without_face, self.keyframes, self.cuts) == (
             other.clip_hash, other.settings, other.frame_count, other.fps, other.width, other.height,
-            other.frames_without_face, other.keyframes)
+            other.frames_without_face, other.keyframes, other.cuts)
         return same_meta and len(self.tracks) == len(other.tracks) and all(
             _tracks_equal(a, b) for a, b in zip(self.tracks, other.tracks)
         )
@@ -269,6 +272,7 @@ class Analysis:
             "tracks": self.summary(),
             "frames_without_face": _ranges(self.frames_without_face),
             "keyframes": len(self.keyframes),
+            "cuts": self.cuts,
         }
         if faces:
             for row, t in zip(out["tracks"], self.tracks):
@@ -299,6 +303,7 @@ class Analysis:
             "height": self.height,
             "frames_without_face": self.frames_without_face,
             "keyframes": self.keyframes,
+            "cuts": self.cuts,
             "tracks": self.track_ids,
             "source": self.source,
         }
@@ -332,6 +337,7 @@ class Analysis:
                 tracks=tracks,
                 frames_without_face=[int(i) for i in meta["frames_without_face"]],
                 keyframes=[int(i) for i in meta["keyframes"]],
+                cuts=[int(i) for i in meta.get("cuts", [])],
                 source=str(meta.get("source", "")),
             )
         except DeageError:
@@ -478,6 +484,7 @@ def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_
         tracks=raw.tracks,
         frames_without_face=[i for i in range(raw.frame_count) if i not in covered],
         keyframes=raw.keyframes,
+        cuts=raw.cuts,
         source=source,
     )
 

@@ -51,6 +51,7 @@ from deage.face.backends.dlib_backend import (
 from deage.face.detect import box_iou, points_box, visible_fraction
 from deage.face.protocols import Detector, Landmarker, Recognizer
 from deage.types import Face, Image, Points, Track
+from deage.video.cuts import CutDetector
 
 RIGID = slice(27, 48)
 """Nose and eye landmarks: they move least with expression, so they place the tracking box."""
@@ -98,6 +99,9 @@ class TrackerConfig:
             ``searcher`` (a slower detector that finds smaller and tilted faces) runs on the
             keyframe, at most every this many frames; the gap doubles after each search that
             finds nothing (up to 8x), so a faceless shot pays for a few searches only. 0 = never.
+        cuts: detect hard cuts between shots (``deage.video.cuts``): every track ends at a cut
+            (after it, only an identity descriptor can give a face an earlier id) and the first
+            frame of a shot is a keyframe.
     """
 
     detect_every: int = 10
@@ -116,6 +120,7 @@ class TrackerConfig:
     backfill: bool = True
     min_track_score: float = 0.6
     search_every: int = 48
+    cuts: bool = True
 
     def __post_init__(self) -> None:
         if int(self.detect_every) < 1:
@@ -138,6 +143,7 @@ class TrackingResult:
         frame_count: frames seen.
         height, width: frame size in pixels.
         redetections: keyframes triggered by a doubtful fit rather than by the schedule.
+        cuts: first frames of new shots (hard cuts found in the clip).
     """
 
     tracks: list[Track]
@@ -146,6 +152,7 @@ class TrackingResult:
     height: int
     width: int
     redetections: int = 0
+    cuts: list[int] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- pure helpers on landmarks
@@ -265,6 +272,8 @@ class FaceTracker:
         self.searcher = searcher if config.search_every > 0 else None
         self._search_gap = config.search_every
         self._next_search = 0
+        self._cut_detector = CutDetector() if config.cuts else None
+        self._cuts: list[int] = []
         self._gray_landmarker = isinstance(landmarker, DlibLandmarker)
         self._live: dict[int, _Live] = {}
         self._lost: dict[int, _Live] = {}
@@ -293,6 +302,13 @@ class FaceTracker:
         self._count += 1
         gray = to_gray(frame)
         fit_image = gray if self._gray_landmarker else frame
+        cut = self._cut_detector is not None and self._cut_detector.is_cut(gray)
+        if cut:  # a new shot: no track carries over, nothing is followed back across the cut
+            self._cuts.append(index)
+            self._lost.update(self._live)
+            self._live.clear()
+            self._buffer.clear()
+            self._next_search, self._search_gap = index, self.config.search_every
 
         proposals: dict[int, tuple[np.ndarray, bool]] = {}
         for tid, live in self._live.items():
@@ -302,7 +318,7 @@ class FaceTracker:
         self._flag_duplicates(proposals)
 
         doubtful = any(not ok for _, ok in proposals.values())
-        due = not self._keyframes or index - self._keyframes[-1] >= self.config.detect_every
+        due = cut or not self._keyframes or index - self._keyframes[-1] >= self.config.detect_every
         if due or doubtful:
             if doubtful and not due:
                 self._redetections += 1
@@ -323,7 +339,7 @@ class FaceTracker:
             if track.faces and max(f.score for f in track.faces.values()) >= self.config.min_track_score:
                 tracks.append(Track(len(tracks) + 1, dict(track.faces)))
         h, w = self._shape if self._shape is not None else (0, 0)
-        return TrackingResult(tracks, list(self._keyframes), self._count, h, w, self._redetections)
+        return TrackingResult(tracks, list(self._keyframes), self._count, h, w, self._redetections, list(self._cuts))
 
     # -- steps
 
@@ -510,7 +526,7 @@ class FaceTracker:
                     dist = min(self.recognizer.distance(det.descriptor, d) for d in old.descriptors)
                     if dist < threshold:
                         cost[i, j] = dist
-                elif index - old.last_frame <= coast:
+                elif index - old.last_frame <= coast and not any(old.last_frame < c <= index for c in self._cuts):
                     iou = box_iou(det.box, box_from_points(old.points, old.relation))[0, 0]
                     if iou >= cfg.match_iou:
                         cost[i, j] = 1.0 - iou
