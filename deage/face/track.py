@@ -2,6 +2,7 @@
 
 How one frame is handled (``FaceTracker.update``):
 
+0. **Cut?** A frame that starts a new shot (``deage.video.cuts``) ends every track and is a keyframe.
 1. **Propagate.** Every live track re-fits its 68 landmarks inside a box placed from its
    previous landmarks, moved by its last frame-to-frame motion (~1.5 ms a face with dlib; a head
    tilted by ``ROLL_MIN`` or more is fitted turned upright), then
@@ -20,8 +21,8 @@ How one frame is handled (``FaceTracker.update``):
    tilted faces) runs on keyframes, ever more rarely while it finds nothing (``search_every``).
 3. **Born or returning faces.** An unmatched detection is compared with ended tracks by identity
    descriptor (only here, and every ``descriptor_interval`` frames per track: a dlib descriptor
-   costs ~70 ms), or, without descriptors, by position for a short gap; a match revives the old
-   id, else a new id starts. A new track is then followed backwards over the frames since the
+   costs ~70 ms), or, without descriptors, by position for a short gap within the shot; a match
+   revives the old id, else a new id starts. A new track is then followed backwards over the frames since the
    previous keyframe (``backfill``), so a face that entered between keyframes starts on the
    frame it became trackable, not on the next keyframe.
 
