@@ -22,6 +22,8 @@ from deage.safe_write import atomic_output
 
 LOOK_VERSION = 1
 _SECTIONS = ("edit", "blend")
+IDENTITY = "identity"
+"""The editor name (and the CLI's ``--look`` word) for a pass-through render that changes nothing."""
 _TOP_KEYS = {"version", "name", "editor", "faces", "edit", "blend", "keyframes", "notes", "consent", "burn_in"}
 
 
@@ -39,7 +41,7 @@ class Look:
         burn_in: draw a visible "AI-altered" label on every output frame.
     """
 
-    editor: str = "identity"  # IDENTITY
+    editor: str = IDENTITY
     edit: dict[str, Any] = field(default_factory=dict)
     blend: dict[str, Any] = field(default_factory=dict)
     faces: Any = "all"
@@ -86,7 +88,7 @@ class Look:
             if not isinstance(data.get(section, {}), dict):
                 raise LookError(f"'{section}' must be an object", source)
         look = cls(
-            editor=str(data.get("editor", "identity")),
+            editor=str(data.get("editor", IDENTITY)),
             edit=dict(data.get("edit", {})),
             blend=dict(data.get("blend", {})),
             faces=data.get("faces", "all"),
@@ -191,10 +193,6 @@ def _validate_faces(faces: Any, source: str | Path | None) -> None:
         f"'faces' must be \"all\", \"largest\", a list of track ids or {{\"reference\": \"photo.jpg\"}}, got {faces!r}",
         source,
     )
-
-
-IDENTITY = "identity"
-"""The editor name (and the CLI's ``--look`` word) for a pass-through render that changes nothing."""
 
 
 def default_look() -> Look:

@@ -122,8 +122,7 @@ def analysis_models(settings: Any | None = None, photo: bool = False) -> list[di
 
                 out.append({"name": "dlib_hog_frontal", "role": role, "file": None, "sha256": None,
                             "note": f"built into dlib {dlib.__version__}"})
-            cnn = getattr(settings, "cnn", "off")
-            if role == "detector" and not (cnn == "keyframes" or (cnn == "stills" and photo)):
+            if role == "detector" and not settings.runs_cnn(photo):
                 continue
             keys = {"detector": ("cnn_detector",), "landmarker": ("landmarks68",),
                     "recognizer": ("descriptor", "landmarks5")}[role]

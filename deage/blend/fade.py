@@ -64,6 +64,5 @@ def faded_blend(blend, analysis, track_id: int, index: int):
     ``analysis`` (``deage.face.analysis.Analysis``) at frame ``index``; unchanged without an analysis."""
     if blend.fade <= 0 or analysis is None or track_id not in analysis.track_ids:
         return blend
-    weight = track_weight(analysis.track(track_id).faces, index, analysis.frame_count, blend.fade,
-                          frozenset(getattr(analysis, "cuts", ())))
+    weight = track_weight(analysis.track(track_id).faces, index, analysis.frame_count, blend.fade, analysis.cuts)
     return blend if weight >= 1.0 else dataclasses.replace(blend, amount=blend.amount * weight)

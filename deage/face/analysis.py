@@ -133,6 +133,10 @@ class AnalysisSettings:
         if self.cnn not in CNN_MODES:
             raise DeageError(f"cnn must be one of {', '.join(CNN_MODES)}, got {self.cnn!r}")
 
+    def runs_cnn(self, photo: bool) -> bool:
+        """Whether dlib's CNN detector runs in an analysis with these settings (``photo``: of a single image)."""
+        return self.cnn == "keyframes" or (self.cnn == "stills" and photo)
+
     def tracker_config(self) -> TrackerConfig:
         """The ``TrackerConfig`` these settings describe."""
         names = [f.name for f in dataclasses.fields(TrackerConfig)]
@@ -452,9 +456,8 @@ def _engines(settings: AnalysisSettings, total: int | None = None):
     searcher = None
     if settings.detector == "dlib":
         photo = total == 1
-        cnn = settings.cnn == "keyframes" or (settings.cnn == "stills" and photo)
         options = dict(min_face_size=settings.min_face_size, scale=settings.detect_scale, upsample=settings.upsample,
-                       threshold=settings.detect_threshold, landmarker=landmarker, cnn=cnn)
+                       threshold=settings.detect_threshold, landmarker=landmarker, cnn=settings.runs_cnn(photo))
         if not photo and settings.search_every > 0:
             searcher = make_detector(settings.detector, **options, photo=True)
         options["photo"] = photo

@@ -333,7 +333,7 @@ class DlibDetector:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         k = 120.0 / side  # the face ~120 px across: well inside MMOD's range, and quick
         crop_side = int(round(2.5 * side * k))
-        matrix = np.array([[k, 0, crop_side / 2 - k * cx], [0, k, crop_side / 2 - k * cy]])
+        matrix = upright_matrix(np.array([cx, cy]), 0.0, k, np.full(2, crop_side / 2))
         crop = cv2.warpAffine(gray, matrix, (crop_side, crop_side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
         expected = np.array([crop_side / 2 - 60, crop_side / 2 - 60, crop_side / 2 + 60, crop_side / 2 + 60])
         with self._lock:
@@ -361,8 +361,8 @@ class DlibDetector:
             pts = self.landmarker.fit_points(gray, box)
             if abs(roll_degrees(pts)) >= ROLL_REFIT:
                 over = overlapping(box, [r[0] for r in rolled])
-                fit_box, angle = (rolled[over[0]][0], rolled[over[0]][2]) if over else (box, 0.0)
-                pts = self._fit_tilted(gray, fit_box, angle)
+                pts = (self._fit_tilted(gray, rolled[over[0]][0], rolled[over[0]][2]) if over
+                       else self._fit_tilted(gray, box, 0.0, pts))
             found.append((box, score, pts))
         # 2. Faces only the turned passes see (tilted beyond HOG's reach), fitted at their angle.
         for box, score, angle in rolled:
@@ -383,10 +383,12 @@ class DlibDetector:
         return [Face(box=box, score=score, keypoints5=keypoints5_from_landmarks(pts), landmarks=pts)
                 for box, score, pts in found]
 
-    def _fit_tilted(self, gray: np.ndarray, box: np.ndarray, angle: float) -> Points:
+    def _fit_tilted(self, gray: np.ndarray, box: np.ndarray, angle: float, pts: Points | None = None) -> Points:
         """68 landmarks in ``box`` fitted turned upright by ``angle``, then (up to twice) by the roll
-        they show when it differs by 5 degrees or more: a fit at a rough angle shows the tilt."""
-        pts = self.landmarker.fit_points(gray, box, angle)
+        they show when it differs by 5 degrees or more: a fit at a rough angle shows the tilt.
+        ``pts``: that first fit, when already made."""
+        if pts is None:
+            pts = self.landmarker.fit_points(gray, box, angle)
         for _ in range(2):
             roll = roll_degrees(pts)
             if abs(roll - angle) < 5.0:
@@ -409,22 +411,19 @@ class DlibDetector:
         turned = cv2.warpAffine(gray, turn, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         # at most a clip frame's scale: small *and* tilted faces are rare, and the turned frame is bigger
         s = min(self.detection_scale(h, w), HOG_WINDOW / auto_min_face_size(h, w))
-        small, sx, sy = _rescaled(turned, s)
-        with self._lock:
-            rects, margins, _ = self._hog.run(small, self.upsample, self.threshold)
         back = cv2.invertAffineTransform(turn)
         out = []
-        for rect, margin in zip(rects, margins):
-            box = _frame_box(rect, sx, sy).astype(np.float64)
+        for box, score in self._hog_boxes(turned, s):
             centre = back @ np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 1.0])
             half = (box[2:] - box[:2]) / 2
             frame_box = np.concatenate([centre - half, centre + half]).astype(np.float32)
             new = not known or box_iou(frame_box[None], np.stack(known)).max() < 0.3
             # Turned frames bring out more false faces (textures at odd angles): a new face needs
             # the CNN's word where it runs, else a clear HOG margin.
-            if new and not (self._cnn_confirms(turned, box) if self._cnn is not None else margin >= ROLLED_MIN_MARGIN):
+            if new and not (self._cnn_confirms(turned, box) if self._cnn is not None
+                            else score >= hog_score_to_unit(ROLLED_MIN_MARGIN)):
                 continue
-            out.append((frame_box, hog_score_to_unit(margin)))
+            out.append((frame_box, score))
         return out
 
 
