@@ -8,12 +8,13 @@ git, ~50 MB):
 - ``example_1080.mp4``: the example clip at 1920x1080 (``--seconds``, 24 fps), and ``cache/``:
   its face analysis, made here (the render then needs no face models there);
 - ``whl/``: PyAV and dlib-bin wheels for CPython 3.12 on x86-64 Linux (``pip download``);
-- ``run.sh``: installs the wheels into /tmp/site and runs ``benchmarks/scale.py --gpu`` on the
-  clip, writing its output to ``$OUT/gpu.txt`` when ``OUT`` is set.
+- ``standin.onnx``: a stand-in editor for ``benchmarks/gpu_onnx.py`` (onnxruntime CUDA wiring);
+- ``run.sh``: installs the wheels into /tmp/site, runs ``benchmarks/gpu_onnx.py`` (when the machine
+  has onnxruntime) and ``benchmarks/scale.py --gpu`` on the clip, writing its output to ``$OUT/gpu.txt`` when ``OUT`` is set.
 
 Usage::
 
-    .venv/bin/python benchmarks/gpu_kit.py [--seconds 6]
+    .venv/bin/python benchmarks/gpu_kit.py [--seconds 20]
     # then, on the GPU machine, from the repository root (with .gpukit/ sent along):
     bash .gpukit/run.sh
 """
@@ -41,8 +42,10 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
     || { echo "installing the wheels failed"; exit 3; }
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nproc; } 2>&1 | tee "$log"
+timeout 120 python3 benchmarks/gpu_onnx.py .gpukit/standin.onnx --device cuda 2>&1 | tee -a "$log"
 python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 --cache-dir .gpukit/cache \\
-    --gpu-threads "${THREADS:-1,4,8,14}" 2>&1 | tee -a "$log"
+    --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" \\
+    --gpu-processes "${PROCESSES:-4,8,12}" 2>&1 | tee -a "$log"
 """
 
 
@@ -61,9 +64,16 @@ def download_wheels(folder: Path) -> None:
     subprocess.run(cmd, check=True)
 
 
+def make_standin(path: Path) -> Path:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from gpu_onnx import make_standin as build
+
+    return build(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="clip length at 24 fps (default 6 s)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="clip length at 24 fps (default 20 s)")
     args = parser.parse_args(argv)
     from deage.face.analysis import analyse_clip
 
@@ -74,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     analysis = analyse_clip(clip, cache_dir=KIT / "cache")
     print(f"{clip}: {analysis.frame_count} frames, {len(analysis.tracks)} track(s), analysis cached in {KIT / 'cache'}")
     download_wheels(KIT / "whl")
+    make_standin(KIT / "standin.onnx")
     (KIT / "run.sh").write_text(RUN_SH)
     size = sum(f.stat().st_size for f in KIT.rglob("*") if f.is_file())
     print(f"{KIT}: {size / 2**20:.1f} MiB. On the GPU machine, from the repository root: bash .gpukit/run.sh")

@@ -139,6 +139,75 @@ def _frame_difference(a: Path, b: Path) -> tuple[float, float]:
     return worst, total / max(count, 1)
 
 
+def codec_stages(clip: Path, count: int = 48) -> dict:
+    """Where a transcode's time goes, per frame: decoding without RGB conversion (fps), the RGB
+    conversion and the encoder's conversion (ms, one thread), encoding converted frames (fps)."""
+    from deage.video import ClipWriter, open_clip
+
+    with open_clip(clip) as c:
+        info = c.info
+        t0 = time.perf_counter()
+        decoded = [f for _, f in zip(range(count), c.deferred_frames())]
+        decode_fps = len(decoded) / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rgb = [f() for f in decoded]
+        to_rgb_ms = (time.perf_counter() - t0) / len(rgb) * 1e3
+    with tempfile.TemporaryDirectory(prefix="deage-bench-stages-") as tmp:
+        with ClipWriter(Path(tmp) / "out.mp4", fps=info.fps, width=info.width, height=info.height) as writer:
+            writer.write(rgb[0])
+            t0 = time.perf_counter()
+            prepared = [writer.prepare(f) for f in rgb[1:]]
+            prepare_ms = (time.perf_counter() - t0) / len(prepared) * 1e3
+            t0 = time.perf_counter()
+            for f in prepared:
+                writer.write(f)
+            encode_fps = len(prepared) / (time.perf_counter() - t0)
+    return {"decode_fps": decode_fps, "to_rgb_ms": to_rgb_ms, "prepare_ms": prepare_ms, "encode_fps": encode_fps}
+
+
+def per_frame_ms(clip: Path, look, analysis, device: str, count: int = 24) -> tuple[float, float]:
+    """``FrameRenderer.render`` on one thread, after a warm-up: (ms per frame, of which the editor)."""
+    import torch
+
+    from deage.render import FrameRenderer
+    from deage.video import open_clip
+
+    renderer = FrameRenderer(look, analysis=analysis, device=device)
+    spent = [0.0]
+    edit = renderer.editor.edit
+
+    def timed_edit(*a, **k):
+        t = time.perf_counter()
+        try:
+            return edit(*a, **k)
+        finally:
+            spent[0] += time.perf_counter() - t
+
+    renderer.editor.edit = timed_edit
+    with open_clip(clip) as c:
+        frames = list(c.frames(0, count + 2))
+    for i in range(2):
+        renderer.render(frames[i], i, analysis.faces_at(i), masks=False)
+    spent[0] = 0.0
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for i in range(2, count + 2):
+        renderer.render(frames[i], i, analysis.faces_at(i), masks=False)
+    return (time.perf_counter() - t0) / count * 1e3, spent[0] / count * 1e3
+
+
+def timed_render(clip: Path, out: Path, look, analysis, **kwargs):
+    """``render_clip`` and its steady rate: frames after the first second over the time they took
+    (worker start-up and the first frames' latency excluded)."""
+    stamps: list[float] = []
+    result = render_clip(clip, out, look, analysis=analysis, provenance=False,
+                         progress=lambda done, total: stamps.append(time.perf_counter()), **kwargs)
+    skip = min(24, len(stamps) - 2)
+    steady = (len(stamps) - 1 - skip) / max(stamps[-1] - stamps[skip], 1e-9) if skip >= 0 else float("nan")
+    return result, steady
+
+
 def section_gpu(args, look) -> None:
     import torch
 
@@ -158,14 +227,37 @@ def section_gpu(args, look) -> None:
         base = measure_transcode(clip)
         print(f"  decode + encode                       {base['transcode_fps']:6.1f} fps  (decode alone "
               f"{base['decode_fps']:.1f} fps)")
-        outputs = {}
+        stages = codec_stages(clip)
+        print(f"  stages: decode without RGB conversion {stages['decode_fps']:.1f} fps; RGB conversion "
+              f"{stages['to_rgb_ms']:.1f} ms; encoder's conversion {stages['prepare_ms']:.1f} ms; encoding "
+              f"converted frames {stages['encode_fps']:.1f} fps")
         for device in ("cpu", "cuda"):
-            for threads in (int(t) for t in args.gpu_threads.split(",")):
-                out = folder / f"{device}{threads}.mp4"
-                r = render_clip(clip, out, look, analysis=analysis, device=device, workers=threads, provenance=False)
+            total, editor = per_frame_ms(clip, look, analysis, device)
+            print(f"  FrameRenderer.render device={device:<4} one thread: {total:.1f} ms/frame (editor {editor:.1f} ms)")
+        import cv2
+
+        default_cv2 = cv2.getNumThreads()
+        outputs = {}
+        for cv2_threads in args.gpu_cv2_threads.split(","):
+            cv2.setNumThreads(default_cv2 if cv2_threads == "default" else int(cv2_threads))
+            for device in ("cpu", "cuda"):
+                for threads in (int(t) for t in args.gpu_threads.split(",") if t):
+                    out = folder / f"{device}{threads}.mp4"
+                    r, steady = timed_render(clip, out, look, analysis, device=device, workers=threads)
+                    outputs.setdefault(device, out)
+                    print(f"  render_clip device={device:<4} {threads:2d} thread{'s' if threads > 1 else ' '} "
+                          f"cv2 threads {cv2.getNumThreads():2d}  {r.fps:6.1f} fps  "
+                          f"({r.fps / base['transcode_fps']:.2f}x transcode; after the first second {steady:.1f} fps)")
+        cv2.setNumThreads(default_cv2)
+        for device in ("cpu", "cuda"):
+            for n in (int(p) for p in args.gpu_processes.split(",") if p):
+                out = folder / f"{device}p{n}.mp4"
+                r, steady = timed_render(clip, out, look, analysis, device=device, processes=n)
                 outputs.setdefault(device, out)
-                print(f"  render_clip device={device:<4} {threads:2d} thread{'s' if threads > 1 else ' '}   "
-                      f"{r.fps:6.1f} fps  ({r.fps / base['transcode_fps']:.2f}x transcode)")
+                same = sha(out) == sha(outputs[device])
+                print(f"  render_clip device={device:<4} {n:2d} processes             {r.fps:6.1f} fps  "
+                      f"({r.fps / base['transcode_fps']:.2f}x transcode; after the first second {steady:.1f} fps; "
+                      f"{'same file as' if same else 'DIFFERS from'} the threaded render)")
         worst, mean = _frame_difference(outputs["cpu"], outputs["cuda"])
         print(f"  cpu vs cuda output, decoded frames: max {worst:.0f} levels, mean {mean:.3f} levels")
         try:
@@ -203,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="local Ray workers for --ray")
     parser.add_argument("--gpu-workers", default="4,12", help="local Ray workers for --gpu")
     parser.add_argument("--gpu-threads", default="1,4,8,14", help="editing threads of render_clip for --gpu")
+    parser.add_argument("--gpu-processes", default="4,8,12",
+                        help="worker processes of render_clip to try for --gpu (comma-separated; empty: none)")
+    parser.add_argument("--gpu-cv2-threads", default="default",
+                        help="OpenCV thread counts to try for --gpu (comma-separated; 'default' = OpenCV's own)")
     parser.add_argument("--chunk", type=int, default=24, help="frames per Ray range")
     parser.add_argument("--lengths", default="200,2000", help="clip lengths (frames) for --memory")
     parser.add_argument("--memory-size", default="640x360", help="frame size for --memory")

@@ -122,6 +122,8 @@ def cmd_render(args: argparse.Namespace) -> int:
                       analysis_settings=analysis_settings(args),
                       device=args.device, progress=lambda done, total: bar.update(done - bar.n))
         if args.ray is not None:
+            if args.processes:
+                raise DeageError("--processes does not combine with --ray (Ray gives each range its own process)")
             if args.first_frame is not None:
                 raise DeageError("--first-frame is not supported with --ray yet; render without --ray")
             from deage.scale.ray_render import render_clip_ray
@@ -130,7 +132,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                                      chunk=args.chunk, work_dir=args.work_dir, resume=not args.no_resume, **kwargs)
         else:
             result = render_clip(args.clip, args.output, look, workers=args.workers, first_frame=args.first_frame,
-                                 **kwargs)
+                                 processes=args.processes, **kwargs)
     finally:
         bar.close()
     print(f"rendered {result.frames} frames ({result.fps:.1f} fps) with look '{look.name or look.editor}' -> {result.output}")
@@ -216,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matte", default=None, help="also write the blend matte (e.g. matte.%%04d.png, matte.mov)")
     p.add_argument("--device", default=None, help="cpu, cuda[:N] or auto (default $DEAGE_DEVICE or cpu)")
     p.add_argument("--workers", type=int, default=None, help="ranges at once with --ray, else editing threads")
+    p.add_argument("--processes", type=int, default=0,
+                   help="edit on N worker processes instead of threads (many-core / GPU machines; same pixels)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="render frame ranges on Ray (no ADDRESS: a local cluster); write it after CLIP")
     p.add_argument("--chunk", type=int, default=240, help="frames per Ray task")

@@ -18,6 +18,7 @@ uses the CPU path, the default, which the GPU path matches within 2 levels (see 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -148,22 +149,25 @@ class FrameRenderer:
         if hasattr(self.editor, "prepare"):
             self.editor.prepare(look, analysis)
         self.device = resolve_device(device)
+        self._streams = threading.local()
 
     @property
     def needs_faces(self) -> bool:
         return self.spec.needs_faces
 
-    def render(self, frame: Image, index: int, faces: dict[int, Face]) -> tuple[Image, list[np.ndarray]]:
+    def render(self, frame: Image, index: int, faces: dict[int, Face], *,
+               masks: bool = True) -> tuple[Image, list[np.ndarray]]:
         """Edit ``frame`` (RGB uint8 (H, W, 3), not modified) at clip index ``index``.
 
         ``faces`` maps track id -> that track's face in this frame (the selected tracks only).
 
         Returns the new frame and, per edited face, its blend mask in frame coordinates
-        (float32 (H, W) in [0, 1]; the union is the matte for compositing).
+        (float32 (H, W) in [0, 1]; the union is the matte for compositing); no masks (an empty
+        list) when ``masks`` is False, which saves a frame-sized array per face.
         """
-        masks: list[np.ndarray] = []
+        mattes: list[np.ndarray] = []
         if not self.spec.needs_faces:
-            return frame.copy(), masks
+            return frame.copy(), mattes
         look = self.look.at(index)
         from deage.blend.params import BlendParams
 
@@ -171,14 +175,15 @@ class FrameRenderer:
         blend = BlendParams.from_dict(look.blend)
         todo = [(track_id, face) for track_id, face in faces.items() if face.landmarks is not None]
         if not todo:
-            return frame.copy(), masks
+            return frame.copy(), mattes
         from deage.blend.fade import faded_blend
 
         blends = {track_id: faded_blend(blend, self.analysis, track_id, index) for track_id, _ in todo}
         if self.device is not None:
             from deage.gpu.render import render_faces_torch
 
-            return render_faces_torch(frame, todo, self._edit, params, blends, self.device)
+            with self._stream():
+                return render_faces_torch(frame, todo, self._edit, params, blends, self.device, masks=masks)
         from deage.blend.composite import composite
         from deage.edit.base import crop_size_for
         from deage.face.align import align_face
@@ -187,9 +192,26 @@ class FrameRenderer:
         for track_id, face in todo:
             aligned = align_face(out, face, "ffhq", crop_size_for(face))
             result = self._edit(aligned, params, track_id)
-            out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)
-            masks.append(mask)
-        return out, masks
+            if masks:
+                out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)
+                mattes.append(mask)
+            else:
+                out = composite(out, aligned, result, blends[track_id])
+        return out, mattes
+
+    def _stream(self) -> Any:
+        """A CUDA stream of this thread's own while on a CUDA device (threads then do not wait
+        on each other's work when they copy results back), else a no-op context."""
+        import contextlib
+
+        if self.device is None or self.device.type != "cuda":
+            return contextlib.nullcontext()
+        import torch
+
+        stream = getattr(self._streams, "stream", None)
+        if stream is None:
+            stream = self._streams.stream = torch.cuda.Stream(self.device)
+        return torch.cuda.stream(stream)
 
     def _edit(self, aligned: Any, params: Any, track_id: int) -> Any:
         if getattr(self.editor, "per_track", False):
@@ -234,13 +256,18 @@ def render_frames(
     workers: int | None = None,
     progress: ProgressFn | None = None,
     deep: bool = False,
+    prepare: Callable[[Any, np.ndarray | None], tuple[Any, Any]] | None = None,
+    conversion: Callable[[], Any] | None = None,
+    processes: int = 0,
 ) -> RangeStats:
     """Stream clip frames ``start - lead_in .. stop - 1`` through ``renderer`` into ``sink``.
 
     Args:
         frames: an iterable of RGB uint8 frames starting at clip index ``start - lead_in``
             (``clip.frames(start - lead_in, stop)``); with ``deep``, float32 RGB frames at the
-            source's full precision (``clip.frames_float(...)``).
+            source's full precision (``clip.frames_float(...)``). Items may also be zero-argument
+            functions giving such a frame (``clip.deferred_frames``): they are called on the
+            editing threads, so the RGB conversion does not hold up decoding.
         renderer, selection: how to edit, and which faces.
         sink: ``sink(index, image, matte)`` for every frame from ``start`` on, in order, on the
             calling thread; ``matte`` is uint16 (H, W) when ``matte`` is set, else None.
@@ -252,28 +279,47 @@ def render_frames(
             8-bit view and the edit is added back to the plate as a difference (``onto_plate``), so
             every pixel the edit leaves alone keeps the plate's exact value, highlights above 1
             included; the sink then gets float32 images.
+        prepare: ``prepare(image, matte) -> (image, matte)``, called on the editing threads
+            before the sink (``RenderOutputs.prepare``: the encoder's colour conversion; with
+            ``processes`` it also receives the workers' ``FramePlanes``).
+        conversion: with ``processes``: gives the picture encoder's ``EncoderConversion`` (or
+            None while it is not known yet), which the workers then apply (``RenderOutputs.conversion``).
+        processes: edit on this many worker processes (``deage.scale.processes``) instead of
+            threads (``workers`` is then ignored); 0 = threads.
     """
-    from deage.review.burn_in import burn_in_label
-    from deage.scale.outputs import matte_to_uint16
+    import contextlib
+
     from deage.scale.pipeline import PipelineSettings, run_pipeline
+    from deage.scale.processes import ProcessEditing
     from deage.video.pixels import float_to_uint8
 
-    settings = PipelineSettings.for_machine() if workers is None else PipelineSettings(workers=workers)
+    editing = ProcessEditing(renderer, processes) if processes else None
+    if editing is not None:
+        settings = PipelineSettings(workers=editing.processes)
+    else:
+        settings = PipelineSettings.for_machine() if workers is None else PipelineSettings(workers=workers)
     stats = RangeStats()
     first = start - lead_in
 
+    def edit(index: int, frame: Image, faces: dict[int, Face]) -> tuple[Any, np.ndarray | None]:
+        if editing is not None:
+            encoder = conversion() if conversion is not None and not deep and index >= start else None
+            return editing.edit(index, frame, faces, matte=matte, burn_in=burn_in, conversion=encoder)
+        return edit_frame(renderer, index, frame, faces, matte=matte, burn_in=burn_in)
+
     def process(item: tuple[int, Image]) -> tuple[int, Image, np.ndarray | None, int]:
         index, frame = item
+        if callable(frame):
+            frame = frame()
         plate = frame if deep else None
         if plate is not None:
             frame = float_to_uint8(plate)
         faces = selection.faces_at(index) if renderer.needs_faces else {}
-        out, masks = renderer.render(frame, index, faces)
-        if burn_in:
-            out = burn_in_label(out)
+        out, alpha = edit(index, frame, faces)
         if plate is not None:
             out = onto_plate(plate, frame, out)
-        alpha = matte_to_uint16(masks, frame.shape[:2]) if matte else None
+        if prepare is not None and index >= start:
+            out, alpha = prepare(out, alpha)
         return index, out, alpha, len(faces)
 
     def deliver(result: tuple[int, Image, np.ndarray | None, int]) -> None:
@@ -287,8 +333,22 @@ def render_frames(
         if progress is not None:
             progress(index - start + 1, stop - start)
 
-    run_pipeline(zip(range(first, stop), frames), process, deliver, settings)
+    with editing if editing is not None else contextlib.nullcontext():
+        run_pipeline(zip(range(first, stop), frames), process, deliver, settings)
     return stats
+
+
+def edit_frame(renderer: FrameRenderer, index: int, frame: Image, faces: dict[int, Face], *,
+               matte: bool = False, burn_in: bool = False) -> tuple[Image, np.ndarray | None]:
+    """One frame of a render: ``renderer.render``, the burnt-in label when ``burn_in``, and the
+    uint16 (H, W) matte when ``matte`` (else None)."""
+    from deage.review.burn_in import burn_in_label
+    from deage.scale.outputs import matte_to_uint16
+
+    out, masks = renderer.render(frame, index, faces, masks=matte)
+    if burn_in:
+        out = burn_in_label(out)
+    return out, (matte_to_uint16(masks, frame.shape[:2]) if matte else None)
 
 
 def onto_plate(plate: np.ndarray, before: Image, after: Image) -> np.ndarray:
@@ -341,6 +401,7 @@ def render_clip(
     device: Any = None,
     workers: int | None = None,
     first_frame: int | None = None,
+    processes: int = 0,
 ) -> RenderResult:
     """Render ``source`` with ``look`` into ``output`` (format from the extension).
 
@@ -366,6 +427,8 @@ def render_clip(
             sequence, format from the extension; see ``deage.scale.outputs``).
         device: where faces are aligned and composited (``"cpu"``, ``"cuda"``...; ``resolve_device``).
         workers: editing threads (default ``PipelineSettings.for_machine()``: half the cores, 2 to 8).
+        processes: edit on this many worker processes instead of threads (``deage.scale.processes``:
+            for many-core and GPU machines, where threads stop scaling; same pixels); 0 = threads.
 
     Raises:
         MediaError, OutputError, LookError, NoFaceError: bad input, with a one-line message.
@@ -394,9 +457,10 @@ def render_clip(
         with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
                            first_frame_number=first_frame) as outputs:
             stats = render_frames(
-                clip.frames_float(start, stop) if deep else clip.frames(start, stop), renderer, selection,
+                clip.deferred_frames(start, stop, precision=deep), renderer, selection,
                 outputs.write, start=start, stop=stop, matte=matte is not None, burn_in=look.burn_in,
-                workers=workers, progress=progress, deep=deep,
+                workers=workers, progress=progress, deep=deep, prepare=outputs.prepare,
+                conversion=outputs.conversion, processes=processes,
             )
     result.faces_edited, result.frames_without_face = stats.faces_edited, stats.frames_without_face
     result.seconds = time.perf_counter() - started

@@ -58,6 +58,40 @@ def test_streaming_render_equals_rendering_frame_by_frame(example_clip, analysis
     assert result.faces_edited == 10 and result.frames_without_face == [] and result.frame_range == (20, 30)
 
 
+def test_worker_processes_render_the_same_file_as_threads(example_clip, analysis, tmp_path):
+    """``processes=2`` (frames edited in spawned worker processes, sent through shared memory,
+    returned already converted for the encoder) writes the byte-identical H.264 file, matte
+    included; the faces were edited, and no shared-memory block is left behind."""
+    import glob
+
+    before = set(glob.glob("/dev/shm/psm_*"))
+    outputs = {}
+    for name, kwargs in (("threads", {"workers": 2}), ("processes", {"processes": 2})):
+        result = render_clip(example_clip, tmp_path / f"{name}.mp4", YOUNG, frames=(18, 34), analysis=analysis,
+                             matte=tmp_path / f"{name}_matte.mkv", provenance=False, **kwargs)
+        assert result.faces_edited == 16
+        outputs[name] = [(tmp_path / f"{name}.mp4").read_bytes(), (tmp_path / f"{name}_matte.mkv").read_bytes()]
+    assert outputs["processes"] == outputs["threads"]
+    with open_clip(example_clip) as clip:
+        original = clip.read(25)
+    assert np.abs(frames_of(tmp_path / "processes.mp4")[7].astype(int) - original).max() > 10
+    assert set(glob.glob("/dev/shm/psm_*")) <= before
+
+
+def test_worker_processes_refuse_a_too_small_shared_memory(monkeypatch):
+    """A container's small /dev/shm is a clear error up front, not a worker killed by SIGBUS."""
+    import os
+
+    from deage.scale import processes
+
+    class Tiny:
+        f_bavail, f_frsize = 10, 4096
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Tiny())
+    with pytest.raises(DeageError, match=r"/dev/shm has 0 MiB free.*--shm-size"):
+        processes._check_shared_memory(6_220_800)
+
+
 def test_matte_is_the_union_of_the_blend_masks_of_every_face(tmp_path):
     """A group photo (6 faces) as a one-frame clip: the matte holds every face's mask, and the
     picture is untouched wherever the matte is 0."""

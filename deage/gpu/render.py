@@ -49,27 +49,30 @@ def render_faces_torch(
     params: Any,
     blend: BlendParams | dict[int, BlendParams],
     device: torch.device,
+    *,
+    masks: bool = True,
 ) -> tuple[Image, list[np.ndarray]]:
     """Edit ``faces`` (track id, Face with landmarks) of ``frame`` (RGB uint8 (H, W, 3)) on ``device``.
 
     ``blend`` is one ``BlendParams`` for every face, or one per track id.
 
-    Returns the new frame (numpy) and one float32 (H, W) blend mask per face, as
-    ``FrameRenderer.render`` does.
+    Returns the new frame (numpy) and one float32 (H, W) blend mask per face (none when
+    ``masks`` is False), as ``FrameRenderer.render`` does.
     """
     height, width = frame.shape[:2]
     work = torch.from_numpy(np.ascontiguousarray(frame)).to(device, copy=True)  # never write into the input
-    masks: list[np.ndarray] = []
+    mattes: list[np.ndarray] = []
     for track_id, face in faces:
         aligned = align_face_torch(work, face, "ffhq", crop_size_for(face))
         result = edit(aligned, params, track_id)
         face_blend = blend[track_id] if isinstance(blend, dict) else blend
         work, alpha, (x0, y0, x1, y1) = composite_torch(work, aligned, result, face_blend)
-        matte = np.zeros((height, width), np.float32)
-        if alpha is not None:
-            matte[y0:y1, x0:x1] = alpha.cpu().numpy()
-        masks.append(matte)
-    return work.cpu().numpy(), masks
+        if masks:
+            matte = np.zeros((height, width), np.float32)
+            if alpha is not None:
+                matte[y0:y1, x0:x1] = alpha.cpu().numpy()
+            mattes.append(matte)
+    return work.cpu().numpy(), mattes
 
 
 __all__ = ["align_face_torch", "render_faces_torch"]

@@ -25,12 +25,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from deage.errors import OutputError
 from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
+from deage.video.planes import FramePlanes
+from deage.video.writer import EncoderConversion, PreparedFrame
 
 
 def matte_to_uint16(masks: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -110,8 +113,27 @@ class RenderOutputs:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._stack.__exit__(exc_type, exc, tb)
 
-    def write(self, index: int, image: np.ndarray, matte: np.ndarray | None = None) -> None:
-        """Append clip frame ``index``: RGB uint8 (H, W, 3), and its uint16 (H, W) matte when one is written."""
+    def conversion(self) -> EncoderConversion | None:
+        """The picture encoder's conversion (None until the first frame is written, or for an
+        image-sequence output, whose files are encoded on their own threads)."""
+        return None if self.picture.spec.sequence else self.picture.conversion()
+
+    def prepare(self, image: Any, matte: np.ndarray | None = None) -> tuple[Any, Any]:
+        """``(image, matte)`` converted for the encoders (``ClipWriter.prepare``), on the calling
+        thread; pass them to ``write``. ``image`` may also be ``FramePlanes`` made by
+        ``conversion()`` in another process. Thread-safe."""
+        if isinstance(image, FramePlanes):
+            picture = self.picture.prepared(image.to_frame())
+        else:
+            picture = self.picture.prepare(image)
+        if self.matte_writer is not None and matte is not None:
+            prepared = self.matte_writer.prepare(_grey_rgb(matte))
+            matte = prepared if isinstance(prepared, PreparedFrame) else matte
+        return picture, matte
+
+    def write(self, index: int, image: Any, matte: Any = None) -> None:
+        """Append clip frame ``index``: RGB uint8 (H, W, 3), and its uint16 (H, W) matte when one is
+        written (either may come from ``prepare``)."""
         pts = None
         if self._timestamps is not None:
             pts = int(self._timestamps[index] - self._timestamps[self.start])
@@ -119,11 +141,16 @@ class RenderOutputs:
         if self.matte_writer is not None:
             if matte is None:
                 raise ValueError(f"{self.matte}: a matte is being written; pass one with every frame")
-            self.matte_writer.write(np.broadcast_to(matte[..., None], matte.shape + (3,)), pts=pts)
+            self.matte_writer.write(matte if isinstance(matte, PreparedFrame) else _grey_rgb(matte), pts=pts)
 
     @property
     def written(self) -> list[Path]:
         return [self.output] + ([self.matte] if self.matte is not None else [])
+
+
+def _grey_rgb(matte: np.ndarray) -> np.ndarray:
+    """uint16 (H, W) -> (H, W, 3) view with the value in every channel."""
+    return np.broadcast_to(matte[..., None], matte.shape + (3,))
 
 
 __all__ = ["RenderOutputs", "matte_to_uint16"]

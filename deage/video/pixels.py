@@ -244,10 +244,23 @@ def rgb_to_frame(image: np.ndarray, *, float_output: bool = False, linear: bool 
         return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gbrpf32le")
     rgba = image.shape[2] == 4
     if image.dtype == np.uint8:
-        return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgba" if rgba else "rgb24")
+        return _packed_frame(image, "rgba" if rgba else "rgb24")
     if image.dtype != np.uint16:
         image = float_to_uint16(image)
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgba64le" if rgba else "rgb48le")
+    return _packed_frame(image, "rgba64le" if rgba else "rgb48le")
+
+
+def _packed_frame(image: np.ndarray, fmt: str) -> av.VideoFrame:
+    """``av.VideoFrame.from_ndarray(image, format=fmt)`` for packed uint8 / little-endian uint16
+    formats, with the copy made by numpy (which releases the GIL; PyAV's copy holds it, which
+    stalls every other thread of a render for the length of a frame copy)."""
+    height, width, channels = image.shape
+    frame = av.VideoFrame(width, height, fmt)
+    plane = frame.planes[0]
+    dtype = np.dtype(np.uint8 if image.dtype == np.uint8 else "<u2")
+    rows = np.frombuffer(plane, dtype=dtype).reshape(height, plane.line_size // dtype.itemsize)
+    np.copyto(rows[:, : width * channels], image.reshape(height, width * channels), casting="no")
+    return frame
 
 
 def unsupported(pix_fmt: str, path) -> MediaError:

@@ -38,6 +38,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import av
@@ -629,6 +630,24 @@ class Clip:
         s, e = self._range(start, stop)
         for frame in self._source.iter_frames(s, e):
             yield self._convert(frame, frame_to_rgb8)
+
+    def deferred_frames(self, start: int = 0, stop: int | None = None, *,
+                        precision: bool = False) -> Iterator[Callable[[], np.ndarray]]:
+        """Stream frames ``start..stop-1`` decoded but not yet converted to RGB.
+
+        Each item is a zero-argument function giving the frame as ``frames`` (RGB uint8 (H, W, 3))
+        or, with ``precision``, as ``frames_float`` (float32 RGB) would. Converting to RGB costs
+        more than decoding (swscale's accurate YUV -> RGB, single-threaded): a pipeline that calls
+        these on its worker threads keeps its one decoding thread free (``deage.render.render_frames``).
+
+        Raises:
+            MediaError: damaged data, after yielding every frame before it (while iterating);
+                an unsupported pixel format (when called).
+        """
+        s, e = self._range(start, stop)
+        convert = frame_to_float if precision else frame_to_rgb8
+        for frame in self._source.iter_frames(s, e):
+            yield partial(self._convert, frame, convert)
 
     def frames_float(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Stream frames as float32 RGB (H, W, 3), nominally [0, 1] at the source's full precision.

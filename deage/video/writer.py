@@ -191,6 +191,38 @@ def _input_files(inputs: tuple[Path, ...]) -> tuple[list[Path], list[SequencePat
     return files, patterns
 
 
+@dataclass(frozen=True)
+class EncoderConversion:
+    """RGB image -> ``av.VideoFrame`` in an encoder's pixel format, as a ``ClipWriter`` makes it.
+
+    Call it with RGB (H, W, 3|4) uint8, uint16 or float32; picklable, so a worker process can
+    convert (``deage.scale.processes``).
+    """
+
+    pix_fmt: str
+    codec: str
+    yuv: bool
+    exr_linear: bool = True
+    half: bool = False
+
+    def __call__(self, image: np.ndarray) -> av.VideoFrame:
+        frame = rgb_to_frame(image, float_output=self.codec == "exr", linear=self.exr_linear, half=self.half)
+        if self.codec in ("png", "tiff"):  # sRGB-encoded values: PNG gets sRGB + cHRM + gAMA chunks
+            frame.color_primaries, frame.color_trc = AVCOL_PRI_BT709, AVCOL_TRC_IEC61966_2_1
+        if self.yuv:
+            return frame.reformat(format=self.pix_fmt, dst_colorspace=Colorspace.ITU709,
+                                  dst_color_range=ColorRange.MPEG, interpolation=ENCODE_INTERPOLATION)
+        return frame.reformat(format=self.pix_fmt)
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """A frame converted for one writer's encoder (``ClipWriter.prepare``); ``writer`` is its id."""
+
+    frame: av.VideoFrame
+    writer: int
+
+
 class ClipWriter:
     """Write frames to a clip or image sequence; a context manager.
 
@@ -358,17 +390,42 @@ class ClipWriter:
         return ctx
 
     def _to_encoder_frame(self, image: np.ndarray) -> av.VideoFrame:
-        frame = rgb_to_frame(image, float_output=self.spec.name == "exr", linear=self.exr_linear,
-                             half=self.options.get("format") == "half")
-        if self.spec.name in ("png", "tiff"):  # sRGB-encoded values: PNG gets sRGB + cHRM + gAMA chunks
-            frame.color_primaries, frame.color_trc = AVCOL_PRI_BT709, AVCOL_TRC_IEC61966_2_1
-        if self.spec.yuv:
-            return frame.reformat(format=self._pix_fmt, dst_colorspace=Colorspace.ITU709,
-                                  dst_color_range=ColorRange.MPEG, interpolation=ENCODE_INTERPOLATION)
-        return frame.reformat(format=self._pix_fmt)
+        conversion = self.conversion()
+        assert conversion is not None
+        return conversion(image)
 
-    def write(self, frame: np.ndarray, pts: int | None = None) -> None:
-        """Append one frame: RGB (height, width, 3) uint8, uint16, or float32 (nominally [0, 1]).
+    def conversion(self) -> "EncoderConversion | None":
+        """How this writer converts RGB images for its encoder (picklable: another process can do
+        it, see ``prepared``); None before the first ``write``, which fixes the pixel format."""
+        if self._pix_fmt is None:
+            return None
+        return EncoderConversion(self._pix_fmt, self.spec.name, self.spec.yuv, self.exr_linear,
+                                 self.options.get("format") == "half")
+
+    def prepared(self, frame: av.VideoFrame) -> "PreparedFrame":
+        """Wrap a frame made by this writer's ``conversion()`` (in any process) for ``write``."""
+        return PreparedFrame(frame, id(self))
+
+    def prepare(self, frame: np.ndarray) -> "np.ndarray | PreparedFrame":
+        """Convert ``frame`` for the encoder now, on the calling thread; pass the result to ``write``.
+
+        The colour conversion (RGB -> the codec's YUV, swscale) is the costliest part of writing a
+        frame to a movie; a pipeline that calls ``prepare`` on its worker threads leaves only the
+        encoding to the thread that calls ``write``. The pixels are those ``write(frame)`` makes.
+        Before the first ``write`` (which fixes the pixel format) and for image-sequence outputs
+        (encoded on their own threads), ``frame`` is returned as it is. Thread-safe.
+        """
+        pix_fmt = self._pix_fmt
+        if pix_fmt is None or self.spec.sequence or self._closed:
+            return frame
+        image = check_image(frame, self.width, self.height, str(self.path), alpha=self.spec.alpha_pix_fmt is not None)
+        if (image.shape[2] == 4) != (pix_fmt == self.spec.alpha_pix_fmt):
+            return frame  # ``write`` raises the error
+        return PreparedFrame(self._to_encoder_frame(image), id(self))
+
+    def write(self, frame: "np.ndarray | PreparedFrame", pts: int | None = None) -> None:
+        """Append one frame: RGB (height, width, 3) uint8, uint16, or float32 (nominally [0, 1]),
+        or what ``prepare`` made of one.
 
         Args:
             pts: presentation time in ``time_base`` units (default: frame index x (1/fps) / time_base);
@@ -376,11 +433,18 @@ class ClipWriter:
         """
         if self._closed:
             raise ValueError(f"{self.path}: writer is closed")
-        image = check_image(frame, self.width, self.height, str(self.path), alpha=self.spec.alpha_pix_fmt is not None)
-        if self._pix_fmt is None:
-            self._start(image)
-        elif (image.shape[2] == 4) != (self._pix_fmt == self.spec.alpha_pix_fmt):
-            raise ValueError(f"{self.path}: every frame must have the first frame's channels (RGB or RGBA)")
+        if isinstance(frame, PreparedFrame):
+            if frame.writer != id(self):
+                raise ValueError(f"{self.path}: that frame was prepared by another writer")
+            image, vf = None, frame.frame
+        else:
+            image = check_image(frame, self.width, self.height, str(self.path),
+                                alpha=self.spec.alpha_pix_fmt is not None)
+            if self._pix_fmt is None:
+                self._start(image)
+            elif (image.shape[2] == 4) != (self._pix_fmt == self.spec.alpha_pix_fmt):
+                raise ValueError(f"{self.path}: every frame must have the first frame's channels (RGB or RGBA)")
+            vf = None
         if pts is None:
             pts = int(round(self._count / self.fps / self.time_base))
         if self._last_pts is not None and pts <= self._last_pts:
@@ -388,7 +452,7 @@ class ClipWriter:
         if self.spec.sequence:
             self._write_image(image, int(pts))
         else:
-            vf = self._to_encoder_frame(image)
+            vf = vf if vf is not None else self._to_encoder_frame(image)
             vf.pts = int(pts)
             vf.time_base = self.time_base
             self._write_video(vf, float(pts * self.time_base))
@@ -507,4 +571,4 @@ class ClipWriter:
         self.written.clear()
 
 
-__all__ = ["CODECS", "ClipWriter", "CodecSpec", "resolve_codec"]
+__all__ = ["CODECS", "ClipWriter", "CodecSpec", "EncoderConversion", "PreparedFrame", "resolve_codec"]
