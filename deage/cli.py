@@ -79,8 +79,9 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
                    help="also run dlib's CNN face detector: on single photos (default), on every keyframe "
                         "(finds turned and dim faces; ~1-3 s a keyframe on a CPU), or never")
     p.add_argument("--search-every", type=int, default=None, metavar="FRAMES",
-                   help="while no face is tracked, search keyframes for small (40 px) and tilted faces at most "
-                        "every FRAMES frames, ever more rarely while none is found (default 48; 0 = never)")
+                   help="search keyframes for small (40 px) and tilted faces: while no face is tracked at most "
+                        "every FRAMES frames (ever more rarely while none is found); while faces are tracked, "
+                        "for small faces beside them every 8 x FRAMES frames (default 48; 0 = never)")
 
 
 def analysis_settings(args: argparse.Namespace):

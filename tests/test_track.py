@@ -325,6 +325,33 @@ def test_a_head_tilted_from_the_first_frame_is_found(astronaut):
         assert np.linalg.norm(face.landmarks[27:48].mean(0) - centres[i]) < 15, i
 
 
+def test_a_small_face_beside_a_tracked_one_is_found_by_a_sweep(astronaut):
+    """A large face is tracked from frame 0 (so the search for lost faces never runs); a ~48 px
+    face beside it, below the fast detector's reach, is found by the sweep on the first keyframe
+    after the track starts and followed to the end. Without the searcher it is never found."""
+    small, small_centres = _small_astronaut_clip(astronaut, 48, 36)
+    scale = 160 / 92.0
+    big = cv2.resize(astronaut, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[:600, :700]
+    frames = []
+    for frame in small:
+        frame = frame.copy()
+        frame[60:60 + big.shape[0], 560:560 + big.shape[1]] = big
+        frames.append(frame)
+    assert all(c[0] < 560 for c in small_centres)  # the small face stays clear of the large one
+    analysis = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, descriptors=False))
+    widths = {t: np.median([np.ptp(f.landmarks[:, 0]) for f in analysis.track(t).faces.values()])
+              for t in analysis.track_ids}
+    assert len(widths) == 2, widths
+    small_id = min(widths, key=widths.get)
+    track = analysis.track(small_id)
+    assert 30 < widths[small_id] < 70 and widths[max(widths, key=widths.get)] > 120
+    assert min(track.faces) <= 12 and max(track.faces) == 35, sorted(track.faces)
+    for i, face in track.faces.items():
+        assert np.linalg.norm(face.landmarks[27:48].mean(0) - small_centres[i]) < 20, i
+    unswept = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, descriptors=False, search_every=0))
+    assert len(unswept.track_ids) == 1, "the fast detector alone should miss the small face"
+
+
 class _CountingDetector:
     """Finds nothing; records the frames it was run on."""
 

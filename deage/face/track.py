@@ -18,7 +18,8 @@ How one frame is handled (``FaceTracker.update``):
    so the face is ``LOCAL_FACE`` px wide and turned upright if the head is tilted; one not found
    there either survives ``keyframe_patience`` keyframes if its fit still looks good, else it ends.
    While nothing is tracked and the detector finds nothing, a slower ``searcher`` (smaller and
-   tilted faces) runs on keyframes, ever more rarely while it finds nothing (``search_every``).
+   tilted faces) runs on keyframes, ever more rarely while it finds nothing (``search_every``);
+   while faces are tracked, it sweeps now and then for small faces beside them (``SWEEP_GAP``).
 3. **Born or returning faces.** An unmatched detection is compared with ended tracks by identity
    descriptor (only here, and every ``descriptor_interval`` frames per track: a dlib descriptor
    costs ~70 ms), or, without descriptors, by position for a short gap within the shot; a match
@@ -31,6 +32,8 @@ landmarks; ``deage.face.analysis`` smooths them.
 """
 
 from __future__ import annotations
+
+import copy
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -64,6 +67,12 @@ ROLL_MIN = ROLL_REFIT
 detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
 LOCAL_FACE = 120.0
 """Width (px) a tracked face is scaled to when the detector looks for it again in a crop around it."""
+MAX_SEARCH_GAP = 4
+"""The longest gap between two searches while nothing is tracked, in ``search_every`` units (the gap
+doubles up to it after each search that finds nothing)."""
+SWEEP_GAP = 8
+"""While faces are tracked, the searcher (upright passes only) sweeps for other faces beside them
+every ``SWEEP_GAP * search_every`` frames."""
 _PATCH = 40
 _PATCH_TEMPLATE = template_points("arcface", 112) * (_PATCH / 112.0)
 
@@ -99,7 +108,10 @@ class TrackerConfig:
         search_every: while no face is tracked and a keyframe's detector finds none, the tracker's
             ``searcher`` (a slower detector that finds smaller and tilted faces) runs on the
             keyframe, at most every this many frames; the gap doubles after each search that
-            finds nothing (up to 8x), so a faceless shot pays for a few searches only. 0 = never.
+            finds nothing (up to ``MAX_SEARCH_GAP`` = 4x), so a faceless shot pays for a few
+            searches only. While faces are tracked it also sweeps for small upright faces beside
+            them (a face in the background), on the first keyframe due and then every
+            ``SWEEP_GAP`` (8) times this many frames. 0 = never.
         cuts: detect hard cuts between shots (``deage.video.cuts``): every track ends at a cut
             (after it, only an identity descriptor can give a face an earlier id) and the first
             frame of a shot is a keyframe.
@@ -271,6 +283,7 @@ class FaceTracker:
         self.recognizer = recognizer if config.descriptors else None
         self.config = config
         self.searcher = searcher if config.search_every > 0 else None
+        self._sweeper = _upright_only(self.searcher)
         self._search_gap = config.search_every
         self._next_search = 0
         self._cut_detector = CutDetector() if config.cuts else None
@@ -409,7 +422,13 @@ class FaceTracker:
         self._keyframes.append(index)
         detections = self._detect(self.detector, frame, gray, fit_image)
         if self._search_due(index, detections):
-            detections = self._search(index, frame, gray, fit_image)
+            found = self._search(index, frame, gray, fit_image)
+            if proposals:  # a sweep while tracking: add the faces the fast detector did not see
+                boxes = [d.box for d in detections]
+                detections = detections + [f for f in found
+                                           if not boxes or box_iou(f.box, np.stack(boxes)).max() < cfg.match_iou]
+            else:
+                detections = found
         tids = list(proposals)
         matches: dict[int, int] = {}
         if tids and detections:
@@ -469,16 +488,21 @@ class FaceTracker:
             self._start(index, det, tid, gray)
 
     def _search_due(self, index: int, detections: list[Face]) -> bool:
-        """Whether the searcher runs on this keyframe: nothing tracked, nothing likely found, and due."""
-        return (self.searcher is not None and not self._live and index >= self._next_search
-                and not any(d.score >= self.config.min_track_score for d in detections))
+        """Whether the searcher runs on this keyframe: due, and either faces are tracked (a sweep
+        for smaller or tilted faces beside them) or nothing is and the detector found nothing likely."""
+        if self.searcher is None or index < self._next_search:
+            return False
+        return bool(self._live) or not any(d.score >= self.config.min_track_score for d in detections)
 
     def _search(self, index: int, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> list[Face]:
         assert self.searcher is not None
-        found = self._detect(self.searcher, frame, gray, fit_image)
+        found = self._detect(self._sweeper if self._live else self.searcher, frame, gray, fit_image)
         every = self.config.search_every
-        self._next_search = index + (every if found else self._search_gap)
-        self._search_gap = every if found else min(2 * self._search_gap, 8 * every)
+        if self._live:  # a sweep beside tracked faces: at a fixed, longer gap
+            self._next_search = index + SWEEP_GAP * every
+        else:
+            self._next_search = index + (every if found else self._search_gap)
+            self._search_gap = every if found else min(2 * self._search_gap, MAX_SEARCH_GAP * every)
         return found
 
     def _detection_points(self, image: np.ndarray, det: Face, previous: np.ndarray) -> np.ndarray:
@@ -608,6 +632,16 @@ class FaceTracker:
         face.descriptor = np.asarray(self.recognizer.describe(frame, face), dtype=np.float32)
         live.descriptors = (live.descriptors + [face.descriptor])[-8:]
         live.last_descriptor = index
+
+
+def _upright_only(searcher: Detector | None) -> Detector | None:
+    """The searcher without its turned passes (dlib's ``rolls``): a sweep beside tracked faces
+    looks for small faces at half the cost; tilted heads are left to the search while none is tracked."""
+    if isinstance(searcher, DlibDetector) and searcher.rolls:
+        upright = copy.copy(searcher)
+        upright.rolls = ()
+        return upright
+    return searcher
 
 
 def track_faces(
