@@ -7,10 +7,11 @@ git, ~50 MB):
 
 - ``example_1080.mp4``: the example clip at 1920x1080 (``--seconds``, 24 fps), and ``cache/``:
   its face analysis, made here (the render then needs no face models there);
-- ``whl/``: PyAV and dlib-bin wheels for CPython 3.12 on x86-64 Linux (``pip download``);
+- ``whl/``: PyAV, dlib-bin and py-spy wheels for CPython 3.12 on x86-64 Linux (``pip download``);
 - ``standin.onnx``: a stand-in editor for ``benchmarks/gpu_onnx.py`` (onnxruntime CUDA wiring);
 - ``run.sh``: installs the wheels into /tmp/site, runs ``benchmarks/gpu_onnx.py`` (when the machine
-  has onnxruntime) and ``benchmarks/scale.py --gpu`` on the clip, writing its output to ``$OUT/gpu.txt`` when ``OUT`` is set.
+  has onnxruntime) and ``benchmarks/scale.py --gpu`` on the clip (with ``PROFILE=1`` also a py-spy
+  ``--gil`` profile of a threaded and a process render, ``benchmarks/gil_profile.py``), writing its output to ``$OUT/gpu.txt`` when ``OUT`` is set.
 
 Usage::
 
@@ -30,8 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 KIT = REPO / ".gpukit"
-WHEELS = ("av==18.1.0", "dlib-bin==20.0.1")
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+WHEELS = ("av==18.1.0", "dlib-bin==20.0.1", "py-spy==0.4.3")
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+             "manylinux_2_5_x86_64", "manylinux1_x86_64")
 
 RUN_SH = """#!/usr/bin/env bash
 # Made by benchmarks/gpu_kit.py: the GPU benchmark on a machine with torch but without PyAV / dlib.
@@ -46,6 +48,15 @@ timeout 120 python3 benchmarks/gpu_onnx.py .gpukit/standin.onnx --device cuda 2>
 python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 --cache-dir .gpukit/cache \\
     --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" \\
     --gpu-processes "${PROCESSES:-4,8,12}" 2>&1 | tee -a "$log"
+# PROFILE=1: who holds the GIL in a cuda render with threads and with worker processes (py-spy)
+if [ -n "$PROFILE" ] && [ -x /tmp/site/bin/py-spy ]; then
+    for mode in "--workers 4" "--processes 8"; do
+        /tmp/site/bin/py-spy record --gil -r 100 -f raw -o /tmp/gil.txt -- python3 benchmarks/gil_profile.py \
+            render .gpukit/example_1080.mp4 --cache-dir .gpukit/cache --device cuda $mode 2>&1 \
+            | grep -v "py-spy>" | tee -a "$log"
+        python3 benchmarks/gil_profile.py summary /tmp/gil.txt --top 15 2>&1 | tee -a "$log"
+    done
+fi
 """
 
 

@@ -34,7 +34,6 @@ landmarks; ``deage.face.analysis`` smooths them.
 from __future__ import annotations
 
 import copy
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -423,7 +422,7 @@ class FaceTracker:
         detections = self._detect(self.detector, frame, gray, fit_image)
         if self._search_due(index, detections):
             found = self._search(index, frame, gray, fit_image)
-            if proposals:  # a sweep while tracking: add the faces the fast detector did not see
+            if self._live:  # a sweep while tracking: add the faces the fast detector did not see
                 boxes = [d.box for d in detections]
                 detections = detections + [f for f in found
                                            if not boxes or box_iou(f.box, np.stack(boxes)).max() < cfg.match_iou]
@@ -489,7 +488,7 @@ class FaceTracker:
 
     def _search_due(self, index: int, detections: list[Face]) -> bool:
         """Whether the searcher runs on this keyframe: due, and either faces are tracked (a sweep
-        for smaller or tilted faces beside them) or nothing is and the detector found nothing likely."""
+        for small faces beside them) or nothing is and the detector found nothing likely."""
         if self.searcher is None or index < self._next_search:
             return False
         return bool(self._live) or not any(d.score >= self.config.min_track_score for d in detections)

@@ -5,10 +5,10 @@ often: on a 16-core GPU machine a threaded 1080p render stopped getting faster a
 threads (``benchmarks/scale.py --gpu``). ``ProcessEditing`` runs ``FrameRenderer.render`` in
 worker processes instead, each with its own renderer (and, on a GPU, its own CUDA context). The
 calling process keeps decoding, the RGB conversion (on the pipeline's threads) and encoding; it
-sends each frame to a worker through a shared-memory slot and gets back the edited frame already converted to the encoder's
-pixel format (``deage.video.writer.EncoderConversion``) as plain planes, so the costliest
-conversions run in the workers too. The pixels are those of a threaded render: the same
-functions run on the same bytes in another process.
+sends each frame to a worker through a shared-memory slot and gets back the edited frame already
+converted to the encoder's pixel format (``deage.video.writer.EncoderConversion``) as plain
+planes, so the costliest conversions run in the workers too. The pixels are those of a threaded
+render: the same functions run on the same bytes in another process.
 
 Workers are started with ``spawn`` (safe with CUDA and with threads in the parent) and pay
 their start-up (imports, building the editor) once per render; a clip of a few seconds gains

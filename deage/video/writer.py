@@ -421,7 +421,7 @@ class ClipWriter:
         image = check_image(frame, self.width, self.height, str(self.path), alpha=self.spec.alpha_pix_fmt is not None)
         if (image.shape[2] == 4) != (pix_fmt == self.spec.alpha_pix_fmt):
             return frame  # ``write`` raises the error
-        return PreparedFrame(self._to_encoder_frame(image), id(self))
+        return self.prepared(self._to_encoder_frame(image))
 
     def write(self, frame: "np.ndarray | PreparedFrame", pts: int | None = None) -> None:
         """Append one frame: RGB (height, width, 3) uint8, uint16, or float32 (nominally [0, 1]),
