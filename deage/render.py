@@ -426,7 +426,7 @@ def render_clip(
         matte: also write the union of the per-face blend masks here (a grey clip or image
             sequence, format from the extension; see ``deage.scale.outputs``).
         device: where faces are aligned and composited (``"cpu"``, ``"cuda"``...; ``resolve_device``).
-        workers: editing threads (default ``PipelineSettings.for_machine()``: half the cores, 2 to 8).
+        workers: editing threads (default ``PipelineSettings.for_machine()``: half the cores, 2 to 4).
         processes: edit on this many worker processes instead of threads (``deage.scale.processes``:
             for many-core and GPU machines, where threads stop scaling; same pixels); 0 = threads.
 

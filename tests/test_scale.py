@@ -373,4 +373,4 @@ def test_a_failed_render_resumes_from_its_finished_ranges(ray_cluster, example_c
 def test_default_editing_threads_follow_the_cores():
     from deage.scale.pipeline import PipelineSettings
 
-    assert [PipelineSettings.for_machine(n).workers for n in (1, 2, 4, 8, 32)] == [1, 2, 2, 4, 8]
+    assert [PipelineSettings.for_machine(n).workers for n in (1, 2, 4, 8, 16, 32)] == [1, 2, 2, 4, 4, 4]

@@ -59,11 +59,13 @@ class PipelineSettings:
     @classmethod
     def for_machine(cls, cores: int | None = None) -> "PipelineSettings":
         """Default settings for a machine with ``cores`` usable cores (default: this one's): half the
-        cores edit (at least 2 from 2 cores on, at most 8). Two editing threads on 2 cores measured
-        14.3 fps against 11.1 for one at 720p (``benchmarks/deage_render.py``): numpy and OpenCV
-        release the GIL for most of an edit, and decoding and encoding wait on I/O or their own threads."""
+        cores edit (at least 2 from 2 cores on, at most 4). Two editing threads on 2 cores measured
+        14.3 fps against 11.1 for one at 720p (``benchmarks/deage_render.py``). More than 4 buys
+        nothing: on a 16-core H200 machine at 1080p, 4 / 8 threads gave 22.9 / 23.1 fps on the CPU
+        path and 38.5 / 31.6 fps on CUDA (``benchmarks/scale.py --gpu``): the editor's small numpy
+        steps hold the GIL (worker processes, ``render_clip(processes=N)``, get past it)."""
         n = cores or _usable_cores()
-        return cls(workers=min(max(n // 2, 2), 8) if n >= 2 else 1, queue_size=4)
+        return cls(workers=min(max(n // 2, 2), 4) if n >= 2 else 1, queue_size=4)
 
 
 def _usable_cores() -> int:

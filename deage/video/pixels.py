@@ -125,11 +125,17 @@ def _float_planes(frame: av.VideoFrame) -> np.ndarray:
 
 
 def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
+    """``frame.to_ndarray(format=fmt)`` (``rgb24`` or ``rgb48le``) with the swscale conversion's
+    tags, the copy out of the frame made by numpy: PyAV's own copy holds the GIL, which stalls a
+    render's other threads for the length of a frame copy."""
     try:
-        arr = frame.to_ndarray(format=fmt, **_yuv_kwargs(frame))
+        rgb = frame.reformat(format=fmt, **_yuv_kwargs(frame))
     except (OSError, ValueError, av.error.FFmpegError) as exc:
         raise UnsupportedPixelFormat(frame.format.name) from exc
-    return arr
+    dtype = np.dtype(np.uint8 if fmt == "rgb24" else "<u2")
+    plane = rgb.planes[0]
+    rows = np.frombuffer(plane, dtype=dtype).reshape(rgb.height, plane.line_size // dtype.itemsize)
+    return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3).copy()
 
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
