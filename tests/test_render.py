@@ -78,6 +78,39 @@ def test_worker_processes_render_the_same_file_as_threads(example_clip, analysis
     assert set(glob.glob("/dev/shm/psm_*")) <= before
 
 
+def test_a_killed_worker_process_is_replaced_and_the_output_unchanged(example_clip, analysis, tmp_path, monkeypatch):
+    """A worker process killed mid-render (as the OOM killer would): the pool is replaced, the
+    frames in flight are edited again, and the file is byte-identical to a threaded render."""
+    import multiprocessing
+    import os
+    import signal
+
+    from deage.scale.processes import ProcessEditing
+
+    killed: list[int] = []
+    restarts: list[int] = []
+    close = ProcessEditing.__exit__
+
+    def recording_exit(self, *exc):
+        restarts.append(self.restarts)
+        return close(self, *exc)
+
+    monkeypatch.setattr(ProcessEditing, "__exit__", recording_exit)
+
+    def kill_one(done: int, total: int) -> None:
+        if done == 4 and not killed:
+            child = multiprocessing.active_children()[0]
+            os.kill(child.pid, signal.SIGKILL)
+            killed.append(child.pid)
+
+    reference = render_clip(example_clip, tmp_path / "threads.mp4", YOUNG, frames=(18, 34), analysis=analysis,
+                            workers=2, provenance=False)
+    result = render_clip(example_clip, tmp_path / "processes.mp4", YOUNG, frames=(18, 34), analysis=analysis,
+                         processes=2, provenance=False, progress=kill_one)
+    assert killed and result.frames == 16 and restarts == [1]
+    assert (tmp_path / "processes.mp4").read_bytes() == reference.output.read_bytes()
+
+
 def test_worker_processes_refuse_a_too_small_shared_memory(monkeypatch):
     """A container's small /dev/shm is a clear error up front, not a worker killed by SIGBUS."""
     import os

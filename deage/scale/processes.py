@@ -12,7 +12,8 @@ render: the same functions run on the same bytes in another process.
 
 Workers are started with ``spawn`` (safe with CUDA and with threads in the parent) and pay
 their start-up (imports, building the editor) once per render; a clip of a few seconds gains
-little, a shot of hundreds of frames gains the most.
+little, a shot of hundreds of frames gains the most. A worker that dies is replaced (with the
+whole pool) and the frames in flight are edited again, so the output is the same.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from deage.errors import DeageError
 from deage.types import Face, Image
 from deage.video.planes import FramePlanes
 from deage.video.writer import EncoderConversion
+
+MAX_RESTARTS = 3
+"""Pools replaced after a worker died, per render, before the render gives up."""
 
 # The renderer of *this* worker process, set once by ``_start_worker`` (each process has its own).
 _WORKER: dict[str, Any] = {}
@@ -86,14 +90,32 @@ class ProcessEditing:
         self._args = (renderer.look.to_dict(), renderer.analysis,
                       renderer.device if renderer.device is not None else "cpu", self.threads)
         self._pool: ProcessPoolExecutor | None = None
+        self._generation = 0  # pools started so far (a pool whose worker died is replaced)
+        self.restarts = 0
         self._slots: list[Any] = []
         self._free: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
 
     def __enter__(self) -> "ProcessEditing":
-        self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start_worker, initargs=self._args)
+        self._pool = self._new_pool()
         return self
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        self._generation += 1
+        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=self._args)
+
+    def _replace_pool(self, generation: int) -> None:
+        """Start a new pool after a worker died (once per broken pool, whichever thread sees it first)."""
+        with self._lock:
+            if generation != self._generation or self._pool is None:
+                return  # another thread replaced it already
+            if self.restarts >= MAX_RESTARTS:
+                raise DeageError(f"render worker processes died {self.restarts + 1} times (out of memory, or "
+                                 "killed); render again with fewer processes, or with threads") from None
+            self.restarts += 1
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
 
     def __exit__(self, *exc: Any) -> None:
         if self._pool is not None:
@@ -136,17 +158,25 @@ class ProcessEditing:
         # The frame goes through shared memory (a copy numpy makes without holding the GIL):
         # pickling it into the pool's pipe held the GIL for ~15 ms per 1080p frame.
         np.copyto(np.ndarray(frame.shape, np.uint8, buffer=block.buf), frame)
-        future = self._pool.submit(_edit, index, block.name, frame.shape, faces, matte, burn_in, conversion)
+        try:
+            future = self._pool.submit(_edit, index, block.name, frame.shape, faces, matte, burn_in, conversion)
+        except BaseException:
+            self._free.put(block)
+            raise
         future.add_done_callback(lambda _: self._free.put(block))
         return future
 
     def edit(self, index: int, frame: Image, faces: dict[int, Face], **kwargs: Any) -> tuple[Any, np.ndarray | None]:
-        """``submit(...).result()``; a worker that died is a ``DeageError``."""
-        try:
-            return self.submit(index, frame, faces, **kwargs).result()
-        except BrokenProcessPool:
-            raise DeageError("a render worker process stopped unexpectedly (out of memory, or killed); "
-                             "render again, with fewer processes") from None
+        """``submit(...).result()``. A worker that dies (killed, out of memory) breaks the pool: a
+        new pool is started and the frames in flight are edited again (the edit is a pure
+        function of the frame, so the output does not change), up to ``MAX_RESTARTS`` times;
+        then a ``DeageError``."""
+        while True:
+            generation = self._generation
+            try:
+                return self.submit(index, frame, faces, **kwargs).result()
+            except BrokenProcessPool:
+                self._replace_pool(generation)
 
 
 def _check_shared_memory(nbytes: int) -> None:
@@ -162,4 +192,4 @@ def _check_shared_memory(nbytes: int) -> None:
                          "or give the container more shared memory (docker --shm-size)")
 
 
-__all__ = ["ProcessEditing"]
+__all__ = ["MAX_RESTARTS", "ProcessEditing"]
