@@ -17,6 +17,7 @@ uses the CPU path, the default, which the GPU path matches within 2 levels (see 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -202,8 +203,6 @@ class FrameRenderer:
     def _stream(self) -> Any:
         """A CUDA stream of this thread's own while on a CUDA device (threads then do not wait
         on each other's work when they copy results back), else a no-op context."""
-        import contextlib
-
         if self.device is None or self.device.type != "cuda":
             return contextlib.nullcontext()
         import torch
@@ -287,8 +286,6 @@ def render_frames(
         processes: edit on this many worker processes (``deage.scale.processes``) instead of
             threads (``workers`` is then ignored); 0 = threads.
     """
-    import contextlib
-
     from deage.scale.pipeline import PipelineSettings, run_pipeline
     from deage.scale.processes import ProcessEditing
     from deage.video.pixels import float_to_uint8

@@ -97,6 +97,13 @@ def _rotate(image: np.ndarray, rotation: int, mirror: bool = False) -> np.ndarra
     return np.ascontiguousarray(np.rot90(image, k)) if k or mirror else image
 
 
+def plane_rows(plane: av.video.plane.VideoPlane, dtype: np.dtype | type = np.uint8) -> np.ndarray:
+    """A writable numpy view of a frame plane's memory as rows of ``dtype`` (line size included:
+    slice the row to the pixels' width). Copies made through it by numpy release the GIL."""
+    dtype = np.dtype(dtype)
+    return np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+
+
 def _float_planes(frame: av.VideoFrame) -> np.ndarray:
     """Float frame -> float32 (H, W, C) in R, G, B[, A] (or Y[, A]) order, without swscale."""
     name = frame.format.name
@@ -105,10 +112,7 @@ def _float_planes(frame: av.VideoFrame) -> np.ndarray:
     h, w = frame.height, frame.width
 
     def plane_array(index: int, channels: int) -> np.ndarray:
-        plane = frame.planes[index]
-        row = plane.line_size // dtype.itemsize
-        arr = np.frombuffer(plane, dtype=dtype).reshape(-1, row)[:h, : w * channels]
-        return arr.reshape(h, w, channels)
+        return plane_rows(frame.planes[index], dtype)[:h, : w * channels].reshape(h, w, channels)
 
     if name.startswith("gbrp") or name.startswith("gbrap"):
         g, b, r = (plane_array(i, 1)[..., 0] for i in range(3))
@@ -132,9 +136,7 @@ def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
         rgb = frame.reformat(format=fmt, **_yuv_kwargs(frame))
     except (OSError, ValueError, av.error.FFmpegError) as exc:
         raise UnsupportedPixelFormat(frame.format.name) from exc
-    dtype = np.dtype(np.uint8 if fmt == "rgb24" else "<u2")
-    plane = rgb.planes[0]
-    rows = np.frombuffer(plane, dtype=dtype).reshape(rgb.height, plane.line_size // dtype.itemsize)
+    rows = plane_rows(rgb.planes[0], np.uint8 if fmt == "rgb24" else "<u2")
     return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3).copy()
 
 
@@ -262,9 +264,7 @@ def _packed_frame(image: np.ndarray, fmt: str) -> av.VideoFrame:
     stalls every other thread of a render for the length of a frame copy)."""
     height, width, channels = image.shape
     frame = av.VideoFrame(width, height, fmt)
-    plane = frame.planes[0]
-    dtype = np.dtype(np.uint8 if image.dtype == np.uint8 else "<u2")
-    rows = np.frombuffer(plane, dtype=dtype).reshape(height, plane.line_size // dtype.itemsize)
+    rows = plane_rows(frame.planes[0], np.uint8 if image.dtype == np.uint8 else "<u2")
     np.copyto(rows[:, : width * channels], image.reshape(height, width * channels), casting="no")
     return frame
 

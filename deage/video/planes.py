@@ -1,8 +1,10 @@
-"""A decoded or converted video frame as plain numpy planes, to send to another process.
+"""A video frame as plain numpy planes, to send to another process.
 
-``av.VideoFrame`` cannot be pickled; ``FramePlanes`` can (a few numpy arrays and the tags the
-RGB conversion reads), and ``to_frame`` rebuilds a frame with the same bytes, so converting the
-rebuilt frame gives exactly the pixels the original would (``deage.scale.processes``).
+``av.VideoFrame`` cannot be pickled; ``FramePlanes`` can (a few numpy arrays and the colour tags),
+and ``to_frame`` rebuilds a frame with the same bytes. Worker processes use it to send back frames
+already converted for an encoder, which encodes the bytes as they are (``deage.scale.processes``:
+byte-identical files). Not for decoded frames still to be converted to RGB: swscale also reads
+fields PyAV cannot set (the chroma siting), so a rebuilt H.264 frame converts up to 7 levels apart.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+
+from deage.video.pixels import plane_rows
 
 
 @dataclass
@@ -38,8 +42,7 @@ class FramePlanes:
     @classmethod
     def of(cls, frame: av.VideoFrame) -> "FramePlanes":
         """Copy ``frame``'s planes (the copy is made by numpy, without holding the GIL)."""
-        planes = [np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size).copy()
-                  for plane in frame.planes]
+        planes = [plane_rows(plane).copy() for plane in frame.planes]
         return cls(frame.format.name, frame.width, frame.height, planes, int(frame.colorspace),
                    int(frame.color_range), int(frame.color_primaries), int(frame.color_trc))
 
@@ -47,16 +50,11 @@ class FramePlanes:
         """A new ``av.VideoFrame`` holding these bytes and tags."""
         frame = av.VideoFrame(self.width, self.height, self.format)
         for plane, data in zip(frame.planes, self.planes):
-            rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
             used = min(plane.line_size, data.shape[1])  # both hold at least the row's real bytes
-            np.copyto(rows[:, :used], data[:, :used])
+            np.copyto(plane_rows(plane)[:, :used], data[:, :used])
         frame.colorspace, frame.color_range = self.colorspace, self.color_range
         frame.color_primaries, frame.color_trc = self.color_primaries, self.color_trc
         return frame
-
-    @property
-    def nbytes(self) -> int:
-        return sum(p.nbytes for p in self.planes)
 
 
 __all__ = ["FramePlanes"]

@@ -402,6 +402,10 @@ class ClipWriter:
         return EncoderConversion(self._pix_fmt, self.spec.name, self.spec.yuv, self.exr_linear,
                                  self.options.get("format") == "half")
 
+    def _same_channels(self, image: np.ndarray) -> bool:
+        """Whether ``image`` has the channels (RGB or RGBA) the first frame fixed."""
+        return (image.shape[2] == 4) == (self._pix_fmt == self.spec.alpha_pix_fmt)
+
     def prepared(self, frame: av.VideoFrame) -> "PreparedFrame":
         """Wrap a frame made by this writer's ``conversion()`` (in any process) for ``write``."""
         return PreparedFrame(frame, id(self))
@@ -415,11 +419,10 @@ class ClipWriter:
         Before the first ``write`` (which fixes the pixel format) and for image-sequence outputs
         (encoded on their own threads), ``frame`` is returned as it is. Thread-safe.
         """
-        pix_fmt = self._pix_fmt
-        if pix_fmt is None or self.spec.sequence or self._closed:
+        if self._pix_fmt is None or self.spec.sequence or self._closed:
             return frame
         image = check_image(frame, self.width, self.height, str(self.path), alpha=self.spec.alpha_pix_fmt is not None)
-        if (image.shape[2] == 4) != (pix_fmt == self.spec.alpha_pix_fmt):
+        if not self._same_channels(image):
             return frame  # ``write`` raises the error
         return self.prepared(self._to_encoder_frame(image))
 
@@ -442,7 +445,7 @@ class ClipWriter:
                                 alpha=self.spec.alpha_pix_fmt is not None)
             if self._pix_fmt is None:
                 self._start(image)
-            elif (image.shape[2] == 4) != (self._pix_fmt == self.spec.alpha_pix_fmt):
+            elif not self._same_channels(image):
                 raise ValueError(f"{self.path}: every frame must have the first frame's channels (RGB or RGBA)")
             vf = None
         if pts is None:
