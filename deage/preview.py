@@ -414,7 +414,7 @@ def _crop_box(face: Face, size: int, shape: tuple[int, ...]) -> tuple[int, int, 
     """Frame-pixel bounding box (x0, y0, x1, y1) of the FFHQ crop of ``face`` at ``size``."""
     from deage.face.align import estimate_alignment, invert_affine, transform_points
 
-    inverse = invert_affine(estimate_alignment(face.keypoints5, "ffhq", size))
+    inverse = invert_affine(estimate_alignment(face.keypoints5, "ffhq", size, face.pixel_aspect))
     corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float32), inverse)
     x0, y0 = np.floor(corners.min(0)).astype(int) - 2
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 2

@@ -40,6 +40,9 @@ class Face:
         keypoints5: float32 (5, 2) eyes, nose, mouth corners (insightface order).
         landmarks: float32 (68, 2) iBUG layout, or None when no landmarker ran.
         descriptor: float32 (D,) identity embedding (dlib: 128-d, ArcFace: 512-d), or None.
+        pixel_aspect: width / height of one pixel of the frame the coordinates are in (1 =
+            square; 2 = a 2x anamorphic plate). Alignment unsqueezes the face by it, so crops
+            always show the face with its true proportions.
     """
 
     box: npt.NDArray[np.float32]
@@ -47,6 +50,7 @@ class Face:
     keypoints5: Points
     landmarks: Points | None = None
     descriptor: npt.NDArray[np.float32] | None = None
+    pixel_aspect: float = 1.0
 
     @property
     def width(self) -> float:

@@ -87,7 +87,7 @@ def composite(
         return unchanged()
     pad = 2
     if retouch is not None and retouch.flow is not None:
-        pad += int(np.ceil(float(np.abs(retouch.flow).max()) / max(scale, 1e-6))) + 1
+        pad += _flow_pad(retouch.flow, matrix)
     x0, y0, x1, y1 = _footprint(mask, _grid_matrix(matrix, size, grid), (height, width), pad)
     if x1 <= x0 or y1 <= y0:
         return unchanged()
@@ -177,6 +177,13 @@ def _footprint(mask: Mask, to_grid: np.ndarray, frame_shape: tuple[int, int], pa
     x1 = int(np.clip(np.ceil(pts[:, 0].max()) + pad + 1, 0, w))
     y1 = int(np.clip(np.ceil(pts[:, 1].max()) + pad + 1, 0, h))
     return x0, y0, x1, y1
+
+
+def _flow_pad(flow: np.ndarray, matrix: np.ndarray) -> int:
+    """Frame pixels a shape warp of ``flow`` (crop pixels) can move a pixel by, plus one: over the
+    frame -> crop matrix's smallest scale (an anamorphic face's crop is scaled more across than down)."""
+    smallest = float(np.linalg.svd(np.asarray(matrix, np.float64)[:, :2], compute_uv=False)[-1])
+    return int(np.ceil(float(np.abs(flow).max()) / max(smallest, 1e-6))) + 1
 
 
 def _grid_matrix(to_crop: np.ndarray, size: int, grid: int) -> np.ndarray:

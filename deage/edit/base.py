@@ -137,7 +137,7 @@ CROP_SIZES: tuple[int, ...] = (512, 1024)
 
 def crop_scale(face: Face, size: int = 512) -> float:
     """Crop pixels per frame pixel of the FFHQ alignment of ``face`` at ``size`` (>1: upsampled)."""
-    matrix = estimate_alignment(face.keypoints5, "ffhq", size)
+    matrix = estimate_alignment(face.keypoints5, "ffhq", size, face.pixel_aspect)
     return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
 
 

@@ -39,10 +39,14 @@ def template_points(template: str, size: int) -> np.ndarray:
     return points * (size / native)
 
 
-def estimate_alignment(keypoints5: Points, template: str = "ffhq", size: int = 512) -> Affine:
+def estimate_alignment(keypoints5: Points, template: str = "ffhq", size: int = 512,
+                       pixel_aspect: float = 1.0) -> Affine:
     """Similarity transform (float64 (2, 3), frame -> crop) that best maps ``keypoints5`` onto the template.
 
     A least-squares (Umeyama) fit over all 5 points: smooth under landmark noise, never drops a point.
+    With non-square frame pixels (``pixel_aspect`` = pixel width / height, see ``Face``), the fit
+    is made in square-pixel space and the matrix first stretches x by ``pixel_aspect``: an affine
+    that unsqueezes the face into the crop.
 
     Raises:
         NoFaceError: the key points are not 5 finite, distinct points.
@@ -52,7 +56,13 @@ def estimate_alignment(keypoints5: Points, template: str = "ffhq", size: int = 5
         raise NoFaceError(f"alignment needs 5 finite key points (5, 2), got shape {src.shape}")
     if np.linalg.norm(src - src.mean(0), axis=1).max() < 1e-3:
         raise NoFaceError("the 5 key points coincide; cannot align this face")
-    return _umeyama(src, template_points(template, size)).astype(np.float64)
+    if not np.isfinite(pixel_aspect) or pixel_aspect <= 0:
+        raise ValueError(f"pixel_aspect must be a positive number, got {pixel_aspect}")
+    if pixel_aspect == 1.0:
+        return _umeyama(src, template_points(template, size)).astype(np.float64)
+    matrix = _umeyama(src * np.array([pixel_aspect, 1.0]), template_points(template, size)).astype(np.float64)
+    matrix[:, 0] *= pixel_aspect
+    return matrix
 
 
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -80,7 +90,7 @@ def transform_points(points: Points, matrix: Affine) -> Points:
 
 def align_face(frame: Image, face: Face, template: str = "ffhq", size: int = 512) -> AlignedFace:
     """Warp ``face`` out of ``frame`` (RGB uint8 (H, W, 3)) into a canonical ``size`` x ``size`` crop."""
-    matrix = estimate_alignment(face.keypoints5, template, size)
+    matrix = estimate_alignment(face.keypoints5, template, size, face.pixel_aspect)
     crop = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     landmarks = transform_points(face.landmarks, matrix) if face.landmarks is not None else None
     return AlignedFace(

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 7
+ANALYSIS_VERSION = 8
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
@@ -187,6 +187,9 @@ class Analysis:
         frames_without_face: frames no track covers.
         keyframes: frames where the detector ran.
         cuts: first frames of new shots (hard cuts; no track runs across one).
+        pixel_aspect: width / height of one frame pixel (``ClipInfo.pixel_aspect``). An anamorphic
+            clip is analysed unsqueezed (faces are found with their true proportions); the faces
+            are stored in the clip's own pixels and carry this value (``Face.pixel_aspect``).
         from_cache: True when this analysis was loaded from the disk cache (not part of equality).
         source: the clip's path, for messages ("" when unknown).
     """
@@ -201,16 +204,23 @@ class Analysis:
     frames_without_face: list[int]
     keyframes: list[int] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
+    pixel_aspect: float = 1.0
     from_cache: bool = field(default=False, compare=False)
     source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        self.pixel_aspect = float(self.pixel_aspect)
+        for t in self.tracks:
+            for face in t.faces.values():
+                face.pixel_aspect = self.pixel_aspect
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Analysis):
             return NotImplemented
         same_meta = (self.clip_hash, self.settings, self.frame_count, self.fps, self.width, self.height,
-                     self.frames_without_face, self.keyframes, self.cuts) == (
+                     self.frames_without_face, self.keyframes, self.cuts, self.pixel_aspect) == (
             other.clip_hash, other.settings, other.frame_count, other.fps, other.width, other.height,
-            other.frames_without_face, other.keyframes, other.cuts)
+            other.frames_without_face, other.keyframes, other.cuts, other.pixel_aspect)
         return same_meta and len(self.tracks) == len(other.tracks) and all(
             _tracks_equal(a, b) for a, b in zip(self.tracks, other.tracks)
         )
@@ -270,6 +280,7 @@ class Analysis:
             "clip_hash": self.clip_hash,
             "width": self.width,
             "height": self.height,
+            "pixel_aspect": self.pixel_aspect,
             "frame_count": self.frame_count,
             "fps": str(self.fps),
             "settings": self.settings.to_dict(),
@@ -305,6 +316,7 @@ class Analysis:
             "fps": str(self.fps),
             "width": self.width,
             "height": self.height,
+            "pixel_aspect": self.pixel_aspect,
             "frames_without_face": self.frames_without_face,
             "keyframes": self.keyframes,
             "cuts": self.cuts,
@@ -342,6 +354,7 @@ class Analysis:
                 frames_without_face=[int(i) for i in meta["frames_without_face"]],
                 keyframes=[int(i) for i in meta["keyframes"]],
                 cuts=[int(i) for i in meta.get("cuts", [])],
+                pixel_aspect=float(meta.get("pixel_aspect", 1.0)),
                 source=str(meta.get("source", "")),
             )
         except DeageError:
@@ -466,14 +479,65 @@ def _engines(settings: AnalysisSettings, total: int | None = None):
     return detector, landmarker, recognizer, searcher
 
 
-def _track_frames(frames: Iterable[Image], settings: AnalysisSettings, progress: Progress | None, total: int | None) -> TrackingResult:
+def _track_frames(frames: Iterable[Image], settings: AnalysisSettings, progress: Progress | None, total: int | None,
+                  pixel_aspect: float = 1.0) -> TrackingResult:
     detector, landmarker, recognizer, searcher = _engines(settings, total)
     report = None if progress is None else (lambda done: progress(done, total))
-    return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report, searcher)
+    if pixel_aspect == 1.0:
+        return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report, searcher)
+    unsqueeze = Unsqueeze(pixel_aspect)
+    raw = track_faces(map(unsqueeze.frame, frames), detector, landmarker, recognizer, settings.tracker_config(),
+                      report, searcher)
+    return unsqueeze.result(raw)
+
+
+class Unsqueeze:
+    """Frames of non-square pixels resampled to square ones for the face models (which know
+    faces only with their true proportions), and the faces found mapped back to the frame's pixels.
+
+    The longer pixel side is shrunk (never enlarged): a 2x anamorphic frame is analysed at half
+    its height, full width.
+    """
+
+    def __init__(self, pixel_aspect: float) -> None:
+        if not math.isfinite(pixel_aspect) or pixel_aspect <= 0:
+            raise DeageError(f"pixel_aspect must be a positive number, got {pixel_aspect}")
+        self.pixel_aspect = float(pixel_aspect)
+        self._scale: tuple[float, float] | None = None  # frame px per square px (x, y)
+
+    def frame(self, frame: Image) -> Image:
+        """``frame`` (RGB uint8 (H, W, 3)) with square pixels."""
+        import cv2
+
+        height, width = frame.shape[:2]
+        if self.pixel_aspect > 1:
+            size = (width, max(1, round(height / self.pixel_aspect)))
+        else:
+            size = (max(1, round(width * self.pixel_aspect)), height)
+        self._scale = (width / size[0], height / size[1])
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        """Square-pixel coordinates (float (..., 2), or a (4,) box) -> frame pixels."""
+        assert self._scale is not None
+        scale = np.tile(np.array(self._scale, np.float32), np.shape(points)[-1] // 2)
+        return ((np.asarray(points, np.float32) + 0.5) * scale - 0.5).astype(np.float32)
+
+    def result(self, raw: TrackingResult) -> TrackingResult:
+        """``raw`` (tracked on square-pixel frames) in frame pixels."""
+        if self._scale is None:  # no frames
+            return raw
+        for track in raw.tracks:
+            for index, face in track.faces.items():
+                track.faces[index] = dataclasses.replace(
+                    face, box=self.points(face.box), keypoints5=self.points(face.keypoints5),
+                    landmarks=None if face.landmarks is None else self.points(face.landmarks))
+        width, height = (round(n * k) for n, k in zip((raw.width, raw.height), self._scale))
+        return dataclasses.replace(raw, width=width, height=height)
 
 
 def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_hash: str, source: str,
-           size: tuple[int, int] | None = None) -> Analysis:
+           size: tuple[int, int] | None = None, pixel_aspect: float = 1.0) -> Analysis:
     covered = set()
     for t in raw.tracks:
         covered.update(t.faces)
@@ -488,6 +552,7 @@ def _build(raw: TrackingResult, fps: Fraction, settings: AnalysisSettings, clip_
         frames_without_face=[i for i in range(raw.frame_count) if i not in covered],
         keyframes=raw.keyframes,
         cuts=raw.cuts,
+        pixel_aspect=pixel_aspect,
         source=source,
     )
 
@@ -506,6 +571,7 @@ def analyse_frames(
     fps: Fraction | float,
     settings: AnalysisSettings = AnalysisSettings(),
     progress: Progress | Literal["tqdm"] | None = None,
+    pixel_aspect: float = 1.0,
 ) -> Analysis:
     """Analyse any iterable of RGB uint8 (H, W, 3) frames (no cache); ``clip_hash`` is "".
 
@@ -514,15 +580,16 @@ def analyse_frames(
         fps: frame rate (timestamps for smoothing are ``frame / fps``).
         settings: ``AnalysisSettings``.
         progress: ``progress(frames_done, total_or_None)`` after every frame, or ``"tqdm"`` for a bar.
+        pixel_aspect: width / height of one frame pixel (see ``Analysis.pixel_aspect``).
     """
     rate = _as_fps(fps)
     total = len(frames) if isinstance(frames, Sized) else None
     callback, close = _make_progress(progress, total)
     try:
-        raw = _track_frames(frames, settings, callback, total)
+        raw = _track_frames(frames, settings, callback, total, float(pixel_aspect))
     finally:
         close()
-    return smoothed(_build(raw, rate, settings, "", ""), settings)
+    return smoothed(_build(raw, rate, settings, "", "", pixel_aspect=float(pixel_aspect)), settings)
 
 
 def default_cache_dir(clip_path: str | Path | None) -> Path:
@@ -544,7 +611,7 @@ def cache_path(cache_dir: str | Path, clip_name: str, clip_hash: str, settings: 
     return Path(cache_dir) / f"{stem}-{clip_hash[:16]}-{settings.tracking_key()[:16]}{CACHE_SUFFIX}"
 
 
-def _read_cache(path: Path, clip_hash: str, settings: AnalysisSettings) -> Analysis | None:
+def _read_cache(path: Path, clip_hash: str, settings: AnalysisSettings, pixel_aspect: float = 1.0) -> Analysis | None:
     if not path.is_file():
         return None
     try:
@@ -552,7 +619,8 @@ def _read_cache(path: Path, clip_hash: str, settings: AnalysisSettings) -> Analy
     except DeageError as exc:
         log.warning("ignoring the analysis cache: %s", exc)
         return None
-    if cached.clip_hash != clip_hash or cached.settings.tracking_key() != settings.tracking_key():
+    if cached.clip_hash != clip_hash or cached.settings.tracking_key() != settings.tracking_key() \
+            or cached.pixel_aspect != pixel_aspect:
         log.warning("ignoring the analysis cache %s: it was made for another clip or other settings", path)
         return None
     return cached
@@ -593,8 +661,9 @@ def analyse_clip(
     clip_hash = clip.content_hash()
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(source or None)
     path = cache_path(folder, source or "clip", clip_hash, settings)
+    pixel_aspect = float(getattr(info, "pixel_aspect", 1))
     if use_cache:
-        cached = _read_cache(path, clip_hash, settings)
+        cached = _read_cache(path, clip_hash, settings, pixel_aspect)
         if cached is not None:
             result = smoothed(dataclasses.replace(cached, source=source), settings)
             result.from_cache = True
@@ -603,10 +672,10 @@ def analyse_clip(
     total = len(clip)
     callback, close = _make_progress(progress, total)
     try:
-        raw = _track_frames(clip.frames(), settings, callback, total)
+        raw = _track_frames(clip.frames(), settings, callback, total, pixel_aspect)
     finally:
         close()
-    analysis = _build(raw, _as_fps(info.fps), settings, clip_hash, source, (info.width, info.height))
+    analysis = _build(raw, _as_fps(info.fps), settings, clip_hash, source, (info.width, info.height), pixel_aspect)
     if use_cache:
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from deage.blend.composite import _check, _edge_taper, _footprint, _grid_matrix
+from deage.blend.composite import _check, _edge_taper, _flow_pad, _footprint, _grid_matrix
 from deage.blend.feather import shape_mask
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.pyramid import pyramid_levels
@@ -55,7 +55,7 @@ def composite_torch(
         return nothing
     pad = 2
     if retouch is not None and retouch.flow is not None:
-        pad += int(np.ceil(float(np.abs(retouch.flow).max()) / max(scale, 1e-6))) + 1
+        pad += _flow_pad(retouch.flow, matrix)
     x0, y0, x1, y1 = _footprint(mask, _grid_matrix(matrix, size, grid), (height, width), pad)
     if x1 <= x0 or y1 <= y0:
         return nothing

@@ -29,7 +29,7 @@ def align_face_torch(frame: torch.Tensor, face: Face, template: str = "ffhq", si
     Args:
         frame: uint8 (H, W, 3) RGB tensor.
     """
-    matrix = estimate_alignment(face.keypoints5, template, size)
+    matrix = estimate_alignment(face.keypoints5, template, size, face.pixel_aspect)
     crop = ops.warp_affine(ops.to_float_chw(frame), invert_affine(matrix), (size, size), border="reflect101")
     image = ops.to_uint8_hwc(crop).cpu().numpy()
     return AlignedFace(

@@ -344,7 +344,7 @@ class ShotMeter:
     def _measure_face(self, index: int, tid: int, face: Face, source: Image, render: Image,
                       matte: np.ndarray | None, describe: bool, expected: Callable[[], Image | None]) -> FaceMeasurement:
         size = self.size
-        matrix = estimate_alignment(face.keypoints5, "ffhq", size)
+        matrix = estimate_alignment(face.keypoints5, "ffhq", size, face.pixel_aspect)
         warp = dict(dsize=(size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         crop_src = cv2.warpAffine(source, matrix, **warp)
         valid = cv2.warpAffine(np.ones(source.shape[:2], np.float32), matrix, **warp)

@@ -87,6 +87,7 @@ class RenderOutputs:
             height=info.height,
             first_frame_number=base + self.start if first_frame_number is None else int(first_frame_number),
             time_base=info.time_base if vfr else None,
+            pixel_aspect=getattr(info, "pixel_aspect", 1),
         )
         if self.matte is not None and self.matte.resolve() == self.output.resolve():
             raise OutputError("the matte cannot be written to the picture's own path; choose another name", self.matte)

@@ -394,7 +394,7 @@ class Studio:
             after = crop(decorate(result.after, True)) if o.view != "before" else None
             picture = views.compose(o.view, before if before is not None else after,
                                     after if after is not None else before, split=o.split)
-        return views.fit_width(picture, self.display_width)
+        return views.fit_width(picture, self.display_width, self._clip.info.pixel_aspect)
 
     def _done(self, done: Done[_Request, tuple[PreviewResult, bytes, float, bool]]) -> None:
         if done.error is not None:

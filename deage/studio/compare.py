@@ -134,7 +134,8 @@ class ComparePanel:
                 x0, y0, x1, y1 = region
                 source, render = source[y0:y1, x0:x1], render[y0:y1, x0:x1]
         name = {"render": "after", "source": "before"}.get(view, view)
-        return views.fit_width(views.compose(name, source, render, split=split, gain=gain), self.display_width), stats
+        picture = views.compose(name, source, render, split=split, gain=gain)
+        return views.fit_width(picture, self.display_width, self._source.info.pixel_aspect), stats
 
     def refresh(self, wait: bool = True, timeout: float = 60.0) -> dict[str, float]:
         """Redraw; with ``wait``, block until drawn and return the frame's stats."""

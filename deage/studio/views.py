@@ -189,13 +189,18 @@ def face_region(faces: Iterable[Face], shape: tuple[int, ...], margin: float = 0
     return int(round(x0)), int(round(y0)), int(round(x0 + w)), int(round(y0 + h))
 
 
-def fit_width(image: Image, max_width: int) -> Image:
-    """``image`` scaled down (area filter) to at most ``max_width`` pixels wide; unchanged if narrower."""
+def fit_width(image: Image, max_width: int, pixel_aspect: float = 1.0) -> Image:
+    """``image`` with square pixels (``pixel_aspect`` = width / height of one of its pixels: an
+    anamorphic frame is shown unsqueezed, by shrinking its longer pixel side), then scaled down
+    (area filter) to at most ``max_width`` pixels wide; unchanged if square and narrower."""
     height, width = image.shape[:2]
-    if width <= max_width:
+    width_px = width * min(float(pixel_aspect), 1.0)
+    height_px = height / max(float(pixel_aspect), 1.0)
+    shrink = min(1.0, max_width / width_px)
+    size = (max(1, int(round(width_px * shrink))), max(1, int(round(height_px * shrink))))
+    if size == (width, height):
         return image
-    new_h = max(1, int(round(height * max_width / width)))
-    return cv2.resize(image, (max_width, new_h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def encode_jpeg(image: Image, quality: int = 90) -> bytes:

@@ -7,6 +7,15 @@ from fractions import Fraction
 from pathlib import Path
 
 
+def pixel_aspect_of(sample_aspect: Fraction | None, rotation: int = 0) -> Fraction:
+    """A picture's pixel aspect (width / height of one pixel) from FFmpeg's sample aspect ratio
+    (None or 0 = unknown = square), turned with the picture by ``rotation`` degrees."""
+    aspect = Fraction(sample_aspect) if sample_aspect else Fraction(1)
+    if aspect <= 0:
+        aspect = Fraction(1)
+    return 1 / aspect if rotation % 180 == 90 else aspect
+
+
 def as_rate(fps: Fraction | float | int | str) -> Fraction:
     """A frame rate as an exact Fraction: floats near NTSC rates snap to them (29.97 -> 30000/1001).
 
@@ -54,6 +63,10 @@ class ClipInfo:
         variable_frame_rate: the frame intervals differ (the clip is then read frame by frame;
             writers output constant ``fps`` unless given the source timestamps).
         start_time: seconds of the first frame on the container's timeline (usually 0).
+        pixel_aspect: width / height of one pixel of the frames as returned (after rotation):
+            1 for square pixels; 2 for a 2x anamorphic plate, 4/3 for HDV 1440x1080. From the
+            stream's sample aspect ratio (EXR / DPX: the file's pixel aspect); other image files
+            are taken as square, as viewers show them.
     """
 
     path: Path
@@ -73,6 +86,7 @@ class ClipInfo:
     variable_frame_rate: bool = False
     start_time: float = 0.0
     mirrored: bool = False
+    pixel_aspect: Fraction = Fraction(1)
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""
@@ -81,6 +95,7 @@ class ClipInfo:
         d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
         d["fps_float"] = float(self.fps)
         d["time_base"] = f"{self.time_base.numerator}/{self.time_base.denominator}"
+        d["pixel_aspect"] = f"{self.pixel_aspect.numerator}/{self.pixel_aspect.denominator}"
         return d
 
     @property

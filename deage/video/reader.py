@@ -46,7 +46,7 @@ import numpy as np
 
 from deage.errors import MediaError
 from deage.video import hashing
-from deage.video.info import ClipInfo, as_rate
+from deage.video.info import ClipInfo, as_rate, pixel_aspect_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
@@ -55,9 +55,11 @@ from deage.video.pixels import (
     unsupported,
 )
 from deage.video.sequence import (
+    PIXEL_ASPECT_SUFFIXES,
     SequencePattern,
     check_complete_image,
     decode_image,
+    decode_image_with_aspect,
     describe_gaps,
     is_image_path,
     parse_sequence_path,
@@ -197,6 +199,7 @@ class ContainerSource:
             header_duration = _header_duration(container, stream, self.time_base)
             rate = stream.average_rate or stream.guessed_rate
             stream_rate = Fraction(rate) if rate else None
+            sample_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
             from_index = self._index_entries(container, stream)
             keys, pts_list = from_index if from_index is not None else self._scan(container, stream)
         finally:
@@ -233,6 +236,7 @@ class ContainerSource:
             self.pix_fmt = first.format.name
             self.rotation = int(round((first.rotation or 0) / 90.0)) * 90 % 360
             self.mirror = False
+            self.pixel_aspect = pixel_aspect_of(sample_aspect, self.rotation)
             try:
                 frame_to_rgb8(first, self.rotation)
             except UnsupportedPixelFormat:
@@ -418,6 +422,7 @@ class ContainerSource:
             is_sequence=False,
             duration=float(len(self.pts) / self.fps),
             variable_frame_rate=self.vfr,
+            pixel_aspect=self.pixel_aspect,
             start_time=float(self.pts[0] * self.time_base),
         )
 
@@ -465,11 +470,14 @@ class SequenceSource:
         self.files = files
         self.display = display
         self.fps = fps
-        first = decode_image(files[0][1])
+        first, sample_aspect = decode_image_with_aspect(files[0][1])
         self.pix_fmt = first.format.name
         self.size = (first.width, first.height)
         self.codec = Path(files[0][1]).suffix.lower().lstrip(".")
         self.rotation, self.mirror = exif_orientation(files[0][1])
+        # Only plate formats declare a pixel aspect that matters; viewers show photos with square pixels.
+        self.pixel_aspect = pixel_aspect_of(sample_aspect if f".{self.codec}" in PIXEL_ASPECT_SUFFIXES else None,
+                                            self.rotation)
         self._first = first
 
     @classmethod
@@ -544,6 +552,7 @@ class SequenceSource:
             first_frame_number=self.files[0][0],
             is_sequence=True,
             duration=float(len(self.files) / self.fps),
+            pixel_aspect=self.pixel_aspect,
         )
 
     def digest(self) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -37,6 +38,9 @@ IMAGE_CODECS: dict[str, str] = {
     ".exr": "exr",
     ".dpx": "dpx",
 }
+
+#: image types whose declared pixel aspect is honoured (film plates); others are shown with square pixels
+PIXEL_ASPECT_SUFFIXES = frozenset({".exr", ".dpx"})
 
 _PRINTF = re.compile(r"%(0?(\d+))?d")
 _HASHES = re.compile(r"#+")
@@ -146,6 +150,11 @@ def decode_image(path: Path) -> av.VideoFrame:
     Raises:
         MediaError: missing, unreadable, empty or corrupt file (the message names it).
     """
+    return decode_image_with_aspect(path)[0]
+
+
+def decode_image_with_aspect(path: Path) -> tuple[av.VideoFrame, Fraction | None]:
+    """``decode_image`` and the sample aspect ratio the file declares (None when it declares none)."""
     codec = IMAGE_CODECS.get(path.suffix.lower())
     if codec is None:
         raise MediaError(f"not an image type deage reads ({', '.join(sorted(IMAGE_CODECS))})", path)
@@ -158,7 +167,7 @@ def decode_image(path: Path) -> av.VideoFrame:
     if not data:
         raise MediaError("image file is empty (0 bytes)", path)
     ctx = av.CodecContext.create(codec, "r")
-    ctx.thread_type = "AUTO"
+    ctx.thread_type = "SLICE"  # one image: frame threads add nothing, and would hide its aspect ratio
     try:
         frames = ctx.decode(av.Packet(data))
         frames += ctx.decode(None)
@@ -166,7 +175,7 @@ def decode_image(path: Path) -> av.VideoFrame:
         raise MediaError(f"corrupt or unreadable {codec} image ({exc})", path) from None
     if not frames:
         raise MediaError(f"corrupt or truncated {codec} image (nothing decodable)", path)
-    return frames[0]
+    return frames[0], (Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None)
 
 
 def check_complete_image(path: Path) -> None:

@@ -241,6 +241,9 @@ class ClipWriter:
         time_base: output time base (default ``1/fps``); see ``write(pts=...)``.
         exr_linear: EXR output holds scene-linear light: frames (sRGB-encoded) are decoded to
             linear first. Match the reader's ``exr_linear``.
+        pixel_aspect: width / height of one pixel (``ClipInfo.pixel_aspect``): written as the
+            stream's sample aspect ratio so players show an anamorphic picture unsqueezed, as
+            the source was (EXR / DPX: the file's pixel aspect).
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -261,6 +264,7 @@ class ClipWriter:
         options: dict | None = None,
         time_base: Fraction | None = None,
         exr_linear: bool = True,
+        pixel_aspect: Fraction | float = 1,
     ) -> None:
         self.path = Path(path)
         self.spec = resolve_codec(self.path, codec)
@@ -269,9 +273,16 @@ class ClipWriter:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
         self.width, self.height = int(width), int(height)
         self.time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
+        self.pixel_aspect = Fraction(pixel_aspect).limit_denominator(65535)
+        if self.pixel_aspect <= 0:
+            raise ValueError(f"pixel_aspect must be positive, got {pixel_aspect}")
         self.options = {str(k): str(v) for k, v in {**self.spec.options, **(options or {})}.items()}
         if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
             self._keep_odd_size()
+        if self.pixel_aspect != 1 and self.path.suffix.lower() == ".mkv":
+            warnings.warn(f"{self.path}: Matroska output does not record the pixel aspect "
+                          f"({self.pixel_aspect}); players will show the picture squeezed. Write .mov to keep it",
+                          RuntimeWarning, stacklevel=2)
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.audio_range = audio_range
         self.first_frame_number = int(first_frame_number)
@@ -363,6 +374,8 @@ class ClipWriter:
             stream.pix_fmt = self._pix_fmt
             stream.time_base = self.time_base
             stream.codec_context.time_base = self.time_base
+            if self.pixel_aspect != 1:
+                stream.codec_context.sample_aspect_ratio = self.pixel_aspect
             if self.spec.yuv:
                 cc = stream.codec_context
                 cc.colorspace, cc.color_primaries = AVCOL_SPC_BT709, AVCOL_PRI_BT709
@@ -381,6 +394,8 @@ class ClipWriter:
         ctx.width, ctx.height = self.width, self.height
         ctx.pix_fmt = self._pix_fmt
         ctx.time_base = self.time_base
+        if self.pixel_aspect != 1:
+            ctx.sample_aspect_ratio = self.pixel_aspect
         ctx.options = dict(self.options)
         try:
             ctx.open()
