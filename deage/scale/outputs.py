@@ -98,6 +98,7 @@ class RenderOutputs:
             audio_from=source if info.has_audio else None,
             audio_range=audio_range,
             inputs=(source,),
+            colour=getattr(info, "colour", None),
             **common,
         )
         self.matte_writer = (

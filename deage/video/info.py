@@ -7,6 +7,33 @@ from fractions import Fraction
 from pathlib import Path
 
 
+@dataclass(frozen=True)
+class ColourTags:
+    """How a clip's YUV code values are to be read, as FFmpeg's ``AVCOL_*`` numbers.
+
+    A render writes its YUV output with the source's matrix and range and tags it with the
+    source's primaries and transfer, so untouched pixels keep their code values and an HDR
+    (HLG / PQ, BT.2020) or full-range phone clip comes back as it went in.
+
+    Attributes:
+        matrix: YUV <-> RGB matrix (AVColorSpace): 1 BT.709, 5/6 BT.601, 9 BT.2020 (the one the
+            reader decoded with: a clip without a tag is read as BT.709 when HD, BT.601 when SD).
+        primaries: AVColorPrimaries: 1 BT.709, 5/6 BT.601, 9 BT.2020 (untagged: 1).
+        transfer: AVColorTransferCharacteristic: 1 BT.709, 16 PQ, 18 HLG (untagged: 1).
+        full_range: 0..255 code values (JPEG range: MJPEG, many phones) instead of 16..235.
+    """
+
+    matrix: int = 1
+    primaries: int = 1
+    transfer: int = 1
+    full_range: bool = False
+
+    @property
+    def is_hdr(self) -> bool:
+        """PQ or HLG transfer."""
+        return self.transfer in (16, 18)
+
+
 def pixel_aspect_of(sample_aspect: Fraction | None, rotation: int = 0) -> Fraction:
     """A picture's pixel aspect (width / height of one pixel) from FFmpeg's sample aspect ratio
     (None or 0 = unknown = square), turned with the picture by ``rotation`` degrees."""
@@ -67,6 +94,8 @@ class ClipInfo:
             1 for square pixels; 2 for a 2x anamorphic plate, 4/3 for HDV 1440x1080. From the
             stream's sample aspect ratio (EXR / DPX: the file's pixel aspect); other image files
             are taken as square, as viewers show them.
+        colour: the YUV matrix, range, primaries and transfer (``ColourTags``; image files and RGB
+            sources: the defaults, BT.709 limited range).
     """
 
     path: Path
@@ -87,6 +116,7 @@ class ClipInfo:
     start_time: float = 0.0
     mirrored: bool = False
     pixel_aspect: Fraction = Fraction(1)
+    colour: ColourTags = ColourTags()
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""

@@ -25,6 +25,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from deage.errors import MediaError
+from deage.video.info import ColourTags
 
 # AVColorSpace values (libavutil/pixfmt.h) -> swscale colorspace
 _AVCOL_TO_SWS = {
@@ -36,11 +37,12 @@ _AVCOL_TO_SWS = {
     9: Colorspace.BT2020,  # bt2020 non-constant
     10: Colorspace.BT2020,  # bt2020 constant (approximated by ncl)
 }
-AVCOL_SPC_BT709 = 1
+_SWS_TO_AVCOL = {Colorspace.ITU709: 1, Colorspace.FCC: 4, Colorspace.ITU601: 6, Colorspace.SMPTE240M: 7,
+                 Colorspace.BT2020: 9}
 AVCOL_PRI_BT709 = 1
 AVCOL_TRC_IEC61966_2_1 = 13  # sRGB
-AVCOL_TRC_BT709 = 1
 AVCOL_RANGE_MPEG = 1
+AVCOL_RANGE_JPEG = 2
 
 #: swscale flags for YUV -> RGB: interpolated (not replicated) chroma, accurate rounding.
 #: Versus swscale's defaults this lifts a ProRes 422 round trip from ~42 to ~55 dB PSNR and an
@@ -73,6 +75,26 @@ def guess_colorspace(frame: av.VideoFrame) -> Colorspace:
     if tagged is not None:
         return tagged
     return Colorspace.ITU709 if frame.height >= 720 or frame.width >= 1280 else Colorspace.ITU601
+
+
+def sws_colorspace(matrix: int) -> Colorspace:
+    """swscale's matrix for an AVColorSpace number (BT.709 for ones it has not)."""
+    return _AVCOL_TO_SWS.get(int(matrix), Colorspace.ITU709)
+
+
+def colour_tags(frame: av.VideoFrame) -> ColourTags:
+    """``ColourTags`` of a decoded frame: the matrix it is converted to RGB with, its range, and its
+    primaries and transfer where tagged. RGB and grey frames: the defaults."""
+    fmt = frame.format
+    if fmt.is_rgb or fmt.name.startswith(("gray", "ya", "pal", "mono")):
+        return ColourTags()
+    unset = (0, 2)  # reserved, unspecified
+    return ColourTags(
+        matrix=_SWS_TO_AVCOL.get(guess_colorspace(frame), 1),
+        primaries=1 if int(frame.color_primaries) in unset else int(frame.color_primaries),
+        transfer=1 if int(frame.color_trc) in unset else int(frame.color_trc),
+        full_range=int(frame.color_range) == 2 or fmt.name.startswith("yuvj"),
+    )
 
 
 def _yuv_kwargs(frame: av.VideoFrame) -> dict:

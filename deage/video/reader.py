@@ -50,6 +50,7 @@ from deage.video.info import ClipInfo, as_rate, pixel_aspect_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
+    colour_tags,
     frame_to_float,
     frame_to_rgb8,
     unsupported,
@@ -237,6 +238,7 @@ class ContainerSource:
             self.rotation = int(round((first.rotation or 0) / 90.0)) * 90 % 360
             self.mirror = False
             self.pixel_aspect = pixel_aspect_of(sample_aspect, self.rotation)
+            self.colour = colour_tags(first)
             try:
                 frame_to_rgb8(first, self.rotation)
             except UnsupportedPixelFormat:
@@ -423,6 +425,7 @@ class ContainerSource:
             duration=float(len(self.pts) / self.fps),
             variable_frame_rate=self.vfr,
             pixel_aspect=self.pixel_aspect,
+            colour=self.colour,
             start_time=float(self.pts[0] * self.time_base),
         )
 

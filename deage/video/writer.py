@@ -19,8 +19,10 @@ codec               file                           encoding
 Any image format written to a name without a frame-number pattern (``portrait.png``,
 ``photo.jpg``) is a *still*: one image file, for a one-frame render (a photo in, a photo out).
 
-YUV outputs are converted with BT.709 in limited range and tagged so (primaries, transfer,
-matrix), which is what the reader uses back. ``options`` override encoder options
+YUV outputs are converted with the ``colour`` given (``ColourTags``: a render passes its
+source's, so untouched pixels keep their code values and HDR or full-range clips stay so;
+default BT.709, limited range) and tagged so (primaries, transfer, matrix, range), which is what
+the reader uses back. ProRes is always limited range. ``options`` override encoder options
 (``{"crf": "18", "preset": "slow"}``).
 
 Timing: frame ``i`` gets ``pts = i`` in a ``1/fps`` time base, so a constant-rate source keeps
@@ -40,6 +42,7 @@ packets go to a sidecar ``<name>.audio.mka`` beside the frames.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import warnings
@@ -51,21 +54,21 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace
+from av.video.reformatter import ColorRange
 
 from deage.errors import OutputError
 from deage.safe_write import atomic_output, check_output_path
 from deage.video.audio import AudioCopier, source_has_audio
-from deage.video.info import as_rate
+from deage.video.info import ColourTags, as_rate
 from deage.video.pixels import (
     AVCOL_PRI_BT709,
+    AVCOL_RANGE_JPEG,
     AVCOL_RANGE_MPEG,
-    AVCOL_SPC_BT709,
-    AVCOL_TRC_BT709,
     AVCOL_TRC_IEC61966_2_1,
     ENCODE_INTERPOLATION,
     check_image,
     rgb_to_frame,
+    sws_colorspace,
 )
 from deage.video.sequence import SequencePattern, parse_sequence_path
 
@@ -204,14 +207,21 @@ class EncoderConversion:
     yuv: bool
     exr_linear: bool = True
     half: bool = False
+    colour: ColourTags = ColourTags()
 
     def __call__(self, image: np.ndarray) -> av.VideoFrame:
         frame = rgb_to_frame(image, float_output=self.codec == "exr", linear=self.exr_linear, half=self.half)
         if self.codec in ("png", "tiff"):  # sRGB-encoded values: PNG gets sRGB + cHRM + gAMA chunks
             frame.color_primaries, frame.color_trc = AVCOL_PRI_BT709, AVCOL_TRC_IEC61966_2_1
         if self.yuv:
-            return frame.reformat(format=self.pix_fmt, dst_colorspace=Colorspace.ITU709,
-                                  dst_color_range=ColorRange.MPEG, interpolation=ENCODE_INTERPOLATION)
+            colour = self.colour
+            out = frame.reformat(format=self.pix_fmt, dst_colorspace=sws_colorspace(colour.matrix),
+                                 dst_color_range=ColorRange.JPEG if colour.full_range else ColorRange.MPEG,
+                                 interpolation=ENCODE_INTERPOLATION)
+            # Tag the frame too: some encoders (ProRes) take the tags from the frames, not the stream.
+            out.colorspace, out.color_primaries, out.color_trc = colour.matrix, colour.primaries, colour.transfer
+            out.color_range = AVCOL_RANGE_JPEG if colour.full_range else AVCOL_RANGE_MPEG
+            return out
         return frame.reformat(format=self.pix_fmt)
 
 
@@ -241,6 +251,7 @@ class ClipWriter:
         time_base: output time base (default ``1/fps``); see ``write(pts=...)``.
         exr_linear: EXR output holds scene-linear light: frames (sRGB-encoded) are decoded to
             linear first. Match the reader's ``exr_linear``.
+        colour: ``ColourTags`` of YUV outputs (``ClipInfo.colour``); None = BT.709, limited range.
         pixel_aspect: width / height of one pixel (``ClipInfo.pixel_aspect``): written as the
             stream's sample aspect ratio so players show an anamorphic picture unsqueezed, as
             the source was (EXR / DPX: the file's pixel aspect).
@@ -265,6 +276,7 @@ class ClipWriter:
         time_base: Fraction | None = None,
         exr_linear: bool = True,
         pixel_aspect: Fraction | float = 1,
+        colour: ColourTags | None = None,
     ) -> None:
         self.path = Path(path)
         self.spec = resolve_codec(self.path, codec)
@@ -276,6 +288,14 @@ class ClipWriter:
         self.pixel_aspect = Fraction(pixel_aspect).limit_denominator(65535)
         if self.pixel_aspect <= 0:
             raise ValueError(f"pixel_aspect must be positive, got {pixel_aspect}")
+        colour = colour or ColourTags()
+        if self.spec.encoder == "prores_ks" and colour.full_range:
+            colour = dataclasses.replace(colour, full_range=False)  # ProRes is limited range by definition
+        self.colour = colour
+        if colour.is_hdr and self.spec.sequence:
+            warnings.warn(f"{self.path}: the source is HDR (transfer {'PQ' if colour.transfer == 16 else 'HLG'}); "
+                          f"{self.spec.name} files hold its code values but are read as SDR (sRGB / linear). "
+                          "Write .mp4 or .mov to keep it HDR", RuntimeWarning, stacklevel=2)
         self.options = {str(k): str(v) for k, v in {**self.spec.options, **(options or {})}.items()}
         if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
             self._keep_odd_size()
@@ -378,8 +398,12 @@ class ClipWriter:
                 stream.codec_context.sample_aspect_ratio = self.pixel_aspect
             if self.spec.yuv:
                 cc = stream.codec_context
-                cc.colorspace, cc.color_primaries = AVCOL_SPC_BT709, AVCOL_PRI_BT709
-                cc.color_trc, cc.color_range = AVCOL_TRC_BT709, AVCOL_RANGE_MPEG
+                cc.colorspace, cc.color_primaries = self.colour.matrix, self.colour.primaries
+                cc.color_trc = self.colour.transfer
+                cc.color_range = AVCOL_RANGE_JPEG if self.colour.full_range else AVCOL_RANGE_MPEG
+            elif self.colour != ColourTags():  # RGB codecs (FFV1, lossless H.264): the source's primaries and transfer
+                cc = stream.codec_context
+                cc.color_primaries, cc.color_trc = self.colour.primaries, self.colour.transfer
             stream.options = dict(self.options)
             stream.thread_type = "AUTO"
         except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -415,7 +439,7 @@ class ClipWriter:
         if self._pix_fmt is None:
             return None
         return EncoderConversion(self._pix_fmt, self.spec.name, self.spec.yuv, self.exr_linear,
-                                 self.options.get("format") == "half")
+                                 self.options.get("format") == "half", self.colour)
 
     def _same_channels(self, image: np.ndarray) -> bool:
         """Whether ``image`` has the channels (RGB or RGBA) the first frame fixed."""
