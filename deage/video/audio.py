@@ -99,8 +99,8 @@ class AudioCopier:
         if not self._trim:
             return True
         ts = packet.pts if packet.pts is not None else packet.dts
-        t = float(ts * self._tb)
-        return t + float((packet.duration or 0) * self._tb) > self._start and t < self._end
+        t = self._seconds(ts)
+        return t + self._seconds(packet.duration or 0) > self._start and t < self._end
 
     def _mux(self, packet: av.Packet) -> None:
         if self._shift:
@@ -119,6 +119,10 @@ class AudioCopier:
             ) from None
         self.packets_copied += 1
 
+    def _seconds(self, ts: int) -> float:
+        """``float(ts * time_base)``, in integers (the same value, without ``Fraction`` objects)."""
+        return ts * self._tb.numerator / self._tb.denominator
+
     def feed_until(self, seconds: float) -> None:
         """Mux the packets that start at or before ``seconds`` on the output clock."""
         if not self.active:
@@ -130,7 +134,7 @@ class AudioCopier:
             if packet is None:
                 return
             ts = packet.pts if packet.pts is not None else packet.dts
-            if float(ts * self._tb) > limit:
+            if self._seconds(ts) > limit:
                 self._pending = packet
                 return
             if self._keep(packet):

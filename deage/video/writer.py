@@ -441,6 +441,13 @@ class ClipWriter:
         return EncoderConversion(self._pix_fmt, self.spec.name, self.spec.yuv, self.exr_linear,
                                  self.options.get("format") == "half", self.colour)
 
+    def _default_pts(self, index: int) -> int:
+        """Frame ``index``'s time (index / fps) in ``time_base`` units, rounded; in integers (a
+        frame's worth of ``Fraction`` arithmetic held the interpreter lock measurably)."""
+        step = self.time_base.denominator * self.fps.denominator, self.time_base.numerator * self.fps.numerator
+        whole, rest = divmod(index * step[0], step[1])
+        return whole + (1 if 2 * rest > step[1] or (2 * rest == step[1] and whole % 2) else 0)  # round half to even
+
     def _same_channels(self, image: np.ndarray) -> bool:
         """Whether ``image`` has the channels (RGB or RGBA) the first frame fixed."""
         return (image.shape[2] == 4) == (self._pix_fmt == self.spec.alpha_pix_fmt)
@@ -488,7 +495,7 @@ class ClipWriter:
                 raise ValueError(f"{self.path}: every frame must have the first frame's channels (RGB or RGBA)")
             vf = None
         if pts is None:
-            pts = int(round(self._count / self.fps / self.time_base))
+            pts = self._default_pts(self._count)
         if self._last_pts is not None and pts <= self._last_pts:
             raise ValueError(f"{self.path}: pts must increase (got {pts} after {self._last_pts})")
         if self.spec.sequence:
@@ -497,7 +504,7 @@ class ClipWriter:
             vf = vf if vf is not None else self._to_encoder_frame(image)
             vf.pts = int(pts)
             vf.time_base = self.time_base
-            self._write_video(vf, float(pts * self.time_base))
+            self._write_video(vf, pts * self.time_base.numerator / self.time_base.denominator)  # = float(pts * tb)
         self._last_pts = int(pts)
         self._count += 1
 
