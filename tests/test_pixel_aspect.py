@@ -139,3 +139,21 @@ def test_previews_show_the_picture_unsqueezed():
     assert fit_width(image, 320, 2.0).shape == (180, 320, 3)
     assert fit_width(np.zeros((720, 1706, 3), np.uint8), 2000, 0.75).shape == (720, 1280, 3)
     assert fit_width(image, 1000) is image
+
+
+def test_report_thumbnails_are_unsqueezed():
+    from deage.review.thumbnails import make_thumbnail
+
+    frame = np.zeros((720, 640, 3), np.uint8)
+    cv2.ellipse(frame, (320, 360), (70, 140), 0, 0, 360, (255, 255, 255), -1)  # a round disc, squeezed 2:1
+    box = np.array([250.0, 220.0, 390.0, 500.0])
+
+    def roundness(image: np.ndarray) -> float:
+        ys, xs = np.nonzero(image[..., 0] > 127)
+        return np.ptp(xs) / np.ptp(ys)
+
+    thumb = make_thumbnail(frame, frame, box, size=256, pixel_aspect=2.0)
+    assert abs(roundness(thumb.before) - 1.0) < 0.05  # shown round, as it is
+    assert abs(roundness(make_thumbnail(frame, frame, box, size=256).before) - 0.5) < 0.05  # taken as square pixels
+    whole = make_thumbnail(frame, frame, None, size=256, pixel_aspect=2.0)
+    assert whole.before.shape == (144, 256, 3)  # 640x720 at 2:1 is 16:9

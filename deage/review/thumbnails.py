@@ -84,18 +84,22 @@ def _square(box: np.ndarray, shape: tuple[int, ...], grow: float) -> tuple[int, 
 
 
 def make_thumbnail(before: Image, after: Image, box: np.ndarray | None, *, size: int = 256,
-                   frame: int = 0, reason: str = "") -> Thumbnail:
+                   frame: int = 0, reason: str = "", pixel_aspect: float = 1.0) -> Thumbnail:
     """Crop both frames (RGB uint8 (H, W, 3)) around ``box`` (float (4,) x0, y0, x1, y1, grown 1.8x;
-    None or NaN: the whole frame) and scale to ``size`` on the long side."""
+    None or NaN: the whole frame) and scale to ``size`` on the long side. Frames of non-square
+    pixels (``pixel_aspect`` = pixel width / height) are cropped and shown unsqueezed."""
+    aspect = float(pixel_aspect)
     if box is None or not np.all(np.isfinite(box)):
         x0, y0, x1, y1 = 0, 0, before.shape[1], before.shape[0]
     else:
-        x0, y0, x1, y1 = _square(np.asarray(box), before.shape, 1.8)
+        shown = np.asarray(box, np.float64) * [aspect, 1.0, aspect, 1.0]  # in square (display) pixels
+        sx0, y0, sx1, y1 = _square(shown, (before.shape[0], before.shape[1] * aspect), 1.8)
+        x0, x1 = int(sx0 / aspect), min(int(np.ceil(sx1 / aspect)), before.shape[1])
     a = before[y0:y1, x0:x1]
     b = after[y0:y1, x0:x1]
-    scale = size / max(a.shape[:2])
-    dsize = (max(1, int(round(a.shape[1] * scale))), max(1, int(round(a.shape[0] * scale))))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    scale = size / max(a.shape[1] * aspect, a.shape[0])
+    dsize = (max(1, int(round(a.shape[1] * aspect * scale))), max(1, int(round(a.shape[0] * scale))))
+    interp = cv2.INTER_AREA if dsize[0] * dsize[1] < a.shape[0] * a.shape[1] else cv2.INTER_CUBIC
     a, b = cv2.resize(a, dsize, interpolation=interp), cv2.resize(b, dsize, interpolation=interp)
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2)
     heat = cv2.applyColorMap(np.clip(diff * 4, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
@@ -120,7 +124,8 @@ def worst_frame_thumbnails(metrics: Any, *, count: int = 4, size: int = 256) -> 
             row = int(np.searchsorted(metrics.frames, frame))
             box = metrics.face_boxes[row]
             out.append(make_thumbnail(src.read(frame), ren.read(frame - start), None if not _finite(box) else box,
-                                      size=size, frame=frame, reason=reason))
+                                      size=size, frame=frame, reason=reason,
+                                      pixel_aspect=float(src.info.pixel_aspect)))
     return out
 
 
