@@ -414,3 +414,59 @@ def test_a_cut_between_shots_ends_every_track_and_the_edit_does_not_fade_before_
     uncut = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, cuts=False))
     assert uncut.cuts == []  # without cut detection one track runs on onto the other person:
     assert any(min(t.faces) < 20 <= max(t.faces) for t in uncut.tracks)  # what the cut prevents
+
+
+def _patch_clip(astronaut: np.ndarray, frames: range = range(20, 40)) -> list[np.ndarray]:
+    """The astronaut portrait small in a 1280x720 frame, slowly zooming: HOG takes the mission
+    patch on her suit for a face (best score 0.64) while her own face scores 0.93."""
+    out = []
+    for i in frames:
+        s = 720 / 512 * (0.6 + 0.05 * i / 47)
+        m = np.float32([[s, 0, 640 - s * 256 + 20 * np.sin(3 * i / 47)], [0, s, 360 - s * 256]])
+        out.append(cv2.warpAffine(astronaut, m, (1280, 720), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT))
+    return out
+
+
+def test_a_badge_hog_takes_for_a_face_is_rejected_by_the_verifier(astronaut):
+    frames = _patch_clip(astronaut)
+    unverified = analyse_frames(frames, FPS, AnalysisSettings(verify_below=0.0, descriptors=False))
+    assert len(unverified.tracks) == 2  # her face, and the badge on her suit
+    badge = min(unverified.tracks, key=lambda t: t.mean_score)
+    assert max(f.score for f in badge.faces.values()) < 0.8 and badge.faces[0].box[1] > 400  # low on her chest
+    verified = analyse_frames(frames, FPS, AnalysisSettings(descriptors=False))
+    assert len(verified.tracks) == 1
+    face = verified.tracks[0].faces[0]
+    assert face.score > 0.8 and face.box[3] < 320  # her face, at the top
+
+
+class _StubVerifier:
+    """Says ``answer`` to every question and counts them (wiring only; dlib's CNN is tested above)."""
+
+    name = "stub"
+
+    def __init__(self, answer: bool) -> None:
+        self.answer, self.calls = answer, []
+
+    def confirms(self, gray: np.ndarray, box: np.ndarray) -> bool:
+        self.calls.append((gray.shape, np.asarray(box).copy()))
+        return self.answer
+
+
+def test_the_verifier_is_asked_once_per_low_scoring_track_on_its_best_frame(composed, detector):
+    frames = composed[0][:40]
+    for answer in (True, False):
+        verifier = _StubVerifier(answer)
+        tracker = FaceTracker(detector, config=TrackerConfig(verify_below=1.0, descriptors=False), verifier=verifier)
+        for frame in frames:
+            tracker.update(frame)
+        first, again = tracker.result(), tracker.result()
+        assert len(verifier.calls) == 2  # two faces, each asked about once, whatever result() is called
+        assert len(first.tracks) == len(again.tracks) == (2 if answer else 0)
+        for shape, box in verifier.calls:  # the face's box inside the region kept for it
+            assert 0 <= box[0] < box[2] <= shape[1] and 0 <= box[1] < box[3] <= shape[0]
+    # Tracks scoring above verify_below are never questioned.
+    verifier = _StubVerifier(False)
+    tracker = FaceTracker(detector, config=TrackerConfig(verify_below=0.5, descriptors=False), verifier=verifier)
+    for frame in frames:
+        tracker.update(frame)
+    assert not verifier.calls and len(tracker.result().tracks) == 2

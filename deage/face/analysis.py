@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 8
+ANALYSIS_VERSION = 9
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
@@ -80,9 +80,10 @@ class AnalysisSettings:
             photos only, the default), ``"keyframes"`` (every detection of a clip) or ``"off"``.
     Tracking: see ``deage.face.track.TrackerConfig`` for ``match_iou``, ``min_appearance``,
         ``max_shape_change``, ``min_step_iou``, ``min_visible``, ``keyframe_patience``,
-        ``reanchor_distance``, ``coast_frames``, ``backfill``, ``min_track_score``, ``cuts``, ``search_every``
-        (in a clip with dlib's detector, the searcher is dlib's photo-mode detector: faces down to
-        40 px and heads tilted up to ~65 degrees; 0.5-2.5 s a search on a CPU).
+        ``reanchor_distance``, ``coast_frames``, ``backfill``, ``min_track_score``, ``verify_below``,
+        ``cuts``, ``search_every`` (in a clip with dlib's detector, the searcher is dlib's
+        photo-mode detector: faces down to 40 px and heads tilted up to ~65 degrees; 0.5-2.5 s a
+        search on a CPU; the verifier of low-scoring tracks is dlib's CNN detector, ~0.5 s a track).
     Identity:
         descriptors: compute identity descriptors (re-identify faces that come back; select by photo).
         descriptor_interval: frames between descriptor refreshes per track (0 = only when a track starts).
@@ -112,6 +113,7 @@ class AnalysisSettings:
     coast_frames: int | None = _T.coast_frames
     backfill: bool = _T.backfill
     min_track_score: float = _T.min_track_score
+    verify_below: float = _T.verify_below
     search_every: int = _T.search_every
     cuts: bool = _T.cuts
     descriptors: bool = _T.descriptors
@@ -462,12 +464,16 @@ def _make_progress(progress: Progress | Literal["tqdm"] | None, total: int | Non
 
 
 def _engines(settings: AnalysisSettings, total: int | None = None):
-    """Detector, landmarker, recognizer and searcher (or None) for ``settings``; ``total`` frames
-    (1 = a photo) or None. The searcher, for clips with dlib's detector, is dlib's photo mode."""
+    """Detector, landmarker, recognizer, searcher and verifier (or None) for ``settings``; ``total``
+    frames (1 = a photo) or None. With dlib's detector, the searcher (clips) is dlib's photo mode
+    and the verifier of low-scoring tracks dlib's CNN detector (HOG's scores are what it checks)."""
     landmarker = make_landmarker(settings.landmarker, **({"crop_size": settings.landmark_crop} if settings.landmarker == "dlib" else {}))
     options: dict[str, Any] = {}
-    searcher = None
+    searcher = verifier = None
     if settings.detector == "dlib":
+        from deage.face.backends.dlib_backend import DlibFaceVerifier
+
+        verifier = DlibFaceVerifier()
         photo = total == 1
         options = dict(min_face_size=settings.min_face_size, scale=settings.detect_scale, upsample=settings.upsample,
                        threshold=settings.detect_threshold, landmarker=landmarker, cnn=settings.runs_cnn(photo))
@@ -476,18 +482,19 @@ def _engines(settings: AnalysisSettings, total: int | None = None):
         options["photo"] = photo
     detector = make_detector(settings.detector, **options)
     recognizer = make_recognizer(settings.recognizer) if settings.descriptors else None
-    return detector, landmarker, recognizer, searcher
+    return detector, landmarker, recognizer, searcher, verifier
 
 
 def _track_frames(frames: Iterable[Image], settings: AnalysisSettings, progress: Progress | None, total: int | None,
                   pixel_aspect: float = 1.0) -> TrackingResult:
-    detector, landmarker, recognizer, searcher = _engines(settings, total)
+    detector, landmarker, recognizer, searcher, verifier = _engines(settings, total)
     report = None if progress is None else (lambda done: progress(done, total))
     if pixel_aspect == 1.0:
-        return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report, searcher)
+        return track_faces(frames, detector, landmarker, recognizer, settings.tracker_config(), report, searcher,
+                           verifier)
     unsqueeze = Unsqueeze(pixel_aspect)
     raw = track_faces(map(unsqueeze.frame, frames), detector, landmarker, recognizer, settings.tracker_config(),
-                      report, searcher)
+                      report, searcher, verifier)
     return unsqueeze.result(raw)
 
 

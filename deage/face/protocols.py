@@ -47,6 +47,16 @@ class Recognizer(Protocol):
 
 
 @runtime_checkable
+class FaceVerifier(Protocol):
+    """A second opinion on one detection: is there a face on ``box`` (float (4,) x0, y0, x1, y1)
+    in ``gray`` (uint8 (H, W), a frame or a region of one)? Slower and surer than a detector."""
+
+    name: str
+
+    def confirms(self, gray: np.ndarray, box: np.ndarray) -> bool: ...
+
+
+@runtime_checkable
 class Parser(Protocol):
     """Face parsing on an aligned crop: class name ("skin", "hair", "l_eye", ...) -> float32 (S, S) mask."""
 

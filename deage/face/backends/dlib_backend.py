@@ -220,6 +220,43 @@ def merge_detections(
     return merged
 
 
+def cnn_confirms(cnn: "dlib.cnn_face_detection_model_v1", lock: threading.Lock, gray: np.ndarray,
+                 box: np.ndarray) -> bool:
+    """Whether dlib's CNN (MMOD) detector finds a face on ``box`` (float (4,)) of ``gray`` (uint8
+    (H, W)), looking in a crop around it scaled so the face is ~120 px across (well inside
+    MMOD's range, and quick: ~0.5 s on one CPU core)."""
+    side = float(max(box[2] - box[0], box[3] - box[1], 1.0))
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    k = 120.0 / side
+    crop_side = int(round(2.5 * side * k))
+    matrix = upright_matrix(np.array([cx, cy]), 0.0, k, np.full(2, crop_side / 2))
+    crop = cv2.warpAffine(gray, matrix, (crop_side, crop_side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    expected = np.array([crop_side / 2 - 60, crop_side / 2 - 60, crop_side / 2 + 60, crop_side / 2 + 60])
+    with lock:
+        found = cnn(crop, 0)
+    return any(box_iou(_frame_box(d.rect, 1.0, 1.0)[None], expected[None])[0, 0] >= 0.3 for d in found)
+
+
+class DlibFaceVerifier:
+    """dlib's CNN face detector as a second opinion on one detection (``FaceVerifier``).
+
+    The tracker asks it about tracks whose detections all scored low (``TrackerConfig.verify_below``):
+    HOG's false faces (a badge, a pattern on a shirt) are where a face-shaped gradient fooled it,
+    which the CNN is not fooled by. The model is loaded on the first question.
+    """
+
+    name = "dlib-cnn"
+
+    def __init__(self) -> None:
+        self._cnn = None
+        self._lock = threading.Lock()
+
+    def confirms(self, gray: np.ndarray, box: np.ndarray) -> bool:
+        if self._cnn is None:
+            self._cnn = dlib.cnn_face_detection_model_v1(str(model_paths()["cnn_detector"]))
+        return cnn_confirms(self._cnn, self._lock, to_gray(gray), np.asarray(box, np.float64))
+
+
 class DlibDetector:
     """dlib's frontal HOG face detector, with 68 landmarks fitted to every detection.
 
@@ -329,16 +366,7 @@ class DlibDetector:
     def _cnn_confirms(self, gray: np.ndarray, box: np.ndarray) -> bool:
         """Whether the CNN detector finds a face on ``box`` (float (4,)) in a crop around it."""
         assert self._cnn is not None
-        side = float(max(box[2] - box[0], box[3] - box[1]))
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        k = 120.0 / side  # the face ~120 px across: well inside MMOD's range, and quick
-        crop_side = int(round(2.5 * side * k))
-        matrix = upright_matrix(np.array([cx, cy]), 0.0, k, np.full(2, crop_side / 2))
-        crop = cv2.warpAffine(gray, matrix, (crop_side, crop_side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-        expected = np.array([crop_side / 2 - 60, crop_side / 2 - 60, crop_side / 2 + 60, crop_side / 2 + 60])
-        with self._lock:
-            found = self._cnn(crop, 0)
-        return any(box_iou(_frame_box(d.rect, 1.0, 1.0)[None], expected[None])[0, 0] >= 0.3 for d in found)
+        return cnn_confirms(self._cnn, self._lock, gray, box)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 (H, W, 3) (or grayscale (H, W)) image, best score first.
