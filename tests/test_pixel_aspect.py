@@ -157,3 +157,20 @@ def test_report_thumbnails_are_unsqueezed():
     assert abs(roundness(make_thumbnail(frame, frame, box, size=256).before) - 0.5) < 0.05  # taken as square pixels
     whole = make_thumbnail(frame, frame, None, size=256, pixel_aspect=2.0)
     assert whole.before.shape == (144, 256, 3)  # 640x720 at 2:1 is 16:9
+
+
+def test_gpu_path_edits_anamorphic_faces_like_the_cpu_path(anamorphic, tmp_path):
+    """The GPU code run on torch's CPU device, on a 2:1 plate: same pixels within 2 levels."""
+    import torch
+
+    from deage.render import FrameRenderer
+
+    plate = analyse_clip(anamorphic, cache_dir=tmp_path)
+    with open_clip(anamorphic) as clip:
+        frame = clip.read(5)
+    faces, look = plate.faces_at(5), default_look()
+    cpu, _ = FrameRenderer(look, analysis=plate).render(frame, 5, faces)
+    gpu, _ = FrameRenderer(look, analysis=plate, device=torch.device("cpu")).render(frame, 5, faces)
+    assert np.abs(cpu.astype(int) - frame).max() > 10
+    diff = np.abs(cpu.astype(np.int16) - gpu.astype(np.int16))
+    assert diff.max() <= 2 and diff.mean() < 0.5, (diff.max(), diff.mean())
