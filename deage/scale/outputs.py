@@ -99,6 +99,7 @@ class RenderOutputs:
             audio_range=audio_range,
             inputs=(source,),
             colour=getattr(info, "colour", None),
+            field_order=getattr(info, "field_order", "progressive"),
             **common,
         )
         self.matte_writer = (

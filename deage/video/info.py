@@ -96,6 +96,8 @@ class ClipInfo:
             are taken as square, as viewers show them.
         colour: the YUV matrix, range, primaries and transfer (``ColourTags``; image files and RGB
             sources: the defaults, BT.709 limited range).
+        field_order: ``"progressive"``, or ``"tff"`` / ``"bff"`` for interlaced video (two fields
+            a frame, top or bottom first), from the first frame; H.264 renders keep it.
     """
 
     path: Path
@@ -117,6 +119,7 @@ class ClipInfo:
     mirrored: bool = False
     pixel_aspect: Fraction = Fraction(1)
     colour: ColourTags = ColourTags()
+    field_order: str = "progressive"
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""

@@ -168,6 +168,15 @@ def _header_duration(container, stream, time_base: Fraction) -> int | None:
     return int(Fraction(seconds).limit_denominator(10**9) / time_base)
 
 
+def field_order_of(frame: av.VideoFrame, stream_field_order: int) -> str:
+    """``"progressive"``, ``"tff"`` or ``"bff"`` for a decoded frame, with its stream's
+    AVFieldOrder (3 and 5 are bottom field first; an interlaced frame of unknown order: top first,
+    as most HD interlaced video is)."""
+    if not frame.interlaced_frame:
+        return "progressive"
+    return "bff" if stream_field_order in (3, 5) else "tff"
+
+
 def _pick_video_stream(container: av.container.InputContainer, path: Path) -> int:
     for i, stream in enumerate(container.streams.video):
         if stream.disposition & av.stream.Disposition.attached_pic:
@@ -201,6 +210,7 @@ class ContainerSource:
             rate = stream.average_rate or stream.guessed_rate
             stream_rate = Fraction(rate) if rate else None
             sample_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+            stream_field_order = int(stream.codec_context.field_order or 0)
             from_index = self._index_entries(container, stream)
             keys, pts_list = from_index if from_index is not None else self._scan(container, stream)
         finally:
@@ -239,6 +249,7 @@ class ContainerSource:
             self.mirror = False
             self.pixel_aspect = pixel_aspect_of(sample_aspect, self.rotation)
             self.colour = colour_tags(first)
+            self.field_order = field_order_of(first, stream_field_order)
             try:
                 frame_to_rgb8(first, self.rotation)
             except UnsupportedPixelFormat:
@@ -426,6 +437,7 @@ class ContainerSource:
             variable_frame_rate=self.vfr,
             pixel_aspect=self.pixel_aspect,
             colour=self.colour,
+            field_order=self.field_order,
             start_time=float(self.pts[0] * self.time_base),
         )
 

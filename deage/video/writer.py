@@ -252,6 +252,9 @@ class ClipWriter:
         exr_linear: EXR output holds scene-linear light: frames (sRGB-encoded) are decoded to
             linear first. Match the reader's ``exr_linear``.
         colour: ``ColourTags`` of YUV outputs (``ClipInfo.colour``); None = BT.709, limited range.
+        field_order: ``"progressive"``, or ``"tff"`` / ``"bff"`` to flag H.264 output interlaced
+            (``ClipInfo.field_order``: players then deinterlace it as they did the source); other
+            codecs write progressive frames, with a warning.
         pixel_aspect: width / height of one pixel (``ClipInfo.pixel_aspect``): written as the
             stream's sample aspect ratio so players show an anamorphic picture unsqueezed, as
             the source was (EXR / DPX: the file's pixel aspect).
@@ -277,6 +280,7 @@ class ClipWriter:
         exr_linear: bool = True,
         pixel_aspect: Fraction | float = 1,
         colour: ColourTags | None = None,
+        field_order: str = "progressive",
     ) -> None:
         self.path = Path(path)
         self.spec = resolve_codec(self.path, codec)
@@ -297,6 +301,17 @@ class ClipWriter:
                           f"{self.spec.name} files hold its code values but are read as SDR (sRGB / linear). "
                           "Write .mp4 or .mov to keep it HDR", RuntimeWarning, stacklevel=2)
         self.options = {str(k): str(v) for k, v in {**self.spec.options, **(options or {})}.items()}
+        if field_order not in ("progressive", "tff", "bff"):
+            raise ValueError(f"field_order must be 'progressive', 'tff' or 'bff', got {field_order!r}")
+        if field_order != "progressive":
+            if self.spec.encoder == "libx264":
+                extra = f"interlaced=1:{field_order}=1"
+                given = self.options.get("x264-params")
+                self.options["x264-params"] = f"{given}:{extra}" if given else extra
+            else:
+                warnings.warn(f"{self.path}: the source is interlaced ({field_order}); {self.spec.name} output is "
+                              "written as progressive frames. Write .mp4 (H.264) to keep it interlaced",
+                              RuntimeWarning, stacklevel=2)
         if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
             self._keep_odd_size()
         if self.pixel_aspect != 1 and self.path.suffix.lower() == ".mkv":
