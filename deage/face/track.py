@@ -65,6 +65,9 @@ ROLL_MIN = ROLL_REFIT
 """Head roll (degrees) from which a tracked face is fitted and verified turned upright: dlib's frontal
 detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
 LOCAL_FACE = 120.0
+BACKFILL_FRAMES = 16
+"""A new track is followed backwards over at most this many earlier frames (past keyframes where
+the detector missed the face: motion blur, a face coming into view), while the fit stays plausible."""
 """Width (px) a tracked face is scaled to when the detector looks for it again in a crop around it."""
 MAX_SEARCH_GAP = 4
 """The longest gap between two searches while nothing is tracked, in ``search_every`` units (the gap
@@ -101,7 +104,8 @@ class TrackerConfig:
         reid_threshold: largest descriptor distance to re-identify a face; None = the recognizer's threshold.
         coast_frames: without descriptors, a detection at the last place of a track lost at most
             this many frames ago continues it; None = ``2 * detect_every``.
-        backfill: follow new tracks backwards over the frames since the previous keyframe.
+        backfill: follow new tracks backwards over up to ``BACKFILL_FRAMES`` earlier frames (each
+            step predicted from the last: a face found only once a whip pan slows is followed back).
         min_track_score: a track whose best detection score stays below this is dropped as a
             likely false detection (dlib: 0.6 is a HOG margin of 0.2; its threshold is 0.5).
         verify_below: a track whose best detection score stays below this (but reaches
@@ -349,11 +353,11 @@ class FaceTracker:
             if doubtful and not due:
                 self._redetections += 1
             self._keyframe(index, frame, gray, fit_image, proposals)
-            self._buffer.clear()
         else:
             for tid, (pts, _) in proposals.items():
                 self._accept(index, self._live[tid], pts, gray, confirmed=False)
         self._buffer.append((index, gray, fit_image))
+        del self._buffer[:-BACKFILL_FRAMES]
 
     def result(self) -> TrackingResult:
         """The tracks so far: those with a face whose best score reaches ``min_track_score`` (and
@@ -597,13 +601,18 @@ class FaceTracker:
             self._backfill(live)
 
     def _backfill(self, live: _Live) -> None:
+        """Follow a new track backwards over the buffered frames, predicting each step from the
+        last (constant velocity, as forwards), while the fit stays plausible."""
         pts = live.points
+        step = np.zeros(2, np.float32)
         for index, gray, fit_image in reversed(self._buffer):
             if index in live.track.faces:
                 break
-            new = self._fit_from(fit_image, pts, live.relation)
-            if not self._plausible(gray, live, new, pts):
+            new = self._fit_from(fit_image, pts, live.relation, step)
+            if not self._plausible(gray, live, new, pts + step):
                 break
+            moved = (rigid_frame(new)[0] - rigid_frame(pts)[0]).astype(np.float32)
+            step = moved if np.linalg.norm(moved) > _STILL * float(np.ptp(new[:, 0])) else np.zeros(2, np.float32)
             box = box_from_points(new, live.relation)
             others = [
                 t.faces[index].box for t in (*(l.track for l in self._live.values()), *(l.track for l in self._lost.values()))
