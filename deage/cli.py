@@ -29,9 +29,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     with open_clip(args.clip) as clip:
         info = clip.info.to_dict()
+        colour = clip.info.colour.describe()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:
+        info["colour"] = colour
         width = max(len(k) for k in info)
         for key, value in info.items():
             print(f"{key:<{width}}  {value}")

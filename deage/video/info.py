@@ -33,6 +33,23 @@ class ColourTags:
         """PQ or HLG transfer."""
         return self.transfer in (16, 18)
 
+    def describe(self) -> str:
+        """One line for people: ``"BT.2020 matrix, BT.2020 primaries, HLG transfer, limited range"``."""
+        def name(table: dict[int, str], value: int) -> str:
+            return table.get(value, f"#{value}")
+
+        return (f"{name(_MATRICES, self.matrix)} matrix, {name(_PRIMARIES, self.primaries)} primaries, "
+                f"{name(_TRANSFERS, self.transfer)} transfer, {'full' if self.full_range else 'limited'} range")
+
+
+# FFmpeg's AVCOL_* numbers (libavutil/pixfmt.h) -> names, for ColourTags.describe
+_MATRICES = {0: "RGB", 1: "BT.709", 4: "FCC", 5: "BT.601 (625)", 6: "BT.601 (525)", 7: "SMPTE 240M",
+             9: "BT.2020", 10: "BT.2020 (constant)"}
+_PRIMARIES = {1: "BT.709", 4: "BT.470M", 5: "BT.601 (625)", 6: "BT.601 (525)", 7: "SMPTE 240M", 9: "BT.2020",
+              11: "DCI-P3", 12: "Display P3"}
+_TRANSFERS = {1: "BT.709", 4: "gamma 2.2", 5: "gamma 2.8", 6: "BT.601", 8: "linear", 13: "sRGB", 14: "BT.2020",
+              15: "BT.2020 (12-bit)", 16: "PQ", 18: "HLG"}
+
 
 def pixel_aspect_of(sample_aspect: Fraction | None, rotation: int = 0) -> Fraction:
     """A picture's pixel aspect (width / height of one pixel) from FFmpeg's sample aspect ratio
