@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from av.video.reformatter import ColorRange, Colorspace
+from mediahelpers import encode_clip
 
 from deage.look import default_look
 from deage.render import render_clip
@@ -27,28 +28,19 @@ FRAMES = 6
 def _tagged_clip(path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, size: tuple[int, int],
                  tags: ColourTags) -> Path:
     """A clip encoded with ``tags`` (matrix, range, primaries, transfer) the way a camera would."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=24)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
-        # One frame thread, no B-frames: a short x265 stream muxes the same every time (with frame
-        # threads, 2-frame clips sometimes failed to mux: "not yet implemented").
-        stream.options = {"x265-params": "log-level=error:frame-threads=1:bframes=0"} if codec == "libx265" else {}
-        cc = stream.codec_context
-        cc.colorspace, cc.color_primaries, cc.color_trc = tags.matrix, tags.primaries, tags.transfer
-        cc.color_range = 2 if tags.full_range else 1
-        sws = {1: Colorspace.ITU709, 6: Colorspace.ITU601, 9: Colorspace.BT2020}[tags.matrix]
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), format="rgb24")
-            frame = frame.reformat(format=pix_fmt, dst_colorspace=sws,
-                                   dst_color_range=ColorRange.JPEG if tags.full_range else ColorRange.MPEG)
-            frame.colorspace, frame.color_primaries, frame.color_trc = tags.matrix, tags.primaries, tags.transfer
-            frame.color_range = 2 if tags.full_range else 1
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    sws = {1: Colorspace.ITU709, 6: Colorspace.ITU601, 9: Colorspace.BT2020}[tags.matrix]
+    encoded = []
+    for rgb in frames:
+        frame = av.VideoFrame.from_ndarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), format="rgb24")
+        frame = frame.reformat(format=pix_fmt, dst_colorspace=sws,
+                               dst_color_range=ColorRange.JPEG if tags.full_range else ColorRange.MPEG)
+        frame.colorspace, frame.color_primaries, frame.color_trc = tags.matrix, tags.primaries, tags.transfer
+        frame.color_range = 2 if tags.full_range else 1
+        encoded.append(frame)
+    # One frame thread, no B-frames: a short x265 stream muxes the same every time (with frame
+    # threads, 2-frame clips sometimes failed to mux: "not yet implemented").
+    options = {"x265-params": "log-level=error:frame-threads=1:bframes=0"} if codec == "libx265" else {}
+    return encode_clip(path, encoded, codec, options=options, tags=tags)
 
 
 def _luma(path: Path, index: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:

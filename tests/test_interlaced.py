@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from mediahelpers import encode_clip
 
 from deage.look import default_look
 from deage.render import render_clip
@@ -19,19 +20,8 @@ from deage.video import ClipWriter, open_clip
 
 
 def _interlaced_clip(path: Path, frames: list[np.ndarray], order: str) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        height, width = frames[0].shape[:2]
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"x264-params": f"interlaced=1:{order}=1"}
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    encoded = [av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p") for rgb in frames]
+    return encode_clip(path, encoded, "libx264", rate=25, options={"x264-params": f"interlaced=1:{order}=1"})
 
 
 def _flags(path: Path) -> tuple[bool, int]:
