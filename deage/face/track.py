@@ -611,8 +611,7 @@ class FaceTracker:
             new = self._fit_from(fit_image, pts, live.relation, step)
             if not self._plausible(gray, live, new, pts + step):
                 break
-            moved = (rigid_frame(new)[0] - rigid_frame(pts)[0]).astype(np.float32)
-            step = moved if np.linalg.norm(moved) > _STILL * float(np.ptp(new[:, 0])) else np.zeros(2, np.float32)
+            step = _motion(pts, new)
             box = box_from_points(new, live.relation)
             others = [
                 t.faces[index].box for t in (*(l.track for l in self._live.values()), *(l.track for l in self._lost.values()))
@@ -633,12 +632,7 @@ class FaceTracker:
 
     def _accept(self, index: int, live: _Live, pts: np.ndarray, gray: np.ndarray, *, confirmed: bool) -> Face:
         pts = np.asarray(pts, dtype=np.float32)
-        live.velocity = np.zeros(2, np.float32)
-        if live.last_frame == index - 1:
-            step = rigid_frame(pts)[0] - rigid_frame(live.points)[0]
-            width = float(np.ptp(pts[:, 0]))
-            if np.linalg.norm(step) > _STILL * width:  # below it, the step is fitting noise: predicting it adds jitter
-                live.velocity = step.astype(np.float32)
+        live.velocity = _motion(live.points, pts) if live.last_frame == index - 1 else np.zeros(2, np.float32)
         live.points = pts
         live.last_frame = index
         if confirmed:
@@ -681,6 +675,14 @@ class FaceTracker:
         face.descriptor = np.asarray(self.recognizer.describe(frame, face), dtype=np.float32)
         live.descriptors = (live.descriptors + [face.descriptor])[-8:]
         live.last_descriptor = index
+
+
+def _motion(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The step (float32 (2,), px) of a face's rigid centre from landmarks ``before`` to ``after``,
+    or zero when it is below ``_STILL`` of the face width: fitting noise, which predicting would
+    turn into jitter."""
+    step = (rigid_frame(after)[0] - rigid_frame(before)[0]).astype(np.float32)
+    return step if np.linalg.norm(step) > _STILL * float(np.ptp(after[:, 0])) else np.zeros(2, np.float32)
 
 
 def _upright_only(searcher: Detector | None) -> Detector | None:
