@@ -36,6 +36,20 @@ def test_the_default_look_is_the_demos_and_validates():
     assert default_look() is not default_look()  # a fresh copy each time: editing one never changes the next
 
 
+def test_example_looks_validate_and_give_their_named_strength_on_frame_0():
+    """A photo is frame 0: a look named "25 years younger" must give 25 there, not a keyframed
+    ramp's start (young25 once ramped from 10, so a photo rendered with it got 10 years)."""
+    looks = Path(__file__).resolve().parents[1] / "examples" / "looks"
+    loaded = {path.stem: load_look(path) for path in sorted(looks.glob("*.json"))}
+    assert {"young10", "young25", "subtle", "ramp_in"} <= set(loaded)
+    for look in loaded.values():
+        look.validate()
+    assert loaded["young10"].at(0).edit["years"] == 10
+    assert loaded["young25"].at(0).edit["years"] == loaded["young25"].at(500).edit["years"] == 25
+    ramp = loaded["ramp_in"]
+    assert [ramp.at(i).edit["years"] for i in (0, 12, 24, 100)] == pytest.approx([10, 17.5, 25, 25])
+
+
 def test_keyframes_resolve_per_frame_and_set_key_replaces():
     look = Look(editor="identity")
     look.keyframes = {}
