@@ -55,6 +55,15 @@ def astronaut() -> np.ndarray:
     return data.astronaut()
 
 
+@pytest.fixture(scope="session")
+def older_face() -> np.ndarray:
+    """An older face: matplotlib's sample portrait of Grace Hopper (about 77, deep creases on
+    cheeks and chin, amber glasses with dark brow bars), RGB uint8 (600, 512, 3)."""
+    import matplotlib
+
+    return read_rgb(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+
+
 def insightface_image_path(name: str) -> Path:
     import insightface
 

@@ -118,7 +118,8 @@ def test_zero_years_changes_nothing(editor, astronaut):
 
 
 def test_wrinkle_band_energy_drops_at_full_strength(editor, real_faces):
-    """Energy of the fine-line/wrinkle band inside the wrinkle regions falls by at least 40 %."""
+    """Energy of the fine-line/wrinkle band inside the wrinkle regions falls by at least 35 %
+    (these are young faces: most of that band is texture and features, which are kept)."""
     for name, frame, face in real_faces:
         if name not in ("astronaut", "driving_d19", "selfie_4"):
             continue
@@ -128,7 +129,7 @@ def test_wrinkle_band_energy_drops_at_full_strength(editor, real_faces):
         scale = aligned.size / 512
         before = float((_wrinkle_band(aligned.image, scale)[mask] ** 2).mean())
         after = float((_wrinkle_band(result.image, scale)[mask] ** 2).mean())
-        assert after <= 0.6 * before, f"{name}: wrinkle-band energy fell only {1 - after / before:.0%}"
+        assert after <= 0.65 * before, f"{name}: wrinkle-band energy fell only {1 - after / before:.0%}"
 
 
 def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifacts_dir):
@@ -181,6 +182,71 @@ def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifac
     assert float((fine(soft)[skin] ** 2).mean()) < 0.8 * float((fine(clean)[skin] ** 2).mean())
     strip = np.hstack([aligned.image, aged_image, np.clip(edited, 0, 255).astype(np.uint8)])
     cv2.imwrite(str(artifacts_dir / "makeup_drawn_wrinkles.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
+
+def _valleys(image: np.ndarray, eye_distance: float) -> np.ndarray:
+    """Depth (luma levels) of every pixel below a grey closing with a disk of 0.06 eye distances."""
+    y = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    r = int(round(0.06 * eye_distance))
+    return cv2.morphologyEx(y, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+
+
+def test_an_older_face_loses_its_creases_but_keeps_its_glasses_and_identity(editor, older_face, artifacts_dir):
+    """Grace Hopper at about 77, "25 years younger": the creases on her skin (valleys 8-60 levels
+    deep) lose at least 30 % of their depth, while what is far deeper than any crease (the rims
+    and bars of her glasses, lash lines, nostrils: over 60 levels) keeps 95 % of its depth and
+    moves under 8 levels on average (an earlier editor lifted her glasses' lower rims away:
+    84 %, 13.5 levels). Her identity stays (dlib descriptor distance < 0.3)."""
+    face = largest_face(older_face)
+    aligned = align_face(older_face, face, "ffhq", crop_size_for(face))
+    result = editor.edit(aligned, MakeupParams(years=25))
+    regions = face_regions(aligned.image, aligned.landmarks)
+    before = _valleys(aligned.image, regions.frame.eye_distance)
+    after = _valleys(result.image, regions.frame.eye_distance)
+    creases = (before > 8) & (before < 60) & (regions.skin > 0.8)
+    deep = (before > 60) & (regions.face > 0.5)
+    assert creases.sum() > 5000 and deep.sum() > 2000  # an old face, with glasses
+    kept = float(after[creases].mean() / before[creases].mean())
+    assert kept < 0.7, f"creases kept {kept:.0%} of their depth"
+    kept_deep = float(after[deep].mean() / before[deep].mean())
+    moved = float(np.abs(result.image.astype(np.float32) - aligned.image).mean(axis=2)[deep].mean())
+    assert kept_deep > 0.95 and moved < 8, f"features kept {kept_deep:.0%} of their depth, moved {moved:.1f} levels"
+    out = composite(older_face, aligned, result)
+    distance = float(np.linalg.norm(descriptor(older_face, face) - descriptor(out, refit(out, face))))
+    assert distance < 0.3, f"identity distance {distance:.3f}"
+    strip = np.hstack([aligned.image, result.image])
+    cv2.imwrite(str(artifacts_dir / "makeup_older_face.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
+
+def test_moles_stay_and_creases_of_the_same_darkness_go(editor, shared_media):
+    """On a real young face, draw a mole (a round brown dot) and a crease (a thin line) equally
+    dark: at full strength the crease must lose most of its darkening and the mole keep most of
+    it (a mole is part of who someone is; an earlier editor lifted both away)."""
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    lm = aligned.landmarks
+    fr = FaceFrame.from_landmarks(lm)
+    d, up, ex = fr.eye_distance, fr.up, fr.x_axis
+    cheek = 0.5 * (lm[3] + lm[31]) + up * 0.05 * d  # mid left cheek
+    mole = np.zeros((512, 512), np.float32)
+    centre = cheek + ex * 0.12 * d
+    cv2.circle(mole, tuple(np.round(centre * 16).astype(int)), int(round(0.035 * d * 16)), 1.0, -1, cv2.LINE_AA, 4)
+    line = np.zeros((512, 512), np.float32)
+    a, b = cheek - ex * 0.1 * d - up * 0.3 * d, cheek - ex * 0.25 * d + up * 0.05 * d
+    cv2.line(line, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), 1.0, 2, cv2.LINE_AA, 4)
+    mole, line = cv2.GaussianBlur(mole, (0, 0), 0.8), cv2.GaussianBlur(line, (0, 0), 0.8)
+    brown = np.array([70.0, 90.0, 95.0], np.float32)  # darkening per channel: a brown mark
+    aged = np.clip(aligned.image - (mole + line)[..., None] * brown * 0.6, 0, 255).astype(np.uint8)
+    clean = editor.edit(aligned, FULL).image.astype(np.float32)
+    edited = editor.edit(replace(aligned, image=aged), FULL).image.astype(np.float32)
+
+    def left(mask):
+        region = mask > 0.3
+        drawn = (aligned.image.astype(np.float32) - aged)[region].mean()
+        return float((clean - edited)[region].mean() / drawn)
+
+    assert left(mole) > 0.6, f"the mole kept only {left(mole):.0%} of its darkness"
+    assert left(line) < 0.4, f"the crease kept {left(line):.0%} of its darkness"
 
 
 def _polygon(points: np.ndarray, size: int) -> np.ndarray:

@@ -195,7 +195,9 @@ def _compare(cpu: tuple[np.ndarray, list[np.ndarray]], gpu: tuple[np.ndarray, li
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     assert np.abs(a.astype(int) - frame).max() > 10  # the CPU path edited the face
     assert diff.max() <= 2 and diff.mean() < 0.5, (diff.max(), diff.mean())
-    assert len(masks_a) == len(masks_b) and all(np.abs(p - q).max() < 1e-3 for p, q in zip(masks_a, masks_b))
+    # Mattes agree within 1e-3, plus the 1/512 step where both paths zero alphas below 1/512: a
+    # value on that threshold can fall on either side of it (float32 warps in different orders).
+    assert len(masks_a) == len(masks_b) and all(np.abs(p - q).max() < 1e-3 + 1 / 512 for p, q in zip(masks_a, masks_b))
 
 
 @pytest.mark.parametrize("look", [YOUNG, FEATHER], ids=["multiband+shape+texture", "feather"])

@@ -10,7 +10,8 @@ import numpy as np
 from deage.edit.base import EditResult, Retouch
 from deage.edit.makeup.params import MakeupParams, MakeupSettings
 from deage.edit.makeup.shape import shape_flow
-from deage.edit.makeup.texture import wrinkle_delta
+from deage.edit.makeup.creases import find_creases
+from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.masks import FaceRegions, face_regions
@@ -104,10 +105,12 @@ class MakeupEditor:
         regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
         wrinkles = regions.union(settings.wrinkles)
         folds = regions.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
-        delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance, regions.skin, settings.texture_keep)
+        creases = find_creases(luminance(small), regions.eye_distance, regions.skin)
+        delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance, regions.skin, settings.texture_keep,
+                              creases=creases)
         tone, acting = tone_delta(
             small, regions, under_eye=settings.under_eye, redness=settings.redness,
-            evenness=settings.evenness, spots=settings.spots,
+            evenness=settings.evenness, spots=settings.spots, creases=creases,
         )
         delta += tone
         flow = shape_flow(

@@ -1,6 +1,7 @@
-"""Wrinkle and fine-line softening by frequency separation, per region, keeping skin texture.
+"""Crease filling and wrinkle softening by frequency separation, per region, keeping skin texture.
 
-Luminance is split into three bands at the editor's working resolution (about 256 px across the
+Creases, narrow valleys deeper than the skin's texture (``deage.edit.makeup.creases``), are
+filled first: on an older face they are most of what reads as age. Then luminance is split into three bands at the editor's working resolution (about 256 px across the
 crop, never finer than the face's own resolution in the frame, see ``MakeupEditor``):
 
 - *fine*: everything finer than one working pixel (pores, film grain, sensor noise). It never
@@ -10,7 +11,8 @@ crop, never finer than the face's own resolution in the frame, see ``MakeupEdito
 - *fold band*: that low-pass minus a broader one: the soft shading of deep folds (nasolabial,
   marionette, tear trough, frown lines).
 
-In the wrinkle band, detail is soft-clipped to the level of the face's own skin texture, so pores
+Features (glasses frames, lash lines, moles: structures far deeper than any crease) are left
+alone throughout. In the wrinkle band, detail is soft-clipped to the level of the face's own skin texture, so pores
 survive and creases, far stronger and mostly dark, are flattened: the skin never goes plastic.
 The fold band is attenuated (dark more than light). The result is an additive RGB change at
 working resolution, in proportion to each channel so the skin keeps its hue.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.edit.makeup.creases import CreaseMap, find_creases, smoothstep
 from deage.types import Mask
 
 
@@ -90,22 +93,28 @@ def wrinkle_delta(
     eye_distance: float,
     skin: Mask,
     texture_keep: float = 1.0,
+    creases: CreaseMap | None = None,
 ) -> np.ndarray:
-    """The additive change that softens wrinkles and folds but keeps skin texture.
+    """The additive change that fills creases and softens wrinkles and folds but keeps skin texture.
 
-    In the wrinkle band, each pixel's detail is soft-clipped to the level of the skin's own
-    texture (measured on this face): pores and grain, which are below that level, pass almost
-    unchanged, wrinkles and creases, far above it and mostly dark, are flattened to it. The
-    result is then scaled by ``0.75 * texture_keep`` (young skin has a slightly finer texture).
-    Everything is blended in by the per-region strength.
+    Creases (valleys deeper than the skin's texture, shallower than features: see
+    ``deage.edit.makeup.creases``) are filled first, by the per-region strength. Then, in the
+    wrinkle band of the filled skin, each pixel's detail is soft-clipped to the level of the
+    skin's own texture (measured on this face): pores and grain, which are below that level, pass
+    almost unchanged; what is left of lines, far above it and mostly dark, is flattened to it. The
+    result is scaled by ``0.75 * texture_keep`` (young skin has a slightly finer texture). The
+    fold band is attenuated (dark more than light). Features (glasses frames, lash lines, moles)
+    are left alone by all three.
 
     Args:
         small: float32 RGB [0, 1] (W, W, 3), the crop at working resolution.
-        wrinkle_strength: float32 (W, W) in [0, 1], per-pixel strength in the wrinkle band.
+        wrinkle_strength: float32 (W, W) in [0, 1], per-pixel strength of crease filling and of
+            the wrinkle band.
         fold_strength: float32 (W, W) in [0, 1], attenuation of the fold band.
         eye_distance: eye distance in working pixels (sets the filter scales).
-        skin: float32 (W, W) skin probability (where to measure the texture level).
+        skin: float32 (W, W) skin probability (where to fill creases and measure texture).
         texture_keep: scale of the kept texture (1 = natural).
+        creases: the face's ``CreaseMap`` at size W (computed here when not given).
 
     Returns:
         float32 (W, W, 3) change to add to ``small``.
@@ -113,13 +122,20 @@ def wrinkle_delta(
     # Wrinkles and folds are shading: the bands are taken on luminance only (one channel, three
     # times cheaper); colour blotches are the tone module's job.
     gray = luminance(small)
+    if creases is None:
+        creases = find_creases(gray, eye_distance)
+    change = creases.lift(skin) * wrinkle_strength
+    filled = gray + change
     r1 = max(2, int(round(0.05 * eye_distance)))
-    base = guided_filter(gray, gray, r1, 0.006)
-    band = gray - base
+    base = guided_filter(filled, filled, r1, 0.006)
+    band = filled - base
     tau = texture_level(band, skin)
     clipped = soft_clip(band, 0.6 * tau, 1.2 * tau) * np.float32(0.75 * texture_keep)
-    # The new band is ``clipped``; blend it in by the strength.
-    change = (clipped - band) * wrinkle_strength
+    # The new band is ``clipped``; blend it in by the strength. Edges far stronger than any line
+    # in skin (the bright side of a frame, a hairline) are left alone, and so are features.
+    keep = creases.keep_features(r1)
+    steep = smoothstep(np.abs(band) / np.maximum(base, np.float32(0.02)), 0.12, 0.25)
+    change += (clipped - band) * wrinkle_strength * (1.0 - steep) * keep
     if np.any(fold_strength > 0):
         w = small.shape[1]
         half = cv2.resize(base, (w // 2, w // 2), interpolation=cv2.INTER_AREA)
@@ -127,8 +143,10 @@ def wrinkle_delta(
         broad = cv2.resize(guided_filter(half, half, r2, 0.006), (w, w), interpolation=cv2.INTER_LINEAR)
         fold = base - broad
         fold_bright = np.where(fold > 0, np.float32(0.2), np.float32(1.0))
-        change -= fold * (np.float32(0.6) * fold_strength * fold_bright)
-    # A luminance change applied in proportion to each channel keeps the skin's hue and saturation.
-    tint = np.clip(small / np.maximum(gray, 1e-3)[..., None], 0.2, 3.0)
-    delta = change[..., None] * tint
-    return delta.astype(np.float32)
+        deep = smoothstep(np.abs(fold) / np.maximum(broad, np.float32(0.02)), 0.2, 0.35)
+        change -= fold * (np.float32(0.6) * fold_strength * fold_bright * (1.0 - deep) * keep)
+    # A luminance change applied in proportion to the surrounding skin's channels keeps its hue
+    # and saturation (the pixel's own colour would tint a filled crease with its shadow's hue).
+    around = cv2.GaussianBlur(small, (0, 0), max(0.7, 0.03 * eye_distance))
+    tint = np.clip(around / np.maximum(luminance(around), 1e-3)[..., None], 0.2, 3.0)
+    return (change[..., None] * tint).astype(np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.edit.makeup.creases import CreaseMap, smoothstep
 from deage.edit.makeup.texture import luminance
 from deage.face.masks import FaceRegions, rgb_to_lab
 from deage.types import Mask
@@ -39,11 +40,6 @@ def skin_average(values: np.ndarray, weight: Mask, sigma: float) -> np.ndarray:
     return np.where(den > 1e-3, num / np.maximum(den, 1e-3), values).astype(np.float32)
 
 
-def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 def tone_delta(
     small: np.ndarray,
     regions: FaceRegions,
@@ -52,6 +48,7 @@ def tone_delta(
     redness: float,
     evenness: float,
     spots: float,
+    creases: CreaseMap | None = None,
 ) -> tuple[np.ndarray, Mask]:
     """Additive RGB change (float32 (W, W, 3)) and the mask of where it acts (float32 (W, W)).
 
@@ -59,6 +56,8 @@ def tone_delta(
         small: float32 RGB [0, 1] (W, W, 3), the crop at working resolution.
         regions: the face's regions at the same size W (``regions.size == W``).
         under_eye, redness, evenness, spots: strengths in [0, 1].
+        creases: the face's ``CreaseMap`` at size W; spots are not lifted on or beside its
+            features (a glasses rim, a mole).
     """
     w = small.shape[0]
     delta = np.zeros_like(small)
@@ -110,9 +109,23 @@ def tone_delta(
         depth = (luminance(surround) - luminance(small)) * np.float32(100.0)
         # Small blobs a little darker than their surroundings; much darker ones are features
         # (nostrils, lash lines: already protected) or marks of character, and are left alone.
-        weight = _smoothstep(depth, 1.0, 3.0) * (1.0 - _smoothstep(depth, 9.0, 16.0)) * skin
+        # Only well inside the face's outline (jaw line and forehead, from the landmarks): at the
+        # edge of the face, its shading against the background is darker than the skin average,
+        # and would be lifted into a bright rim.
+        inner = cv2.erode((regions.face > 0.5).astype(np.float32), _disk(max(1, int(round(0.06 * d)))))
+        # Nor right beside hair, a hat or a frame (the features it protects count as skin here).
+        on_skin = (np.maximum(skin, regions.protect) > 0.5).astype(np.float32)
+        inner *= cv2.erode(on_skin, _disk(max(1, int(round(0.03 * d)))))
+        inner = cv2.GaussianBlur(inner, (0, 0), max(0.5, 0.03 * d)) * skin
+        weight = smoothstep(depth, 1.0, 3.0) * (1.0 - smoothstep(depth, 9.0, 16.0)) * inner
+        if creases is not None:
+            weight *= creases.keep_features(creases.radius)
         # Grow the weight a pixel so a spot's soft rim is lifted along with its core.
         weight = cv2.GaussianBlur(cv2.dilate(weight, np.ones((3, 3), np.uint8)), (0, 0), max(0.5, 0.01 * d))
         delta += np.float32(spots) * weight[..., None] * (surround - small)
         acting = np.maximum(acting, weight * spots)
     return delta.astype(np.float32), acting
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

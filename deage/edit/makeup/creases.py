@@ -1,0 +1,130 @@
+"""Creases and feature lines of one face, from a grey-level closing of its luminance.
+
+The surface over a face's valleys is a morphological closing (dilate, then erode, with a disk of
+``RADIUS`` eye distances): it equals the image except in dark lines and dots narrower than the
+disk, which it bridges. Each pixel's *depth* below that surface is taken relative to it, so the
+same crease reads the same on dark and light skin, in bright and dim light.
+
+- Depths below ``FLOOR`` are the skin's own texture (pores, grain, noise): never touched.
+- Structures whose deepest part reaches ``FEATURE`` are not wrinkles but glasses frames, lash
+  lines, moles, nostrils or a hairline: the whole structure is a *feature*, and so are the
+  valleys continuing it at half that depth for a fifth of the eye distance (the shallower
+  stretches of a glasses rim). Every makeup operation leaves features alone.
+- Small compact dark dots (a valley no longer than ``DOT`` eye distances and not elongated) are
+  not creases either: ``lift`` leaves them alone. Faint ones (blemishes) are left to the spot
+  operation; those reaching ``MARK`` (moles, beauty marks: part of who the person is) are
+  *marks*, which every operation leaves alone, like features.
+- Everything between is a crease, filled by ``CreaseMap.lift``.
+
+Measured at working resolution (about 256 px across a face crop): on an older face (the Grace
+Hopper portrait shipped with matplotlib) the median skin pixel lies 3 % below the surface, on
+young faces 0.1-1 %; wrinkles 5-25 %, the rims of glasses 25-60 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deage.types import Mask
+
+RADIUS = 0.045
+"""Closing disk radius, in eye distances: valleys up to about a tenth of the eye distance wide."""
+FLOOR = 0.015
+"""Relative depth of the skin's own texture, kept."""
+FEATURE = (0.35, 0.5)
+"""Relative depths over which a structure turns from crease into feature."""
+FOLLOW = 0.2
+"""How far (eye distances) a feature's shallower continuation is protected along its valley."""
+DOT = 0.15
+"""Largest dot (eye distances across) that is a dot rather than a crease."""
+MARK = 0.14
+"""Relative depth from which a dot is a mark (a mole) rather than a blemish."""
+
+
+def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """0 below ``lo``, 1 above ``hi``, a smooth cubic between (float32 like ``x``)."""
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@dataclass(frozen=True)
+class CreaseMap:
+    """Valleys of one face's luminance at working resolution W.
+
+    Attributes:
+        surface: float32 (W, W), the luminance with its narrow valleys bridged, [0, 1].
+        depth: float32 (W, W) >= 0, how far below ``surface`` each pixel is, as a fraction of it.
+        feature: float32 (W, W) in [0, 1], 1 on structures that are features (see module doc).
+        dots: float32 (W, W) in {0, 1}, 1 on small compact dots and their rims.
+        marks: float32 (W, W) in {0, 1}, 1 on the dots deep enough to be moles, and their rims.
+        radius: closing radius in working pixels.
+    """
+
+    surface: np.ndarray
+    depth: np.ndarray
+    feature: Mask
+    dots: Mask
+    marks: Mask
+    radius: int
+
+    def lift(self, skin: Mask) -> np.ndarray:
+        """float32 (W, W) >= 0: the luminance to add to fill every crease on ``skin`` (float32
+        (W, W) in [0, 1]) up to the texture floor; features, dots and non-skin left alone."""
+        amount = np.maximum(self.depth - np.float32(FLOOR), 0.0) * (1.0 - np.maximum(self.feature, self.dots))
+        return (amount * self.surface * skin).astype(np.float32)
+
+    def keep_features(self, grow: float) -> Mask:
+        """float32 (W, W) in [0, 1]: 1 - features and marks grown by ``grow`` working pixels, to
+        weight an operation that reaches that far from a pixel (so it cannot pull a frame's edge in)."""
+        feature = np.maximum(self.feature, self.marks)
+        if grow >= 1:
+            r = int(round(grow))
+            feature = cv2.dilate(feature, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        return (1.0 - feature).astype(np.float32)
+
+
+def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None) -> CreaseMap:
+    """The ``CreaseMap`` of a face.
+
+    Args:
+        gray: float32 (W, W) luminance in [0, 1] of the aligned crop at working resolution.
+        eye_distance: eye distance in working pixels.
+        skin: float32 (W, W) skin probability in [0, 1] (features cut out); when given, only
+            structures on skin count as features, so the lash lines, lips and nostrils the
+            editor protects anyway do not also shield the creases that run into them.
+    """
+    radius = max(1, int(round(RADIUS * eye_distance)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    surface = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, disk, borderType=cv2.BORDER_REFLECT)
+    surface = cv2.GaussianBlur(surface, (0, 0), max(0.5, 0.5 * radius))
+    depth = (np.maximum(surface - gray, 0.0) / np.maximum(surface, np.float32(0.02))).astype(np.float32)
+    f0, f1 = FEATURE
+    # The deepest part decides for its whole structure: filling only the shallower sides of a
+    # deep line would leave it thinner and sharper.
+    feature = smoothstep(cv2.dilate(depth, disk), f0, f1)
+    if skin is not None:
+        feature *= cv2.erode((skin > 0.5).astype(np.float32), disk)
+    valley = (depth > 0.5 * f0).astype(np.float32)
+    for _ in range(max(1, int(round(FOLLOW * eye_distance / radius)))):
+        feature = np.maximum(feature, cv2.dilate(feature, disk) * valley)
+    dots, marks = _dots(depth, eye_distance, disk)
+    return CreaseMap(surface=surface.astype(np.float32), depth=depth, feature=feature.astype(np.float32),
+                     dots=dots, marks=marks, radius=radius)
+
+
+def _dots(depth: np.ndarray, eye_distance: float, disk: np.ndarray) -> tuple[Mask, Mask]:
+    """Dots and marks, grown by ``disk``: valleys whose bounding box is at most ``DOT`` eye
+    distances across and at least a third filled (a line that long is far thinner); marks are
+    the dots whose deepest pixel reaches ``MARK``."""
+    marked = (depth > 2.0 * FLOOR).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
+    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]).astype(np.float64)
+    dot = (stats[:, cv2.CC_STAT_AREA] >= 0.35 * side * side) & (side <= DOT * eye_distance) & (side >= 2)
+    dot[0] = False  # the background label
+    deep = np.zeros(count, bool)
+    deep[labels[depth >= MARK]] = True
+    mark = dot & deep
+    return (cv2.dilate(dot[labels].astype(np.float32), disk), cv2.dilate(mark[labels].astype(np.float32), disk))
