@@ -472,6 +472,23 @@ def test_the_verifier_is_asked_once_per_low_scoring_track_on_its_best_frame(comp
     assert not verifier.calls and len(tracker.result().tracks) == 2
 
 
+def test_a_photo_detector_lends_its_cnn_to_the_verifier(astronaut):
+    """In photo mode the detector already runs dlib's CNN: the verifier shares that model instead
+    of loading it a second time (and answers the same); a HOG-only detector's verifier loads its
+    own, lazily."""
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    photo = DlibDetector(photo=True, cnn=True)
+    shared = photo.verifier()
+    assert shared._cnn is photo._cnn is not None
+    (face,) = photo.detect(astronaut)
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    own = DlibDetector().verifier()
+    assert own._cnn is None
+    assert shared.confirms(gray, face.box) and own.confirms(gray, face.box)
+    assert not shared.confirms(gray, np.array([380.0, 380.0, 470.0, 470.0]))  # a patch of suit, no face
+
+
 def test_a_face_blurred_by_a_whip_pan_is_followed_back_from_where_it_is_found(astronaut, detector):
     """The clip opens on a fast pan (~30 px a frame, motion blur as long): HOG first finds the face
     on frame 10; the track is followed back to frame 0, each step predicted from the last, with

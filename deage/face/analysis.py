@@ -471,9 +471,6 @@ def _engines(settings: AnalysisSettings, total: int | None = None):
     options: dict[str, Any] = {}
     searcher = verifier = None
     if settings.detector == "dlib":
-        from deage.face.backends.dlib_backend import DlibFaceVerifier
-
-        verifier = DlibFaceVerifier()
         photo = total == 1
         options = dict(min_face_size=settings.min_face_size, scale=settings.detect_scale, upsample=settings.upsample,
                        threshold=settings.detect_threshold, landmarker=landmarker, cnn=settings.runs_cnn(photo))
@@ -481,6 +478,8 @@ def _engines(settings: AnalysisSettings, total: int | None = None):
             searcher = make_detector(settings.detector, **options, photo=True)
         options["photo"] = photo
     detector = make_detector(settings.detector, **options)
+    if settings.detector == "dlib":
+        verifier = detector.verifier()  # shares the detector's CNN where it runs one (photos)
     recognizer = make_recognizer(settings.recognizer) if settings.descriptors else None
     return detector, landmarker, recognizer, searcher, verifier
 

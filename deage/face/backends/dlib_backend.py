@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import threading
+from typing import Any
 from pathlib import Path
 
 import cv2
@@ -242,14 +243,15 @@ class DlibFaceVerifier:
 
     The tracker asks it about tracks whose detections all scored low (``TrackerConfig.verify_below``):
     HOG's false faces (a badge, a pattern on a shirt) are where a face-shaped gradient fooled it,
-    which the CNN is not fooled by. The model is loaded on the first question.
+    which the CNN is not fooled by. The model is loaded on the first question, unless a detector
+    that already runs it lends it (``DlibDetector.verifier``).
     """
 
     name = "dlib-cnn"
 
-    def __init__(self) -> None:
-        self._cnn = None
-        self._lock = threading.Lock()
+    def __init__(self, cnn: Any = None, lock: threading.Lock | None = None) -> None:
+        self._cnn = cnn
+        self._lock = lock or threading.Lock()
 
     def confirms(self, gray: np.ndarray, box: np.ndarray) -> bool:
         if self._cnn is None:
@@ -326,6 +328,11 @@ class DlibDetector:
     def cnn(self) -> bool:
         """Whether the CNN detector runs too."""
         return self._cnn is not None
+
+    def verifier(self) -> DlibFaceVerifier:
+        """A ``DlibFaceVerifier`` sharing this detector's CNN model (one load, ~0.5 s, and its
+        memory) when it runs one, else one that loads its own on its first question."""
+        return DlibFaceVerifier(self._cnn, self._lock) if self._cnn is not None else DlibFaceVerifier()
 
     def detection_scale(self, height: int, width: int) -> float:
         """The resize factor used for a frame of this size (before dlib's own ``upsample``)."""
