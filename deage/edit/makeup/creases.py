@@ -58,8 +58,8 @@ class CreaseMap:
         surface: float32 (W, W), the luminance with its narrow valleys bridged, [0, 1].
         depth: float32 (W, W) >= 0, how far below ``surface`` each pixel is, as a fraction of it.
         feature: float32 (W, W) in [0, 1], 1 on structures that are features (see module doc).
-        dots: float32 (W, W) in {0, 1}, 1 on small compact dots and their rims.
-        marks: float32 (W, W) in {0, 1}, 1 on the dots deep enough to be moles, and their rims.
+        dots: float32 (W, W) in [0, 1], 1 on small compact dots and their rims.
+        marks: float32 (W, W) in [0, 1], 1 on the dots deep enough to be moles, and their rims.
         radius: closing radius in working pixels.
     """
 
@@ -104,10 +104,12 @@ def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None
     f0, f1 = FEATURE
     # The deepest part decides for its whole structure: filling only the shallower sides of a
     # deep line would leave it thinner and sharper.
+    # Every decision here is soft (smoothsteps, not thresholds), so that a structure measured a
+    # little differently on the next frame is treated a little differently, never switched.
     feature = smoothstep(cv2.dilate(depth, disk), f0, f1)
     if skin is not None:
-        feature *= cv2.erode((skin > 0.5).astype(np.float32), disk)
-    valley = (depth > 0.5 * f0).astype(np.float32)
+        feature *= cv2.erode(smoothstep(skin, 0.1, 0.4), disk)
+    valley = smoothstep(depth, 0.5 * f0 - 0.03, 0.5 * f0 + 0.03)
     for _ in range(max(1, int(round(FOLLOW * eye_distance / radius)))):
         feature = np.maximum(feature, cv2.dilate(feature, disk) * valley)
     dots, marks = _dots(depth, eye_distance, disk)
@@ -116,15 +118,22 @@ def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None
 
 
 def _dots(depth: np.ndarray, eye_distance: float, disk: np.ndarray) -> tuple[Mask, Mask]:
-    """Dots and marks, grown by ``disk``: valleys whose bounding box is at most ``DOT`` eye
-    distances across and at least a third filled (a line that long is far thinner); marks are
-    the dots whose deepest pixel reaches ``MARK``."""
+    """Dots and marks in [0, 1], grown by ``disk`` and softened: valleys whose bounding box is at
+    most about ``DOT`` eye distances across and about a third filled or more (a line that long is
+    far thinner); marks are the dots whose deepest pixel reaches about ``MARK``."""
     marked = (depth > 2.0 * FLOOR).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
-    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]).astype(np.float64)
-    dot = (stats[:, cv2.CC_STAT_AREA] >= 0.35 * side * side) & (side <= DOT * eye_distance) & (side >= 2)
-    dot[0] = False  # the background label
-    deep = np.zeros(count, bool)
-    deep[labels[depth >= MARK]] = True
-    mark = dot & deep
-    return (cv2.dilate(dot[labels].astype(np.float32), disk), cv2.dilate(mark[labels].astype(np.float32), disk))
+    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]).astype(np.float32)
+    fill = stats[:, cv2.CC_STAT_AREA] / np.maximum(side * side, 1.0)
+    small = 1.0 - smoothstep(side / np.float32(eye_distance), 0.8 * DOT, 1.2 * DOT)
+    dot = (smoothstep(fill, 0.25, 0.45) * small * (side >= 2)).astype(np.float32)
+    dot[0] = 0.0  # the background label
+    peak = np.zeros(count, np.float32)
+    np.maximum.at(peak, labels.ravel(), depth.ravel())
+    mark = dot * smoothstep(peak, MARK - 0.03, MARK + 0.03)
+    sigma = max(0.5, 0.25 * (disk.shape[0] - 1))
+
+    def grown(per_label: np.ndarray) -> Mask:
+        return cv2.GaussianBlur(cv2.dilate(per_label[labels], disk), (0, 0), sigma)
+
+    return grown(dot), grown(mark)
