@@ -5,7 +5,10 @@ The surface over a face's valleys is a morphological closing (dilate, then erode
 disk, which it bridges. Each pixel's *depth* below that surface is taken relative to it, so the
 same crease reads the same on dark and light skin, in bright and dim light.
 
-- Depths below ``FLOOR`` are the skin's own texture (pores, grain, noise): never touched.
+- Depths below ``FLOOR`` are the skin's own texture and the soft modelling of a young face
+  (pores, grain, noise, a smile's shallow lines): never filled. Filling those too made young
+  faces read as someone else (dlib descriptor distance on a laughing young face, 25 years:
+  0.204 mean with a floor of 1.5 %, 0.189 with 3 %).
 - Structures whose deepest part reaches ``FEATURE`` are not wrinkles but glasses frames, lash
   lines, moles, nostrils or a hairline: the whole structure is a *feature*, and so are the
   valleys continuing it at half that depth for a fifth of the eye distance (the shallower
@@ -32,8 +35,8 @@ from deage.types import Mask
 
 RADIUS = 0.045
 """Closing disk radius, in eye distances: valleys up to about a tenth of the eye distance wide."""
-FLOOR = 0.015
-"""Relative depth of the skin's own texture, kept."""
+FLOOR = 0.03
+"""Relative depth of the skin's own texture and a young face's modelling, kept."""
 FEATURE = (0.35, 0.5)
 """Relative depths over which a structure turns from crease into feature."""
 FOLLOW = 0.2
@@ -121,7 +124,7 @@ def _dots(depth: np.ndarray, eye_distance: float, disk: np.ndarray) -> tuple[Mas
     """Dots and marks in [0, 1], grown by ``disk`` and softened: valleys whose bounding box is at
     most about ``DOT`` eye distances across and about a third filled or more (a line that long is
     far thinner); marks are the dots whose deepest pixel reaches about ``MARK``."""
-    marked = (depth > 2.0 * FLOOR).astype(np.uint8)
+    marked = (depth > FLOOR).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
     side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]).astype(np.float32)
     fill = stats[:, cv2.CC_STAT_AREA] / np.maximum(side * side, 1.0)

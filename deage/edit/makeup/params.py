@@ -21,7 +21,7 @@ _WRINKLES_AT_FULL: dict[str, float] = {
     "under_eye": 0.85,
     "nasolabial": 0.75,
     "marionette": 0.75,
-    "skin": 0.7,
+    "skin": 0.6,
     "neck": 0.65,
 }
 _TONE_AT_FULL = {"under_eye": 0.7, "redness": 0.55, "evenness": 0.5, "spots": 0.8}
