@@ -62,7 +62,7 @@ def test_render_that_changes_nothing_reads_as_no_change(identity_render, example
     assert list(m.faces) == [1] * 8 and m.warnings == []
     s = m.summary()
     assert s["identity_distance_max"] == 0.0
-    assert all(s["wrinkle_change"][r] == 0.0 for r in REGIONS)
+    assert all(s["wrinkle_change"][r] == 0.0 for r in REGIONS) and s["crease_change"] == 0.0
     assert s["flicker_ratio"] == 1.0 and s["edit_flicker_mean"] == 0.0
     assert s["seam_ratio_max"] == 1.0 and s["landmark_shift_mean"] == 0.0
     assert s["landmark_jitter_ratio"] == 1.0 and s["landmark_jitter_source"] > 0
@@ -76,6 +76,7 @@ def test_embedded_deager_moves_metrics_the_expected_way(makeup_metrics):
     s = makeup_metrics.summary()
     wr = s["wrinkle_change"]
     assert wr["face"] < -0.05, wr
+    assert s["crease_change"] < 0 and np.isfinite(makeup_metrics.crease_change).all()
     for region in ("forehead", "under_eye", "nasolabial"):
         assert wr[region] < -0.1, (region, wr)
     assert 0.02 < s["identity_distance_max"] < 0.35         # changed, still the same person
@@ -92,7 +93,11 @@ def test_thresholds_decide_pass_and_fail(makeup_metrics):
     by_key = {c.key: c for c in strict}
     assert by_key["identity"].status == "FAIL" and by_key["identity"].frame in makeup_metrics.frames
     assert by_key["wrinkles"].status == "PASS"
+    assert by_key["creases"].passed is None  # not checked unless asked for
     assert not passed(strict)
+    creases = {c.key: c for c in evaluate(makeup_metrics, Thresholds(max_crease_change=-0.9))}["creases"]
+    assert creases.status == "FAIL" and "crease" in creases.line()
+    assert {c.key: c for c in evaluate(makeup_metrics, Thresholds(max_crease_change=0.0))}["creases"].passed
     assert "FAIL" in by_key["identity"].line() and "0.01" in by_key["identity"].line()
     with pytest.raises(DeageError, match="max_seam_ratio"):
         Thresholds(max_seam_ratio=-1)
@@ -143,6 +148,22 @@ def _cheek_mask(frame: np.ndarray, faces: dict) -> np.ndarray:
 
 def _brighten(frame: np.ndarray, mask: np.ndarray, amount: float) -> np.ndarray:
     return np.clip(frame + amount * mask[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_crease_depth_reads_an_older_faces_de_age(older_face):
+    """On an older face the crease depth over her skin falls with the years taken off (measured
+    when written: -10 % at 10 years, -20 % at 25) and reads exactly 0 for an untouched frame."""
+    import deage
+    from deage.face.analysis import AnalysisSettings, analyse_frames
+
+    faces = analyse_frames([older_face], 1, AnalysisSettings()).faces_at(0)
+    changes = {}
+    for years in (0, 10, 25):
+        look = Look(editor="makeup", edit={"years": years})
+        (fm,) = ShotMeter(None, None).measure(0, older_face, deage.render_image(older_face, look), faces)
+        assert fm.crease_source > 5  # an older face's skin: several code values deep on average
+        changes[years] = fm.crease_render / fm.crease_source - 1.0
+    assert changes[0] == 0.0 and changes[25] < changes[10] < -0.05 and changes[25] < -0.15, changes
 
 
 def test_seam_ratio_flags_a_hard_edge_not_a_feathered_one(frames_and_faces):

@@ -10,6 +10,9 @@ values, i.e. luma, which is what the eye judges flicker and seams on). ``luma`` 
 
 - ``band_energy``: RMS of a difference-of-Gaussians band at wrinkle scale (about 1 % to 5 % of
   the eye distance) inside soft masks: how much fine-line detail a region holds.
+- ``crease_depth``: mean depth of the narrow dark valleys (a grey closing's black-hat, about a
+  tenth of the eye distance wide) inside a soft mask: how deep a face's creases are, the thing an
+  older face's age is read from; each pixel capped so frames and lash lines weigh little.
 - ``seam_ratio``: gradient magnitude of the render over that of the source along the band where
   the edit ends (the matte's transition, or where the edit's change falls off), averaged
   locally, worst quarter: 1 = no visible edge added, above 1 = a seam.
@@ -31,6 +34,12 @@ MEASURE_SIZE = 512
 
 BAND_SIGMAS = (0.012, 0.06)
 """Inner and outer Gaussian sigma of the wrinkle band, as fractions of the eye distance."""
+
+CREASE_RADIUS = 0.06
+"""Radius of the closing disk of ``crease_depth``, as a fraction of the eye distance."""
+CREASE_CAP = 0.25
+"""Per-pixel cap of ``crease_depth`` (luma, 0..1): deeper structures (glasses frames, lash lines,
+nostrils) count as this deep, so the few of them do not swamp the many shallow creases."""
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -56,6 +65,23 @@ def wrinkle_band(lum: np.ndarray, eye_dist: float) -> np.ndarray:
     fine = cv2.GaussianBlur(lum, (0, 0), s1, borderType=cv2.BORDER_REFLECT)
     coarse = cv2.GaussianBlur(lum, (0, 0), s2, borderType=cv2.BORDER_REFLECT)
     return fine - coarse
+
+
+def crease_depth(lum: np.ndarray, eye_dist: float, mask: Mask) -> float:
+    """Mean crease depth under ``mask`` in 8-bit code values (0..255 scale); NaN for an (almost)
+    empty mask.
+
+    Args:
+        lum: float32 (S, S) luma crop in [0, 1].
+        eye_dist: eye distance in crop pixels (sets the closing's disk, ``CREASE_RADIUS``).
+        mask: float32 (S, S) soft weights in [0, 1].
+    """
+    r = max(1, int(round(CREASE_RADIUS * eye_dist)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    depth = np.minimum(cv2.morphologyEx(lum, cv2.MORPH_BLACKHAT, disk, borderType=cv2.BORDER_REFLECT),
+                       np.float32(CREASE_CAP))
+    w = float(mask.sum())
+    return float((depth * mask).sum() / w * 255.0) if w > 4.0 else float("nan")
 
 
 def band_energy(band: np.ndarray, masks: dict[str, Mask]) -> dict[str, float]:

@@ -20,6 +20,9 @@ identity_distance      descriptor distance source vs render face (dlib 128-d:   
 wrinkle_change[r]      relative change of wrinkle-band RMS in region r (forehead,  0
                        glabella, crows_feet, under_eye, nasolabial, marionette,
                        skin, neck, and "face" = all skin): -0.3 = 30 % less
+crease_change          relative change of the mean crease depth over all facial    0
+                       skin (narrow dark valleys: what an older face's age is
+                       read from): -0.3 = creases 30 % shallower
 flicker_ratio          frame-to-frame change inside the face skin, render over     1
                        source (motion-compensated: both in this frame's crop)
 edit_flicker           frame-to-frame change of the edit itself (render - source), 0
@@ -98,6 +101,7 @@ class FaceMeasurement:
         change, background_change: mean absolute change render vs source inside the face and
             around it (code values): how ``edited`` is decided when there is no matte.
         edited: the render changed this face.
+        crease_source, crease_render: mean crease depth over the face's skin (code values).
     """
 
     track_id: int
@@ -115,6 +119,8 @@ class FaceMeasurement:
     change: float
     background_change: float
     edited: bool
+    crease_source: float = float("nan")
+    crease_render: float = float("nan")
 
 
 @dataclass
@@ -132,6 +138,8 @@ class RenderMetrics:
         identity_distance, flicker_ratio, flicker_render, flicker_source, edit_flicker,
         landmark_jitter, landmark_jitter_source, landmark_shift, seam_ratio: float64 (N,).
         wrinkle_change: region (``REGIONS``) -> float64 (N,) relative change.
+        crease_change: float64 (N,) relative change of the crease depth over all facial skin;
+            crease_source, crease_render: float64 (N,) the depths (code values), for totals.
         face_boxes: float32 (N, 4) union box of the measured faces (NaN without faces), for thumbnails.
         look: the render's Look as a dict (from its sidecar), or None.
         provenance: the render's sidecar record, or None.
@@ -163,13 +171,17 @@ class RenderMetrics:
     face_boxes: np.ndarray
     wrinkle_source: dict[str, np.ndarray] = field(default_factory=dict)
     wrinkle_render: dict[str, np.ndarray] = field(default_factory=dict)
+    crease_change: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    crease_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    crease_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     matte: str | None = None
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
-                 "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio")
+                 "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio",
+                 "crease_change")
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -179,6 +191,7 @@ class RenderMetrics:
 
         Keys: ``frames``, ``frames_with_faces``, ``faces_missed`` (total), ``identity_distance_max`` /
         ``_mean``, ``wrinkle_change`` (region -> relative change of the shot's total band energy),
+        ``crease_change`` (relative change of the shot's total crease depth over facial skin),
         ``flicker_ratio`` (total render change / total source change), ``flicker_ratio_max``,
         ``edit_flicker_mean``, ``landmark_jitter`` / ``landmark_jitter_source`` (means) and
         ``landmark_jitter_ratio``, ``landmark_shift_mean``, ``seam_ratio_max`` / ``_mean``.
@@ -213,6 +226,7 @@ class RenderMetrics:
             "identity_distance_max": nanstat(np.max, self.identity_distance),
             "identity_distance_mean": nanstat(np.mean, self.identity_distance),
             "wrinkle_change": wrinkle,
+            "crease_change": ratio(self.crease_render, self.crease_source, 1e-9) - 1.0,
             "flicker_ratio": ratio(self.flicker_render, self.flicker_source, FLICKER_EPS),
             "flicker_ratio_max": nanstat(np.max, self.flicker_ratio),
             "edit_flicker_mean": nanstat(np.mean, self.edit_flicker),
@@ -359,6 +373,7 @@ class ShotMeter:
         masks["face"] = skin = up(regions.skin)
         wr_src = measures.band_energy(measures.wrinkle_band(lum_src, d), masks)
         wr_out = measures.band_energy(measures.wrinkle_band(lum_out, d), masks)
+        cr_src, cr_out = (measures.crease_depth(lum, d, skin) for lum in (lum_src, lum_out))
 
         def expected_luma() -> np.ndarray | None:
             frame = expected()
@@ -378,6 +393,7 @@ class ShotMeter:
             wrinkle_source=wr_src, wrinkle_render=wr_out, flicker_source=fl_src, flicker_render=fl_out,
             edit_flicker=fl_edit, jitter_source=jit_src, jitter_render=jit_out, landmark_shift=shift,
             seam_ratio=seam, change=change, background_change=background, edited=edited,
+            crease_source=cr_src, crease_render=cr_out,
         )
 
     @staticmethod
@@ -687,6 +703,10 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
     wr_out = {k: per_frame(lambda fs, k=k: finite([f.wrinkle_render[k] for f in fs], np.mean)) for k in REGIONS}
     with np.errstate(invalid="ignore", divide="ignore"):
         wrinkle = {k: np.where(wr_src[k] > 0, wr_out[k] / wr_src[k] - 1.0, np.nan) for k in REGIONS}
+    cr_src = per_frame(lambda fs: finite([f.crease_source for f in fs], np.mean))
+    cr_out = per_frame(lambda fs: finite([f.crease_render for f in fs], np.mean))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crease = np.where(cr_src > 0, cr_out / cr_src - 1.0, np.nan)
     fl_src = per_frame(lambda fs: finite([f.flicker_source for f in fs], np.mean))
     fl_out = per_frame(lambda fs: finite([f.flicker_render for f in fs], np.mean))
     flicker_ratio = np.where(np.isfinite(fl_src) & np.isfinite(fl_out),
@@ -720,6 +740,9 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         face_boxes=boxes,
         wrinkle_source=wr_src,
         wrinkle_render=wr_out,
+        crease_change=crease,
+        crease_source=cr_src,
+        crease_render=cr_out,
         look=look.to_dict() if look is not None else None,
         provenance=record,
         warnings=notes,

@@ -29,7 +29,7 @@ def _limit(ax: Any, value: float | None, label: str) -> None:
 def plot_metrics(metrics: Any, thresholds: Thresholds | None = None, *, width: float = 10.0) -> Figure:
     """One panel per metric over the source frame numbers, with the thresholds as red dashed lines.
 
-    Panels: identity distance; wrinkle-band change per region (%); flicker ratio; landmark jitter
+    Panels: identity distance; wrinkle-band change per region and crease-depth change (%); flicker ratio; landmark jitter
     (render and source, % of the eye distance); seam ratio; faces measured and missed.
     """
     t = thresholds or Thresholds()
@@ -52,10 +52,13 @@ def plot_metrics(metrics: Any, thresholds: Thresholds | None = None, *, width: f
         values = np.asarray(metrics.wrinkle_change.get(region, np.full(len(x), np.nan))) * 100.0
         ax.plot(x, values, "-", linewidth=2.2 if region == "face" else 1.0, color=_REGION_COLOURS.get(region),
                 label="all skin" if region == "face" else region.replace("_", " "))
+    if len(metrics.crease_change) == len(x):
+        ax.plot(x, np.asarray(metrics.crease_change) * 100.0, "--", linewidth=2.2, color="#222222",
+                label="crease depth, all skin")
     ax.axhline(0, color="#777777", linewidth=0.8)
     if t.max_wrinkle_change is not None:
         _limit(ax, t.max_wrinkle_change * 100.0, "limit")
-    ax.set_ylabel("wrinkle band\nchange (%)")
+    ax.set_ylabel("wrinkle band and\ncrease change (%)")
     ax.legend(fontsize=7, ncol=5, loc="lower left", framealpha=0.7)
 
     ax = axes[2]

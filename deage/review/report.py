@@ -94,6 +94,7 @@ def summary_html(metrics: RenderMetrics) -> str:
         ("landmark jitter ratio", _fmt(s["landmark_jitter_ratio"]), "1"),
         ("landmark shift, mean (% eye distance)", _fmt(s["landmark_shift_mean"] * 100, 2), "0"),
         ("seam ratio, worst / mean", f"{_fmt(s['seam_ratio_max'])} / {_fmt(s['seam_ratio_mean'])}", "1"),
+        ("crease depth change, all facial skin (negative = shallower)", pct(s["crease_change"]), "0"),
     ]
     body = "".join(f"<tr><td>{label}</td><td class='num'>{value}</td><td class='num'>{same}</td></tr>"
                    for label, value, same in rows)
@@ -267,6 +268,8 @@ _THRESHOLD_FLAGS = (
     ("--max-jitter", "max_jitter_ratio", float, "largest landmark jitter ratio (default %(default)s)"),
     ("--max-wrinkle-change", "max_wrinkle_change", float,
      "require the wrinkle change over all skin to be at most this, e.g. -0.1 (default: not checked)"),
+    ("--max-crease-change", "max_crease_change", float,
+     "require the crease-depth change over all skin to be at most this, e.g. -0.2 (default: not checked)"),
 )
 
 

@@ -35,6 +35,8 @@ class Thresholds:
         max_jitter_ratio: the shot's landmark jitter on the render over that on the source.
         max_wrinkle_change: the shot's relative wrinkle-band change over all facial skin must be
             at most this (e.g. -0.1: at least 10 % less fine-line energy); None = not checked.
+        max_crease_change: the shot's relative crease-depth change over all facial skin must be
+            at most this (e.g. -0.2: creases at least 20 % shallower); None = not checked.
     """
 
     max_identity: float | None = 0.35
@@ -44,6 +46,7 @@ class Thresholds:
     max_faces_missed: int | None = 0
     max_jitter_ratio: float | None = 1.5
     max_wrinkle_change: float | None = None
+    max_crease_change: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -52,7 +55,7 @@ class Thresholds:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise DeageError(f"threshold {f.name} must be a finite number or None, got {value!r}")
-            if f.name != "max_wrinkle_change" and value < 0:
+            if f.name not in ("max_wrinkle_change", "max_crease_change") and value < 0:
                 raise DeageError(f"threshold {f.name} must not be negative, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +139,7 @@ def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
                t.max_jitter_ratio),
         _check("wrinkles", "wrinkle-band change, all facial skin (shot)", s["wrinkle_change"]["face"],
                t.max_wrinkle_change),
+        _check("creases", "crease-depth change, all facial skin (shot)", s["crease_change"], t.max_crease_change),
     ]
 
 
