@@ -5,11 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.face.masks import disk
 from deage.types import Mask
-
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def shape_mask(mask: Mask, erode: float = 0.0, dilate: float = 0.0, feather: float = 0.0) -> Mask:
@@ -22,9 +19,9 @@ def shape_mask(mask: Mask, erode: float = 0.0, dilate: float = 0.0, feather: flo
     """
     out = np.asarray(mask, np.float32)
     if erode >= 0.5:
-        out = cv2.erode(out, _disk(int(round(erode))), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        out = cv2.erode(out, disk(int(round(erode))), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     if dilate >= 0.5:
-        out = cv2.dilate(out, _disk(int(round(dilate))), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        out = cv2.dilate(out, disk(int(round(dilate))), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     if feather >= 0.5:
         out = cv2.GaussianBlur(out, (0, 0), feather / 3.0, borderType=cv2.BORDER_CONSTANT)
     out = np.clip(out, 0.0, 1.0)

@@ -227,7 +227,7 @@ def landmark_regions(
     nostrils = np.vstack([pts[31] - ex * 0.03 * d, pts[32:35], pts[35] + ex * 0.03 * d,
                           pts[35] + up * 0.13 * d, pts[30] + up * 0.02 * d, pts[31] + up * 0.13 * d])
     np.maximum(protect, _poly(nostrils, k, size), out=protect)
-    protect = np.clip(_soften(cv2.dilate(protect, _disk(max(1, int(round(0.045 * d * k))))), 0.025 * d * k), 0, 1)
+    protect = np.clip(_soften(cv2.dilate(protect, disk(max(1, int(round(0.045 * d * k))))), 0.025 * d * k), 0, 1)
 
     face = _soften(face, soft)
     for name in regions:
@@ -235,7 +235,9 @@ def landmark_regions(
     return regions, protect, face, _soften(neck, soft), fr
 
 
-def _disk(radius: int) -> np.ndarray:
+def disk(radius: int) -> np.ndarray:
+    """A filled disk of ``radius`` pixels, uint8 (2r+1, 2r+1): the structuring element of every
+    grey-level erosion, dilation and closing on masks and faces here."""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 

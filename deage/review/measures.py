@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.face.masks import disk
 from deage.types import Image, Mask, Points
 
 MEASURE_SIZE = 512
@@ -76,9 +77,8 @@ def crease_depth(lum: np.ndarray, eye_dist: float, mask: Mask) -> float:
         eye_dist: eye distance in crop pixels (sets the closing's disk, ``CREASE_RADIUS``).
         mask: float32 (S, S) soft weights in [0, 1].
     """
-    r = max(1, int(round(CREASE_RADIUS * eye_dist)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    depth = np.minimum(cv2.morphologyEx(lum, cv2.MORPH_BLACKHAT, disk, borderType=cv2.BORDER_REFLECT),
+    element = disk(max(1, int(round(CREASE_RADIUS * eye_dist))))
+    depth = np.minimum(cv2.morphologyEx(lum, cv2.MORPH_BLACKHAT, element, borderType=cv2.BORDER_REFLECT),
                        np.float32(CREASE_CAP))
     w = float(mask.sum())
     return float((depth * mask).sum() / w * 255.0) if w > 4.0 else float("nan")
@@ -136,7 +136,7 @@ def edit_boundary(
     where both crops hold real frame pixels. Empty when nothing changed.
     """
     width = max(1, int(round(SEAM_SCALES[1] * eye_dist)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    kernel = disk(width)
     if matte is not None:
         transition = ((matte > 0.02) & (matte < 0.98)).astype(np.uint8)
         band = cv2.dilate(transition, kernel) > 0

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deage.face.masks import disk as make_disk
 from deage.types import Mask
 
 RADIUS = 0.045
@@ -84,8 +85,7 @@ class CreaseMap:
         weight an operation that reaches that far from a pixel (so it cannot pull a frame's edge in)."""
         feature = np.maximum(self.feature, self.marks)
         if grow >= 1:
-            r = int(round(grow))
-            feature = cv2.dilate(feature, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            feature = cv2.dilate(feature, make_disk(int(round(grow))))
         return (1.0 - feature).astype(np.float32)
 
 
@@ -100,15 +100,15 @@ def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None
             editor protects anyway do not also shield the creases that run into them.
     """
     radius = max(1, int(round(RADIUS * eye_distance)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    disk = make_disk(radius)
     surface = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, disk, borderType=cv2.BORDER_REFLECT)
     surface = cv2.GaussianBlur(surface, (0, 0), max(0.5, 0.5 * radius))
     depth = (np.maximum(surface - gray, 0.0) / np.maximum(surface, np.float32(0.02))).astype(np.float32)
     f0, f1 = FEATURE
-    # The deepest part decides for its whole structure: filling only the shallower sides of a
-    # deep line would leave it thinner and sharper.
     # Every decision here is soft (smoothsteps, not thresholds), so that a structure measured a
     # little differently on the next frame is treated a little differently, never switched.
+    # The deepest part decides for its whole structure: filling only the shallower sides of a
+    # deep line would leave it thinner and sharper.
     feature = smoothstep(cv2.dilate(depth, disk), f0, f1)
     if skin is not None:
         feature *= cv2.erode(smoothstep(skin, 0.1, 0.4), disk)

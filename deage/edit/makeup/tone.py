@@ -13,7 +13,7 @@ import numpy as np
 
 from deage.edit.makeup.creases import CreaseMap, smoothstep
 from deage.edit.makeup.texture import luminance
-from deage.face.masks import FaceRegions, rgb_to_lab
+from deage.face.masks import FaceRegions, disk, rgb_to_lab
 from deage.types import Mask
 
 
@@ -112,10 +112,10 @@ def tone_delta(
         # Only well inside the face's outline (jaw line and forehead, from the landmarks): at the
         # edge of the face, its shading against the background is darker than the skin average,
         # and would be lifted into a bright rim.
-        inner = cv2.erode((regions.face > 0.5).astype(np.float32), _disk(max(1, int(round(0.06 * d)))))
+        inner = cv2.erode(smoothstep(regions.face, 0.3, 0.7), disk(max(1, int(round(0.06 * d)))))
         # Nor right beside hair, a hat or a frame (the features it protects count as skin here).
-        on_skin = (np.maximum(skin, regions.protect) > 0.5).astype(np.float32)
-        inner *= cv2.erode(on_skin, _disk(max(1, int(round(0.03 * d)))))
+        on_skin = smoothstep(np.maximum(skin, regions.protect), 0.3, 0.7)
+        inner *= cv2.erode(on_skin, disk(max(1, int(round(0.03 * d)))))
         inner = cv2.GaussianBlur(inner, (0, 0), max(0.5, 0.03 * d)) * skin
         weight = smoothstep(depth, 1.0, 3.0) * (1.0 - smoothstep(depth, 9.0, 16.0)) * inner
         if creases is not None:
@@ -126,6 +126,3 @@ def tone_delta(
         acting = np.maximum(acting, weight * spots)
     return delta.astype(np.float32), acting
 
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
