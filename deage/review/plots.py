@@ -29,8 +29,9 @@ def _limit(ax: Any, value: float | None, label: str) -> None:
 def plot_metrics(metrics: Any, thresholds: Thresholds | None = None, *, width: float = 10.0) -> Figure:
     """One panel per metric over the source frame numbers, with the thresholds as red dashed lines.
 
-    Panels: identity distance; wrinkle-band change per region and crease-depth change (%); flicker ratio; landmark jitter
-    (render and source, % of the eye distance); seam ratio; faces measured and missed.
+    Panels: identity distance; wrinkle-band change per region and crease-depth change (%);
+    flicker ratio; landmark jitter (render and source, % of the eye distance); seam ratio; faces
+    measured and missed.
     """
     t = thresholds or Thresholds()
     x = np.asarray(metrics.frames)

@@ -67,7 +67,9 @@ class MakeupEditor:
         Returns:
             EditResult with the edited crop, the mask of where it changed things, the edit as a
             ``Retouch`` (for compositing at frame resolution) and review layers ("wrinkles",
-            "folds", "tone", "skin", "protect") at working resolution.
+            "folds", "tone", "skin", "protect"; "creases": valley depth on skin, 1 = 25 % deep;
+            "features": what every operation leaves alone, frames, lash lines, moles) at
+            working resolution.
 
         Raises:
             NoFaceError: the aligned face has no 68 landmarks.
@@ -130,7 +132,8 @@ class MakeupEditor:
         support = _support_mask(support, regions)
         retouch = Retouch(delta=delta, flow=flow, detail_gain=gain, detail_sigma=0.6 * size / work)
         layers = {"wrinkles": wrinkles, "folds": folds, "tone": acting, "skin": regions.skin,
-                  "protect": regions.protect}
+                  "protect": regions.protect, "creases": np.clip(creases.depth / 0.25, 0, 1) * regions.skin,
+                  "features": np.maximum(creases.feature, creases.marks)}
         return retouch, support, layers
 
 

@@ -1,8 +1,9 @@
 """Crease filling and wrinkle softening by frequency separation, per region, keeping skin texture.
 
 Creases, narrow valleys deeper than the skin's texture (``deage.edit.makeup.creases``), are
-filled first: on an older face they are most of what reads as age. Then luminance is split into three bands at the editor's working resolution (about 256 px across the
-crop, never finer than the face's own resolution in the frame, see ``MakeupEditor``):
+filled first: on an older face they are most of what reads as age. Then luminance is split into
+three bands at the editor's working resolution (about 256 px across the crop, never finer than
+the face's own resolution in the frame, see ``MakeupEditor``):
 
 - *fine*: everything finer than one working pixel (pores, film grain, sensor noise). It never
   passes through this module, so it is kept exactly (``texture_keep`` scales it separately);
