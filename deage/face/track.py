@@ -65,10 +65,10 @@ ROLL_MIN = ROLL_REFIT
 """Head roll (degrees) from which a tracked face is fitted and verified turned upright: dlib's frontal
 detector and shape predictor were trained on upright faces and lose a head tilted past ~25 degrees."""
 LOCAL_FACE = 120.0
+"""Width (px) a tracked face is scaled to when the detector looks for it again in a crop around it."""
 BACKFILL_FRAMES = 16
 """A new track is followed backwards over at most this many earlier frames (past keyframes where
 the detector missed the face: motion blur, a face coming into view), while the fit stays plausible."""
-"""Width (px) a tracked face is scaled to when the detector looks for it again in a crop around it."""
 MAX_SEARCH_GAP = 4
 """The longest gap between two searches while nothing is tracked, in ``search_every`` units (the gap
 doubles up to it after each search that finds nothing)."""

@@ -20,8 +20,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import cv2
 import dlib
