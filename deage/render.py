@@ -258,6 +258,7 @@ def render_frames(
     prepare: Callable[[Any, np.ndarray | None], tuple[Any, Any]] | None = None,
     conversion: Callable[[], Any] | None = None,
     processes: int = 0,
+    encodes_over: Callable[[Any], bool] | None = None,
 ) -> RangeStats:
     """Stream clip frames ``start - lead_in .. stop - 1`` through ``renderer`` into ``sink``.
 
@@ -285,10 +286,16 @@ def render_frames(
             None while it is not known yet), which the workers then apply (``RenderOutputs.conversion``).
         processes: edit on this many worker processes (``deage.scale.processes``) instead of
             threads (``workers`` is then ignored); 0 = threads.
+        encodes_over: ``RenderOutputs.encodes_over``: for frames given as ``DeferredFrame`` whose
+            decoded frame it accepts, only what the edit changed is handed on, as
+            ``prepare(change, matte, decoded=...)`` (``deage.video.passthrough``: every pixel the
+            edit left alone reaches the encoder with the source's own code values).
     """
     from deage.scale.pipeline import PipelineSettings, run_pipeline
     from deage.scale.processes import ProcessEditing
+    from deage.video.passthrough import find_change
     from deage.video.pixels import float_to_uint8
+    from deage.video.reader import DeferredFrame
 
     editing = ProcessEditing(renderer, processes) if processes else None
     if editing is not None:
@@ -298,24 +305,34 @@ def render_frames(
     stats = RangeStats()
     first = start - lead_in
 
-    def edit(index: int, frame: Image, faces: dict[int, Face]) -> tuple[Any, np.ndarray | None]:
+    def edit(index: int, frame: Image, faces: dict[int, Face], change: bool) -> tuple[Any, np.ndarray | None]:
         if editing is not None:
+            if change:  # the worker sends back only what changed
+                return editing.edit(index, frame, faces, matte=matte, burn_in=burn_in, change=True)
             encoder = conversion() if conversion is not None and not deep and index >= start else None
             return editing.edit(index, frame, faces, matte=matte, burn_in=burn_in, conversion=encoder)
         return edit_frame(renderer, index, frame, faces, matte=matte, burn_in=burn_in)
 
-    def process(item: tuple[int, Image]) -> tuple[int, Image, np.ndarray | None, int]:
+    def process(item: tuple[int, Any]) -> tuple[int, Any, np.ndarray | None, int]:
         index, frame = item
+        decoded = None
+        if isinstance(frame, DeferredFrame) and not frame.turned and prepare is not None and index >= start \
+                and encodes_over is not None and encodes_over(frame.decoded):
+            decoded = frame.decoded
         if callable(frame):
             frame = frame()
         plate = frame if deep else None
         if plate is not None:
             frame = float_to_uint8(plate)
         faces = selection.faces_at(index) if renderer.needs_faces else {}
-        out, alpha = edit(index, frame, faces)
+        worker_change = decoded is not None and editing is not None and plate is None
+        out, alpha = edit(index, frame, faces, worker_change)
         if plate is not None:
             out = onto_plate(plate, frame, out)
-        if prepare is not None and index >= start:
+        if decoded is not None:
+            change = out if worker_change else find_change(plate if plate is not None else frame, out)
+            out, alpha = prepare(change, alpha, decoded=decoded)
+        elif prepare is not None and index >= start:
             out, alpha = prepare(out, alpha)
         return index, out, alpha, len(faces)
 
@@ -453,11 +470,12 @@ def render_clip(
         deep = keeps_precision(clip.info, output, codec)
         with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
                            first_frame_number=first_frame) as outputs:
+            outputs.begin(np.zeros((1, 1, 3), np.float32 if deep else np.uint8))
             stats = render_frames(
                 clip.deferred_frames(start, stop, precision=deep), renderer, selection,
                 outputs.write, start=start, stop=stop, matte=matte is not None, burn_in=look.burn_in,
                 workers=workers, progress=progress, deep=deep, prepare=outputs.prepare,
-                conversion=outputs.conversion, processes=processes,
+                conversion=outputs.conversion, processes=processes, encodes_over=outputs.encodes_over,
             )
     result.faces_edited, result.frames_without_face = stats.faces_edited, stats.frames_without_face
     result.seconds = time.perf_counter() - started

@@ -60,8 +60,9 @@ def test_streaming_render_equals_rendering_frame_by_frame(example_clip, analysis
 
 def test_worker_processes_render_the_same_file_as_threads(example_clip, analysis, tmp_path):
     """``processes=2`` (frames edited in spawned worker processes, sent through shared memory,
-    returned already converted for the encoder) writes the byte-identical H.264 file, matte
-    included; the faces were edited, and no shared-memory block is left behind."""
+    returned as the changes the edit made, encoded over the decoded frames) writes the
+    byte-identical H.264 file, matte included; the faces were edited, and no shared-memory block
+    is left behind."""
     import glob
 
     before = set(glob.glob("/dev/shm/psm_*"))

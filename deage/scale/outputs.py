@@ -27,11 +27,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from deage.errors import OutputError
 from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
+from deage.video.passthrough import can_encode_over, encode_over
 from deage.video.planes import FramePlanes
 from deage.video.writer import EncoderConversion, PreparedFrame
 
@@ -121,11 +123,28 @@ class RenderOutputs:
         image-sequence output, whose files are encoded on their own threads)."""
         return None if self.picture.spec.sequence else self.picture.conversion()
 
-    def prepare(self, image: Any, matte: np.ndarray | None = None) -> tuple[Any, Any]:
+    def begin(self, sample: np.ndarray) -> None:
+        """Open the picture's encoder now, for frames like ``sample`` (its dtype and channels):
+        ``conversion()`` and ``encodes_over`` know the pixel format from then on."""
+        self.picture.begin(sample)
+
+    def encodes_over(self, decoded: av.VideoFrame) -> bool:
+        """Whether ``prepare`` can encode an edit of ``decoded`` (a frame as the source's decoder
+        gave it) over that frame: the picture is a movie, begun, in ``decoded``'s own pixel format,
+        matrix and range (``deage.video.passthrough``: untouched pixels keep their code values)."""
+        return can_encode_over(decoded, self.conversion())
+
+    def prepare(self, image: Any, matte: np.ndarray | None = None, *,
+                decoded: av.VideoFrame | None = None) -> tuple[Any, Any]:
         """``(image, matte)`` converted for the encoders (``ClipWriter.prepare``), on the calling
         thread; pass them to ``write``. ``image`` may also be ``FramePlanes`` made by
-        ``conversion()`` in another process. Thread-safe."""
-        if isinstance(image, FramePlanes):
+        ``conversion()`` in another process; or, with ``decoded`` (a frame ``encodes_over``
+        accepts), the ``FrameChange`` (or None: no change) the edit made to it. Thread-safe."""
+        if decoded is not None:
+            conversion = self.conversion()
+            assert conversion is not None, "prepare(decoded=...) needs encodes_over(decoded) first"
+            picture = self.picture.prepared(encode_over(decoded, image, conversion))
+        elif isinstance(image, FramePlanes):
             picture = self.picture.prepared(image.to_frame())
         else:
             picture = self.picture.prepare(image)

@@ -5,10 +5,12 @@ often: on a 16-core GPU machine a threaded 1080p render stopped getting faster a
 threads (``benchmarks/scale.py --gpu``). ``ProcessEditing`` runs ``FrameRenderer.render`` in
 worker processes instead, each with its own renderer (and, on a GPU, its own CUDA context). The
 calling process keeps decoding, the RGB conversion (on the pipeline's threads) and encoding; it
-sends each frame to a worker through a shared-memory slot and gets back the edited frame already
-converted to the encoder's pixel format (``deage.video.writer.EncoderConversion``) as plain
-planes, so the costliest conversions run in the workers too. The pixels are those of a threaded
-render: the same functions run on the same bytes in another process.
+sends each frame to a worker through a shared-memory slot and gets back what the edit changed
+(``deage.video.passthrough.FrameChange``, encoded over the decoded frame) or, where the output
+cannot take that, the edited frame already converted to the encoder's pixel format
+(``deage.video.writer.EncoderConversion``) as plain planes, so the costliest conversions run in
+the workers too. The pixels are those of a threaded render: the same functions run on the same
+bytes in another process.
 
 Workers are started with ``spawn`` (safe with CUDA and with threads in the parent) and pay
 their start-up (imports, building the editor) once per render; a clip of a few seconds gains
@@ -30,6 +32,7 @@ import numpy as np
 
 from deage.errors import DeageError
 from deage.types import Face, Image
+from deage.video.passthrough import find_change
 from deage.video.planes import FramePlanes
 from deage.video.writer import EncoderConversion
 
@@ -63,10 +66,13 @@ def _slot_view(name: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _edit(index: int, slot: str, shape: tuple[int, ...], faces: dict[int, Face], matte: bool, burn_in: bool,
-          conversion: EncoderConversion | None) -> tuple[Any, np.ndarray | None]:
+          conversion: EncoderConversion | None, change: bool) -> tuple[Any, np.ndarray | None]:
     from deage.render import edit_frame
 
-    out, alpha = edit_frame(_WORKER["renderer"], index, _slot_view(slot, shape), faces, matte=matte, burn_in=burn_in)
+    frame = _slot_view(slot, shape)
+    out, alpha = edit_frame(_WORKER["renderer"], index, frame, faces, matte=matte, burn_in=burn_in)
+    if change:
+        return find_change(frame, out), alpha
     return (FramePlanes.of(conversion(out)) if conversion is not None else out), alpha
 
 
@@ -142,12 +148,13 @@ class ProcessEditing:
         return block
 
     def submit(self, index: int, frame: Image, faces: dict[int, Face], *, matte: bool = False,
-               burn_in: bool = False, conversion: EncoderConversion | None = None) -> Future:
+               burn_in: bool = False, conversion: EncoderConversion | None = None, change: bool = False) -> Future:
         """Edit ``frame`` (RGB uint8 (H, W, 3)) at clip index ``index`` on a worker.
 
-        The future's result is ``(image, matte)``: the edited frame, as ``FramePlanes`` of
-        ``conversion``'s output when one is given, else RGB uint8 (H, W, 3); and the uint16
-        (H, W) matte when ``matte``, else None.
+        The future's result is ``(image, matte)``: with ``change``, the ``FrameChange`` the edit
+        made (or None: none), a fraction of a frame to send back; else the edited frame, as
+        ``FramePlanes`` of ``conversion``'s output when one is given, else RGB uint8 (H, W, 3);
+        and the uint16 (H, W) matte when ``matte``, else None.
         """
         if self._pool is None:
             raise RuntimeError("ProcessEditing is not open (use it in a with block)")
@@ -159,7 +166,7 @@ class ProcessEditing:
         # pickling it into the pool's pipe held the GIL for ~15 ms per 1080p frame.
         np.copyto(np.ndarray(frame.shape, np.uint8, buffer=block.buf), frame)
         try:
-            future = self._pool.submit(_edit, index, block.name, frame.shape, faces, matte, burn_in, conversion)
+            future = self._pool.submit(_edit, index, block.name, frame.shape, faces, matte, burn_in, conversion, change)
         except BaseException:
             self._free.put(block)
             raise

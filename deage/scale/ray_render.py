@@ -49,6 +49,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deage.errors import DeageError
 from deage.look import Look, default_look
 from deage.render import (
@@ -271,6 +273,7 @@ def render_clip_ray(
 
         joined = 0
         with outputs:
+            outputs.begin(np.zeros((1, 1, 3), np.float32 if deep else np.uint8))
             for piece in pieces:
                 while (piece.start, piece.stop) not in done:
                     submit()
@@ -280,7 +283,7 @@ def render_clip_ray(
                         done[(record.start, record.stop)] = record
                 submit()
                 record = done[(piece.start, piece.stop)]
-                joined = _join(folder, record, outputs, joined, stop - start, progress, source if deep else None)
+                joined = _join(folder, record, outputs, joined, stop - start, progress, source, deep)
                 result.faces_edited += record.faces_edited
                 result.frames_without_face.extend(record.frames_without_face)
     finally:
@@ -378,21 +381,35 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _join(folder: WorkFolder, record: PieceRecord, outputs: Any, joined: int, total: int,
-          progress: ProgressFn | None, plates_from: Path | None = None) -> int:
+          progress: ProgressFn | None, source: Path, deep: bool) -> int:
     """Append a finished piece's frames (and matte) to the outputs; returns frames joined so far.
 
-    Reading the piece (a thread) overlaps with encoding (this thread), like a render's stages.
-    ``plates_from``: the deep source whose full-precision plates the piece's 8-bit edits are
-    added to (``onto_plate``), or None for an 8-bit render.
+    Reading the piece (a thread) and preparing its frames for the encoder (another) overlap with
+    encoding (this thread), like a render's stages. The source's frames are decoded alongside,
+    so that, as in ``render_clip``, only what the edit changed is encoded over each decoded frame
+    where the output allows (``deage.video.passthrough``); with ``deep`` (full-precision plates),
+    the piece's 8-bit edits are added to the source's plates (``onto_plate``).
     """
     from deage.scale.pipeline import PipelineSettings, run_pipeline
     from deage.video import open_clip
+    from deage.video.passthrough import find_change
     from deage.video.pixels import float_to_uint8
 
     images = read_piece(folder.path / record.file, record.frames)
     mattes = read_piece(folder.path / record.matte_file, record.frames, matte=True) if record.matte_file else None
     items = zip(range(record.start, record.stop), images, mattes if mattes is not None else iter(lambda: None, 0))
     count = joined
+
+    def prepare(item: tuple[tuple[int, Any, Any], Any]) -> tuple[int, Any, Any]:
+        (index, image, alpha), frame = item
+        over = not frame.turned and outputs.encodes_over(frame.decoded)
+        if deep or over:
+            before = frame()
+            if deep:
+                image = onto_plate(before, float_to_uint8(before), image)
+            if over:
+                return (index, *outputs.prepare(find_change(before, image), alpha, decoded=frame.decoded))
+        return (index, *outputs.prepare(image, alpha))
 
     def write(item: tuple[int, Any, Any]) -> None:
         nonlocal count
@@ -401,12 +418,9 @@ def _join(folder: WorkFolder, record: PieceRecord, outputs: Any, joined: int, to
         if progress is not None:
             progress(count, total)
 
-    with contextlib.ExitStack() as stack:
-        if plates_from is not None:
-            clip = stack.enter_context(open_clip(plates_from))
-            items = ((index, onto_plate(plate, float_to_uint8(plate), image), alpha)
-                     for (index, image, alpha), plate in zip(items, clip.frames_float(record.start, record.stop)))
-        run_pipeline(items, lambda item: item, write, PipelineSettings(workers=1, queue_size=4))
+    with open_clip(source) as clip:
+        sources = clip.deferred_frames(record.start, record.stop, precision=deep)
+        run_pipeline(zip(items, sources), prepare, write, PipelineSettings(workers=1, queue_size=4))
     for rest in (images, mattes):  # run the readers to their end: they check the frame count
         for _ in rest if rest is not None else ():
             pass

@@ -37,6 +37,7 @@ import bisect
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
@@ -574,6 +575,26 @@ class SequenceSource:
         return hashing.sequence_digest(self.files)
 
 
+@dataclass(frozen=True)
+class DeferredFrame:
+    """A decoded frame whose RGB conversion waits until it is called (``Clip.deferred_frames``).
+
+    Attributes:
+        decoded: the frame as the decoder gave it (do not write into it: decoders keep using its
+            buffers); a render encodes its edit over it where the output allows
+            (``deage.video.passthrough``).
+        convert: gives the RGB image (``Clip.frames`` / ``frames_float`` pixels).
+        turned: the image is the decoded picture rotated or mirrored for display, not its pixels.
+    """
+
+    decoded: av.VideoFrame
+    convert: Callable[[], np.ndarray]
+    turned: bool = False
+
+    def __call__(self) -> np.ndarray:
+        return self.convert()
+
+
 def _prefetch(pool: ThreadPoolExecutor, fn: Callable, items: list, depth: int) -> Iterator:
     pending = []
     it = iter(items)
@@ -659,8 +680,8 @@ class Clip:
                         precision: bool = False) -> Iterator[Callable[[], np.ndarray]]:
         """Stream frames ``start..stop-1`` decoded but not yet converted to RGB.
 
-        Each item is a zero-argument function giving the frame as ``frames`` (RGB uint8 (H, W, 3))
-        or, with ``precision``, as ``frames_float`` (float32 RGB) would. Converting to RGB costs
+        Each item is a ``DeferredFrame``: called, it gives the frame as ``frames`` (RGB uint8
+        (H, W, 3)) or, with ``precision``, as ``frames_float`` (float32 RGB) would. Converting to RGB costs
         more than decoding (swscale's accurate YUV -> RGB, single-threaded): a pipeline that calls
         these on its worker threads keeps its one decoding thread free (``deage.render.render_frames``).
 
@@ -670,8 +691,9 @@ class Clip:
         """
         s, e = self._range(start, stop)
         convert = frame_to_float if precision else frame_to_rgb8
+        turned = bool(self._source.rotation or self._source.mirror)
         for frame in self._source.iter_frames(s, e):
-            yield partial(self._convert, frame, convert)
+            yield DeferredFrame(frame, partial(self._convert, frame, convert), turned)
 
     def frames_float(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Stream frames as float32 RGB (H, W, 3), nominally [0, 1] at the source's full precision.

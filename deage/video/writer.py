@@ -218,11 +218,16 @@ class EncoderConversion:
             out = frame.reformat(format=self.pix_fmt, dst_colorspace=sws_colorspace(colour.matrix),
                                  dst_color_range=ColorRange.JPEG if colour.full_range else ColorRange.MPEG,
                                  interpolation=ENCODE_INTERPOLATION)
-            # Tag the frame too: some encoders (ProRes) take the tags from the frames, not the stream.
-            out.colorspace, out.color_primaries, out.color_trc = colour.matrix, colour.primaries, colour.transfer
-            out.color_range = AVCOL_RANGE_JPEG if colour.full_range else AVCOL_RANGE_MPEG
-            return out
+            return self.tag(out)
         return frame.reformat(format=self.pix_fmt)
+
+    def tag(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """Set a YUV frame's colour tags (matrix, range, primaries, transfer) to this encoder's;
+        returns ``frame``. Some encoders (ProRes) take the tags from the frames, not the stream."""
+        colour = self.colour
+        frame.colorspace, frame.color_primaries, frame.color_trc = colour.matrix, colour.primaries, colour.transfer
+        frame.color_range = AVCOL_RANGE_JPEG if colour.full_range else AVCOL_RANGE_MPEG
+        return frame
 
 
 @dataclass(frozen=True)
@@ -335,6 +340,7 @@ class ClipWriter:
         self._local = threading.local()
         self._audio: AudioCopier | None = None
         self._pix_fmt: str | None = None
+        self._begin_lock = threading.Lock()
         self._count = 0
         self._last_pts: int | None = None
         self._closed = False
@@ -387,6 +393,14 @@ class ClipWriter:
     @property
     def frames_written(self) -> int:
         return self._count
+
+    def begin(self, sample: np.ndarray) -> None:
+        """Fix the pixel format and open the output now, as a first frame like ``sample`` would
+        (only its dtype and channel count matter): ``conversion()`` is known from then on, so
+        frames can be prepared before the first ``write``. Does nothing once begun. Thread-safe."""
+        with self._begin_lock:
+            if self._pix_fmt is None and not self._closed:
+                self._start(sample)
 
     def _start(self, image: np.ndarray) -> None:
         deep = image.dtype != np.uint8
@@ -505,7 +519,7 @@ class ClipWriter:
             image = check_image(frame, self.width, self.height, str(self.path),
                                 alpha=self.spec.alpha_pix_fmt is not None)
             if self._pix_fmt is None:
-                self._start(image)
+                self.begin(image)
             elif not self._same_channels(image):
                 raise ValueError(f"{self.path}: every frame must have the first frame's channels (RGB or RGBA)")
             vf = None
