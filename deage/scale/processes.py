@@ -32,7 +32,7 @@ import numpy as np
 
 from deage.errors import DeageError
 from deage.types import Face, Image
-from deage.video.passthrough import find_change
+from deage.video.passthrough import FrameChange, find_change
 from deage.video.planes import FramePlanes
 from deage.video.writer import EncoderConversion
 
@@ -71,8 +71,9 @@ def _edit(index: int, slot: str, shape: tuple[int, ...], faces: dict[int, Face],
 
     frame = _slot_view(slot, shape)
     out, alpha = edit_frame(_WORKER["renderer"], index, frame, faces, matte=matte, burn_in=burn_in)
-    if change:
-        return find_change(frame, out), alpha
+    if change:  # the box and its new pixels; the parent has the old ones (``ProcessEditing.edit``)
+        found = find_change(frame, out)
+        return (None if found is None else (found.box, found.after)), alpha
     return (FramePlanes.of(conversion(out)) if conversion is not None else out), alpha
 
 
@@ -151,8 +152,9 @@ class ProcessEditing:
                burn_in: bool = False, conversion: EncoderConversion | None = None, change: bool = False) -> Future:
         """Edit ``frame`` (RGB uint8 (H, W, 3)) at clip index ``index`` on a worker.
 
-        The future's result is ``(image, matte)``: with ``change``, the ``FrameChange`` the edit
-        made (or None: none), a fraction of a frame to send back; else the edited frame, as
+        The future's result is ``(image, matte)``: with ``change``, the box the edit changed and
+        its new pixels (``FrameChange.box``, ``.after``; None: no change), a fraction of a frame
+        to send back (``edit`` makes the ``FrameChange``); else the edited frame, as
         ``FramePlanes`` of ``conversion``'s output when one is given, else RGB uint8 (H, W, 3);
         and the uint16 (H, W) matte when ``matte``, else None.
         """
@@ -174,16 +176,21 @@ class ProcessEditing:
         return future
 
     def edit(self, index: int, frame: Image, faces: dict[int, Face], **kwargs: Any) -> tuple[Any, np.ndarray | None]:
-        """``submit(...).result()``. A worker that dies (killed, out of memory) breaks the pool: a
-        new pool is started and the frames in flight are edited again (the edit is a pure
-        function of the frame, so the output does not change), up to ``MAX_RESTARTS`` times;
-        then a ``DeageError``."""
+        """``submit(...).result()``, with ``change=True`` as the ``FrameChange`` (or None). A
+        worker that dies (killed, out of memory) breaks the pool: a new pool is started and the
+        frames in flight are edited again (the edit is a pure function of the frame, so the output
+        does not change), up to ``MAX_RESTARTS`` times; then a ``DeageError``."""
         while True:
             generation = self._generation
             try:
-                return self.submit(index, frame, faces, **kwargs).result()
+                image, alpha = self.submit(index, frame, faces, **kwargs).result()
+                break
             except BrokenProcessPool:
                 self._replace_pool(generation)
+        if kwargs.get("change") and image is not None:
+            (x0, y0, x1, y1), after = image
+            image = FrameChange((x0, y0, x1, y1), np.asarray(frame)[y0:y1, x0:x1].copy(), after)
+        return image, alpha
 
 
 def _check_shared_memory(nbytes: int) -> None:
