@@ -156,6 +156,16 @@ def test_encode_over_needs_the_same_format_matrix_and_range(example_clip):
                                                           colour=ColourTags(full_range=True)))
     assert not can_encode_over(decoded, EncoderConversion("bgr0", "ffv1", False))
     assert not can_encode_over(decoded, None)
+    jpeg_range = av.VideoFrame(64, 64, "yuvj420p")  # MJPEG and some phones: full range by name
+    jpeg_range.colorspace = 1  # BT.709 (untagged, a frame this small is read as BT.601)
+    full = EncoderConversion("yuv420p", "h264", True, colour=ColourTags(full_range=True))
+    assert can_encode_over(jpeg_range, full)
+    assert not can_encode_over(jpeg_range, EncoderConversion("yuv420p", "h264", True, colour=tags))
+    plane = plane_rows(jpeg_range.planes[0])
+    plane[:] = np.arange(plane.shape[1], dtype=np.uint8)
+    out = encode_over(jpeg_range, None, full)
+    assert out.format.name == "yuv420p" and int(out.color_range) == 2
+    np.testing.assert_array_equal(planes_of(out)[0], planes_of(jpeg_range)[0])
 
 
 def test_encode_over_leaves_the_decoded_frame_alone_and_tags_the_new_one(example_clip):

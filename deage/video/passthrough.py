@@ -85,15 +85,21 @@ def find_change(before: np.ndarray, after: np.ndarray, margin: int = MARGIN) -> 
 
 def can_encode_over(decoded: av.VideoFrame, conversion: EncoderConversion | None) -> bool:
     """Whether ``decoded`` can be encoded over (``encode_over``) for an encoder converting with
-    ``conversion``: the same planar YUV format, matrix and range. (The caller also checks the
+    ``conversion``: the same planar YUV layout (``yuvj420p`` counts as full-range ``yuv420p``),
+    matrix and range. (The caller also checks the
     frame was edited as decoded: a rotated or mirrored source is turned before editing.)"""
     if conversion is None or not conversion.yuv:
         return False
     name = decoded.format.name
-    if name != conversion.pix_fmt or name not in _PLANAR_YUV:
+    if name not in _PLANAR_YUV or _same_layout(name) != _same_layout(conversion.pix_fmt):
         return False
     tags = colour_tags(decoded)
     return tags.matrix == conversion.colour.matrix and tags.full_range == conversion.colour.full_range
+
+
+def _same_layout(pix_fmt: str) -> str:
+    """``yuvj420p`` and ``yuv420p`` (with a full-range tag) hold the same bytes: one name for both."""
+    return pix_fmt.replace("yuvj", "yuv")
 
 
 def encode_over(decoded: av.VideoFrame, change: FrameChange | None, conversion: EncoderConversion) -> av.VideoFrame:
@@ -110,7 +116,7 @@ def encode_over(decoded: av.VideoFrame, change: FrameChange | None, conversion: 
     """
     width, height = decoded.width, decoded.height
     fmt = decoded.format
-    out = av.VideoFrame(width, height, fmt.name)
+    out = av.VideoFrame(width, height, conversion.pix_fmt)  # yuvj420p bytes as yuv420p: the encoder's name
     dtype = np.uint8 if all(c.bits <= 8 for c in fmt.components) else np.dtype("<u2")
     sizes = [(height, width)] + [(fmt.chroma_height(height), fmt.chroma_width(width))] * 2
     for source, target, (h, w) in zip(decoded.planes, out.planes, sizes):
