@@ -27,7 +27,7 @@ def _progress_bar(total: int, desc: str):
 def cmd_info(args: argparse.Namespace) -> int:
     from deage.video import open_clip
 
-    with open_clip(args.clip) as clip:
+    with open_clip(args.clip, still=args.still) as clip:
         info = clip.info.to_dict()
         colour = clip.info.colour.describe()
     if args.json:
@@ -45,7 +45,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     from deage.video import open_clip
 
     settings = analysis_settings(args)
-    with open_clip(args.clip) as clip:
+    with open_clip(args.clip, still=args.still) as clip:
         bar = _progress_bar(len(clip), "analyse")
         try:
             analysis = analyse_clip(
@@ -86,6 +86,13 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
                         "for small faces beside them every 8 x FRAMES frames (default 48; 0 = never)")
 
 
+def add_still_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--still", action="store_true",
+                   help="open CLIP, an image, as just that image even if its name has a frame number "
+                        "(face_007.jpg; otherwise its numbered siblings open as a sequence; a render into "
+                        "one image does this by itself)")
+
+
 def analysis_settings(args: argparse.Namespace):
     """``AnalysisSettings`` from the command's analysis options (defaults where not given)."""
     from deage.face.analysis import AnalysisSettings
@@ -108,7 +115,7 @@ def _ranges(frames: list[int]) -> str:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from deage.look import IDENTITY, Look, default_look, load_look
-    from deage.render import parse_frame_range, render_clip
+    from deage.render import parse_frame_range, render_clip, still_source
     from deage.video import open_clip
 
     if args.look == IDENTITY and not Path(args.look).exists():
@@ -117,7 +124,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         look = load_look(args.look) if args.look else default_look()
     if args.burn_in:
         look.burn_in = True
-    with open_clip(args.clip) as clip:
+    still = True if args.still else still_source(args.clip, args.output, args.codec)
+    with open_clip(args.clip, still=still) as clip:
         frame_range = parse_frame_range(args.frames, len(clip))
     bar = _progress_bar(frame_range[1] - frame_range[0], "render")
     try:
@@ -129,13 +137,15 @@ def cmd_render(args: argparse.Namespace) -> int:
                 raise DeageError("--processes does not combine with --ray (Ray gives each range its own process)")
             if args.first_frame is not None:
                 raise DeageError("--first-frame is not supported with --ray yet; render without --ray")
+            if still:
+                raise DeageError("--ray renders clips; render one image without --ray")
             from deage.scale.ray_render import render_clip_ray
 
             result = render_clip_ray(args.clip, args.output, look, address=args.ray or None, workers=args.workers,
                                      chunk=args.chunk, work_dir=args.work_dir, resume=not args.no_resume, **kwargs)
         else:
             result = render_clip(args.clip, args.output, look, workers=args.workers, first_frame=args.first_frame,
-                                 processes=args.processes, **kwargs)
+                                 processes=args.processes, still=still, **kwargs)
     finally:
         bar.close()
     print(f"rendered {result.frames} frames ({result.fps:.1f} fps) with look '{look.name or look.editor}' -> {result.output}")
@@ -194,11 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="describe a clip or image sequence")
     p.add_argument("clip")
+    add_still_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("analyse", aliases=["analyze"], help="detect, landmark and track faces (cached)")
     p.add_argument("clip")
+    add_still_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     add_analysis_arguments(p)
     p.add_argument("--cache-dir", default=None, help="analysis cache folder (default: .deage-cache beside the clip)")
@@ -207,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render a clip with a look")
     p.add_argument("clip")
+    add_still_argument(p)
     p.add_argument("-o", "--output", required=True, help="output file (.mp4, .mov, shot.%%04d.exr, ...)")
     p.add_argument("--look", default=None,
                    help="look JSON, or 'identity' to change nothing (default: the embedded de-ager, ten years "

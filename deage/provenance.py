@@ -154,11 +154,14 @@ def analysis_models(settings: Any | None = None, photo: bool = False) -> list[di
 
 def write_provenance(result: Any, *, source: Path, look: Any, operator: str | None = None,
                      models: list[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None,
-                     analysis_settings: Any | None = None, editor: Any | None = None) -> Path:
+                     analysis_settings: Any | None = None, editor: Any | None = None,
+                     source_still: bool = False) -> Path:
     """Write the sidecar of a finished render (``deage.render.RenderResult``); returns its path.
 
     Args:
         source: the clip rendered from.
+        source_still: the source was opened as that one image (``open_clip(still=True)``) although
+            its name has a frame number; recorded, so reviews open it the same way.
         look: the ``deage.look.Look`` rendered with (recorded in full).
         operator: who ran it (default: the login name).
         models: the editor's model files (``deage.weights.Manifest.provenance`` records).
@@ -172,7 +175,7 @@ def write_provenance(result: Any, *, source: Path, look: Any, operator: str | No
     from deage.edit.registry import editor_spec
     from deage.video import open_clip
 
-    with open_clip(source) as clip:
+    with open_clip(source, still=source_still) as clip:
         source_hash = clip.content_hash()
         photo = len(clip) == 1
     files = output_files(result.output)
@@ -188,6 +191,7 @@ def write_provenance(result: Any, *, source: Path, look: Any, operator: str | No
         "output_files": len(files),
         "source": str(source),
         "source_content_hash": source_hash,
+        **({"source_still": True} if source_still else {}),
         "frame_range": list(result.frame_range),
         "look": look.to_dict(),
         "editor": look.editor,

@@ -416,6 +416,7 @@ def render_clip(
     workers: int | None = None,
     first_frame: int | None = None,
     processes: int = 0,
+    still: bool | None = None,
 ) -> RenderResult:
     """Render ``source`` with ``look`` into ``output`` (format from the extension).
 
@@ -443,6 +444,9 @@ def render_clip(
         workers: editing threads (default ``PipelineSettings.for_machine()``: half the cores, 2 to 4).
         processes: edit on this many worker processes instead of threads (``deage.scale.processes``:
             for many-core and GPU machines, where threads stop scaling; same pixels); 0 = threads.
+        still: open ``source``, an image file, as just that image although its name has a frame
+            number (``open_clip(still=True)``); default: when the output is one image too
+            (``face_007.jpg`` -> ``young.jpg`` renders that photo, not its numbered siblings).
 
     Raises:
         MediaError, OutputError, LookError, NoFaceError: bad input, with a one-line message.
@@ -458,7 +462,8 @@ def render_clip(
         matte = check_output_path(matte, source)
     needs_faces = _needs_faces(look)
     started = time.perf_counter()
-    with open_clip(source) as clip:
+    still = still_source(source, output, codec) if still is None else bool(still)
+    with open_clip(source, still=still) as clip:
         start, stop = check_frames(frames, len(clip), source)
         check_still_output(output, codec, stop - start)
         selection = FaceSelection(None, [])
@@ -481,7 +486,8 @@ def render_clip(
     result.seconds = time.perf_counter() - started
     if provenance:
         extra = {"matte": str(result.matte)} if result.matte else None
-        result.provenance = record_provenance(result, source, look, selection, renderer.editor, operator, extra)
+        result.provenance = record_provenance(result, source, look, selection, renderer.editor, operator, extra,
+                                              source_still=still)
     return result
 
 
@@ -516,13 +522,26 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
 
 
 def record_provenance(result: RenderResult, source: Path, look: Look, selection: FaceSelection, editor: Any,
-                      operator: str | None, extra: dict[str, Any] | None) -> Path:
+                      operator: str | None, extra: dict[str, Any] | None, *, source_still: bool = False) -> Path:
     """Write the render's provenance sidecar (``deage.provenance``): analysis settings and the editor's own record."""
     from deage.provenance import write_provenance
 
     settings = selection.analysis.settings if selection.analysis is not None else None
     return write_provenance(result, source=source, look=look, operator=operator, extra=extra,
-                            analysis_settings=settings, editor=editor)
+                            analysis_settings=settings, editor=editor, source_still=source_still)
+
+
+def still_source(source: str | Path, output: str | Path, codec: str | None = None) -> bool:
+    """Whether a render of ``source`` into ``output`` opens the source as just that image: the
+    output is one image (``is_still_path``) and the source one numbered image file
+    (``face_007.jpg``, not a ``%04d`` / ``####`` pattern), which would otherwise open with its
+    numbered siblings."""
+    from deage.video.sequence import is_image_path, parse_sequence_path
+    from deage.video.writer import is_still_path
+
+    name = Path(source).name
+    return (is_still_path(output, codec) and is_image_path(source) and "%" not in name and "#" not in name
+            and parse_sequence_path(source) is not None)
 
 
 def check_frames(frames: tuple[int, int] | None, frame_count: int, source: Path) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +165,40 @@ def test_photo_in_photo_out(astronaut, tmp_path):
         gentle = np.abs(clip.read(0).astype(int) - astronaut).sum(2)
     assert 0.3 < gentle[inside].mean() < diff[inside].mean() and gentle[far].max() == 0
     assert read_provenance(out_default)["look"]["name"] == "10 years younger"
+
+
+def test_a_numbered_photo_renders_alone_and_reviews_alone(astronaut, older_face, tmp_path, capsys):
+    """Photos numbered in a row and of one size (a burst, or a test set: face_001.png,
+    face_002.png, face_003.png) would open as a 3-frame sequence; rendered into one image, the
+    photo given is rendered alone (not the first of the row), the sidecar says so, and the
+    report opens it the same way (same content hash: no "not the clip" note)."""
+    import cv2
+
+    older = cv2.resize(older_face, astronaut.shape[1::-1], interpolation=cv2.INTER_AREA)
+    for number, image in ((1, astronaut), (2, older), (3, astronaut[:, ::-1])):
+        cv2.imwrite(str(tmp_path / f"face_{number:03d}.png"), cv2.cvtColor(np.ascontiguousarray(image),
+                                                                            cv2.COLOR_RGB2BGR))
+    with open_clip(tmp_path / "face_002.png") as row:
+        assert len(row) == 3  # as a sequence
+    out = tmp_path / "young.png"
+    assert main(["render", str(tmp_path / "face_002.png"), "-o", str(out), "--cache-dir", str(tmp_path / "c")]) == 0
+    with open_clip(out) as clip:
+        assert len(clip) == 1
+        rendered = clip.read(0).astype(int)
+    assert np.abs(rendered - older).mean() < np.abs(rendered - astronaut).mean() / 4  # that photo
+    assert 0 < np.abs(rendered - older).mean()  # edited
+    from deage.provenance import read_provenance
+
+    assert read_provenance(out)["source_still"] is True
+    capsys.readouterr()
+    assert main(["report", str(out), "-o", str(tmp_path / "report.html"), "--cache-dir", str(tmp_path / "c"),
+                 "--json", str(tmp_path / "m.json")]) in (0, 1)
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["source_still"] is True and metrics["frame_range"] == [0, 1]
+    assert not any("not the clip" in w for w in metrics["warnings"])
+    capsys.readouterr()
+    assert main(["info", "--still", str(tmp_path / "face_003.png")]) == 0
+    assert re.search(r"frame_count +1\n", capsys.readouterr().out)
 
 
 def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -738,6 +739,36 @@ def test_sequence_with_gap(tmp_path, small_frames):
         open_clip(tmp_path / "g.%04d.png")
     message = one_line_naming(exc, "g.%04d.png")
     assert "missing" in message and "3-4" in message
+
+
+def test_a_numbered_photo_among_gappy_siblings_opens_alone(tmp_path, small_frames):
+    """A camera folder (IMG_0007.jpg, IMG_0009.jpg, IMG_0012.jpg): one photo given by name opens
+    as that photo, with a warning naming the gaps and the pattern; the pattern itself still
+    refuses the gaps; without gaps the numbered file opens its whole sequence, unless the
+    files differ in size (photos numbered in a row)."""
+    photos = {7: small_frames[0], 9: np.ascontiguousarray(small_frames[1][:, ::-1]), 12: small_frames[2]}
+    for number, frame in photos.items():
+        cv2.imwrite(str(tmp_path / f"IMG_{number:04d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    with pytest.warns(RuntimeWarning, match=r"opening this image alone.*8, 10-11.*IMG_%04d\.jpg"):
+        clip = open_clip(tmp_path / "IMG_0009.jpg")
+    with clip:
+        assert len(clip) == 1
+        assert np.abs(clip.read(0).astype(int) - photos[9]).mean() < 3  # that photo (mirrored), no other
+        assert np.abs(clip.read(0).astype(int) - photos[7]).mean() > 10
+    with pytest.raises(MediaError, match="missing"):
+        open_clip(tmp_path / "IMG_%04d.jpg")
+    (tmp_path / "IMG_0012.jpg").unlink()
+    cv2.imwrite(str(tmp_path / "IMG_0008.jpg"), cv2.cvtColor(small_frames[3], cv2.COLOR_RGB2BGR))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_clip(tmp_path / "IMG_0009.jpg") as clip:
+            assert len(clip) == 3  # 7, 8, 9: a sequence
+    # numbered in a row but of other sizes (face_001.jpg, face_002.jpg...): photos, not a sequence
+    cv2.imwrite(str(tmp_path / "IMG_0010.jpg"), cv2.cvtColor(small_frames[4][:120, :200], cv2.COLOR_RGB2BGR))
+    with pytest.warns(RuntimeWarning, match=r"differ in size.*200x120 and 320x180"):
+        clip = open_clip(tmp_path / "IMG_0009.jpg")
+    with clip:
+        assert len(clip) == 1 and np.abs(clip.read(0).astype(int) - photos[9]).mean() < 3
 
 
 def test_sequence_bad_frames(tmp_path, small_frames):

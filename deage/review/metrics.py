@@ -146,6 +146,8 @@ class RenderMetrics:
         warnings: things a reviewer should know (mismatched source, no faces...).
         matte: the matte clip seams and "edited" were read from, or None (then they come from
             the change between render and source).
+        source_still: the source is opened as just that image (``open_clip(still=True)``), as
+            the render opened it (its sidecar's ``source_still``).
     """
 
     render: str
@@ -178,6 +180,7 @@ class RenderMetrics:
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     matte: str | None = None
+    source_still: bool = False
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
                  "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio",
@@ -285,6 +288,7 @@ class RenderMetrics:
             "look": self.look,
             "matte": self.matte,
             "warnings": list(self.warnings),
+            "source_still": self.source_still,
         })
 
 
@@ -536,6 +540,14 @@ def _read_sidecar(render: Path) -> dict[str, Any] | None:
         return None
 
 
+def source_opened_still(record: dict[str, Any] | None, source: str | Path) -> bool:
+    """Whether a render's ``source`` (an image file) is to be opened as just that image: its
+    provenance ``record`` says the render opened it so (``render_clip(still=...)``)."""
+    from deage.video.sequence import is_image_path
+
+    return bool(record and record.get("source_still")) and is_image_path(source)
+
+
 def compute_metrics(
     render: str | Path,
     source: str | Path | None = None,
@@ -591,7 +603,8 @@ def compute_metrics(
     if record is None:
         notes.append("the render has no provenance sidecar: frame range and Look were not checked")
 
-    with open_clip(source) as src, open_clip(render) as out:
+    still = source_opened_still(record, source)
+    with open_clip(source, still=still) as src, open_clip(render) as out:
         if (src.info.width, src.info.height) != (out.info.width, out.info.height):
             raise MediaError(f"render is {out.info.width}x{out.info.height} but the source "
                              f"{source.name} is {src.info.width}x{src.info.height}", render)
@@ -642,6 +655,7 @@ def compute_metrics(
         fps = float(src.info.fps)
         width, height = src.info.width, src.info.height
     metrics = _assemble(rows, render, source, (start, stop), fps, width, height, backend, look, record, notes)
+    metrics.source_still = still
     metrics.matte = str(matte) if matte is not None else None
     return metrics
 

@@ -305,12 +305,18 @@ def report_command(args: argparse.Namespace) -> int:
     thresholds = thresholds_from_args(args)
     frame_range = None
     if args.frames:
-        source = args.source
-        if source is None:
-            from deage.provenance import read_provenance
+        from deage.errors import MediaError
+        from deage.provenance import read_provenance
+        from deage.review.metrics import source_opened_still
 
-            source = read_provenance(args.render).get("source")
-        with open_clip(source) as clip:
+        try:
+            record = read_provenance(args.render)
+        except MediaError:
+            if args.source is None:
+                raise
+            record = None  # the source is given: the sidecar is optional
+        source = args.source if args.source is not None else record.get("source")
+        with open_clip(source, still=source_opened_still(record, source)) as clip:
             frame_range = parse_frame_range(args.frames, len(clip))
     bar = _progress(args)
     try:

@@ -119,7 +119,7 @@ def worst_frame_thumbnails(metrics: Any, *, count: int = 4, size: int = 256) -> 
         return []
     start = metrics.frame_range[0]
     out: list[Thumbnail] = []
-    with open_clip(metrics.source) as src, open_clip(metrics.render) as ren:
+    with open_clip(metrics.source, still=metrics.source_still) as src, open_clip(metrics.render) as ren:
         for frame, reason in picks:
             row = int(np.searchsorted(metrics.frames, frame))
             box = metrics.face_boxes[row]

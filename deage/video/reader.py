@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -510,11 +511,22 @@ class SequenceSource:
         numbers = list(found)
         if numbers[-1] - numbers[0] + 1 != len(numbers):
             missing = numbers[-1] - numbers[0] + 1 - len(numbers)
-            raise MediaError(
-                f"image sequence has {missing} missing frame(s): {describe_gaps(numbers)} "
-                f"(frames {numbers[0]}-{numbers[-1]})",
-                display,
-            )
+            gaps = f"{missing} missing frame(s): {describe_gaps(numbers)} (frames {numbers[0]}-{numbers[-1]})"
+            if is_numbered_file:
+                # One numbered file among gappy siblings is a photo (IMG_1234.jpg in a camera
+                # folder), not a plate: open it alone. A pattern still insists on every frame.
+                warnings.warn(f"{given}: opening this image alone; its numbered siblings are no complete "
+                              f"sequence ({gaps}). To open them as a sequence, give {display.name}",
+                              RuntimeWarning, stacklevel=3)
+                return cls.still(given, fps)
+            raise MediaError(f"image sequence has {gaps}", display)
+        if is_numbered_file and len(numbers) > 1:
+            sizes = {(f.width, f.height) for f in map(decode_image, {given, found[numbers[0]], found[numbers[-1]]})}
+            if len(sizes) > 1:  # photos numbered in a row (face_001.jpg, face_002.jpg...), not a plate
+                warnings.warn(f"{given}: opening this image alone; its numbered siblings differ in size, so they "
+                              f"are no sequence ({' and '.join(f'{w}x{h}' for w, h in sorted(sizes))})",
+                              RuntimeWarning, stacklevel=3)
+                return cls.still(given, fps)
         return cls(list(found.items()), display, fps or DEFAULT_SEQUENCE_FPS)
 
     @classmethod
@@ -752,7 +764,9 @@ def open_clip(
     Args:
         path: a container file (mp4, mov, mkv, webm, gif...); a sequence pattern
             (``shot.%04d.exr``, ``shot.####.exr``); one file of a numbered sequence
-            (``shot.1001.exr`` opens the whole sequence); or a still image (one frame).
+            (``shot.1001.exr`` opens the whole sequence; a numbered file whose siblings have
+            gaps, such as a photo in a camera folder, opens alone with a warning); or a still
+            image (one frame).
         fps: frame rate of an image sequence (default 24); not allowed for containers.
         exr_linear: EXR holds scene-linear light (the VFX convention): frames are sRGB-encoded
             for display and editing. False reads EXR values as they are.
@@ -760,7 +774,7 @@ def open_clip(
 
     Raises:
         MediaError: missing, unreadable, truncated or corrupt file, no video stream, unsupported
-            pixel format, image sequence with missing frames; the message names the file.
+            pixel format, image sequence pattern with missing frames; the message names the file.
     """
     p = Path(path)
     rate = _as_fps(fps)

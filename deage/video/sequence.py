@@ -8,7 +8,9 @@ Naming rules:
   (``shot.1001.exr``, ``frame_0007.png``) stands for the whole sequence around it, with the
   padding of its digits. Shorter or glued numbers (``source_s12.jpg``, ``take2.png``) are part of
   a still's name. A numbered photo such as ``IMG_1234.jpg`` therefore opens with its numbered
-  siblings; ``open_clip(path, still=True)`` opens just that file.
+  siblings when they run without a gap; among gappy siblings (a camera folder) it opens alone,
+  with a warning (a pattern, ``IMG_%04d.jpg``, still insists on every frame);
+  ``open_clip(path, still=True)`` always opens just that file.
 - Frames may start at any number (1001 is the VFX habit); numbers wider than the padding are
   accepted (``%04d`` matches ``12345``), narrower or differently padded names are not part of it.
 
