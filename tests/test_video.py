@@ -594,6 +594,24 @@ def test_an_image_name_without_a_pattern_is_one_still(tmp_path, small_frames):
         np.testing.assert_array_equal(clip.read(0), small_frames[0])
 
 
+@pytest.mark.parametrize("ext", [".webp", ".bmp"])
+def test_webp_and_bmp_photos_round_trip_exactly(tmp_path, small_frames, ext):
+    """Web and Windows photo formats in and out (a photo in, the same format out): lossless WebP
+    and BMP hold the 8-bit frame exactly, and a photo read back is one frame."""
+    with ClipWriter(tmp_path / f"photo{ext}", fps=24, width=320, height=180) as w:
+        assert w.still
+        w.write(small_frames[2])
+    with open_clip(tmp_path / f"photo{ext}") as clip:
+        assert len(clip) == 1 and (clip.info.width, clip.info.height) == (320, 180)
+        np.testing.assert_array_equal(clip.read(0), small_frames[2])
+    with ClipWriter(tmp_path / f"seq.%04d{ext}", fps=24, width=320, height=180) as w:
+        for frame in small_frames[:2]:
+            w.write(frame)
+    with open_clip(tmp_path / f"seq.1001{ext}") as clip:
+        assert len(clip) == 2
+        np.testing.assert_array_equal(clip.read(1), small_frames[1])
+
+
 def test_wrong_frame_shape(tmp_path, small_frames):
     w = ClipWriter(tmp_path / "x.mp4", fps=24, width=320, height=180)
     with pytest.raises(ValueError):

@@ -780,7 +780,7 @@ def open_clip(
     rate = _as_fps(fps)
     pattern = None if still else parse_sequence_path(p)
     if still and not is_image_path(p):
-        raise MediaError("still=True needs an image file (.png .jpg .tif .exr .dpx)", p)
+        raise MediaError("still=True needs an image file (.png .jpg .tif .exr .dpx .webp .bmp)", p)
     if pattern is not None:
         return Clip(SequenceSource.from_pattern(pattern, p, rate), exr_linear=exr_linear)
     if is_image_path(p):

@@ -39,6 +39,8 @@ IMAGE_CODECS: dict[str, str] = {
     ".tiff": "tiff",
     ".exr": "exr",
     ".dpx": "dpx",
+    ".webp": "webp",
+    ".bmp": "bmp",
 }
 
 #: image types whose declared pixel aspect is honoured (film plates); others are shown with square pixels
@@ -133,7 +135,7 @@ def is_sequence_path(path: str | Path) -> bool:
 
 
 def is_image_path(path: str | Path) -> bool:
-    """True for a file name with an image extension deage reads (``.png .jpg .jpeg .tif .tiff .exr .dpx``)."""
+    """True for a file name with an image extension deage reads (``.png .jpg .jpeg .tif .tiff .exr .dpx .webp .bmp``)."""
     return Path(path).suffix.lower() in IMAGE_CODECS
 
 

@@ -14,6 +14,8 @@ codec               file                           encoding
 ``tiff``            ``name.%04d.tif``              16-bit RGB TIFF per frame (deflate)
 ``exr``             ``name.%04d.exr``              half-float RGB EXR per frame (zip16)
 ``jpeg``            ``name.%04d.jpg``              8-bit JPEG per frame, 4:4:4, best quality (for photos)
+``webp``            ``name.%04d.webp``             8-bit lossless WebP per frame (BGRA; for photos)
+``bmp``             ``name.%04d.bmp``              8-bit uncompressed BMP per frame
 ==================  =============================  =============================================
 
 Any image format written to a name without a frame-number pattern (``portrait.png``,
@@ -119,6 +121,8 @@ CODECS: dict[str, CodecSpec] = {
         # yuvj = full-range BT.601, the JPEG standard's own conversion; quantiser 1 = best quality.
         CodecSpec("jpeg", "mjpeg", "yuvj444p", "yuvj444p", False, True, (".jpg", ".jpeg"),
                   {"qmin": "1", "qmax": "1"}),
+        CodecSpec("webp", "libwebp", "bgra", "bgra", False, True, (".webp",), {"lossless": "1"}),
+        CodecSpec("bmp", "bmp", "bgr24", "bgr24", False, True, (".bmp",)),
     )
 }
 _ALIASES = {
@@ -137,7 +141,7 @@ _ALIASES = {
 }
 _DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1",
                          ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr", ".jpg": "jpeg",
-                         ".jpeg": "jpeg"}
+                         ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
 _ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # image files encoded in parallel (GIL released)
 _CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
@@ -158,7 +162,7 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
             raise OutputError(
                 f"cannot write '{ext or p.name}' files; use .mp4 (H.264), .mov (ProRes 422 HQ), "
                 ".mkv (FFV1 lossless), an image sequence such as name.%04d.exr / .png / .tif, "
-                "or one image (.png, .jpg, .tif, .exr)",
+                "or one image (.png, .jpg, .tif, .exr, .webp, .bmp)",
                 p,
             )
     else:
