@@ -569,9 +569,12 @@ def check_still_output(output: str | Path, codec: str | None, frame_count: int) 
 
 def output_settings(clip: Any, start: int, stop: int) -> dict[str, Any]:
     """``RenderOutputs`` keyword arguments for rendering frames ``start:stop`` of an open clip."""
+    from deage.video.timecode import shift
+
     whole = (start, stop) == (0, len(clip))
     return {
         "info": clip.info,
+        "timecode": shift(clip.info.timecode, start, clip.info.fps),
         "frame_range": (start, stop),
         "timestamps": clip.timestamps if clip.info.variable_frame_rate else None,
         "audio_range": None if whole else (clip.frame_time(start), clip.frame_time(stop)),

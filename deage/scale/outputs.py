@@ -58,6 +58,7 @@ class RenderOutputs:
         audio_range: (start, end) seconds of the source's audio to keep, or None for all of it.
         codec: force the picture's codec (``deage.video.ClipWriter``).
         matte: the matte's path, or None.
+        timecode: the first written frame's timecode (picture and matte), or None.
 
     Raises:
         OutputError: unusable paths (missing folder, equal to the source or to each other, format).
@@ -74,6 +75,7 @@ class RenderOutputs:
         codec: str | None = None,
         matte: str | Path | None = None,
         first_frame_number: int | None = None,
+        timecode: str | None = None,
     ) -> None:
         self.output = Path(output)
         self.matte = Path(matte) if matte is not None else None
@@ -90,6 +92,7 @@ class RenderOutputs:
             first_frame_number=base + self.start if first_frame_number is None else int(first_frame_number),
             time_base=info.time_base if vfr else None,
             pixel_aspect=getattr(info, "pixel_aspect", 1),
+            timecode=timecode,
         )
         if self.matte is not None and self.matte.resolve() == self.output.resolve():
             raise OutputError("the matte cannot be written to the picture's own path; choose another name", self.matte)

@@ -115,6 +115,9 @@ class ClipInfo:
             sources: the defaults, BT.709 limited range).
         field_order: ``"progressive"``, or ``"tff"`` / ``"bff"`` for interlaced video (two fields
             a frame, top or bottom first), from the first frame; H.264 renders keep it.
+        timecode: the first frame's SMPTE timecode (``"01:00:00:00"``, ``;`` before the frames
+            when drop-frame) from a ``tmcd`` track or ``timecode`` tag, or None; renders carry it
+            (``deage.video.timecode``).
     """
 
     path: Path
@@ -137,6 +140,7 @@ class ClipInfo:
     pixel_aspect: Fraction = Fraction(1)
     colour: ColourTags = ColourTags()
     field_order: str = "progressive"
+    timecode: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""

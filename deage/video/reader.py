@@ -49,6 +49,7 @@ import numpy as np
 from deage.errors import MediaError
 from deage.video import hashing
 from deage.video.info import ClipInfo, as_rate, pixel_aspect_of
+from deage.video.timecode import timecode_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
@@ -213,6 +214,7 @@ class ContainerSource:
             stream_rate = Fraction(rate) if rate else None
             sample_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
             stream_field_order = int(stream.codec_context.field_order or 0)
+            self.timecode = timecode_of(container, stream)
             from_index = self._index_entries(container, stream)
             keys, pts_list = from_index if from_index is not None else self._scan(container, stream)
         finally:
@@ -441,6 +443,7 @@ class ContainerSource:
             colour=self.colour,
             field_order=self.field_order,
             start_time=float(self.pts[0] * self.time_base),
+            timecode=self.timecode,
         )
 
     def _first_size(self) -> tuple[int, int]:

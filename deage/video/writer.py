@@ -267,6 +267,8 @@ class ClipWriter:
         pixel_aspect: width / height of one pixel (``ClipInfo.pixel_aspect``): written as the
             stream's sample aspect ratio so players show an anamorphic picture unsqueezed, as
             the source was (EXR / DPX: the file's pixel aspect).
+        timecode: the first frame's SMPTE timecode (``ClipInfo.timecode``, shifted to the first
+            written frame): a ``tmcd`` track in .mov / .mp4, a tag in .mkv; image files: ignored.
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -290,6 +292,7 @@ class ClipWriter:
         pixel_aspect: Fraction | float = 1,
         colour: ColourTags | None = None,
         field_order: str = "progressive",
+        timecode: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.spec = resolve_codec(self.path, codec)
@@ -327,6 +330,7 @@ class ClipWriter:
             warnings.warn(f"{self.path}: Matroska output does not record the pixel aspect "
                           f"({self.pixel_aspect}); players will show the picture squeezed. Write .mov to keep it",
                           RuntimeWarning, stacklevel=2)
+        self.timecode = timecode
         self.audio_from = Path(audio_from) if audio_from is not None else None
         self.audio_range = audio_range
         self.first_frame_number = int(first_frame_number)
@@ -439,6 +443,8 @@ class ClipWriter:
                 cc.color_primaries, cc.color_trc = self.colour.primaries, self.colour.transfer
             stream.options = dict(self.options)
             stream.thread_type = "AUTO"
+            if self.timecode:  # .mov / .mp4: a tmcd track; .mkv: a TIMECODE tag
+                stream.metadata["timecode"] = self.timecode
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise OutputError(f"cannot set up the {self.spec.name} encoder ({getattr(exc, 'strerror', exc)})",
                               self.path) from None
