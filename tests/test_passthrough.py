@@ -184,3 +184,30 @@ def test_encode_over_leaves_the_decoded_frame_alone_and_tags_the_new_one(example
     assert np.array_equal(np.delete(y, np.s_[200:260], axis=0), np.delete(before[0], np.s_[200:260], axis=0))
     unchanged = encode_over(decoded, None, conversion)
     assert all(np.array_equal(a, b) for a, b in zip(before, planes_of(unchanged)))
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p", "yuv444p"])
+def test_encode_over_handles_odd_sizes_and_every_subsampling(pix_fmt):
+    """A 4:2:0 / 4:2:2 / 4:4:4 frame of odd size (chroma planes rounded up): only the changed
+    pixels' luma and their chroma samples move."""
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(40, 200, (49, 65, 3), dtype=np.uint8)
+    decoded = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+        format=pix_fmt, dst_colorspace=av.video.reformatter.Colorspace.ITU709)
+    decoded.colorspace = 1
+    conversion = EncoderConversion(pix_fmt, "h264", True, colour=ColourTags())
+    assert can_encode_over(decoded, conversion)
+    before = frame_to_rgb8(decoded)
+    after = before.copy()
+    after[30:49, 50:65] = (255, 255, 0)  # a corner block, out to the odd edges
+    out = planes_of(encode_over(decoded, find_change(before, after), conversion))
+    source = planes_of(decoded)
+    changed = np.zeros((49, 65), bool)
+    changed[30:49, 50:65] = True
+    assert (out[0] != source[0])[changed].mean() > 0.9 and np.array_equal(out[0][~changed], source[0][~changed])
+    for plane in (1, 2):
+        moved = np.argwhere(out[plane] != source[plane])
+        assert len(moved) > 0
+        rows = moved[:, 0] * (2 if out[plane].shape[0] < 49 else 1)
+        cols = moved[:, 1] * (2 if out[plane].shape[1] < 65 else 1)
+        assert rows.min() >= 28 and cols.min() >= 48  # only samples covering the changed block

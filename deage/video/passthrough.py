@@ -86,8 +86,8 @@ def find_change(before: np.ndarray, after: np.ndarray, margin: int = MARGIN) -> 
 def can_encode_over(decoded: av.VideoFrame, conversion: EncoderConversion | None) -> bool:
     """Whether ``decoded`` can be encoded over (``encode_over``) for an encoder converting with
     ``conversion``: the same planar YUV layout (``yuvj420p`` counts as full-range ``yuv420p``),
-    matrix and range. (The caller also checks the
-    frame was edited as decoded: a rotated or mirrored source is turned before editing.)"""
+    matrix and range. (The caller also checks that the frame was edited as decoded: a rotated or
+    mirrored source is turned before editing.)"""
     if conversion is None or not conversion.yuv:
         return False
     name = decoded.format.name
@@ -127,7 +127,7 @@ def encode_over(decoded: av.VideoFrame, change: FrameChange | None, conversion: 
     x0, y0, x1, y1 = change.box
     region = conversion(np.ascontiguousarray(change.after))
     changed = change.changed
-    sy, sx = height // max(sizes[1][0], 1), width // max(sizes[1][1], 1)  # 2 or 1: chroma subsampling
+    sy, sx = (2 if sizes[1][0] < height else 1), (2 if sizes[1][1] < width else 1)  # chroma subsampling
     ch = (changed.shape[0] + sy - 1) // sy, (changed.shape[1] + sx - 1) // sx
     padded = np.zeros((ch[0] * sy, ch[1] * sx), bool)
     padded[: changed.shape[0], : changed.shape[1]] = changed
