@@ -19,6 +19,8 @@ from deage.render import render_clip
 from deage.video import open_clip
 from deage.video.timecode import format_timecode, parse, shift
 
+from mediahelpers import encode_clip
+
 NTSC, NTSC60 = Fraction(30000, 1001), Fraction(60000, 1001)
 
 
@@ -50,18 +52,8 @@ def timecoded_clip(example_clip, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("timecode") / "plate.mov"
     with open_clip(example_clip) as clip:
         frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in clip.frames(0, 16)]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        stream.metadata["timecode"] = "01:00:10:05"
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    encoded = [av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p") for rgb in frames]
+    return encode_clip(path, encoded, "libx264", metadata={"timecode": "01:00:10:05"})
 
 
 @pytest.mark.parametrize("ext", [".mov", ".mp4"])
