@@ -286,8 +286,8 @@ def render_frames(
             None while it is not known yet), which the workers then apply (``RenderOutputs.conversion``).
         processes: edit on this many worker processes (``deage.scale.processes``) instead of
             threads (``workers`` is then ignored); 0 = threads.
-        encodes_over: ``RenderOutputs.encodes_over``: for frames given as ``DeferredFrame`` whose
-            decoded frame it accepts, only what the edit changed is handed on, as
+        encodes_over: ``RenderOutputs.encodes_over``: for frames given as ``DeferredFrame`` that
+            it accepts, only what the edit changed is handed on, as
             ``prepare(change, matte, decoded=...)`` (``deage.video.passthrough``: every pixel the
             edit left alone reaches the encoder with the source's own code values).
     """
@@ -316,8 +316,8 @@ def render_frames(
     def process(item: tuple[int, Any]) -> tuple[int, Any, np.ndarray | None, int]:
         index, frame = item
         decoded = None
-        if isinstance(frame, DeferredFrame) and not frame.turned and prepare is not None and index >= start \
-                and encodes_over is not None and encodes_over(frame.decoded):
+        if isinstance(frame, DeferredFrame) and prepare is not None and index >= start \
+                and encodes_over is not None and encodes_over(frame):
             decoded = frame.decoded
         if callable(frame):
             frame = frame()
@@ -536,12 +536,10 @@ def still_source(source: str | Path, output: str | Path, codec: str | None = Non
     output is one image (``is_still_path``) and the source one numbered image file
     (``face_007.jpg``, not a ``%04d`` / ``####`` pattern), which would otherwise open with its
     numbered siblings."""
-    from deage.video.sequence import is_image_path, parse_sequence_path
+    from deage.video.sequence import is_numbered_file
     from deage.video.writer import is_still_path
 
-    name = Path(source).name
-    return (is_still_path(output, codec) and is_image_path(source) and "%" not in name and "#" not in name
-            and parse_sequence_path(source) is not None)
+    return is_still_path(output, codec) and is_numbered_file(source)
 
 
 def check_frames(frames: tuple[int, int] | None, frame_count: int, source: Path) -> tuple[int, int]:

@@ -63,7 +63,7 @@ def render_both_ways(source: Path, output: Path, monkeypatch, **kwargs) -> tuple
     render_clip(source, output, LOOK, provenance=False, **kwargs)
     whole_path = output.with_name("whole" + output.suffix)
     whole = encoder_input(monkeypatch, whole_path)
-    monkeypatch.setattr(RenderOutputs, "encodes_over", lambda self, decoded: False)
+    monkeypatch.setattr(RenderOutputs, "encodes_over", lambda self, frame: False)
     render_clip(source, whole_path, LOOK, provenance=False, **kwargs)
     return over, whole
 

@@ -35,6 +35,7 @@ from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
 from deage.video.passthrough import can_encode_over, encode_over
 from deage.video.planes import FramePlanes
+from deage.video.reader import DeferredFrame
 from deage.video.writer import EncoderConversion, PreparedFrame
 
 
@@ -131,21 +132,23 @@ class RenderOutputs:
         ``conversion()`` and ``encodes_over`` know the pixel format from then on."""
         self.picture.begin(sample)
 
-    def encodes_over(self, decoded: av.VideoFrame) -> bool:
-        """Whether ``prepare`` can encode an edit of ``decoded`` (a frame as the source's decoder
-        gave it) over that frame: the picture is a movie, begun, in ``decoded``'s own pixel format,
-        matrix and range (``deage.video.passthrough``: untouched pixels keep their code values)."""
-        return can_encode_over(decoded, self.conversion())
+    def encodes_over(self, frame: DeferredFrame) -> bool:
+        """Whether ``prepare`` can encode an edit of ``frame`` (``Clip.deferred_frames``) over its
+        decoded frame: the frame is edited as decoded (not turned for display) and the picture is
+        a movie, begun, in the decoded frame's own pixel format, matrix and range
+        (``deage.video.passthrough``: untouched pixels keep their code values)."""
+        return not frame.turned and can_encode_over(frame.decoded, self.conversion())
 
     def prepare(self, image: Any, matte: np.ndarray | None = None, *,
                 decoded: av.VideoFrame | None = None) -> tuple[Any, Any]:
         """``(image, matte)`` converted for the encoders (``ClipWriter.prepare``), on the calling
         thread; pass them to ``write``. ``image`` may also be ``FramePlanes`` made by
-        ``conversion()`` in another process; or, with ``decoded`` (a frame ``encodes_over``
-        accepts), the ``FrameChange`` (or None: no change) the edit made to it. Thread-safe."""
+        ``conversion()`` in another process; or, with ``decoded`` (the decoded frame of a
+        ``DeferredFrame`` that ``encodes_over`` accepts), the ``FrameChange`` (or None: no change)
+        the edit made to it. Thread-safe."""
         if decoded is not None:
             conversion = self.conversion()
-            assert conversion is not None, "prepare(decoded=...) needs encodes_over(decoded) first"
+            assert conversion is not None, "prepare(decoded=...) needs encodes_over(frame) first"
             picture = self.picture.prepared(encode_over(decoded, image, conversion))
         elif isinstance(image, FramePlanes):
             picture = self.picture.prepared(image.to_frame())

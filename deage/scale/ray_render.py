@@ -402,7 +402,7 @@ def _join(folder: WorkFolder, record: PieceRecord, outputs: Any, joined: int, to
 
     def prepare(item: tuple[tuple[int, Any, Any], Any]) -> tuple[int, Any, Any]:
         (index, image, alpha), frame = item
-        over = not frame.turned and outputs.encodes_over(frame.decoded)
+        over = outputs.encodes_over(frame)
         if deep or over:
             before = frame()
             if deep:

@@ -49,7 +49,6 @@ import numpy as np
 from deage.errors import MediaError
 from deage.video import hashing
 from deage.video.info import ClipInfo, as_rate, pixel_aspect_of
-from deage.video.timecode import timecode_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
@@ -66,8 +65,10 @@ from deage.video.sequence import (
     decode_image_with_aspect,
     describe_gaps,
     is_image_path,
+    is_numbered_file,
     parse_sequence_path,
 )
+from deage.video.timecode import timecode_of
 
 DEFAULT_SEQUENCE_FPS = Fraction(24)
 
@@ -503,8 +504,8 @@ class SequenceSource:
     @classmethod
     def from_pattern(cls, pattern: SequencePattern, given: Path, fps: Fraction | None) -> "SequenceSource":
         display = pattern.printf
-        is_numbered_file = given.name != display.name and "#" not in given.name
-        if is_numbered_file:
+        numbered_file = is_numbered_file(given)
+        if numbered_file:
             _check_readable_file(given)
         elif not pattern.folder.is_dir():
             raise MediaError(f"folder {pattern.folder} does not exist", display)
@@ -515,7 +516,7 @@ class SequenceSource:
         if numbers[-1] - numbers[0] + 1 != len(numbers):
             missing = numbers[-1] - numbers[0] + 1 - len(numbers)
             gaps = f"{missing} missing frame(s): {describe_gaps(numbers)} (frames {numbers[0]}-{numbers[-1]})"
-            if is_numbered_file:
+            if numbered_file:
                 # One numbered file among gappy siblings is a photo (IMG_1234.jpg in a camera
                 # folder), not a plate: open it alone. A pattern still insists on every frame.
                 warnings.warn(f"{given}: opening this image alone; its numbered siblings are no complete "
@@ -523,7 +524,7 @@ class SequenceSource:
                               RuntimeWarning, stacklevel=3)
                 return cls.still(given, fps)
             raise MediaError(f"image sequence has {gaps}", display)
-        if is_numbered_file and len(numbers) > 1:
+        if numbered_file and len(numbers) > 1:
             sizes = {(f.width, f.height) for f in map(decode_image, {given, found[numbers[0]], found[numbers[-1]]})}
             if len(sizes) > 1:  # photos numbered in a row (face_001.jpg, face_002.jpg...), not a plate
                 warnings.warn(f"{given}: opening this image alone; its numbered siblings differ in size, so they "

@@ -134,6 +134,13 @@ def is_sequence_path(path: str | Path) -> bool:
     return parse_sequence_path(path) is not None
 
 
+def is_numbered_file(path: str | Path) -> bool:
+    """True for one numbered image file (``shot.1001.exr``, ``face_007.jpg``): a sequence name that
+    is no pattern (no ``%04d``, no ``####``)."""
+    name = Path(path).name
+    return "%" not in name and "#" not in name and parse_sequence_path(path) is not None
+
+
 def is_image_path(path: str | Path) -> bool:
     """True for a file name with an image extension deage reads (``.png .jpg .jpeg .tif .tiff .exr .dpx .webp .bmp``)."""
     return Path(path).suffix.lower() in IMAGE_CODECS
