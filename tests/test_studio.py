@@ -60,6 +60,15 @@ MAKEUP = Look(editor="makeup", edit={"years": 20.0})
 # ---------------------------------------------------------------------------------- controls
 
 
+def test_swap_choices_are_menus_of_the_params_own_values():
+    from deage.edit.swap import params as swap
+
+    controls = {c.key: c for c in ctl.editor_controls("swap")}
+    for key, values in (("eyes", swap.EYES), ("gaze", swap.GAZES), ("mouth", swap.MOUTHS),
+                        ("backend", swap.BACKENDS)):
+        assert (controls[f"edit.{key}"].kind, controls[f"edit.{key}"].choices) == ("choice", values)
+
+
 def test_makeup_and_blend_get_a_control_per_parameter():
     controls = {c.key: c for c in ctl.editor_controls("makeup") + ctl.blend_controls()}
     years = controls["edit.years"]

@@ -23,6 +23,7 @@ import numpy as np
 
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import light_gain
+from deage.edit.swap.gaze import redirect_gaze
 from deage.edit.swap.mesh import (
     check_landmarks,
     mesh_points,
@@ -39,6 +40,7 @@ from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
 from deage.edit.swap.source import SourceFace, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import estimate_alignment
+from deage.face.gaze import estimate_gaze
 from deage.face.masks import FaceFrame
 from deage.types import AlignedFace, Face, Image, Mask
 from deage.weights import Manifest
@@ -307,8 +309,10 @@ class SwapEditor:
             shows_face = np.ones((raster, raster), np.float32)
         else:
             core = _dilate_soft(regions.face, -0.3 * regions.eye_distance)
+            gaze = estimate_gaze(image, landmarks).both() if params.eyes == "source" and params.gaze == "target" \
+                else None
             swapped, shows_face, has_pixels = self._mesh_warp(aligned, source, raster, params.shape,
-                                                              params.symmetry, core)
+                                                              params.symmetry, core, gaze)
             support = regions.face * has_pixels
         # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
         # target, no target fringe painted over.
@@ -339,7 +343,8 @@ class SwapEditor:
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
 
     def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0,
-                   symmetry: float = 0.0, core: Mask | None = None) -> tuple[Image, Mask, Mask]:
+                   symmetry: float = 0.0, core: Mask | None = None,
+                   gaze: np.ndarray | None = None) -> tuple[Image, Mask, Mask]:
         """The source warped onto the target's landmarks (RGB uint8 (S, S, 3)) and, at ``raster``,
         where the warped source shows skin or features and where it has the photo's own pixels
         (float32 each).
@@ -350,6 +355,8 @@ class SwapEditor:
         target, the half of its face that is foreshortened is filled, that much, from the mirror
         image of its other half (soft symmetry), instead of being stretched, within ``core``
         (float32 at ``raster``; default everywhere): the face's outline keeps the source's own side.
+        ``gaze`` (float (2,), ``deage.face.gaze.Gaze.u``): where the warped source's irises are
+        moved to along its eyes (``deage.edit.swap.gaze``); None keeps the photo's gaze.
         """
         size = aligned.size
         packed = self._rgba.get(source.name)
@@ -380,7 +387,10 @@ class SwapEditor:
         def small(channel: np.ndarray) -> Mask:
             return cv2.resize(channel, (raster, raster), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
-        return np.ascontiguousarray(warped[..., :3]), small(warped[..., 3]), small(warped[..., 4])
+        rgb = np.ascontiguousarray(warped[..., :3])
+        if gaze is not None and np.isfinite(gaze).any():
+            rgb = redirect_gaze(rgb, lm, source.gaze.both(), gaze)
+        return rgb, small(warped[..., 3]), small(warped[..., 4])
 
     @staticmethod
     def _remap(packed: np.ndarray, src_landmarks: np.ndarray, dst_points: np.ndarray, size: int) -> np.ndarray:

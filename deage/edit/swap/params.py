@@ -13,7 +13,7 @@ Example ``edit`` section::
         {"source": "anna", "tracks": [1]},
         {"source": "ben", "reference": "ben_on_set.jpg"}
       ],
-      "eyes": "source", "mouth": "auto", "shape": 0.25, "colour": 1.0
+      "eyes": "source", "gaze": "target", "mouth": "auto", "shape": 0.25, "colour": 1.0
     }
 
 A source is a face in a photo (``"photo"``) or in one frame of another clip (``"clip"`` +
@@ -46,6 +46,7 @@ from deage.errors import ConsentError, LookError
 
 BACKENDS = ("embedded", "inswapper")
 EYES = ("target", "source")
+GAZES = ("target", "source")
 MOUTHS = ("auto", "target", "interior", "source")
 DETAILS = (1, 2, 4)
 NO_RESTORE = "none"
@@ -224,7 +225,11 @@ class SwapParams:
         mappings: which source goes onto which target tracks (``Mapping``).
         backend: ``"embedded"`` (mesh warp, no weights) or ``"inswapper"`` (inswapper_128 ONNX).
         eyes: ``"source"`` takes the eyes from the source (lids follow the target's, the irises
-            are the source's); ``"target"`` keeps the target's eye openings (the plate's gaze).
+            are the source's); ``"target"`` keeps the target's eye openings (the plate's eyes).
+        gaze: with the source's eyes, where they look: ``"target"`` moves the source's irises
+            along the eyes to where the plate's irises are, frame by frame (the performance's
+            gaze; ``deage.edit.swap.gaze``); ``"source"`` keeps the photo's gaze. Embedded
+            backend only (a model swapper makes its own eyes).
         mouth: ``"auto"`` keeps the target's mouth interior (teeth, tongue), and also its lips and
             the skin around them as far as the two mouths differ in opening (a smiling source on
             a shouting target); ``"interior"`` always just the interior; ``"target"`` lips and
@@ -253,6 +258,7 @@ class SwapParams:
     mappings: tuple[Mapping, ...] = ()
     backend: str = "embedded"
     eyes: str = "source"
+    gaze: str = "target"
     mouth: str = "auto"
     shape: float = 0.25
     symmetry: float = 1.0
@@ -266,7 +272,7 @@ class SwapParams:
     restore_amount: float = 0.5
     restore_fidelity: float = 0.7
 
-    KEYS = ("sources", "mappings", "backend", "eyes", "mouth", "shape", "symmetry", "colour", "light_scale",
+    KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
             "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
@@ -309,7 +315,7 @@ class SwapParams:
         else:
             mappings = tuple(Mapping.from_dict(i, m, names) for i, m in enumerate(raw_maps))
         kwargs: dict[str, Any] = {}
-        for key, choices in (("backend", BACKENDS), ("eyes", EYES), ("mouth", MOUTHS)):
+        for key, choices in (("backend", BACKENDS), ("eyes", EYES), ("gaze", GAZES), ("mouth", MOUTHS)):
             if key in data:
                 if data[key] not in choices:
                     raise LookError(f"swap: {key!r} must be one of {list(choices)}, got {data[key]!r}")

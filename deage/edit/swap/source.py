@@ -12,6 +12,7 @@ extension is completed from the image files there).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from deage.edit.swap.params import ConsentRecord, SourceSpec
 from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.align import align_face
+from deage.face.gaze import Gaze, estimate_gaze
 from deage.face.protocols import Detector, Recognizer
 from deage.types import AlignedFace, Face, Image
 
@@ -69,6 +71,13 @@ class SourceFace:
     @property
     def image(self) -> Image:
         return self.aligned.image
+
+    @functools.cached_property
+    def gaze(self) -> Gaze:
+        """Where the source's irises sit in its eyes (``deage.face.gaze``), measured once on the
+        photo (measuring them again on each frame's warped copy would add the measure's own
+        jitter to the eyes)."""
+        return estimate_gaze(self.image, self.landmarks)
 
     @property
     def landmarks(self) -> np.ndarray:
