@@ -100,7 +100,7 @@ def eye_strip_matrix(landmarks: Points, eye: int, shape: tuple[int, int] = _STRI
     middle = float(np.dot(pts[a:a + 6].mean(0) - left, ey))
     w, h = shape
     sx = width * (span[1] - span[0]) / (w - 1)
-    sy = max(height * _opening(pts, eye), 1e-3) / h
+    sy = max(height * lid_opening(pts, eye), 1e-3) / h
     origin = left + ex * width * span[0] + ey * (middle - (h - 1) / 2.0 * sy)
     return np.array([[ex[0] * sx, ey[0] * sy, origin[0]], [ex[1] * sx, ey[1] * sy, origin[1]]])
 
@@ -121,8 +121,16 @@ def opening_mask(landmarks: Points, eye: int, matrix: np.ndarray, shape: tuple[i
     return cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
 
 
-def _opening(pts: np.ndarray, eye: int) -> float:
-    """Lid opening of one eye (pixels): mean distance between the upper and lower lid points."""
+def eye_width(landmarks: Points, eye: int) -> float:
+    """Corner-to-corner width of eye 0 (image left) or 1, in the landmarks' pixels."""
+    pts = np.asarray(landmarks, np.float64)
+    a, b = EYES[eye]
+    return float(np.hypot(*(pts[b] - pts[a])))
+
+
+def lid_opening(landmarks: Points, eye: int) -> float:
+    """Lid opening of eye 0 or 1 (pixels): mean distance between the upper and lower lid points."""
+    pts = np.asarray(landmarks, np.float64)
     a = EYES[eye][0]
     upper, lower = pts[[a + 1, a + 2]], pts[[a + 5, a + 4]]
     return float(np.mean(np.hypot(*(lower - upper).T)))
@@ -141,23 +149,24 @@ def estimate_gaze(image: Image, landmarks: Points) -> Gaze:
         (``MIN_CONTRAST``) has NaN.
     """
     pts = np.asarray(landmarks, np.float64)
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-    height, width = grey.shape
+    height, width = image.shape[:2]
     u = np.full(2, np.nan)
     contrast = np.zeros(2)
     for eye in (0, 1):
-        a, b = EYES[eye]
-        eye_width = float(np.hypot(*(pts[b] - pts[a])))
+        a = EYES[eye][0]
         outline = pts[a:a + 6]
-        if eye_width < MIN_EYE_WIDTH or _opening(pts, eye) < MIN_OPENING * eye_width:
+        across = eye_width(pts, eye)
+        if across < MIN_EYE_WIDTH or lid_opening(pts, eye) < MIN_OPENING * across:
             continue
         if outline.min() < 0 or outline[:, 0].max() > width - 1 or outline[:, 1].max() > height - 1:
             continue
         matrix = eye_strip_matrix(pts, eye)
-        strip = cv2.warpAffine(grey, matrix, _STRIP, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        # Only the strip is sampled, then turned grey: not the whole image.
+        strip = cv2.warpAffine(image, matrix, _STRIP, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE)
+        grey = cv2.cvtColor(strip, cv2.COLOR_RGB2GRAY)
         inner = opening_mask(pts, eye, matrix, _STRIP, (0.94, INNER))
-        found = _iris_in_strip(strip.astype(np.float32) / np.float32(255.0), inner)
+        found = _iris_in_strip(grey.astype(np.float32) / np.float32(255.0), inner)
         if found is not None:
             u[eye], contrast[eye] = found
     if np.isfinite(u).all() and abs(u[0] - u[1]) > MAX_DISAGREEMENT:

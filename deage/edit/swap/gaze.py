@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deage.face.gaze import IRIS_WIDTH, EYES, eye_strip_matrix, opening_mask
+from deage.face.gaze import IRIS_WIDTH, eye_strip_matrix, eye_width, lid_opening, opening_mask
 from deage.types import Image, Points
 
 MIN_SHIFT = 0.02
@@ -59,8 +59,7 @@ def redirect_gaze(image: Image, landmarks: Points, u_from: np.ndarray, u_to: np.
         if not (np.isfinite(start) and np.isfinite(end)) or abs(end - start) < MIN_SHIFT \
                 or abs(start - 0.5) > MAX_SOURCE_OFFSET:
             continue
-        a, b = EYES[eye]
-        width = float(np.hypot(*(pts[b] - pts[a])))
+        width = eye_width(pts, eye)
         if width < 4.0:
             continue
         _move_iris(out, pts, eye, width, start, start + float(np.clip(end - start, -MAX_SHIFT, MAX_SHIFT)))
@@ -71,8 +70,7 @@ def _move_iris(out: Image, pts: np.ndarray, eye: int, width: float, start: float
     """Redirect one eye of ``out`` in place (see ``redirect_gaze``)."""
     # Strip at twice the eye's own resolution (sub-pixel moves resample cleanly).
     cols = max(16, int(np.ceil(2.0 * width * (_SPAN[1] - _SPAN[0]))))
-    opening_px = max(float(np.hypot(*(pts[EYES[eye][0] + 1] - pts[EYES[eye][0] + 5]))), 1.0)
-    rows = max(8, int(np.ceil(2.0 * _HEIGHT * opening_px)))
+    rows = max(8, int(np.ceil(2.0 * _HEIGHT * max(lid_opening(pts, eye), 1.0))))
     shape = (cols, rows)
     matrix = eye_strip_matrix(pts, eye, shape, _SPAN, _HEIGHT)
     strip = cv2.warpAffine(out, matrix, shape, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
