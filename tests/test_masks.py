@@ -8,6 +8,7 @@ import pytest
 
 from conftest import read_rgb
 from deage.errors import DeageError
+from deage.face import masks
 from deage.face.align import align_face
 from deage.face.masks import WRINKLE_REGIONS, FaceFrame, face_regions
 from facehelpers import detect_faces, largest_face
@@ -98,6 +99,55 @@ def test_skin_model_excludes_dark_hair(shared_media):
     forehead = lm[17:27].mean(0) + fr_frame.up * 0.45 * fr_frame.eye_distance
     x, y = np.round(forehead).astype(int)
     assert fr.skin[y - 4: y + 5, x - 4: x + 5].mean() > 0.8
+
+
+def _height_above_brows(lm: np.ndarray, size: int) -> np.ndarray:
+    """float (size, size): each pixel's height above the brows' mean, in eye distances."""
+    frame = FaceFrame.from_landmarks(lm)
+    yy, xx = np.mgrid[0:size, 0:size]
+    return ((np.dstack([xx, yy]) - lm[17:27].mean(0)) @ frame.up) / frame.eye_distance
+
+
+def test_skin_coloured_badge_cut_off_by_a_cap_is_not_skin(older_face, monkeypatch):
+    """Grace Hopper's cap sits low on her forehead; its gold badge is skin-coloured and inside the
+    estimated forehead. Cut off from her face by the dark cap, it must not be retouched; the
+    forehead under the brim must."""
+    crop = align_face(older_face, largest_face(older_face), "ffhq", 512)
+    lm = crop.landmarks
+    height = _height_above_brows(lm, 512)
+    fr = face_regions(crop.image, lm)
+    badge = (height > 0.7) & (fr.face > 0.5)
+    forehead = (height > 0.05) & (height < 0.45) & (fr.face > 0.5)
+    monkeypatch.setattr(masks, "connected_to_face", lambda skin, seeds, px: np.ones_like(skin))
+    ungated = face_regions(crop.image, lm)
+    assert (ungated.skin[badge] > 0.5).sum() > 200, "test premise: the badge's colour reads as skin"
+    assert (fr.skin[badge] > 0.5).sum() == 0
+    assert fr.skin[badge].max() < 0.2
+    assert (fr.skin[forehead] > 0.5).sum() > 0.98 * (ungated.skin[forehead] > 0.5).sum()
+
+
+@pytest.mark.parametrize("width, joined", [(0.06, True), (0.25, False)])
+def test_strands_across_the_forehead_do_not_cut_it_off_but_a_band_does(shared_media, width, joined):
+    """A dark line across driving_d19's bare forehead, half an eye distance above the brows: a
+    strand of hair (0.06 eye distances) leaves the forehead above it skin; a hat band (0.25) cuts it
+    off from the face."""
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    crop = align_face(image, largest_face(image), "ffhq", 512)
+    lm = crop.landmarks
+    frame = FaceFrame.from_landmarks(lm)
+    centre = lm[17:27].mean(0) + frame.up * 0.5 * frame.eye_distance
+    img = crop.image.copy()
+    ends = [tuple(int(v) for v in centre + s * frame.x_axis * 600) for s in (-1, 1)]
+    cv2.line(img, ends[0], ends[1], (40, 30, 25), max(1, int(round(width * frame.eye_distance))))
+    fr = face_regions(img, lm)
+    above = (_height_above_brows(lm, 512) > 0.5 + width / 2 + 0.05) & (fr.face > 0.5)
+    covered = (fr.skin[above] > 0.5).mean()
+    if joined:
+        assert covered > 0.6, f"only {covered:.0%} of the forehead above a thin strand is skin"
+    else:
+        assert covered < 0.02, f"{covered:.0%} of the forehead above a hat band is still skin"
+    cheek = ((lm[2] + lm[31]) / 2).astype(int)
+    assert fr.skin[cheek[1], cheek[0]] > 0.9
 
 
 def test_parser_masks_replace_the_colour_model(shared_media, shared_models):

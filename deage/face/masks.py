@@ -17,8 +17,10 @@ features cut out):
 
 The skin model is a robust Gaussian in CIE Lab fitted to pixels sampled on the cheeks and the nose
 (median and MAD, so a beard or a shadow in part of the sample does not capture it); it excludes
-hair, beards, glasses frames and background of a different colour. Hands are skin-coloured: a
-hand over the face is only excluded when a learned parser's masks are given.
+hair, beards, glasses frames and background of a different colour. Skin-coloured islands that
+something not skin-coloured cuts off from the cheeks, nose, glabella and throat (a badge on a
+cap, a tan strap) are excluded too. Hands are skin-coloured: a hand over the face is only
+excluded when a learned parser's masks are given.
 
 A learned face parser (``deage.face.protocols.Parser``) replaces the skin-colour model when its
 masks are given: pass them as ``parsing`` (class name -> float32 (S, S) in [0, 1]; names from the
@@ -315,6 +317,46 @@ def skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: 
     return out
 
 
+def skin_seed_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: int) -> Mask:
+    """Places that are the face's own skin whenever they are skin-coloured: the cheek and nose
+    sample, the glabella between the brows and the throat below the chin (float32 (size, size))."""
+    pts = np.asarray(landmarks, np.float64)
+    d = frame.eye_distance
+    k = size / float(crop_size)
+    out = skin_sample_mask(frame, landmarks, size, crop_size)
+    for centre, r in (
+        (0.5 * (pts[21] + pts[22]) + frame.up * 0.12 * d, 0.06 * d),
+        (pts[8] - frame.up * 0.3 * d, 0.08 * d),
+    ):
+        cv2.circle(out, tuple(int(round(v * k)) for v in centre), max(1, int(round(r * k))), 1.0, -1)
+    return out
+
+
+def connected_to_face(skin: Mask, seeds: Mask, eye_distance_px: float) -> Mask:
+    """1 where skin-coloured pixels join the face's own skin, 0 on separate skin-coloured islands.
+
+    A skin-coloured badge on a cap, a tan leather strap or a skin-toned background patch inside
+    the face's outline is cut off from the cheeks by something that is not skin; the face's skin,
+    even with glasses frames or strands of hair across it, is not (gaps up to 0.1 eye distances
+    are bridged). Returns float32 (R, R) in [0, 1] (softened edges) for ``skin`` (R, R) in [0, 1],
+    ``seeds`` (R, R) where the face's own skin is (see ``skin_seed_mask``).
+    """
+    binary = (skin > 0.35).astype(np.uint8)
+    if not binary.any():
+        return np.ones_like(skin, np.float32)
+    radius = max(1, int(round(0.05 * eye_distance_px)))
+    grown = cv2.dilate(binary, disk(radius))
+    count, labels = cv2.connectedComponents(grown, connectivity=8)
+    seeded = np.unique(labels[(seeds > 0.5) & (grown > 0)])
+    seeded = seeded[seeded > 0]
+    if count <= 2 or len(seeded) == 0:
+        # One island, or the seeds are not skin-coloured at all (a mask, face paint, harsh
+        # coloured light): nothing to decide between.
+        return np.ones_like(skin, np.float32)
+    keep = np.isin(labels, seeded).astype(np.float32)
+    return np.clip(_soften(keep, 0.5 * radius), 0, 1).astype(np.float32)
+
+
 def face_regions(
     image: Image,
     landmarks: Points,
@@ -373,6 +415,7 @@ def face_regions(
         feats = SkinColourModel.features(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.025 * px)))
         model = SkinColourModel.fit(feats, sample)
         skin = _soften(model.probability(feats), 0.015 * px)
+        skin = skin * connected_to_face(skin * area, skin_seed_mask(fr, lm, raster, crop_size), px)
     keep = (1.0 - protect).astype(np.float32)
     skin = (np.clip(skin, 0, 1) * keep * area).astype(np.float32)
     gated = {name: m * skin for name, m in regions.items()}
