@@ -91,7 +91,7 @@ def test_years_drive_every_operation_through_the_preset_curve():
     for years in (0, 5, 10, 20, 30):
         s = MakeupParams(years=years).resolve()
         values = [*s.wrinkles.values(), s.under_eye, s.redness, s.evenness, s.spots, s.jaw_lift, s.cheek_fullness,
-                  s.eye_aperture]
+                  s.eye_aperture, s.lip_contrast, s.eye_whites]
         if previous is not None:
             assert all(v >= p for v, p in zip(values, previous)) and sum(values) > sum(previous)
         previous = values
@@ -329,6 +329,70 @@ def test_under_eye_darkness_is_lifted(editor, shared_media):
     result = editor.edit(aligned, params)
     luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
     assert luma(result.image)[under].mean() > luma(aligned.image)[under].mean() + 1.0
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def test_lips_move_away_from_the_skin_colour_and_nothing_else_changes(editor, real_faces, older_face):
+    """Lip contrast alone, on faces of every skin tone and an older face: the lips' colour moves
+    away from the cheeks' (the lightness gap and the redness gap each widen or stay, and together
+    by at least 1.5 CIE units), their detail stays (SSIM >= 0.95, the colour shift included), and the skin half an eye
+    distance away from the lips and eyes is untouched."""
+    faces = [*real_faces, ("older", older_face, largest_face(older_face))]
+    params = MakeupParams(years=0, lip_contrast=1.0)
+    for name, frame, face in faces:
+        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        lm, size = aligned.landmarks, aligned.size
+        result = editor.edit(aligned, params)
+        regions = face_regions(aligned.image, lm)
+        lips = _polygon(lm[48:60], size) & ~_polygon(lm[60:68], size)
+        before, after = _lab(aligned.image)[lips].mean(0), _lab(result.image)[lips].mean(0)
+        skin = regions.skin_reference
+        gap_l0, gap_l1 = abs(before[0] - skin[0]), abs(after[0] - skin[0])
+        gap_a0, gap_a1 = before[1] - skin[1], after[1] - skin[1]
+        if name == "source_s12":  # his moustache covers the lips; it must keep its colour
+            assert np.abs(after - before).max() < 1.0, f"{name}: moustache changed by {after - before}"
+            continue
+        assert gap_l1 >= gap_l0 - 0.1 and gap_a1 >= gap_a0 - 0.1, f"{name}: lips {before} -> {after}, skin {skin}"
+        assert (gap_l1 - gap_l0) + (gap_a1 - gap_a0) > 1.5, f"{name}: lips {before} -> {after}, skin {skin}"
+        _, ssim_map = structural_similarity(aligned.image, result.image, channel_axis=2, data_range=255, full=True)
+        assert float(ssim_map.mean(axis=2)[lips].mean()) >= 0.95, name
+        d = regions.frame.eye_distance
+        near = np.zeros((size, size), np.uint8)
+        for idx in (slice(36, 48), slice(48, 68)):
+            hull = cv2.convexHull(np.round(lm[idx]).astype(np.int32))
+            cv2.fillConvexPoly(near, hull, 1)
+        far = cv2.dilate(near, np.ones((int(d), int(d)), np.uint8)) == 0
+        changed = np.abs(result.image.astype(np.int16) - aligned.image)[far].max()
+        assert changed == 0, f"{name}: {changed} levels of change away from the lips and eyes"
+
+
+def test_the_whites_of_the_eyes_clear_and_the_irises_stay(editor, real_faces, older_face):
+    """Eye whites alone: the light part of each eye opening gets lighter and no yellower or
+    redder; the iris and pupil (the darkest third) move under 1.5 levels. Behind Grace Hopper's
+    amber glasses the tint is taken out by at most 4 CIE units (the whites stay with the lens)."""
+    faces = [*real_faces, ("older", older_face, largest_face(older_face))]
+    params = MakeupParams(years=0, eye_whites=1.0)
+    for name, frame, face in faces:
+        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        lm, size = aligned.landmarks, aligned.size
+        result = editor.edit(aligned, params)
+        lab0, lab1 = _lab(aligned.image), _lab(result.image)
+        openings = [_polygon(lm[36:42], size), _polygon(lm[42:48], size)]
+        for eye in openings:
+            light = lab0[..., 0][eye]
+            if eye.sum() < 30:
+                continue
+            whites = eye & (lab0[..., 0] > np.percentile(light, 85))
+            dark = eye & (lab0[..., 0] < np.percentile(light, 33))
+            gain = (lab1 - lab0)[whites].mean(0)
+            assert gain[0] > 0.3 and gain[1] <= 0.05 and gain[2] <= 0.05, f"{name}: whites changed by {gain}"
+            taken = float(np.percentile(np.abs(lab1 - lab0)[whites][:, 1:], 95))
+            assert taken <= 4.5, f"{name}: {taken:.1f} units of tint taken out, beyond the cap"
+            moved = np.abs(result.image.astype(np.float32) - aligned.image)[dark].mean()
+            assert moved < 1.5, f"{name}: iris moved {moved:.2f} levels"
 
 
 def test_shape_warp_is_bounded_and_local(real_faces):

@@ -44,6 +44,8 @@ HINTS: dict[str, dict[str, Any]] = {
     "MakeupParams.under_eye": {"label": "under-eye lift"},
     "MakeupParams.cheek_fullness": {"label": "cheek fullness"},
     "MakeupParams.eye_aperture": {"label": "eye opening"},
+    "MakeupParams.lip_contrast": {"label": "lip contrast"},
+    "MakeupParams.eye_whites": {"label": "whites of the eyes"},
     "BlendParams.mode": {"choices_from": "MODES", "label": "blend"},
     "BlendParams.colour_match": {"choices_from": "COLOUR_MATCHES", "label": "colour match"},
     "BlendParams.erode": {"range": (0.0, 64.0), "step": 0.5, "unit": "px@512"},

@@ -11,6 +11,7 @@ from deage.edit.base import EditResult, Retouch
 from deage.edit.makeup.params import MakeupParams, MakeupSettings
 from deage.edit.makeup.shape import shape_flow
 from deage.edit.makeup.creases import find_creases
+from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
@@ -25,11 +26,11 @@ class MakeupEditor:
     """Digital makeup from well-understood operations, no weights.
 
     Per face: region masks from the landmarks and a skin-colour model (``deage.face.masks``),
-    wrinkle and fold softening by frequency separation (``texture``), tone corrections (``tone``)
-    and a bounded landmark-driven warp (``shape``). The skin work runs at a working resolution of
-    at most ``work_size`` pixels across the crop, and never finer than the face's own resolution in
-    the frame (an upsampled small face is worked at its native size), so the finest detail, pores
-    and film grain, passes through untouched.
+    wrinkle and fold softening by frequency separation (``texture``), tone corrections (``tone``),
+    lip and eye-white contrast (``features``) and a bounded landmark-driven warp (``shape``). The
+    skin work runs at a working resolution of at most ``work_size`` pixels across the crop, and
+    never finer than the face's own resolution in the frame (an upsampled small face is worked at
+    its native size), so the finest detail, pores and film grain, passes through untouched.
 
     The editor keeps no state between calls: ``edit`` is a pure function of its arguments.
     """
@@ -67,9 +68,9 @@ class MakeupEditor:
         Returns:
             EditResult with the edited crop, the mask of where it changed things, the edit as a
             ``Retouch`` (for compositing at frame resolution) and review layers ("wrinkles",
-            "folds", "tone", "skin", "protect"; "creases": valley depth on skin, 1 = 25 % deep;
-            "features": what every operation leaves alone, frames, lash lines, moles) at
-            working resolution.
+            "folds", "tone", "contrast" (lips, eye whites), "skin", "protect"; "creases": valley
+            depth on skin, 1 = 25 % deep; "features": what the skin operations leave alone,
+            frames, lash lines, moles) at working resolution.
 
         Raises:
             NoFaceError: the aligned face has no 68 landmarks.
@@ -115,6 +116,9 @@ class MakeupEditor:
             evenness=settings.evenness, spots=settings.spots, creases=creases,
         )
         delta += tone
+        contrast, contrasted = feature_delta(small, aligned.landmarks, regions, lips=settings.lip_contrast,
+                                             eyes=settings.eye_whites)
+        delta += contrast
         flow = shape_flow(
             aligned.landmarks, size, jaw_lift=settings.jaw_lift, cheek_fullness=settings.cheek_fullness,
             eye_aperture=settings.eye_aperture, grid=self.flow_grid,
@@ -122,7 +126,7 @@ class MakeupEditor:
         gain = None
         if settings.texture_keep != 1.0:
             gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
-        support = np.maximum(np.maximum(wrinkles, folds), acting)
+        support = np.maximum(np.maximum(wrinkles, folds), np.maximum(acting, contrasted))
         if gain is not None:
             support = np.maximum(support, np.abs(gain))
         if flow is not None:
@@ -131,7 +135,8 @@ class MakeupEditor:
             support = np.maximum(support, np.clip(moved / 0.35, 0, 1))
         support = _support_mask(support, regions)
         retouch = Retouch(delta=delta, flow=flow, detail_gain=gain, detail_sigma=0.6 * size / work)
-        layers = {"wrinkles": wrinkles, "folds": folds, "tone": acting, "skin": regions.skin,
+        layers = {"wrinkles": wrinkles, "folds": folds, "tone": acting, "contrast": contrasted,
+                  "skin": regions.skin,
                   "protect": regions.protect, "creases": np.clip(creases.depth / 0.25, 0, 1) * regions.skin,
                   "features": np.maximum(creases.feature, creases.marks)}
         return retouch, support, layers

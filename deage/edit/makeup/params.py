@@ -26,6 +26,7 @@ _WRINKLES_AT_FULL: dict[str, float] = {
 }
 _TONE_AT_FULL = {"under_eye": 0.7, "redness": 0.55, "evenness": 0.5, "spots": 0.8}
 _SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35}
+_FEATURES_AT_FULL = {"lip_contrast": 0.7, "eye_whites": 0.7}
 
 # name -> (low, high) of every scalar override
 _RANGES: dict[str, tuple[float, float]] = {
@@ -37,6 +38,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "jaw_lift": (0.0, 1.0),
     "cheek_fullness": (0.0, 1.0),
     "eye_aperture": (0.0, 1.0),
+    "lip_contrast": (0.0, 1.0),
+    "eye_whites": (0.0, 1.0),
 }
 
 
@@ -63,6 +66,8 @@ class MakeupSettings:
     jaw_lift: float
     cheek_fullness: float
     eye_aperture: float
+    lip_contrast: float
+    eye_whites: float
 
     @property
     def is_identity(self) -> bool:
@@ -70,6 +75,7 @@ class MakeupSettings:
             all(v == 0 for v in self.wrinkles.values())
             and self.under_eye == self.redness == self.evenness == self.spots == 0
             and self.jaw_lift == self.cheek_fullness == self.eye_aperture == 0
+            and self.lip_contrast == self.eye_whites == 0
         )
 
 
@@ -91,6 +97,8 @@ class MakeupParams:
         jaw_lift: jowl and jaw-line lift, 0..1.
         cheek_fullness: fuller, higher cheeks, 0..1.
         eye_aperture: slightly more open eyes, 0..1.
+        lip_contrast: lips further from the skin's colour (redder, more defined), 0..1.
+        eye_whites: clearer whites of the eyes (less yellow and red, a little lighter), 0..1.
 
     Every override left as None follows ``years``.
     """
@@ -105,6 +113,8 @@ class MakeupParams:
     jaw_lift: float | None = None
     cheek_fullness: float | None = None
     eye_aperture: float | None = None
+    lip_contrast: float | None = None
+    eye_whites: float | None = None
 
     def __post_init__(self) -> None:
         _number("years", self.years, 0.0, MAX_YEARS)
@@ -135,6 +145,7 @@ class MakeupParams:
             texture_keep=pick("texture_keep", 1.0),
             **{k: pick(k, v * tex) for k, v in _TONE_AT_FULL.items()},
             **{k: pick(k, v * shp) for k, v in _SHAPE_AT_FULL.items()},
+            **{k: pick(k, v * tex) for k, v in _FEATURES_AT_FULL.items()},
         )
 
     # ---- JSON --------------------------------------------------------------------------------
