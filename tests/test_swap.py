@@ -315,6 +315,32 @@ def test_seam_is_no_sharper_than_the_plate(swaps):
     assert not bad, f"seams sharper than the plate: {bad}"
 
 
+def _chroma(image: np.ndarray) -> np.ndarray:
+    """CIE a*, b* chroma (float32, H x W) of uint8 RGB ``image``."""
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    return np.hypot(lab[..., 1], lab[..., 2])
+
+
+def test_a_black_and_white_plate_gets_a_black_and_white_face(swaps, targets):
+    """source_s2 is a black-and-white photo: every source swapped onto it (a colour photo with red
+    lips and coloured eyes) comes out as grey as the plate, lips and eyes included. Colour plates
+    measure full colour, so their swaps keep the source's colours (Tom Hanks' photo in insightface
+    is grey too)."""
+    from deage.edit.swap.colour import plate_colour
+
+    grey = [s for s in swaps if s.name.endswith("->source_s2")]
+    assert len(grey) >= 2
+    for s in grey:
+        inside = s.matte > 0.5
+        plate = np.percentile(_chroma(s.frame)[inside], 99.9)
+        out = _chroma(s.out)[inside]
+        assert np.percentile(out, 99.9) <= plate + 2.0, (s.name, float(np.percentile(out, 99.9)), float(plate))
+    for name, (frame, face) in targets.items():
+        crop = align_face(frame, face, "ffhq", 256).image
+        expected = 0.0 if name in ("source_s2", "hanks") else 1.0
+        assert plate_colour(crop) == pytest.approx(expected, abs=0.02), name
+
+
 def test_swap_is_deterministic_and_unmapped_tracks_untouched(astronaut, engines):
     detector, _ = engines
     aligned = align_face(astronaut, detector.detect(astronaut)[0], "ffhq", 512)

@@ -11,6 +11,11 @@ and light, a black-and-white plate) follows the target closely, at ``chroma_sigm
 (shading: the key's direction and fall-off) only at the broader ``light_sigma``, because the
 shading finer than that is what gives a face its shape (eye sockets, cheekbones): matching it too
 would paint the target's face back over the source.
+
+The gain carries the skin's tint only: lips and irises keep their colour relative to the skin. On
+a plate without colour (black-and-white, sepia, a monochrome grade) that leaves red lips and blue
+eyes in a grey face, so ``plate_colour`` measures how much colour the plate has at all and
+``desaturate`` takes the swapped face's colour away from its skin's tint by as much.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ import numpy as np
 from deage.types import Mask
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+MONOCHROME = (1.0, 4.0)
+"""Colourfulness (spread of CIE a*, b* over the crop) below which a plate has no colour, above
+which it has its full colour. Colour footage of faces measures 6-30; a black-and-white scan 0-0.5."""
 
 
 def skin_blur(image: np.ndarray, weight: Mask, sigma: float) -> np.ndarray:
@@ -67,3 +76,44 @@ def light_gain(
     if strength != 1.0:
         gain = gain ** np.float32(strength)
     return gain.astype(np.float32)
+
+
+def plate_colour(target: np.ndarray) -> float:
+    """How much colour a plate has, 0 (none: black and white, sepia) .. 1 (full colour).
+
+    ``target``: float32 or uint8 (R, R, 3) RGB 0..255, the target crop (a small copy will do).
+    Measured as the spread of CIE a*, b* over the whole crop (face, hair, clothes, background),
+    so a tint common to everything (sepia, a colour grade) counts as no colour.
+    """
+    rgb = np.asarray(target, np.float32) / np.float32(255.0)
+    ab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)[..., 1:].reshape(-1, 2)
+    spread = float(np.sqrt(ab.var(axis=0).sum()))
+    lo, hi = MONOCHROME
+    t = min(max((spread - lo) / (hi - lo), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def desaturate(image: np.ndarray, skin: Mask, keep: float, sigma: float) -> np.ndarray:
+    """``image`` with every pixel's colour moved towards its skin's local tint, keeping ``keep``
+    (0..1) of the difference: lips, irises and brows take the skin's tint at 0.
+
+    Args:
+        image: uint8 (S, S, 3) RGB, the colour-matched swapped face.
+        skin: float32 (R, R) in [0, 1] at any raster R (resized), where the face shows skin.
+        keep: the plate's ``plate_colour``.
+        sigma: blur of the skin tint, in pixels of ``skin``'s raster.
+
+    Returns:
+        uint8 (S, S, 3) RGB; ``image`` itself when ``keep`` >= 1.
+    """
+    if keep >= 1.0:
+        return image
+    size, raster = image.shape[0], skin.shape[0]
+    lab = cv2.cvtColor(image.astype(np.float32) / np.float32(255.0), cv2.COLOR_RGB2Lab)
+    small = cv2.resize(lab, (raster, raster), interpolation=cv2.INTER_AREA)
+    weight = skin if float(skin.max()) > 0 else np.ones_like(skin)
+    tint = skin_blur(np.ascontiguousarray(small[..., 1:]), weight, sigma)
+    tint = cv2.resize(tint, (size, size), interpolation=cv2.INTER_LINEAR)
+    lab[..., 1:] = tint + np.float32(keep) * (lab[..., 1:] - tint)
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * np.float32(255.0)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)

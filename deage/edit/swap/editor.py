@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from deage.edit.base import EditResult
-from deage.edit.swap.colour import light_gain
+from deage.edit.swap.colour import desaturate, light_gain, plate_colour
 from deage.edit.swap.gaze import redirect_gaze
 from deage.edit.swap.mesh import (
     check_landmarks,
@@ -483,7 +483,8 @@ def _dilate_soft(mask: Mask, radius: float) -> Mask:
 
 def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegions, params: SwapParams) -> Image:
     """``swapped`` with its skin tone and light matched to ``target``'s (``params.colour``), measured
-    where ``skin`` (float32 at the regions' raster) is high."""
+    where ``skin`` (float32 at the regions' raster) is high; on a plate without colour, its
+    features' colour taken away too (``deage.edit.swap.colour.desaturate``)."""
     if params.colour <= 0:
         return swapped
     size = target.shape[0]
@@ -495,7 +496,10 @@ def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegion
     light = max(params.light_scale * eye, 0.5)
     gain = light_gain(t, s, skin, light, min(0.1 * eye, light), params.colour)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
-    return np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    matched = np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    # A plate without colour takes the lips' and eyes' colour too, not just the skin's.
+    keep = 1.0 - params.colour * (1.0 - plate_colour(t))
+    return desaturate(matched, skin, keep, max(0.5, 0.3 * eye))
 
 
 def _warp_down(image: Image, matrix: np.ndarray, n: int) -> Image:
