@@ -243,6 +243,17 @@ def disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def weighted_blur(image: np.ndarray, weight: Mask, sigma: float) -> np.ndarray:
+    """Normalised Gaussian blur of float32 (R, R) or (R, R, C) ``image`` over the pixels where
+    ``weight`` (float32 (R, R) >= 0) is high: each pixel gets the mean of its weighted
+    neighbourhood (the skin's colour around a feature, say), whatever the pixel itself holds."""
+    w = np.ascontiguousarray(weight, np.float32)
+    wi = image * (w[..., None] if image.ndim == 3 else w)
+    num = cv2.GaussianBlur(wi, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    den = np.maximum(cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE), np.float32(1e-4))
+    return num / (den[..., None] if image.ndim == 3 else den)
+
+
 @dataclass(frozen=True)
 class SkinColourModel:
     """Robust model of one face's skin colour.

@@ -12,7 +12,9 @@ same crease reads the same on dark and light skin, in bright and dim light.
 - Structures whose deepest part reaches ``FEATURE`` are not wrinkles but glasses frames, lash
   lines, moles, nostrils or a hairline: the whole structure is a *feature*, and so are the
   valleys continuing it at half that depth for a fifth of the eye distance (the shallower
-  stretches of a glasses rim). Every makeup operation leaves features alone.
+  stretches of a glasses rim). Every makeup operation leaves features alone. Below the nose, where
+  none of those run, a structure has to reach ``LOWER_FEATURE``: an old face's marionette lines
+  and chin creases are deeper than ``FEATURE``, and they are creases.
 - Small compact dark dots (a valley no longer than ``DOT`` eye distances and not elongated) are
   not creases either: ``lift`` leaves them alone. Faint ones (blemishes) are left to the spot
   operation; those reaching ``MARK`` (moles, beauty marks: part of who the person is) are
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deage.face.masks import FaceFrame
 from deage.face.masks import disk as make_disk
 from deage.types import Mask
 
@@ -40,6 +43,10 @@ FLOOR = 0.03
 """Relative depth of the skin's own texture and a young face's modelling, kept."""
 FEATURE = (0.35, 0.5)
 """Relative depths over which a structure turns from crease into feature."""
+LOWER_FEATURE = (0.6, 0.8)
+"""The same in the lower face (below the nose), where no glasses rim, lash line or hairline runs:
+an older face's marionette lines and chin creases reach 0.5-0.77 there (the Grace Hopper
+portrait), and they are the creases a de-ager most has to soften."""
 FOLLOW = 0.2
 """How far (eye distances) a feature's shallower continuation is protected along its valley."""
 DOT = 0.15
@@ -89,7 +96,23 @@ class CreaseMap:
         return (1.0 - feature).astype(np.float32)
 
 
-def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None) -> CreaseMap:
+def lower_face(landmarks: np.ndarray, size: int, crop_size: int) -> Mask:
+    """float32 (size, size) in [0, 1]: 1 from a little below the nose's base (landmark 33) down,
+    along the face's own up direction (tilted faces), 0 above it.
+
+    ``landmarks``: float (68, 2) in crop pixels of a ``crop_size`` crop; the mask is on a ``size``
+    raster of the same crop.
+    """
+    frame = FaceFrame.from_landmarks(landmarks)
+    scale = size / crop_size
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    base = np.asarray(landmarks[33], np.float64) * scale
+    below = -((xs - base[0]) * frame.up[0] + (ys - base[1]) * frame.up[1]) / (frame.eye_distance * scale)
+    return smoothstep(below.astype(np.float32), 0.0, 0.15)
+
+
+def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None,
+                 lower: Mask | None = None) -> CreaseMap:
     """The ``CreaseMap`` of a face.
 
     Args:
@@ -98,6 +121,8 @@ def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None
         skin: float32 (W, W) skin probability in [0, 1] (features cut out); when given, only
             structures on skin count as features, so the lash lines, lips and nostrils the
             editor protects anyway do not also shield the creases that run into them.
+        lower: float32 (W, W) in [0, 1], the lower face (``lower_face``), where a structure
+            must reach ``LOWER_FEATURE`` rather than ``FEATURE`` to be a feature.
     """
     radius = max(1, int(round(RADIUS * eye_distance)))
     disk = make_disk(radius)
@@ -109,6 +134,9 @@ def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None
     # little differently on the next frame is treated a little differently, never switched.
     # The deepest part decides for its whole structure: filling only the shallower sides of a
     # deep line would leave it thinner and sharper.
+    if lower is not None:
+        g0, g1 = LOWER_FEATURE
+        f0, f1 = f0 + (g0 - f0) * lower, f1 + (g1 - f1) * lower
     feature = smoothstep(cv2.dilate(depth, disk), f0, f1)
     if skin is not None:
         feature *= cv2.erode(smoothstep(skin, 0.1, 0.4), disk)

@@ -10,7 +10,7 @@ import numpy as np
 from deage.edit.base import EditResult, Retouch
 from deage.edit.makeup.params import MakeupParams, MakeupSettings
 from deage.edit.makeup.shape import shape_flow
-from deage.edit.makeup.creases import find_creases
+from deage.edit.makeup.creases import find_creases, lower_face
 from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
@@ -108,7 +108,8 @@ class MakeupEditor:
         regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
         wrinkles = regions.union(settings.wrinkles)
         folds = regions.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
-        creases = find_creases(luminance(small), regions.eye_distance, regions.skin)
+        creases = find_creases(luminance(small), regions.eye_distance, regions.skin,
+                               lower=lower_face(aligned.landmarks, work, size))
         delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance, regions.skin, settings.texture_keep,
                               creases=creases)
         tone, acting = tone_delta(

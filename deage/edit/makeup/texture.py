@@ -16,7 +16,9 @@ Features (glasses frames, lash lines, moles: structures far deeper than any crea
 alone throughout. In the wrinkle band, detail is soft-clipped to the level of the face's own skin texture, so pores
 survive and creases, far stronger and mostly dark, are flattened: the skin never goes plastic.
 The fold band is attenuated (dark more than light). The result is an additive RGB change at
-working resolution, in proportion to each channel so the skin keeps its hue.
+working resolution: band and fold changes in proportion to the surrounding skin's channels, so
+the skin keeps its hue; a filled crease takes the surrounding skin's colour, so it is filled in
+colour as well as in lightness.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deage.edit.makeup.creases import CreaseMap, find_creases, smoothstep
+from deage.edit.makeup.creases import FLOOR, CreaseMap, find_creases, smoothstep
+from deage.face.masks import weighted_blur
 from deage.types import Mask
 
 
@@ -125,8 +128,9 @@ def wrinkle_delta(
     gray = luminance(small)
     if creases is None:
         creases = find_creases(gray, eye_distance)
-    change = creases.lift(skin) * wrinkle_strength
-    filled = gray + change
+    lift = creases.lift(skin) * wrinkle_strength
+    filled = gray + lift
+    change = np.zeros_like(gray)
     r1 = max(2, int(round(0.05 * eye_distance)))
     base = guided_filter(filled, filled, r1, 0.006)
     band = filled - base
@@ -146,8 +150,14 @@ def wrinkle_delta(
         fold_bright = np.where(fold > 0, np.float32(0.2), np.float32(1.0))
         deep = smoothstep(np.abs(fold) / np.maximum(broad, np.float32(0.02)), 0.2, 0.35)
         change -= fold * (np.float32(0.6) * fold_strength * fold_bright * (1.0 - deep) * keep)
-    # A luminance change applied in proportion to the surrounding skin's channels keeps its hue
-    # and saturation (the pixel's own colour would tint a filled crease with its shadow's hue).
-    around = cv2.GaussianBlur(small, (0, 0), max(0.7, 0.03 * eye_distance))
+    # The skin's colour around each pixel, creases left out of the mean, per unit of luminance.
+    # The band and fold changes are applied in proportion to it, which keeps the skin's hue and
+    # saturation; a filled crease takes that colour at the surface's lightness, so it is filled
+    # in colour too (shadow in a deep crease is more saturated than the skin: lifting only its
+    # lightness left a pale orange line).
+    open_skin = 1.0 - smoothstep(creases.depth, FLOOR, 2.0 * FLOOR)
+    around = weighted_blur(small, open_skin, max(0.7, 0.05 * eye_distance))
     tint = np.clip(around / np.maximum(luminance(around), 1e-3)[..., None], 0.2, 3.0)
-    return (change[..., None] * tint).astype(np.float32)
+    filled_part = np.clip(lift / np.maximum(creases.surface - gray, np.float32(1e-4)), 0.0, 1.0)
+    fill = filled_part[..., None] * (tint * creases.surface[..., None] - small)
+    return (change[..., None] * tint + fill).astype(np.float32)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.face.masks import weighted_blur
 from deage.types import Mask
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -30,14 +31,6 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 MONOCHROME = (1.0, 4.0)
 """Colourfulness (spread of CIE a*, b* over the crop) below which a plate has no colour, above
 which it has its full colour. Colour footage of faces measures 6-30; a black-and-white scan 0-0.5."""
-
-
-def skin_blur(image: np.ndarray, weight: Mask, sigma: float) -> np.ndarray:
-    """Normalised Gaussian blur of float32 (R, R, 3) ``image`` over the pixels where ``weight`` (R, R) is high."""
-    w = np.ascontiguousarray(weight, np.float32)
-    num = cv2.GaussianBlur(image * w[..., None], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    den = cv2.GaussianBlur(w, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    return num / np.maximum(den, np.float32(1e-4))[..., None]
 
 
 def light_gain(
@@ -69,8 +62,8 @@ def light_gain(
     eps = np.float32(4.0)
     t = target.astype(np.float32)
     s = warped.astype(np.float32)
-    t_c, s_c = skin_blur(t, skin, chroma_sigma) + eps, skin_blur(s, skin, chroma_sigma) + eps
-    t_l, s_l = skin_blur(t, skin, light_sigma) @ _LUMA + eps, skin_blur(s, skin, light_sigma) @ _LUMA + eps
+    t_c, s_c = weighted_blur(t, skin, chroma_sigma) + eps, weighted_blur(s, skin, chroma_sigma) + eps
+    t_l, s_l = weighted_blur(t, skin, light_sigma) @ _LUMA + eps, weighted_blur(s, skin, light_sigma) @ _LUMA + eps
     tint = (t_c / (t_c @ _LUMA)[..., None]) / (s_c / (s_c @ _LUMA)[..., None])
     gain = np.clip(tint * (t_l / s_l)[..., None], 1.0 / max_gain, max_gain)
     if strength != 1.0:
@@ -112,7 +105,7 @@ def desaturate(image: np.ndarray, skin: Mask, keep: float, sigma: float) -> np.n
     lab = cv2.cvtColor(image.astype(np.float32) / np.float32(255.0), cv2.COLOR_RGB2Lab)
     small = cv2.resize(lab, (raster, raster), interpolation=cv2.INTER_AREA)
     weight = skin if float(skin.max()) > 0 else np.ones_like(skin)
-    tint = skin_blur(np.ascontiguousarray(small[..., 1:]), weight, sigma)
+    tint = weighted_blur(np.ascontiguousarray(small[..., 1:]), weight, sigma)
     tint = cv2.resize(tint, (size, size), interpolation=cv2.INTER_LINEAR)
     lab[..., 1:] = tint + np.float32(keep) * (lab[..., 1:] - tint)
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB) * np.float32(255.0)
