@@ -365,6 +365,31 @@ def test_deep_plates_keep_their_precision_outside_the_edit(astronaut, tmp_path, 
     assert np.abs(after[y0:y1, x0:x1] - before[y0:y1, x0:x1]).mean() > 0.002
 
 
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_a_photo_rendered_to_png_or_tiff_reads_back_as_the_photo_outside_the_edit(astronaut, tmp_path, ext):
+    """A JPEG photo rendered into a (16-bit) PNG or TIFF: far from the face, OpenCV reads the
+    output as it reads the photo, bit for bit, in 8 bits and in 16 (v * 257), and so does deage.
+    FFmpeg's JPEG decoder and its 8 -> 16-bit conversion each put most pixels a level off (8 %
+    unchanged)."""
+    from PIL import Image
+
+    from deage.render import render_clip
+
+    photo, out = tmp_path / "astronaut.jpg", tmp_path / f"young.{ext}"
+    Image.fromarray(astronaut).save(photo, quality=90)
+    render_clip(photo, out, Look(editor="makeup", edit={"years": 25}), cache_dir=tmp_path / "cache",
+                provenance=False)
+    before = cv2.imread(str(photo))
+    after, deep = cv2.imread(str(out)), cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    far = _far_from_face(astronaut)
+    assert deep.dtype == np.uint16 and far.mean() > 0.3
+    np.testing.assert_array_equal(after[far], before[far])
+    np.testing.assert_array_equal(deep[far], before[far].astype(np.uint16) * 257)
+    with open_clip(out) as clip:
+        np.testing.assert_array_equal(clip.read(0)[far], before[far][..., ::-1])
+    assert np.abs(after.astype(int) - before)[~far].mean() > 0.5  # the face is edited
+
+
 def test_onto_plate_adds_the_edit_and_keeps_the_rest():
     from deage.render import onto_plate
 

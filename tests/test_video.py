@@ -344,7 +344,8 @@ def test_sequence_content_hash(tmp_path, small_frames):
 
 
 def test_still_images(tmp_path, astronaut, shared_media):
-    """A still (no frame number) opens as a one-frame clip; JPEG colours match OpenCV's decoder."""
+    """A still (no frame number) opens as a one-frame clip; a JPEG reads as OpenCV (libjpeg)
+    reads it, exactly (FFmpeg's decoder put most pixels a level or so off)."""
     png = tmp_path / "astronaut.png"
     cv2.imwrite(str(png), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     with open_clip(png) as clip:
@@ -355,8 +356,7 @@ def test_still_images(tmp_path, astronaut, shared_media):
     with open_clip(jpg) as clip:
         assert len(clip) == 1
         frame = clip.read(0)
-    assert frame.shape == reference.shape
-    assert np.abs(frame.astype(int) - reference).mean() < 1.5
+    np.testing.assert_array_equal(frame, reference)
 
 
 @pytest.mark.parametrize("orientation, turn", [(1, 0), (6, 270), (8, 90), (3, 180)])

@@ -150,6 +150,10 @@ def _float_planes(frame: av.VideoFrame) -> np.ndarray:
     return out.astype(np.float32)
 
 
+_RGB_PREFIXES = ("rgb", "bgr", "gbr")
+"""Pixel formats that hold RGB (packed or planar), not YUV or grey."""
+
+
 def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
     """``frame.to_ndarray(format=fmt)`` (``rgb24`` or ``rgb48le``) with the swscale conversion's
     tags, the copy out of the frame made by numpy: PyAV's own copy holds the GIL, which stalls a
@@ -210,8 +214,14 @@ def frame_to_rgb8(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = Fal
     Raises:
         UnsupportedPixelFormat: swscale cannot convert this pixel format.
     """
-    if is_float_format(frame.format.name):
+    name = frame.format.name
+    if is_float_format(name):
         return float_to_uint8(frame_to_float(frame, rotation, linear=linear, mirror=mirror))
+    if bit_depth(name) > 8 and name.startswith(_RGB_PREFIXES):
+        # 16 -> 8 bits rounded (v / 257, as the writer's v * 257 inverts): swscale's own
+        # conversion puts some levels one off, so a plate's untouched pixels would not round-trip.
+        deep = _to_array(frame, "rgb48le").astype(np.uint32)
+        return _rotate(((deep * 255 + 32767) // 65535).astype(np.uint8), rotation, mirror)
     return _rotate(_to_array(frame, "rgb24"), rotation, mirror)
 
 

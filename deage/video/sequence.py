@@ -15,7 +15,10 @@ Naming rules:
   accepted (``%04d`` matches ``12345``), narrower or differently padded names are not part of it.
 
 Images are decoded and encoded with PyAV's codecs (FFmpeg's png, mjpeg, tiff, exr, dpx), chosen
-by extension. OpenCV is not used for this: its wheels here are built without OpenEXR.
+by extension. OpenCV is not used for this: its wheels here are built without OpenEXR. JPEGs are
+the exception on the way in: they are decoded with Pillow (libjpeg), as every viewer, OpenCV and
+browser decodes them. FFmpeg's JPEG decoder upsamples chroma and converts to RGB its own way, a
+level or three off on most pixels, so an untouched background would not read back as the photo.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from deage.errors import MediaError
 
@@ -42,6 +46,9 @@ IMAGE_CODECS: dict[str, str] = {
     ".webp": "webp",
     ".bmp": "bmp",
 }
+
+#: codecs decoded with Pillow rather than FFmpeg (see the module docstring)
+PILLOW_DECODED = frozenset({"mjpeg"})
 
 #: image types whose declared pixel aspect is honoured (film plates); others are shown with square pixels
 PIXEL_ASPECT_SUFFIXES = frozenset({".exr", ".dpx"})
@@ -177,6 +184,10 @@ def decode_image_with_aspect(path: Path) -> tuple[av.VideoFrame, Fraction | None
         raise MediaError(f"cannot read image file ({exc.strerror or exc})", path) from None
     if not data:
         raise MediaError("image file is empty (0 bytes)", path)
+    if codec in PILLOW_DECODED:
+        frame = _decode_with_pillow(data, path)
+        if frame is not None:
+            return frame, None
     ctx = av.CodecContext.create(codec, "r")
     ctx.thread_type = "SLICE"  # one image: frame threads add nothing, and would hide its aspect ratio
     try:
@@ -187,6 +198,27 @@ def decode_image_with_aspect(path: Path) -> tuple[av.VideoFrame, Fraction | None
     if not frames:
         raise MediaError(f"corrupt or truncated {codec} image (nothing decodable)", path)
     return frames[0], (Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None)
+
+
+def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
+    """An 8-bit image file's stored pixels (no EXIF turn) as an rgb24 frame, or gray for a grey
+    one; CMYK and other modes converted to RGB by Pillow. None for an image over Pillow's size
+    limit (FFmpeg decodes those)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.mode not in ("L", "RGB"):
+                image = image.convert("RGB")
+            pixels = np.asarray(image)
+    except Image.DecompressionBombError:
+        return None
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
+        raise MediaError(f"image file is truncated or corrupt ({exc})", path) from None
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="gray" if pixels.ndim == 2 else "rgb24")
 
 
 def check_complete_image(path: Path) -> None:

@@ -214,6 +214,10 @@ class EncoderConversion:
     colour: ColourTags = ColourTags()
 
     def __call__(self, image: np.ndarray) -> av.VideoFrame:
+        if image.dtype == np.uint8 and self.pix_fmt.startswith(("rgb48", "rgba64")):
+            # 8 -> 16 bits exactly (v * 257, what every reader divides by): swscale's own
+            # conversion comes out up to a level low, so an untouched pixel would not read back.
+            image = image.astype(np.uint16) * np.uint16(257)
         frame = rgb_to_frame(image, float_output=self.codec == "exr", linear=self.exr_linear, half=self.half)
         if self.codec in ("png", "tiff"):  # sRGB-encoded values: PNG gets sRGB + cHRM + gAMA chunks
             frame.color_primaries, frame.color_trc = AVCOL_PRI_BT709, AVCOL_TRC_IEC61966_2_1
