@@ -15,10 +15,11 @@ Naming rules:
   accepted (``%04d`` matches ``12345``), narrower or differently padded names are not part of it.
 
 Images are decoded and encoded with PyAV's codecs (FFmpeg's png, mjpeg, tiff, exr, dpx), chosen
-by extension. OpenCV is not used for this: its wheels here are built without OpenEXR. JPEGs are
-the exception on the way in: they are decoded with Pillow (libjpeg), as every viewer, OpenCV and
-browser decodes them. FFmpeg's JPEG decoder upsamples chroma and converts to RGB its own way, a
-level or three off on most pixels, so an untouched background would not read back as the photo.
+by extension. OpenCV is not used for this: its wheels here are built without OpenEXR. JPEG and
+WebP are the exceptions on the way in: they are decoded with Pillow (libjpeg, libwebp), as every
+viewer, OpenCV and browser decodes them. FFmpeg's decoders upsample chroma and convert to RGB
+their own way, a level or three off on most pixels, so an untouched background would not read
+back as the photo. (Of an animated WebP, Pillow gives the first frame.)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ IMAGE_CODECS: dict[str, str] = {
 }
 
 #: codecs decoded with Pillow rather than FFmpeg (see the module docstring)
-PILLOW_DECODED = frozenset({"mjpeg"})
+PILLOW_DECODED = frozenset({"mjpeg", "webp"})
 
 #: image types whose declared pixel aspect is honoured (film plates); others are shown with square pixels
 PIXEL_ASPECT_SUFFIXES = frozenset({".exr", ".dpx"})
