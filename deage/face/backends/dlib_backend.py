@@ -42,6 +42,9 @@ ROLLED_MIN_MARGIN = 0.3
 PHOTO_ROLLS = (-40.0, 40.0)
 """Head tilts (degrees) a photo is searched at besides upright: with HOG's own ~25 degree tolerance
 they cover tilts to about 65 degrees either way."""
+PHOTO_LAST_ROLLS = (90.0, -90.0, 180.0, 135.0, -135.0)
+"""Turns a photo in which no face was found is searched at, in this order, until one finds faces:
+a picture stored sideways or upside down (no EXIF orientation tag), a person lying down."""
 
 _MODEL_FILES = {
     "landmarks68": "shape_predictor_68_face_landmarks.dat",
@@ -272,7 +275,8 @@ class DlibDetector:
         min_face_size: smallest face (box width, frame px) to find; None = ``auto_min_face_size``
             of each image (with ``photo``). It sets the detection scale when ``scale`` is None.
         photo: the images are single photos, not clip frames: smaller faces by default (see
-            ``auto_min_face_size``), and tilted heads (``rolls`` = ``PHOTO_ROLLS``).
+            ``auto_min_face_size``), tilted heads (``rolls`` = ``PHOTO_ROLLS``), and, when no face
+            is found, the image turned sideways and upside down (``PHOTO_LAST_ROLLS``).
         rolls: extra in-plane angles (degrees) at which the frame is turned and searched again, for
             heads tilted beyond what the upright detector sees (~25 degrees); None = ``PHOTO_ROLLS``
             for a photo, none for clip frames (a tracked tilted head is followed by the tracker).
@@ -414,6 +418,11 @@ class DlibDetector:
             if abs(roll_degrees(pts)) >= ROLL_REFIT:
                 pts = self._fit_tilted(gray, box, roll_degrees(pts))
             found.append((box, score, pts))
+        # 4. A photo with no face at all: search it sideways and upside down.
+        for angle in PHOTO_LAST_ROLLS if self.photo and not found else ():
+            found = [(box, score, self._fit_tilted(gray, box, angle)) for box, score in self._rolled_boxes(gray, angle)]
+            if found:
+                break
         found.sort(key=lambda item: -item[1])
         return [Face(box=box, score=score, keypoints5=keypoints5_from_landmarks(pts), landmarks=pts)
                 for box, score, pts in found]
