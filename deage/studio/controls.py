@@ -44,6 +44,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "MakeupParams.under_eye": {"label": "under-eye lift"},
     "MakeupParams.cheek_fullness": {"label": "cheek fullness"},
     "MakeupParams.eye_aperture": {"label": "eye opening"},
+    "MakeupParams.lip_fullness": {"label": "lip fullness"},
     "MakeupParams.lip_contrast": {"label": "lip contrast"},
     "MakeupParams.eye_whites": {"label": "whites of the eyes"},
     "BlendParams.mode": {"choices_from": "MODES", "label": "blend"},

@@ -122,7 +122,7 @@ class MakeupEditor:
         delta += contrast
         flow = shape_flow(
             aligned.landmarks, size, jaw_lift=settings.jaw_lift, cheek_fullness=settings.cheek_fullness,
-            eye_aperture=settings.eye_aperture, grid=self.flow_grid,
+            eye_aperture=settings.eye_aperture, lip_fullness=settings.lip_fullness, grid=self.flow_grid,
         )
         gain = None
         if settings.texture_keep != 1.0:

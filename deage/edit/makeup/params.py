@@ -25,7 +25,7 @@ _WRINKLES_AT_FULL: dict[str, float] = {
     "neck": 0.65,
 }
 _TONE_AT_FULL = {"under_eye": 0.7, "redness": 0.55, "evenness": 0.5, "spots": 0.8}
-_SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35}
+_SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35, "lip_fullness": 0.6}
 _FEATURES_AT_FULL = {"lip_contrast": 0.7, "eye_whites": 0.7}
 
 # name -> (low, high) of every scalar override
@@ -38,6 +38,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "jaw_lift": (0.0, 1.0),
     "cheek_fullness": (0.0, 1.0),
     "eye_aperture": (0.0, 1.0),
+    "lip_fullness": (0.0, 1.0),
     "lip_contrast": (0.0, 1.0),
     "eye_whites": (0.0, 1.0),
 }
@@ -66,6 +67,7 @@ class MakeupSettings:
     jaw_lift: float
     cheek_fullness: float
     eye_aperture: float
+    lip_fullness: float
     lip_contrast: float
     eye_whites: float
 
@@ -74,7 +76,7 @@ class MakeupSettings:
         return (
             all(v == 0 for v in self.wrinkles.values())
             and self.under_eye == self.redness == self.evenness == self.spots == 0
-            and self.jaw_lift == self.cheek_fullness == self.eye_aperture == 0
+            and self.jaw_lift == self.cheek_fullness == self.eye_aperture == self.lip_fullness == 0
             and self.lip_contrast == self.eye_whites == 0
         )
 
@@ -97,6 +99,8 @@ class MakeupParams:
         jaw_lift: jowl and jaw-line lift, 0..1.
         cheek_fullness: fuller, higher cheeks, 0..1.
         eye_aperture: slightly more open eyes, 0..1.
+        lip_fullness: fuller lips (their outer contour moved out by up to 30 % of each lip's
+            height; corners and the mouth's line stay), 0..1.
         lip_contrast: lips further from the skin's colour (redder, more defined), 0..1.
         eye_whites: clearer whites of the eyes (less yellow and red, a little lighter), 0..1.
 
@@ -113,6 +117,7 @@ class MakeupParams:
     jaw_lift: float | None = None
     cheek_fullness: float | None = None
     eye_aperture: float | None = None
+    lip_fullness: float | None = None
     lip_contrast: float | None = None
     eye_whites: float | None = None
 

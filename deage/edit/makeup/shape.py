@@ -1,4 +1,5 @@
-"""A smooth landmark-driven warp: jowl and jaw-line lift, cheek fullness, a touch of eye aperture.
+"""A smooth landmark-driven warp: jowl and jaw-line lift, cheek fullness, a touch of eye aperture,
+fuller lips.
 
 Landmarks (and a few points derived from them) are moved by small amounts given in eye distances;
 every other landmark, a ring around the face and the crop border stay fixed. A thin-plate spline
@@ -25,6 +26,14 @@ _CHEEK_UP = 0.02
 _CONTOUR_OUT = 0.02
 _LID_UP = 0.14  # fraction of the eye's height
 _LID_DOWN = 0.05
+# Outer lip contour points moved away from the mouth's line by ``lip_fullness``, as a fraction of
+# that lip's own height (vermilion: the outer contour to the inner one), which thins with age;
+# the corners and the inner contour stay.
+_UPPER_LIP = {49: 0.6, 50: 1.0, 51: 1.0, 52: 1.0, 53: 0.6}
+_LOWER_LIP = {55: 0.6, 56: 1.0, 57: 1.0, 58: 1.0, 59: 0.6}
+_LIP_OUT = 0.3
+_LIP_MAX = 0.045  # eye distances
+_LIP_RING = 0.35  # eye distances beyond the outer lip contour, held still
 MIN_JACOBIAN = 0.5
 DEAD_ZONE = 0.2  # crop pixels
 MAX_DISPLACEMENT = 0.09  # eye distances
@@ -71,36 +80,37 @@ def control_points(
     return src, mov, fr
 
 
-def shape_flow(
-    landmarks: Points,
-    crop_size: int,
-    *,
-    jaw_lift: float,
-    cheek_fullness: float,
-    eye_aperture: float,
-    grid: int = 32,
-) -> np.ndarray | None:
-    """Backward flow of the warp on a coarse grid, or None when nothing moves.
+def lip_control_points(landmarks: Points, lip_fullness: float) -> tuple[np.ndarray, np.ndarray]:
+    """The lips' own warp: source points (float64 (N, 2), crop pixels) and forward displacements.
 
-    Args:
-        landmarks: float32 (68, 2) in crop pixels.
-        crop_size: S, the crop's size.
-        jaw_lift, cheek_fullness, eye_aperture: strengths in [0, 1].
-        grid: G, the flow's resolution.
+    The outer contour moves away from the mouth's line by ``lip_fullness`` times ``_LIP_OUT`` of
+    that lip's height (upper: outer top 50-52 over inner top 61-63; lower: inner bottom 65-67 over
+    outer bottom 56-58; a negative height, a bad fit, moves nothing); the corners and the inner
+    contour stay, and so does a ring 0.35 eye distances around the mouth, which keeps the warp
+    local (the nostrils and the chin do not move)."""
+    pts = np.asarray(landmarks, np.float64)
+    fr = FaceFrame.from_landmarks(pts)
+    d, up = fr.eye_distance, fr.up
+    lips = pts[48:68].copy()
+    moves = np.zeros_like(lips)
+    upper_h = max(float(np.dot(pts[50:53].mean(0) - pts[61:64].mean(0), up)), 0.0)
+    lower_h = max(float(np.dot(pts[65:68].mean(0) - pts[56:59].mean(0), up)), 0.0)
+    for weights, height, sign in ((_UPPER_LIP, upper_h, 1.0), (_LOWER_LIP, lower_h, -1.0)):
+        step = lip_fullness * min(_LIP_OUT * height, _LIP_MAX * d)
+        for i, w in weights.items():
+            moves[i - 48] += up * sign * w * step
+    centre = pts[48:60].mean(0)
+    ring = []
+    for p in pts[48:60]:
+        out = p - centre
+        out /= max(np.hypot(*out), 1e-6)
+        ring.append(p + out * _LIP_RING * d)
+    return np.vstack([lips, np.array(ring)]), np.vstack([moves, np.zeros((len(ring), 2))])
 
-    Returns:
-        float32 (G, G, 2): for output pixel p, the crop is sampled at ``p + flow(p)`` (crop pixels);
-        grid cell (i, j) is the crop pixel centre ``((j + 0.5) * S / G - 0.5, (i + 0.5) * S / G - 0.5)``
-        (the ``cv2.resize`` convention, so it upsamples with ``cv2.resize``).
-    """
-    if max(jaw_lift, cheek_fullness, eye_aperture) <= 0:
-        return None
-    src, mov, fr = control_points(
-        landmarks, jaw_lift=jaw_lift, cheek_fullness=cheek_fullness, eye_aperture=eye_aperture
-    )
-    cap = MAX_DISPLACEMENT * fr.eye_distance
-    norm = np.hypot(mov[:, 0], mov[:, 1])[:, None]
-    mov = mov * np.minimum(1.0, cap / np.maximum(norm, 1e-9))
+
+def _spline_flow(src: np.ndarray, mov: np.ndarray, crop_size: int, grid: int) -> np.ndarray:
+    """Backward flow (G, G, 2) of the thin-plate spline taking ``src`` to ``src + mov``, the crop's
+    border held still."""
     s = float(crop_size)
     border = np.linspace(-0.05 * s, 1.05 * s, 9)
     frame_pts = np.array([(x, y) for x in border for y in (border[0], border[-1])]
@@ -111,15 +121,55 @@ def shape_flow(
     spline = RBFInterpolator(dst, values, kernel="thin_plate_spline", degree=1, smoothing=1e-3)
     centres = (np.arange(grid) + 0.5) * s / grid - 0.5
     gx, gy = np.meshgrid(centres, centres)
-    flow = spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(grid, grid, 2)
-    flow *= _falloff(landmarks, fr, crop_size, grid)[..., None]
+    return spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(grid, grid, 2)
+
+
+def shape_flow(
+    landmarks: Points,
+    crop_size: int,
+    *,
+    jaw_lift: float,
+    cheek_fullness: float,
+    eye_aperture: float,
+    lip_fullness: float = 0.0,
+    grid: int = 32,
+) -> np.ndarray | None:
+    """Backward flow of the warp on a coarse grid, or None when nothing moves.
+
+    Args:
+        landmarks: float32 (68, 2) in crop pixels.
+        crop_size: S, the crop's size.
+        jaw_lift, cheek_fullness, eye_aperture, lip_fullness: strengths in [0, 1].
+        grid: G, the flow's resolution.
+
+    Returns:
+        float32 (G, G, 2): for output pixel p, the crop is sampled at ``p + flow(p)`` (crop pixels);
+        grid cell (i, j) is the crop pixel centre ``((j + 0.5) * S / G - 0.5, (i + 0.5) * S / G - 0.5)``
+        (the ``cv2.resize`` convention, so it upsamples with ``cv2.resize``).
+    """
+    if max(jaw_lift, cheek_fullness, eye_aperture, lip_fullness) <= 0:
+        return None
+    src, mov, fr = control_points(
+        landmarks, jaw_lift=jaw_lift, cheek_fullness=cheek_fullness, eye_aperture=eye_aperture
+    )
+    cap = MAX_DISPLACEMENT * fr.eye_distance
+    flow = np.zeros((grid, grid, 2))
+    if np.any(mov):
+        norm = np.hypot(mov[:, 0], mov[:, 1])[:, None]
+        mov = mov * np.minimum(1.0, cap / np.maximum(norm, 1e-9))
+        flow = _spline_flow(src, mov, crop_size, grid) * _falloff(landmarks, fr, crop_size, grid)[..., None]
+    if lip_fullness > 0:
+        # The lips' warp is its own small spline, added: held by a ring around the mouth, it
+        # would otherwise bend the jaw lift's broad field around the mouth.
+        lip_src, lip_mov = lip_control_points(landmarks, lip_fullness)
+        flow += _spline_flow(lip_src, lip_mov, crop_size, grid) * _mouth_falloff(lip_src[20:], crop_size, grid)[..., None]
     flow *= np.minimum(1.0, cap / max(float(np.abs(flow).max()), 1e-9))
     # Dead zone: where the warp would move pixels by a fraction of a pixel it is set to exactly 0,
     # so those pixels are not resampled at all (interpolation softens pores and grain).
     mag = np.hypot(flow[..., 0], flow[..., 1])
     t = np.clip((mag - DEAD_ZONE) / DEAD_ZONE, 0.0, 1.0)
     flow *= (t * t * (3.0 - 2.0 * t))[..., None]
-    step = s / grid
+    step = crop_size / grid
     for _ in range(8):  # bounded: shrink until the map is a diffeomorphism with margin
         if _min_jacobian(flow, step) >= MIN_JACOBIAN:
             break
@@ -136,6 +186,16 @@ def _falloff(landmarks: Points, fr: FaceFrame, crop_size: int, grid: int) -> np.
     cv2.fillPoly(inside, [np.round((hull * k + 0.5 * k - 0.5) * 16).astype(np.int32)], 1, shift=4)
     dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5) / k  # crop pixels
     t = np.clip((dist - 0.3 * fr.eye_distance) / (0.45 * fr.eye_distance), 0.0, 1.0)
+    return 1.0 - t * t * (3.0 - 2.0 * t)
+
+
+def _mouth_falloff(ring: np.ndarray, crop_size: int, grid: int) -> np.ndarray:
+    """1 inside the polygon ``ring`` (crop pixels), easing to 0 a grid cell and a half outside it."""
+    k = grid / float(crop_size)
+    inside = np.zeros((grid, grid), np.uint8)
+    cv2.fillPoly(inside, [np.round((ring * k + 0.5 * k - 0.5) * 16).astype(np.int32)], 1, shift=4)
+    dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)  # grid cells
+    t = np.clip(dist / 1.5, 0.0, 1.0)
     return 1.0 - t * t * (3.0 - 2.0 * t)
 
 
