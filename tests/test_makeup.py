@@ -91,7 +91,7 @@ def test_years_drive_every_operation_through_the_preset_curve():
     for years in (0, 5, 10, 20, 30):
         s = MakeupParams(years=years).resolve()
         values = [*s.wrinkles.values(), s.under_eye, s.redness, s.evenness, s.spots, s.jaw_lift, s.cheek_fullness,
-                  s.eye_aperture, s.lip_fullness, s.lip_contrast, s.eye_whites]
+                  s.eye_aperture, s.lip_fullness, s.lip_contrast, s.eye_whites, s.teeth]
         if previous is not None:
             assert all(v >= p for v, p in zip(values, previous)) and sum(values) > sum(previous)
         previous = values
@@ -415,6 +415,37 @@ def test_the_whites_of_the_eyes_clear_and_the_irises_stay(editor, real_faces, ol
             assert taken <= 4.5, f"{name}: {taken:.1f} units of tint taken out, beyond the cap"
             moved = np.abs(result.image.astype(np.float32) - aligned.image)[dark].mean()
             assert moved < 1.5, f"{name}: iris moved {moved:.2f} levels"
+
+
+def test_teeth_whiten_and_nothing_else_in_the_mouth_changes(editor, real_faces):
+    """Teeth alone, on the real smiles among the test faces (at least two show teeth): the teeth
+    (the light, yellowish part of the mouth's opening) get lighter and less yellow, by at most 5
+    CIE units and never past neutral into blue; the dark mouth cavity moves under 1 level, and
+    nothing a tenth of an eye distance outside the opening changes."""
+    smiles = 0
+    for name, frame, face in real_faces:
+        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        lm, size = aligned.landmarks, aligned.size
+        opening = _polygon(lm[60:68], size)
+        if opening.sum() < 0.002 * size * size:
+            continue
+        result = editor.edit(aligned, MakeupParams(years=0, teeth=1.0))
+        lab0, lab1 = _lab(aligned.image), _lab(result.image)
+        light = lab0[..., 0][opening]
+        teeth = opening & (lab0[..., 0] > np.percentile(light, 85)) & (lab0[..., 2] > lab0[..., 1])
+        if teeth.sum() < 50:
+            continue
+        smiles += 1
+        gain = (lab1 - lab0)[teeth].mean(0)
+        assert gain[0] > 0.5 and gain[2] < -0.3, f"{name}: teeth changed by {gain}"
+        assert float(np.percentile(np.abs(lab1 - lab0)[teeth][:, 1:], 95)) <= 5.5, name
+        assert float(lab1[..., 2][teeth].mean()) > 0.0, f"{name}: teeth turned blue"
+        cavity = opening & (lab0[..., 0] < np.percentile(light, 33))
+        assert np.abs(result.image.astype(np.float32) - aligned.image)[cavity].mean() < 1.0, name
+        d = FaceFrame.from_landmarks(lm).eye_distance
+        grown = cv2.dilate(opening.astype(np.uint8), np.ones((int(0.1 * d) | 1,) * 2, np.uint8)) > 0
+        assert np.array_equal(result.image[~grown], aligned.image[~grown]), name
+    assert smiles >= 2, f"only {smiles} faces show teeth"
 
 
 def test_shape_warp_is_bounded_and_local(real_faces):

@@ -76,7 +76,9 @@ def check_planes(source: list[np.ndarray], over: list[np.ndarray], whole: list[n
     ys, xs = np.nonzero(changed)
     assert ys.max() - ys.min() < 0.8 * changed.shape[0] and xs.max() - xs.min() < 0.8 * changed.shape[1]
     np.testing.assert_array_equal(over[0][changed], whole[0][changed])
-    assert np.count_nonzero(whole[0][~changed] != source[0][~changed]) > 1000  # a round trip moves code values
+    # A round trip moves code values (on the example clip's frames 900-1300 luma samples outside
+    # the face, a content-dependent count: what matters is that ``over`` moves none of them).
+    assert np.count_nonzero(whole[0][~changed] != source[0][~changed]) > 300
     for plane in (1, 2):
         moved = over[plane] != source[plane]
         np.testing.assert_array_equal(over[plane][moved], whole[plane][moved])

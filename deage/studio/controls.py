@@ -47,6 +47,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "MakeupParams.lip_fullness": {"label": "lip fullness"},
     "MakeupParams.lip_contrast": {"label": "lip contrast"},
     "MakeupParams.eye_whites": {"label": "whites of the eyes"},
+    "MakeupParams.teeth": {"label": "teeth whitening"},
     "BlendParams.mode": {"choices_from": "MODES", "label": "blend"},
     "BlendParams.colour_match": {"choices_from": "COLOUR_MATCHES", "label": "colour match"},
     "BlendParams.erode": {"range": (0.0, 64.0), "step": 0.5, "unit": "px@512"},

@@ -68,7 +68,7 @@ class MakeupEditor:
         Returns:
             EditResult with the edited crop, the mask of where it changed things, the edit as a
             ``Retouch`` (for compositing at frame resolution) and review layers ("wrinkles",
-            "folds", "tone", "contrast" (lips, eye whites), "skin", "protect"; "creases": valley
+            "folds", "tone", "contrast" (lips, eye whites, teeth), "skin", "protect"; "creases": valley
             depth on skin, 1 = 25 % deep; "features": what the skin operations leave alone,
             frames, lash lines, moles) at working resolution.
 
@@ -118,7 +118,7 @@ class MakeupEditor:
         )
         delta += tone
         contrast, contrasted = feature_delta(small, aligned.landmarks, regions, lips=settings.lip_contrast,
-                                             eyes=settings.eye_whites)
+                                             eyes=settings.eye_whites, teeth=settings.teeth)
         delta += contrast
         flow = shape_flow(
             aligned.landmarks, size, jaw_lift=settings.jaw_lift, cheek_fullness=settings.cheek_fullness,

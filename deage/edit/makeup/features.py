@@ -1,12 +1,12 @@
-"""Feature contrast: more defined lips and clearer whites of the eyes.
+"""Feature contrast: more defined lips, clearer whites of the eyes, whiter teeth.
 
-Two age cues found across populations: the contrast between the lips and the skin around them
-falls with age (lips grow paler and closer to the skin's colour), and the sclera grows darker,
-yellower and redder. Both are put back a little: the lips move further from the skin's own colour
-(redder, and further in lightness in whichever direction they already differ, so dark and light
-skin alike), and the sclera loses part of its yellow and red and gains a little light. Both are
-smooth colour shifts under the feature's own texture: lip lines, lashes, veins and catch-lights
-keep their detail.
+Age cues found across populations: the contrast between the lips and the skin around them falls
+with age (lips grow paler and closer to the skin's colour), the sclera grows darker, yellower and
+redder, and teeth yellow and darken. They are put back a little: the lips move further from the
+skin's own colour (redder, and further in lightness in whichever direction they already differ,
+so dark and light skin alike); the sclera and the teeth lose part of their yellow (and the
+sclera its red) and gain a little light. All are smooth colour shifts under the feature's own
+texture: lip lines, lashes, veins, catch-lights and the gaps between teeth keep their detail.
 
 Works on the editor's working-resolution crop: RGB float32 [0, 1] (W, W, 3), landmarks in crop
 pixels scaled to W. The changes are additive RGB (float32 (W, W, 3)).
@@ -31,6 +31,12 @@ SCLERA_NEUTRAL = 0.45
 """Fraction of the whites' yellow and red (positive a*, b*) taken out at full strength..."""
 SCLERA_CAST_MAX = 4.0
 """... but no more than this many units of a* or b*."""
+TEETH_LIFT = 3.0
+"""Lightness (CIE L) added to the teeth at full strength."""
+TEETH_NEUTRAL = 0.35
+"""Fraction of the teeth's yellow (and the little red they have) taken out at full strength..."""
+TEETH_CAST_MAX = 5.0
+"""... but no more than this many units of a* or b*: teeth stay ivory, never blue-white."""
 
 
 def _polygon(points: np.ndarray, shape: tuple[int, int]) -> Mask:
@@ -59,8 +65,40 @@ def eye_openings(landmarks: Points, shape: tuple[int, int], shrink: float = 0.9)
     return out
 
 
+def mouth_opening(landmarks: Points, shape: tuple[int, int], shrink: float = 0.9) -> Mask:
+    """The mouth's opening (inner lip contour), drawn ``shrink`` times its size about its centre so
+    the lips' inner edge stays out, float32 ``shape`` (H, W) in [0, 1]; empty when closed."""
+    inner = np.asarray(landmarks, np.float64)[60:68]
+    c = inner.mean(0)
+    return _polygon(c + (inner - c) * shrink, shape)
+
+
+def _whiten(lab: np.ndarray, opening: Mask, strength: float, lift: float, neutral: float, cap: float,
+            gate: Mask | None = None) -> tuple[np.ndarray, Mask]:
+    """Lab change (float32 (H, W, 3)) that lightens and neutralises the light part of ``opening``
+    (the whites of the eyes, the teeth: the opening's top decile of lightness and what is near
+    it; iris, pupil and mouth cavity are darker), and the weight it acts with. ``gate``, in
+    [0, 1], further limits which pixels count as white."""
+    adj = np.zeros_like(lab)
+    inside = opening > 0.5
+    if inside.sum() < 8:
+        return adj, np.zeros(opening.shape, np.float32)
+    light = lab[..., 0]
+    top = float(np.percentile(light[inside], 90))
+    white = smoothstep(light, 0.7 * top, 0.9 * top) * opening
+    if gate is not None:
+        white = white * gate
+    k = np.float32(strength) * white
+    adj[..., 0] += np.float32(lift) * k
+    # At most a few units: behind tinted glasses or in coloured light the whole feature is
+    # tinted, and the whites must stay with it.
+    cast = np.minimum(np.maximum(lab[..., 1:], 0.0) * np.float32(neutral), np.float32(cap))
+    adj[..., 1:] -= k[..., None] * cast
+    return adj, white.astype(np.float32)
+
+
 def feature_delta(
-    small: np.ndarray, landmarks: Points, regions: FaceRegions, *, lips: float, eyes: float
+    small: np.ndarray, landmarks: Points, regions: FaceRegions, *, lips: float, eyes: float, teeth: float = 0.0
 ) -> tuple[np.ndarray, Mask]:
     """Additive RGB change (float32 (W, W, 3)) and where it acts (float32 (W, W) in [0, 1]).
 
@@ -70,12 +108,12 @@ def feature_delta(
             ``regions.crop_size``).
         regions: the face's regions at size W; its ``skin_reference`` is the skin colour the
             lips are contrasted with (no change to the lips without one).
-        lips, eyes: strengths in [0, 1].
+        lips, eyes, teeth: strengths in [0, 1].
     """
     w = small.shape[0]
     delta = np.zeros_like(small, dtype=np.float32)
     acting = np.zeros((w, w), np.float32)
-    if max(lips, eyes) <= 0:
+    if max(lips, eyes, teeth) <= 0:
         return delta, acting
     lm = np.asarray(landmarks, np.float64) * (w / float(regions.crop_size))
     d = regions.eye_distance
@@ -118,21 +156,19 @@ def feature_delta(
             np.maximum(act, weight * np.float32(lips), out=act)
 
     if eyes > 0:
-        opening = eye_openings(lm, box)
-        inside = opening > 0.5
-        if inside.sum() >= 8:
-            light = lab[..., 0]
-            top = float(np.percentile(light[inside], 90))
-            # The whites are the light part of the opening; the iris and pupil are darker (a blue
-            # iris is light but blue, and blue is not taken out).
-            white = smoothstep(light, 0.7 * top, 0.9 * top) * opening
-            k = np.float32(eyes) * white
-            adj[..., 0] += np.float32(SCLERA_LIFT) * k
-            # At most a few units: behind tinted glasses or in coloured light the whole eye is
-            # tinted, and the whites must stay with it.
-            cast = np.minimum(np.maximum(lab[..., 1:], 0.0) * np.float32(SCLERA_NEUTRAL), np.float32(SCLERA_CAST_MAX))
-            adj[..., 1:] -= k[..., None] * cast
-            np.maximum(act, white * np.float32(eyes), out=act)
+        # A blue iris is light but blue, and blue is not taken out.
+        change, white = _whiten(lab, eye_openings(lm, box), eyes, SCLERA_LIFT, SCLERA_NEUTRAL, SCLERA_CAST_MAX)
+        adj += change
+        np.maximum(act, white * np.float32(eyes), out=act)
+
+    if teeth > 0:
+        # Teeth are yellowish (b* above a*); a tongue or gums in the top decile of a mouth
+        # without teeth showing are red, and keep their colour.
+        gate = smoothstep(lab[..., 2] - lab[..., 1], -2.0, 4.0)
+        change, white = _whiten(lab, mouth_opening(lm, box), teeth, TEETH_LIFT, TEETH_NEUTRAL, TEETH_CAST_MAX,
+                                gate=gate)
+        adj += change
+        np.maximum(act, white * np.float32(teeth), out=act)
 
     if act.max() > 0:
         change = cv2.cvtColor(lab + adj, cv2.COLOR_Lab2RGB) - sub

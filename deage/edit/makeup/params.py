@@ -26,7 +26,7 @@ _WRINKLES_AT_FULL: dict[str, float] = {
 }
 _TONE_AT_FULL = {"under_eye": 0.7, "redness": 0.55, "evenness": 0.5, "spots": 0.8}
 _SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35, "lip_fullness": 0.6}
-_FEATURES_AT_FULL = {"lip_contrast": 0.7, "eye_whites": 0.7}
+_FEATURES_AT_FULL = {"lip_contrast": 0.7, "eye_whites": 0.7, "teeth": 0.6}
 
 # name -> (low, high) of every scalar override
 _RANGES: dict[str, tuple[float, float]] = {
@@ -41,6 +41,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "lip_fullness": (0.0, 1.0),
     "lip_contrast": (0.0, 1.0),
     "eye_whites": (0.0, 1.0),
+    "teeth": (0.0, 1.0),
 }
 
 
@@ -70,6 +71,7 @@ class MakeupSettings:
     lip_fullness: float
     lip_contrast: float
     eye_whites: float
+    teeth: float
 
     @property
     def is_identity(self) -> bool:
@@ -77,7 +79,7 @@ class MakeupSettings:
             all(v == 0 for v in self.wrinkles.values())
             and self.under_eye == self.redness == self.evenness == self.spots == 0
             and self.jaw_lift == self.cheek_fullness == self.eye_aperture == self.lip_fullness == 0
-            and self.lip_contrast == self.eye_whites == 0
+            and self.lip_contrast == self.eye_whites == self.teeth == 0
         )
 
 
@@ -103,6 +105,7 @@ class MakeupParams:
             height; corners and the mouth's line stay), 0..1.
         lip_contrast: lips further from the skin's colour (redder, more defined), 0..1.
         eye_whites: clearer whites of the eyes (less yellow and red, a little lighter), 0..1.
+        teeth: whiter teeth (less yellow, a little lighter; ivory, never blue-white), 0..1.
 
     Every override left as None follows ``years``.
     """
@@ -120,6 +123,7 @@ class MakeupParams:
     lip_fullness: float | None = None
     lip_contrast: float | None = None
     eye_whites: float | None = None
+    teeth: float | None = None
 
     def __post_init__(self) -> None:
         _number("years", self.years, 0.0, MAX_YEARS)
