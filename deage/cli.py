@@ -114,7 +114,7 @@ def _ranges(frames: list[int]) -> str:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from deage.look import IDENTITY, Look, default_look, load_look
+    from deage.look import IDENTITY, Look, default_look, load_look, with_years
     from deage.render import parse_frame_range, render_clip, still_source
     from deage.video import open_clip
 
@@ -122,6 +122,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         look = Look()
     else:
         look = load_look(args.look) if args.look else default_look()
+    if args.years is not None:
+        look = with_years(look, args.years)
     if args.burn_in:
         look.burn_in = True
     still = True if args.still else still_source(args.clip, args.output, args.codec)
@@ -224,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--look", default=None,
                    help="look JSON, or 'identity' to change nothing (default: the embedded de-ager, ten years "
                         "younger, as examples/looks/young10.json)")
+    p.add_argument("--years", type=float, default=None,
+                   help="years younger, 0-30, for the makeup de-ager: replaces the look's edit.years "
+                        "(with no --look: the default look at that many years)")
     p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive")
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,30 @@ def default_look() -> Look:
     return Look(editor="makeup", edit={"years": 10}, blend={"mode": "multiband", "feather": 8},
                 name="10 years younger",
                 notes="The default look: ten years off through the preset curve (texture, tone and a touch of shape).")
+
+
+_YEARS_NAME = re.compile(r"\d+(\.\d+)? years younger")
+"""A look name that only states its years (the presets' and ``with_years``' own)."""
+
+
+def with_years(look: Look, years: float) -> Look:
+    """A copy of a makeup ``look`` at ``years`` younger (0-30): ``edit.years`` replaced, every other
+    setting kept; named "N years younger" (a look named for its own years is renamed, any other
+    name is kept in front).
+
+    Raises:
+        LookError: the look uses another editor, keyframes ``edit.years``, or ``years`` is out of range.
+    """
+    if look.editor != "makeup":
+        raise LookError(f"years apply to the makeup editor; this look uses the {look.editor!r} editor")
+    if "edit.years" in look.keyframes:
+        raise LookError("this look keyframes edit.years; change its keyframes instead of overriding them")
+    out = copy.deepcopy(look)
+    out.edit["years"] = years
+    label = f"{years:g} years younger"
+    out.name = label if not look.name or _YEARS_NAME.fullmatch(look.name) else f"{look.name}, {label}"
+    out.validate()
+    return out
 
 
 def load_look(path: str | Path) -> Look:

@@ -59,8 +59,12 @@ def test_identity_render_of_a_frame_range_to_mp4(example_clip, tmp_path):
         (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--frames", "40:999"], "frame range"),
         (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--look", str(d / "nolook.json")], "nolook.json"),
         (lambda d, clip: ["render", str(clip), "-o", str(d / "still.png")], "one image cannot hold"),
+        (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--years", "45"], "out of range"),
+        (lambda d, clip: ["render", str(clip), "-o", str(d / "o.mp4"), "--look", "identity", "--years", "5"],
+         "makeup editor"),
     ],
-    ids=["missing-input", "output-is-input", "missing-output-folder", "bad-range", "missing-look", "clip-to-one-image"],
+    ids=["missing-input", "output-is-input", "missing-output-folder", "bad-range", "missing-look", "clip-to-one-image",
+         "years-out-of-range", "years-without-makeup"],
 )
 def test_bad_input_is_one_line_exit_2_without_traceback(example_clip, tmp_path, make_args, message):
     proc = run_cli(*make_args(tmp_path, example_clip))
@@ -165,6 +169,14 @@ def test_photo_in_photo_out(astronaut, tmp_path):
         gentle = np.abs(clip.read(0).astype(int) - astronaut).sum(2)
     assert 0.3 < gentle[inside].mean() < diff[inside].mean() and gentle[far].max() == 0
     assert read_provenance(out_default)["look"]["name"] == "10 years younger"
+    # --years: the default look at 25 years, a stronger edit than at 10, recorded as such
+    out_years = tmp_path / "years.png"
+    assert main(["render", str(photo), "-o", str(out_years), "--years", "25"]) == 0
+    with open_clip(out_years) as clip:
+        strong = np.abs(clip.read(0).astype(int) - astronaut).sum(2)
+    assert strong[inside].mean() > 1.2 * gentle[inside].mean() and strong[far].max() == 0
+    record = read_provenance(out_years)["look"]
+    assert record["edit"]["years"] == 25 and record["name"] == "25 years younger"
 
 
 def test_a_numbered_photo_renders_alone_and_reviews_alone(astronaut, older_face, tmp_path, capsys):

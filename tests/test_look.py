@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deage.errors import LookError
-from deage.look import Look, default_look, interpolate, load_look, save_look
+from deage.look import Look, default_look, interpolate, load_look, save_look, with_years
 
 
 def test_interpolate_holds_outside_and_is_linear_between():
@@ -111,3 +111,20 @@ def test_relative_paths_resolve_against_the_look_files_folder(tmp_path):
     assert look.resolve_path(look.faces["reference"]) == (sub / "ref.jpg").resolve()
     assert look.resolve_path("/abs/x.jpg") == Path("/abs/x.jpg")
     assert Look().resolve_path("rel.jpg") == Path("rel.jpg")
+
+
+def test_with_years_replaces_only_the_years():
+    """``deage render --years N``: the look at N years, everything else kept, named for it; a look
+    for another editor, one that keyframes its years, or years out of range are LookErrors."""
+    young25 = load_look(Path(__file__).resolve().parents[1] / "examples" / "looks" / "young25.json")
+    at20 = with_years(young25, 20)
+    assert at20.edit == {"years": 20, "texture_keep": 0.9} and at20.blend == young25.blend
+    assert at20.name == "20 years younger" and young25.edit["years"] == 25  # a copy
+    named = with_years(Look(editor="makeup", edit={"years": 10}, name="warm key, subtle"), 7.5)
+    assert named.name == "warm key, subtle, 7.5 years younger"
+    with pytest.raises(LookError, match="'identity' editor"):
+        with_years(Look(), 10)
+    with pytest.raises(LookError, match="keyframes edit.years"):
+        with_years(Look(editor="makeup", edit={"years": 5}, keyframes={"edit.years": [[0, 5], [10, 20]]}), 10)
+    with pytest.raises(LookError, match="out of range"):
+        with_years(default_look(), 45)
