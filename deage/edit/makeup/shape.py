@@ -108,9 +108,11 @@ def lip_control_points(landmarks: Points, lip_fullness: float) -> tuple[np.ndarr
     return np.vstack([lips, np.array(ring)]), np.vstack([moves, np.zeros((len(ring), 2))])
 
 
-def _spline_flow(src: np.ndarray, mov: np.ndarray, crop_size: int, grid: int) -> np.ndarray:
+def _spline_flow(src: np.ndarray, mov: np.ndarray, crop_size: int, grid: int,
+                 where: np.ndarray | None = None) -> np.ndarray:
     """Backward flow (G, G, 2) of the thin-plate spline taking ``src`` to ``src + mov``, the crop's
-    border held still."""
+    border held still; evaluated only on the cells where ``where`` (G, G) is non-zero, when given
+    (0 elsewhere)."""
     s = float(crop_size)
     border = np.linspace(-0.05 * s, 1.05 * s, 9)
     frame_pts = np.array([(x, y) for x in border for y in (border[0], border[-1])]
@@ -121,7 +123,10 @@ def _spline_flow(src: np.ndarray, mov: np.ndarray, crop_size: int, grid: int) ->
     spline = RBFInterpolator(dst, values, kernel="thin_plate_spline", degree=1, smoothing=1e-3)
     centres = (np.arange(grid) + 0.5) * s / grid - 0.5
     gx, gy = np.meshgrid(centres, centres)
-    return spline(np.column_stack([gx.ravel(), gy.ravel()])).reshape(grid, grid, 2)
+    cells = np.ones((grid, grid), bool) if where is None else where != 0
+    flow = np.zeros((grid, grid, 2))
+    flow[cells] = spline(np.column_stack([gx[cells], gy[cells]]))
+    return flow
 
 
 def shape_flow(
@@ -162,7 +167,8 @@ def shape_flow(
         # The lips' warp is its own small spline, added: held by a ring around the mouth, it
         # would otherwise bend the jaw lift's broad field around the mouth.
         lip_src, lip_mov = lip_control_points(landmarks, lip_fullness)
-        flow += _spline_flow(lip_src, lip_mov, crop_size, grid) * _mouth_falloff(lip_src[20:], crop_size, grid)[..., None]
+        near = _mouth_falloff(lip_src[20:], crop_size, grid)
+        flow += _spline_flow(lip_src, lip_mov, crop_size, grid, where=near) * near[..., None]
     flow *= np.minimum(1.0, cap / max(float(np.abs(flow).max()), 1e-9))
     # Dead zone: where the warp would move pixels by a fraction of a pixel it is set to exactly 0,
     # so those pixels are not resampled at all (interpolation softens pores and grain).
