@@ -164,8 +164,8 @@ def shape_flow(
         mov = mov * np.minimum(1.0, cap / np.maximum(norm, 1e-9))
         flow = _spline_flow(src, mov, crop_size, grid) * _falloff(landmarks, fr, crop_size, grid)[..., None]
     if lip_fullness > 0:
-        # The lips' warp is its own small spline, added: held by a ring around the mouth, it
-        # would otherwise bend the jaw lift's broad field around the mouth.
+        # The lips' warp is its own small spline, added to the broad one: its ring of still
+        # points around the mouth, put in the broad spline, would bend the jaw lift's field there.
         lip_src, lip_mov = lip_control_points(landmarks, lip_fullness)
         near = _mouth_falloff(lip_src[20:], crop_size, grid)
         flow += _spline_flow(lip_src, lip_mov, crop_size, grid, where=near) * near[..., None]
