@@ -27,9 +27,13 @@ def _progress_bar(total: int, desc: str):
 def cmd_info(args: argparse.Namespace) -> int:
     from deage.video import open_clip
 
+    from deage.video.pixels import is_yuv_format
+
     with open_clip(args.clip, still=args.still) as clip:
         info = clip.info.to_dict()
-        colour = clip.info.colour.describe()
+        # RGB and grey pixels have no YUV matrix or range (the tags are only what a YUV render of them would use)
+        colour = (clip.info.colour.describe() if is_yuv_format(clip.info.pix_fmt)
+                  else "RGB values (no YUV matrix or range)")
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:

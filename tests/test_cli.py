@@ -27,6 +27,20 @@ def test_info_json_describes_the_clip(example_clip, capsys):
     assert info["has_audio"] is True
 
 
+def test_info_names_a_clips_yuv_colour_and_an_images_rgb(example_clip, astronaut, tmp_path, capsys):
+    """The human ``colour`` line: the YUV matrix and range of an H.264 clip; for an RGB image,
+    that it has none (it used to print the tags a YUV render would use, "limited range")."""
+    from PIL import Image
+
+    assert main(["info", str(example_clip)]) == 0
+    assert "BT.709 matrix" in capsys.readouterr().out
+    for name in ("photo.png", "photo.jpg"):
+        Image.fromarray(astronaut).save(tmp_path / name)
+        assert main(["info", str(tmp_path / name)]) == 0
+        line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith("colour"))
+        assert "RGB values" in line and "limited" not in line
+
+
 def test_identity_render_reproduces_input_frame_for_frame(example_clip, tmp_path, capsys):
     out = tmp_path / "same.mkv"
     assert main(["render", str(example_clip), "-o", str(out), "--codec", "ffv1", "--look", "identity"]) == 0

@@ -63,6 +63,15 @@ def is_float_format(pix_fmt: str) -> bool:
     return "f16" in pix_fmt or "f32" in pix_fmt
 
 
+def is_yuv_format(pix_fmt: str) -> bool:
+    """Whether ``pix_fmt`` stores YUV (luma and chroma) rather than RGB or grey values."""
+    try:
+        components = av.VideoFormat(pix_fmt).components
+    except (ValueError, av.error.FFmpegError):
+        return pix_fmt.startswith(("yuv", "nv", "p0", "p2", "uyvy", "yuyv"))
+    return len(components) >= 3 and components[0].is_luma  # grey is luma alone
+
+
 def bit_depth(pix_fmt: str) -> int:
     """Bits per colour component of a pixel format (8 for ``yuv420p``, 10 for ``yuv422p10le``, 16 for half float)."""
     fmt = av.video.format.VideoFormat(pix_fmt)
