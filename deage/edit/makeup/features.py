@@ -57,20 +57,19 @@ def eye_openings(landmarks: Points, shape: tuple[int, int], shrink: float = 0.9)
     """Both eyes' lid openings, drawn ``shrink`` times their size about their centres so lashes
     and lid margins stay out, float32 ``shape`` (H, W) in [0, 1]."""
     lm = np.asarray(landmarks, np.float64)
-    out = np.zeros(shape, np.float32)
-    for idx in (slice(36, 42), slice(42, 48)):
-        eye = lm[idx]
-        c = eye.mean(0)
-        np.maximum(out, _polygon(c + (eye - c) * shrink, shape), out=out)
-    return out
+    return np.maximum(_shrunk_polygon(lm[36:42], shrink, shape), _shrunk_polygon(lm[42:48], shrink, shape))
 
 
 def mouth_opening(landmarks: Points, shape: tuple[int, int], shrink: float = 0.9) -> Mask:
     """The mouth's opening (inner lip contour), drawn ``shrink`` times its size about its centre so
     the lips' inner edge stays out, float32 ``shape`` (H, W) in [0, 1]; empty when closed."""
-    inner = np.asarray(landmarks, np.float64)[60:68]
-    c = inner.mean(0)
-    return _polygon(c + (inner - c) * shrink, shape)
+    return _shrunk_polygon(np.asarray(landmarks, np.float64)[60:68], shrink, shape)
+
+
+def _shrunk_polygon(points: np.ndarray, shrink: float, shape: tuple[int, int]) -> Mask:
+    """The polygon ``points`` drawn ``shrink`` times its size about its centre (``_polygon``)."""
+    c = points.mean(0)
+    return _polygon(c + (points - c) * shrink, shape)
 
 
 def _whiten(lab: np.ndarray, opening: Mask, strength: float, lift: float, neutral: float, cap: float,

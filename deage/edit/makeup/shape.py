@@ -68,14 +68,8 @@ def control_points(
         cheek = 0.5 * (jaw + wing) + up * 0.12 * d
         extra_src.append(cheek)
         extra_mov.append(cheek_fullness * (ex * side * _CHEEK_OUT * d + up * _CHEEK_UP * d))
-    ring = []
-    for p in pts[0:17]:
-        out = p - centre
-        out /= max(np.hypot(*out), 1e-6)
-        ring.append(p + out * 0.6 * d)
-    for p in pts[17:27]:
-        ring.append(p + up * 0.9 * d)
-    src = np.vstack([pts, np.array(extra_src), np.array(ring)])
+    ring = np.vstack([_pushed_out(pts[0:17], centre, 0.6 * d), pts[17:27] + up * 0.9 * d])
+    src = np.vstack([pts, np.array(extra_src), ring])
     mov = np.vstack([moves, np.array(extra_mov), np.zeros((len(ring), 2))])
     return src, mov, fr
 
@@ -99,13 +93,15 @@ def lip_control_points(landmarks: Points, lip_fullness: float) -> tuple[np.ndarr
         step = lip_fullness * min(_LIP_OUT * height, _LIP_MAX * d)
         for i, w in weights.items():
             moves[i - 48] += up * sign * w * step
-    centre = pts[48:60].mean(0)
-    ring = []
-    for p in pts[48:60]:
-        out = p - centre
-        out /= max(np.hypot(*out), 1e-6)
-        ring.append(p + out * _LIP_RING * d)
-    return np.vstack([lips, np.array(ring)]), np.vstack([moves, np.zeros((len(ring), 2))])
+    ring = _pushed_out(pts[48:60], pts[48:60].mean(0), _LIP_RING * d)
+    return np.vstack([lips, ring]), np.vstack([moves, np.zeros((len(ring), 2))])
+
+
+def _pushed_out(points: np.ndarray, centre: np.ndarray, reach: float) -> np.ndarray:
+    """``points`` (N, 2) each moved ``reach`` pixels further from ``centre``: a ring held still."""
+    out = points - centre
+    out /= np.maximum(np.hypot(out[:, 0], out[:, 1]), 1e-6)[:, None]
+    return points + out * reach
 
 
 def _spline_flow(src: np.ndarray, mov: np.ndarray, crop_size: int, grid: int,
@@ -186,22 +182,23 @@ def shape_flow(
 def _falloff(landmarks: Points, fr: FaceFrame, crop_size: int, grid: int) -> np.ndarray:
     """1 on the face and 0.3 eye distances around it, easing to 0 at 0.75 eye distances out."""
     pts = np.asarray(landmarks, np.float64)
-    k = grid / float(crop_size)
     hull = np.vstack([pts[0:17], (pts[17:27] + fr.up * 0.6 * fr.eye_distance)[::-1]])
-    inside = np.zeros((grid, grid), np.uint8)
-    cv2.fillPoly(inside, [np.round((hull * k + 0.5 * k - 0.5) * 16).astype(np.int32)], 1, shift=4)
-    dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5) / k  # crop pixels
-    t = np.clip((dist - 0.3 * fr.eye_distance) / (0.45 * fr.eye_distance), 0.0, 1.0)
-    return 1.0 - t * t * (3.0 - 2.0 * t)
+    return _eased_outside(hull, crop_size, grid, 0.3 * fr.eye_distance, 0.45 * fr.eye_distance)
 
 
 def _mouth_falloff(ring: np.ndarray, crop_size: int, grid: int) -> np.ndarray:
     """1 inside the polygon ``ring`` (crop pixels), easing to 0 a grid cell and a half outside it."""
+    return _eased_outside(ring, crop_size, grid, 0.0, 1.5 * crop_size / grid)
+
+
+def _eased_outside(polygon: np.ndarray, crop_size: int, grid: int, start: float, width: float) -> np.ndarray:
+    """On the flow grid (G, G): 1 inside ``polygon`` (crop pixels) and up to ``start`` crop pixels
+    outside it, easing to 0 over the next ``width``."""
     k = grid / float(crop_size)
     inside = np.zeros((grid, grid), np.uint8)
-    cv2.fillPoly(inside, [np.round((ring * k + 0.5 * k - 0.5) * 16).astype(np.int32)], 1, shift=4)
-    dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)  # grid cells
-    t = np.clip(dist / 1.5, 0.0, 1.0)
+    cv2.fillPoly(inside, [np.round((polygon * k + 0.5 * k - 0.5) * 16).astype(np.int32)], 1, shift=4)
+    dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5) / k  # crop pixels
+    t = np.clip((dist - start) / width, 0.0, 1.0)
     return 1.0 - t * t * (3.0 - 2.0 * t)
 
 
