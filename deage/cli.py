@@ -26,7 +26,6 @@ def _progress_bar(total: int, desc: str):
 
 def cmd_info(args: argparse.Namespace) -> int:
     from deage.video import open_clip
-
     from deage.video.pixels import is_yuv_format
 
     with open_clip(args.clip, still=args.still) as clip:

@@ -223,10 +223,11 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
 
 
 def check_complete_image(path: Path) -> None:
-    """Raise ``MediaError`` when a JPEG or PNG file is cut short or its data is damaged: FFmpeg
-    decodes such a file without complaint (what is missing comes out grey), so Pillow reads the
-    whole file to tell. Other types, and images too big for Pillow's safety limit, are not checked."""
-    if path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+    """Raise ``MediaError`` when a PNG file is cut short or its data is damaged: FFmpeg decodes
+    such a file without complaint (what is missing comes out grey), so Pillow reads the whole file
+    to tell. JPEG and WebP need no check: their decode is Pillow's, which reports a cut file itself
+    (``PILLOW_DECODED``). Other types, and images too big for Pillow's safety limit, are not checked."""
+    if path.suffix.lower() != ".png":
         return
     from PIL import Image
 
