@@ -106,6 +106,7 @@ class RenderOutputs:
             inputs=(source,),
             colour=getattr(info, "colour", None),
             field_order=getattr(info, "field_order", "progressive"),
+            source_pix_fmt=getattr(info, "pix_fmt", None),
             **common,
         )
         self.matte_writer = (

@@ -25,7 +25,9 @@ YUV outputs are converted with the ``colour`` given (``ColourTags``: a render pa
 source's, so untouched pixels keep their code values and HDR or full-range clips stay so;
 default BT.709, limited range) and tagged so (primaries, transfer, matrix, range), which is what
 the reader uses back. ProRes is always limited range. ``options`` override encoder options
-(``{"crf": "18", "preset": "slow"}``).
+(``{"crf": "18", "preset": "slow"}``). Given the source's pixel format (``source_pix_fmt``), a
+4:2:2 / 4:4:4 source keeps its chroma resolution (H.264 in the source's layout, ProRes 4444 for
+4:4:4); an odd-sized picture, which cannot be chroma-subsampled, is written 4:4:4.
 
 Timing: frame ``i`` gets ``pts = i`` in a ``1/fps`` time base, so a constant-rate source keeps
 its frame times exactly. To keep a variable-rate source's timing, pass ``time_base=clip.info.time_base``
@@ -46,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import threading
 import warnings
 from collections import deque
@@ -187,6 +190,12 @@ def _has_frame_pattern(path: Path) -> bool:
     return "%" in path.name or "#" in path.name
 
 
+def _chroma_layout(pix_fmt: str) -> str | None:
+    """``"420"``, ``"422"`` or ``"444"`` for a planar YUV pixel format, else None (RGB, grey, packed)."""
+    match = re.match(r"yuvj?a?(420|422|444)p", pix_fmt)
+    return match.group(1) if match else None
+
+
 def _input_files(inputs: tuple[Path, ...]) -> tuple[list[Path], list[SequencePattern]]:
     files, patterns = [], []
     for item in inputs:
@@ -273,6 +282,9 @@ class ClipWriter:
             the source was (EXR / DPX: the file's pixel aspect).
         timecode: the first frame's SMPTE timecode (``ClipInfo.timecode``, shifted to the first
             written frame): a ``tmcd`` track in .mov / .mp4, a tag in .mkv; image files: ignored.
+        source_pix_fmt: the source's pixel format (``ClipInfo.pix_fmt``): a 4:2:2 or 4:4:4 YUV
+            source keeps its chroma resolution in H.264 (High 4:2:2 / 4:4:4, 8 bits) and a 4:4:4
+            one is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``).
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -297,6 +309,7 @@ class ClipWriter:
         colour: ColourTags | None = None,
         field_order: str = "progressive",
         timecode: str | None = None,
+        source_pix_fmt: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.spec = resolve_codec(self.path, codec)
@@ -328,7 +341,10 @@ class ClipWriter:
                 warnings.warn(f"{self.path}: the source is interlaced ({field_order}); {self.spec.name} output is "
                               "written as progressive frames. Write .mp4 (H.264) to keep it interlaced",
                               RuntimeWarning, stacklevel=2)
-        if self.spec.pix_fmt.startswith(("yuv420", "yuv422")) and (self.width % 2 or self.height % 2):
+        if source_pix_fmt is not None and "pix_fmt" not in self.options:
+            self._keep_source_chroma(source_pix_fmt)
+        if (self.options.get("pix_fmt", self.spec.pix_fmt).startswith(("yuv420", "yuv422"))
+                and (self.width % 2 or self.height % 2)):
             self._keep_odd_size()
         if self.pixel_aspect != 1 and self.path.suffix.lower() == ".mkv":
             warnings.warn(f"{self.path}: Matroska output does not record the pixel aspect "
@@ -359,12 +375,23 @@ class ClipWriter:
         self.written: list[Path] = []
 
     # -- checks -----------------------------------------------------------------------------
+    def _keep_source_chroma(self, source_pix_fmt: str) -> None:
+        """Keep a 4:2:2 / 4:4:4 YUV source's chroma resolution where the format can: an H.264
+        output takes the source's own chroma layout (8-bit, so an 8-bit source's untouched pixels
+        keep their code values), a ProRes one from a 4:4:4 source becomes ProRes 4444. Halving the
+        chroma would blur colour edges all over the frame, far outside the edit."""
+        chroma = _chroma_layout(source_pix_fmt)
+        if self.spec.name == "h264" and chroma in ("422", "444"):
+            self.options["pix_fmt"] = f"yuv{chroma}p"
+        elif self.spec.name == "prores" and chroma == "444":
+            self.spec = CODECS["prores4444"]
+
     def _keep_odd_size(self) -> None:
         """An odd width or height cannot be chroma-subsampled: keep the exact size with full chroma
         (H.264 High 4:4:4, ProRes 4444) rather than crop or pad the picture, and say so."""
         size = f"{self.width}x{self.height}"
         if self.spec.name == "h264":
-            self.options.setdefault("pix_fmt", "yuv444p")
+            self.options["pix_fmt"] = "yuv444p"
             warnings.warn(f"{self.path}: {size} is odd-sized; writing H.264 4:4:4 (yuv444p) to keep every "
                           "pixel (some players only play 4:2:0)", RuntimeWarning, stacklevel=3)
         elif self.spec.name == "prores":
