@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -295,6 +296,11 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("deage: interrupted; no partial output was left under the final name", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`deage info clip | head -1`): stop quietly, as a
+        # command killed by SIGPIPE does. Point stdout at /dev/null so the exit flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

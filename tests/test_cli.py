@@ -249,3 +249,26 @@ def test_analysis_options_reach_the_analysis(astronaut, tmp_path, capsys):
         settings = analysis_settings(args)
         assert (settings.search_every, settings.detect_every) == (0, 5)
     assert analysis_settings(build_parser().parse_args(["analyse", "clip.mp4"])).search_every == 48
+
+
+@pytest.mark.parametrize("size", [(1, 1), (4, 4), (1, 200), (12, 12)])
+def test_a_photo_too_small_to_hold_a_face_is_no_face_not_a_crash(tmp_path, size):
+    """A few-pixel image (a thumbnail placeholder, a 1-px spacer) is "no face" (exit 2), not a
+    dlib error from its CNN detector, whose window does not fit (and which corrupts memory below ~10 px)."""
+    from PIL import Image
+
+    photo = tmp_path / "tiny.png"
+    Image.fromarray(np.full((*size, 3), 128, np.uint8)).save(photo)
+    proc = run_cli("render", str(photo), "-o", str(tmp_path / "out.png"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"deage: {photo}: no face was found in the photo"
+
+
+def test_output_cut_short_by_its_reader_stops_quietly(example_clip):
+    """`deage info clip | head -1`: the reader closing the pipe stops the command as SIGPIPE
+    would (exit 141), without a BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "deage.cli", "info", str(example_clip)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # nobody reads: the first write fails
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and b"Traceback" not in err and err == b""
