@@ -14,9 +14,11 @@ from deage.errors import DeageError
 from deage.face.backends.dlib_backend import (
     DlibDetector,
     DlibLandmarker,
+    MIN_CONTRAST,
     DlibRecognizer,
     hog_score_to_unit,
     keypoints5_from_landmarks,
+    lift_contrast,
     model_paths,
 )
 from deage.face.detect import box_iou, make_detector, make_landmarker, make_recognizer, points_box, visible_fraction
@@ -232,6 +234,53 @@ def test_cnn_detector_finds_the_faces_hog_finds_on_real_photos(landmarker, astro
     assert len(both.detect(group_photo)) == 6
     with pytest.raises(DeageError, match="cnn_max_side"):
         DlibDetector(landmarker=landmarker, cnn=True, cnn_max_side=10)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (9, 9), (1, 200), (200, 3), (15, 15), (24, 24)])
+def test_an_image_too_small_for_a_face_has_none_even_with_the_cnn(landmarker, size):
+    """dlib's CNN fails on inputs its window does not fit (an exception; heap corruption below
+    ~10 px): such images are answered "no face" without running it."""
+    tiny = np.full((*size, 3), 128, np.uint8)
+    both = DlibDetector(landmarker=landmarker, cnn=True, photo=True)
+    assert both.detect(tiny) == [] and both.detect_boxes(tiny) == []
+
+
+@pytest.mark.parametrize("levels", [(8, 38), (4, 24), (40, 120), (150, 250)], ids=["night", "near-black", "flat", "haze"])
+def test_a_dim_or_flat_face_is_found_and_fitted_as_well_as_a_well_exposed_one(detector, shared_media, astronaut,
+                                                                             older_face, levels):
+    """Real faces squeezed into a few levels (a night shot, a flat log-like grade, haze): the clip
+    detector still finds each, and its 68 points land within 0.05 inter-ocular distances of the
+    well-exposed fit (0.008-0.047 measured; unlifted, dlib's predictor put them up to 0.18 off, on
+    at least one face of the four for every dimming, or missed the face: see MIN_CONTRAST)."""
+    faces = [astronaut, older_face, read_rgb(shared_media / "source_s11.jpg"), read_rgb(shared_media / "driving_d19.jpg")]
+    lo, hi = levels
+    for image in faces:
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        (ref,) = detector.detect(gray)
+        dim = np.round(gray.astype(np.float32) * (hi - lo) / 255 + lo).astype(np.uint8)
+        found = detector.detect(dim)
+        # near-black, lifted 5x, HOG may also see a borderline face in the banding (the tracker
+        # has such low-score faces confirmed by the CNN): the real one must come first
+        assert found and box_iou(found[0].box[None], ref.box[None])[0, 0] > 0.6
+        assert all(other.score < 0.6 for other in found[1:])
+        iod = np.linalg.norm(ref.keypoints5[0] - ref.keypoints5[1])
+        error = np.linalg.norm(found[0].landmarks - ref.landmarks, axis=1).mean() / iod
+        assert error < 0.05, error
+
+
+def test_lift_contrast_leaves_well_exposed_images_alone_and_spreads_dim_ones(astronaut):
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    assert lift_contrast(gray) is gray
+    dim = (gray // 8 + 10).astype(np.uint8)
+    lifted = lift_contrast(dim)
+    lo, hi = np.percentile(lifted, (1, 99))
+    assert abs((hi - lo) - MIN_CONTRAST) < 12
+    order = np.argsort(dim.ravel(), kind="stable")
+    assert np.all(np.diff(lifted.ravel()[order].astype(int)) >= 0)  # monotonic: no level swaps
+    region = np.s_[100:200, 150:300]
+    patch = lift_contrast(dim, region)
+    lo, hi = np.percentile(patch[region], (1, 99))
+    assert abs((hi - lo) - MIN_CONTRAST) < 12
 
 
 def test_a_photo_finds_smaller_faces_than_a_clip_frame(landmarker, astronaut):
