@@ -474,7 +474,8 @@ def render_clip(
         result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
         deep = keeps_precision(clip.info, output, codec)
         with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
-                           first_frame_number=first_frame) as outputs:
+                           first_frame_number=first_frame,
+                           alpha=clip.read_alpha if clip.info.has_alpha else None) as outputs:
             outputs.begin(np.zeros((1, 1, 3), np.float32 if deep else np.uint8))
             stats = render_frames(
                 clip.deferred_frames(start, stop, precision=deep), renderer, selection,

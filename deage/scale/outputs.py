@@ -18,12 +18,18 @@ The matte is the union (maximum) of the per-face blend masks, quantised to 16 bi
 (``matte_to_uint16``) and written grey (R = G = B) with the output format of its own extension:
 ``.mov`` ProRes, ``.mp4`` H.264, ``matte.%04d.png`` 16-bit PNG, ``matte.%04d.exr`` half float
 (stored as is, not linearised: a matte is coverage, not light).
+
+Alpha: given the source's alpha (``alpha``: clip index -> float32 (H, W), ``Clip.read_alpha``),
+an image output that can hold one (PNG, TIFF, WebP, EXR) gets each frame's own source alpha, value for
+value (the edit changes colour, never coverage); any other output is written without it, with a
+``RuntimeWarning`` saying so.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +66,8 @@ class RenderOutputs:
         codec: force the picture's codec (``deage.video.ClipWriter``).
         matte: the matte's path, or None.
         timecode: the first written frame's timecode (picture and matte), or None.
+        alpha: the source's alpha by clip index (float32 (H, W) in [0, 1]; ``Clip.read_alpha``),
+            for a source that has one, or None.
 
     Raises:
         OutputError: unusable paths (missing folder, equal to the source or to each other, format).
@@ -77,6 +85,7 @@ class RenderOutputs:
         matte: str | Path | None = None,
         first_frame_number: int | None = None,
         timecode: str | None = None,
+        alpha: Callable[[int], np.ndarray] | None = None,
     ) -> None:
         self.output = Path(output)
         self.matte = Path(matte) if matte is not None else None
@@ -113,6 +122,11 @@ class RenderOutputs:
             ClipWriter(self.matte, inputs=(source, self.output), exr_linear=False, **common)
             if self.matte is not None else None
         )
+        spec = self.picture.spec
+        self._alpha = alpha if spec.sequence and spec.alpha_pix_fmt is not None else None
+        if alpha is not None and self._alpha is None:
+            warnings.warn(f"{self.output}: the source's alpha channel is left out ({spec.name} output keeps "
+                          "none here); write PNG, TIFF, WebP or EXR to keep it", RuntimeWarning, stacklevel=2)
 
     def __enter__(self) -> "RenderOutputs":
         self._stack.enter_context(self.picture)
@@ -129,8 +143,11 @@ class RenderOutputs:
         return None if self.picture.spec.sequence else self.picture.conversion()
 
     def begin(self, sample: np.ndarray) -> None:
-        """Open the picture's encoder now, for frames like ``sample`` (its dtype and channels):
-        ``conversion()`` and ``encodes_over`` know the pixel format from then on."""
+        """Open the picture's encoder now, for frames like ``sample`` (its dtype; RGB: an alpha
+        carried from the source is added here): ``conversion()`` and ``encodes_over`` know the
+        pixel format from then on."""
+        if self._alpha is not None and sample.shape[2] == 3:
+            sample = np.zeros((1, 1, 4), sample.dtype)
         self.picture.begin(sample)
 
     def encodes_over(self, frame: DeferredFrame) -> bool:
@@ -166,6 +183,8 @@ class RenderOutputs:
         pts = None
         if self._timestamps is not None:
             pts = int(self._timestamps[index] - self._timestamps[self.start])
+        if self._alpha is not None:
+            image = _with_alpha(image, self._alpha(index))
         self.picture.write(image, pts=pts)
         if self.matte_writer is not None:
             if matte is None:
@@ -175,6 +194,17 @@ class RenderOutputs:
     @property
     def written(self) -> list[Path]:
         return [self.output] + ([self.matte] if self.matte is not None else [])
+
+
+def _with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) uint8 / uint16 / float32 and a float32 (H, W) alpha in [0, 1] -> RGBA of the
+    image's dtype (the alpha rounded to its levels)."""
+    if image.dtype == np.float32:
+        channel = alpha.astype(np.float32, copy=False)
+    else:
+        top = np.iinfo(image.dtype).max
+        channel = (alpha * np.float32(top) + np.float32(0.5)).astype(image.dtype)
+    return np.dstack([image, channel])
 
 
 def _grey_rgb(matte: np.ndarray) -> np.ndarray:

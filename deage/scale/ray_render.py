@@ -234,6 +234,7 @@ def render_clip_ray(
         clip_hash = clip.content_hash()
         writer_settings = output_settings(clip, start, stop)
         deep = keeps_precision(clip.info, output, codec)
+        has_alpha = clip.info.has_alpha
     torch_path = resolve_device(device) is not None
     key = render_key(clip_hash=clip_hash, look=look, selection=selection_digest(selection.analysis, selection.track_ids),
                      matte=matte is not None, device="torch" if torch_path else "cpu", deep=deep)
@@ -249,7 +250,9 @@ def render_clip_ray(
     folder.path.mkdir(parents=True, exist_ok=True)
     result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
 
-    outputs = RenderOutputs(output, **writer_settings, codec=codec, matte=matte)  # checks the paths first
+    alpha_clip = open_clip(source) if has_alpha else None  # the source's alpha, added at the join
+    outputs = RenderOutputs(output, **writer_settings, codec=codec, matte=matte,  # checks the paths first
+                            alpha=alpha_clip.read_alpha if alpha_clip is not None else None)
     waiting = deque(p for p in pieces if (p.start, p.stop) not in done)
     running: dict[Any, FrameRange] = {}
     started_here = _connect(address, workers, cpus_per_task)
@@ -287,6 +290,8 @@ def render_clip_ray(
                 result.faces_edited += record.faces_edited
                 result.frames_without_face.extend(record.frames_without_face)
     finally:
+        if alpha_clip is not None:
+            alpha_clip.close()
         if running:  # interrupted: stop the tasks still queued or running
             _cancel(ray, running)
         if started_here:

@@ -153,6 +153,13 @@ class ClipInfo:
         return d
 
     @property
+    def has_alpha(self) -> bool:
+        """The source stores an alpha channel (``pix_fmt`` ``rgba``, ``rgba64be``, ``yuva444p10le``...)."""
+        from deage.video.pixels import has_alpha
+
+        return has_alpha(self.pix_fmt)
+
+    @property
     def size(self) -> tuple[int, int]:
         """``(width, height)``."""
         return self.width, self.height

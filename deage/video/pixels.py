@@ -72,6 +72,34 @@ def is_yuv_format(pix_fmt: str) -> bool:
     return len(components) >= 3 and components[0].is_luma  # grey is luma alone
 
 
+def has_alpha(pix_fmt: str) -> bool:
+    """Whether ``pix_fmt`` stores an alpha (coverage) channel: ``rgba``, ``rgba64be``, ``ya16be``,
+    ``yuva444p10le``, ``gbrapf32le``... (not ``pal8``, whose palette may hold one)."""
+    try:
+        return any(component.is_alpha for component in av.VideoFormat(pix_fmt).components)
+    except ValueError:
+        return False
+
+
+def frame_alpha(frame: av.VideoFrame, rotation: int = 0, *, mirror: bool = False) -> np.ndarray:
+    """A decoded frame's alpha as float32 (H, W) in [0, 1] (1 = opaque), display orientation (as
+    ``frame_to_float``) and full precision (16-bit and float alphas keep theirs); all ones when
+    its format has none."""
+    name = frame.format.name
+    if not has_alpha(name):
+        alpha = np.ones((frame.height, frame.width), np.float32)
+    elif is_float_format(name):
+        alpha = np.clip(_float_planes(frame, with_alpha=True)[..., 3], 0.0, 1.0)
+    else:
+        try:
+            rgba = frame.reformat(format="rgba64le")
+        except (OSError, ValueError, av.error.FFmpegError) as exc:
+            raise UnsupportedPixelFormat(name) from exc
+        rows = plane_rows(rgba.planes[0], "<u2")[:, : rgba.width * 4].reshape(rgba.height, rgba.width, 4)
+        alpha = rows[..., 3].astype(np.float32) / np.float32(65535.0)
+    return _rotate(alpha, rotation, mirror)
+
+
 def bit_depth(pix_fmt: str) -> int:
     """Bits per colour component of a pixel format (8 for ``yuv420p``, 10 for ``yuv422p10le``, 16 for half float)."""
     fmt = av.video.format.VideoFormat(pix_fmt)
@@ -135,8 +163,9 @@ def plane_rows(plane: av.video.plane.VideoPlane, dtype: np.dtype | type = np.uin
     return np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
 
 
-def _float_planes(frame: av.VideoFrame) -> np.ndarray:
-    """Float frame -> float32 (H, W, C) in R, G, B[, A] (or Y[, A]) order, without swscale."""
+def _float_planes(frame: av.VideoFrame, with_alpha: bool = False) -> np.ndarray:
+    """Float frame -> float32 (H, W, 3) R, G, B (grey repeated), without swscale; (H, W, 4) with
+    the alpha last when ``with_alpha`` and the format has one."""
     name = frame.format.name
     dtype = np.dtype(_FLOAT_DTYPES["f16" if "f16" in name else "f32"])
     dtype = dtype.newbyteorder(">" if name.endswith("be") else "<")
@@ -147,13 +176,16 @@ def _float_planes(frame: av.VideoFrame) -> np.ndarray:
 
     if name.startswith("gbrp") or name.startswith("gbrap"):
         g, b, r = (plane_array(i, 1)[..., 0] for i in range(3))
-        out = np.stack([r, g, b], axis=-1)
+        alpha = [plane_array(3, 1)[..., 0]] if with_alpha and name.startswith("gbrap") else []
+        out = np.stack([r, g, b, *alpha], axis=-1)
     elif name.startswith("rgbaf") or name.startswith("rgbf"):
-        out = plane_array(0, 4 if name.startswith("rgbaf") else 3)[..., :3]
+        packed = plane_array(0, 4 if name.startswith("rgbaf") else 3)
+        out = packed if with_alpha and name.startswith("rgbaf") else packed[..., :3]
     elif name.startswith("grayf"):
         out = np.repeat(plane_array(0, 1), 3, axis=-1)
     elif name.startswith("yaf"):
-        out = np.repeat(plane_array(0, 2)[..., :1], 3, axis=-1)
+        pair = plane_array(0, 2)
+        out = np.concatenate([np.repeat(pair[..., :1], 3, axis=-1), pair[..., 1:2] if with_alpha else pair[..., :0]], axis=-1)
     else:
         raise UnsupportedPixelFormat(name)
     return out.astype(np.float32)
@@ -273,30 +305,36 @@ def rgb_to_frame(image: np.ndarray, *, float_output: bool = False, linear: bool 
 
     uint8 -> ``rgb24``; uint16 -> ``rgb48le``; float32 -> ``rgb48le`` (clipped to [0, 1]).
     With ``float_output`` (EXR) every input becomes ``gbrpf32le`` (uint8 / 255, uint16 / 65535),
-    and with ``linear`` the values are sRGB-decoded to scene-linear light. ``half``: the encoder
-    stores half floats; values are rounded to the nearest half here (FFmpeg's own conversion
-    truncates, so a value a float round trip left a hair below a half would drop by one step).
+    and with ``linear`` the values are sRGB-decoded to scene-linear light; RGBA becomes
+    ``gbrapf32le``, its alpha scaled alike but never linearised (coverage, not light). ``half``:
+    the encoder stores half floats; values are rounded to the nearest half here (FFmpeg's own
+    conversion truncates, so a value a float round trip left a hair below a half would drop by one step).
     """
     if float_output:
-        if image.dtype == np.uint8:
-            lut = _SRGB8_TO_LINEAR if linear else _UINT8_TO_FLOAT
-            f = lut[image]
-        else:
-            if image.dtype == np.uint16:
-                f = image.astype(np.float32) / np.float32(65535.0)
-            else:
-                f = image.astype(np.float32, copy=False)
-            if linear:
-                f = srgb_to_linear(f)
+        colour, alpha = (image[..., :3], image[..., 3:]) if image.shape[2] == 4 else (image, None)
+        f = _to_float(colour, _SRGB8_TO_LINEAR if linear else _UINT8_TO_FLOAT)
+        if linear and image.dtype != np.uint8:
+            f = srgb_to_linear(f)
+        if alpha is not None:
+            f = np.concatenate([f, _to_float(alpha, _UINT8_TO_FLOAT)], axis=-1)
         if half:
             f = f.astype(np.float16).astype(np.float32)
-        return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gbrpf32le")
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gbrapf32le" if alpha is not None else "gbrpf32le")
     rgba = image.shape[2] == 4
     if image.dtype == np.uint8:
         return _packed_frame(image, "rgba" if rgba else "rgb24")
     if image.dtype != np.uint16:
         image = float_to_uint16(image)
     return _packed_frame(image, "rgba64le" if rgba else "rgb48le")
+
+
+def _to_float(values: np.ndarray, lut8: np.ndarray) -> np.ndarray:
+    """uint8 (through ``lut8``), uint16 (/ 65535) or float values -> float32."""
+    if values.dtype == np.uint8:
+        return lut8[values]
+    if values.dtype == np.uint16:
+        return values.astype(np.float32) / np.float32(65535.0)
+    return values.astype(np.float32, copy=False)
 
 
 def _packed_frame(image: np.ndarray, fmt: str) -> av.VideoFrame:

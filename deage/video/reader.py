@@ -53,6 +53,7 @@ from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
     colour_tags,
+    frame_alpha,
     frame_to_float,
     frame_to_rgb8,
     unsupported,
@@ -728,6 +729,15 @@ class Clip:
     def read_float(self, index: int) -> np.ndarray:
         """Frame ``index`` as float32 RGB (H, W, 3), like ``frames_float``."""
         return self._convert(self._source.frame(self._index(index)), frame_to_float)
+
+    def read_alpha(self, index: int) -> np.ndarray:
+        """Frame ``index``'s alpha as float32 (H, W) in [0, 1] (1 = opaque), aligned with ``read``;
+        all ones when the clip has none (``info.has_alpha``)."""
+        frame = self._source.frame(self._index(index))
+        try:
+            return frame_alpha(frame, self._source.rotation, mirror=self._source.mirror)
+        except UnsupportedPixelFormat:
+            raise unsupported(frame.format.name, self.info.path) from None
 
     # -- time -------------------------------------------------------------------------------
     @property

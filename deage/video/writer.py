@@ -8,11 +8,11 @@ codec               file                           encoding
 ``h264``            ``.mp4`` (default), mov, mkv   libx264, yuv420p, CRF 16, preset veryfast
 ``h264-lossless``   ``.mp4``, mkv, mov             libx264rgb, RGB, QP 0, ultrafast: reproduces 8-bit input
 ``prores``          ``.mov`` (default), mkv        prores_ks 422 HQ, yuv422p10le
-``prores4444``      ``.mov``, mkv                  prores_ks 4444, yuv444p10le (no alpha)
+``prores4444``      ``.mov``, mkv                  prores_ks 4444, yuv444p10le (yuva444p10le for RGBA)
 ``ffv1``            ``.mkv`` (default), mov        FFV1 lossless RGB (bgr0, gbrp16le for deep input)
-``png``             ``name.%04d.png``              16-bit RGB PNG per frame
-``tiff``            ``name.%04d.tif``              16-bit RGB TIFF per frame (deflate)
-``exr``             ``name.%04d.exr``              half-float RGB EXR per frame (zip16)
+``png``             ``name.%04d.png``              16-bit RGB (RGBA) PNG per frame
+``tiff``            ``name.%04d.tif``              16-bit RGB (RGBA) TIFF per frame (deflate)
+``exr``             ``name.%04d.exr``              half-float RGB (RGBA) EXR per frame (zip16)
 ``jpeg``            ``name.%04d.jpg``              8-bit JPEG per frame, 4:4:4, best quality (for photos)
 ``webp``            ``name.%04d.webp``             8-bit lossless WebP per frame (BGRA; for photos)
 ``bmp``             ``name.%04d.bmp``              8-bit uncompressed BMP per frame
@@ -116,15 +116,16 @@ CODECS: dict[str, CodecSpec] = {
                   {"profile": "4", "vendor": "apl0"}, alpha_pix_fmt="yuva444p10le"),
         CodecSpec("ffv1", "ffv1", "bgr0", "gbrp16le", False, False, (".mkv", ".mov"),
                   {"level": "3", "slicecrc": "1"}),
-        CodecSpec("png", "png", "rgb48be", "rgb48be", False, True, (".png",), {"compression_level": "3"}),
+        CodecSpec("png", "png", "rgb48be", "rgb48be", False, True, (".png",), {"compression_level": "3"},
+                  alpha_pix_fmt="rgba64be"),
         CodecSpec("tiff", "tiff", "rgb48le", "rgb48le", False, True, (".tif", ".tiff"),
-                  {"compression_algo": "deflate"}),
+                  {"compression_algo": "deflate"}, alpha_pix_fmt="rgba64le"),
         CodecSpec("exr", "exr", "gbrpf32le", "gbrpf32le", False, True, (".exr",),
-                  {"compression": "zip16", "format": "half"}),
+                  {"compression": "zip16", "format": "half"}, alpha_pix_fmt="gbrapf32le"),
         # yuvj = full-range BT.601, the JPEG standard's own conversion; quantiser 1 = best quality.
         CodecSpec("jpeg", "mjpeg", "yuvj444p", "yuvj444p", False, True, (".jpg", ".jpeg"),
                   {"qmin": "1", "qmax": "1"}),
-        CodecSpec("webp", "libwebp", "bgra", "bgra", False, True, (".webp",), {"lossless": "1"}),
+        CodecSpec("webp", "libwebp", "bgra", "bgra", False, True, (".webp",), {"lossless": "1"}, alpha_pix_fmt="bgra"),
         CodecSpec("bmp", "bmp", "bgr24", "bgr24", False, True, (".bmp",)),
     )
 }
@@ -368,6 +369,7 @@ class ClipWriter:
         self._local = threading.local()
         self._audio: AudioCopier | None = None
         self._pix_fmt: str | None = None
+        self._alpha = False
         self._begin_lock = threading.Lock()
         self._count = 0
         self._last_pts: int | None = None
@@ -444,9 +446,11 @@ class ClipWriter:
     def _start(self, image: np.ndarray) -> None:
         deep = image.dtype != np.uint8
         self._pix_fmt = self.spec.pix_fmt_deep if deep else self.spec.pix_fmt
-        if image.shape[2] == 4:  # RGBA: only codecs with an alpha format accept it (check_image)
+        self._alpha = image.shape[2] == 4
+        if self._alpha:  # RGBA: only codecs with an alpha format accept it (check_image)
             self._pix_fmt = self.spec.alpha_pix_fmt
-            self.options.setdefault("alpha_bits", "16")
+            if self.spec.encoder == "prores_ks":
+                self.options.setdefault("alpha_bits", "16")
         self._pix_fmt = self.options.pop("pix_fmt", self._pix_fmt)
         if self.spec.sequence:
             self._make_image_encoder()  # fail early, in the caller's thread, on bad options
@@ -520,7 +524,7 @@ class ClipWriter:
 
     def _same_channels(self, image: np.ndarray) -> bool:
         """Whether ``image`` has the channels (RGB or RGBA) the first frame fixed."""
-        return (image.shape[2] == 4) == (self._pix_fmt == self.spec.alpha_pix_fmt)
+        return (image.shape[2] == 4) == self._alpha
 
     def prepared(self, frame: av.VideoFrame) -> "PreparedFrame":
         """Wrap a frame made by this writer's ``conversion()`` (in any process) for ``write``."""
