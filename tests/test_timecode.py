@@ -7,6 +7,7 @@ plate's first frame's for a range starting later) would drop in at the wrong pla
 from __future__ import annotations
 
 from fractions import Fraction
+import struct
 from pathlib import Path
 
 import av
@@ -17,7 +18,7 @@ import pytest
 from deage.look import default_look
 from deage.render import render_clip
 from deage.video import open_clip
-from deage.video.timecode import format_timecode, parse, shift
+from deage.video.timecode import format_timecode, image_timecode, parse, shift
 
 from mediahelpers import encode_clip
 
@@ -80,3 +81,87 @@ def test_a_clip_without_timecode_renders_without_one(example_clip, tmp_path):
     with av.open(str(out)) as container:
         assert not [s for s in container.streams if s.type == "data"]
         assert np.all([k.lower() != "timecode" for k in container.streams.video[0].metadata])
+
+
+# ------------------------------------------------------------------- DPX and EXR plates
+
+def bcd_word(text: str) -> int:
+    """``"HH:MM:SS:FF"`` (``;`` = drop frame) as an SMPTE 12M packed word (BCD, bit 6 = drop)."""
+    digits = [int(part) for part in text.replace(";", ":").split(":")]
+    word = 0
+    for value in digits:
+        word = word << 8 | (value // 10) << 4 | value % 10
+    return word | (1 << 6 if ";" in text else 0)
+
+
+def dpx_with_timecode(path: Path, rgb: np.ndarray, word: int) -> Path:
+    """An 8-bit DPX file of ``rgb`` (FFmpeg's encoder, whose header stops before the television
+    header) with a full 2048-byte header whose television header records ``word``."""
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = rgb.shape[1], rgb.shape[0], "rgb24", Fraction(1, 24)
+    data = bytearray(bytes(ctx.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24"))[0]))
+    order = "<" if data[:4] == b"XPDS" else ">"
+    offset, = struct.unpack(order + "I", data[4:8])
+    header, pixels = data[:offset] + b"\xff" * (2048 - offset), data[offset:]
+    header[4:8] = struct.pack(order + "I", 2048)
+    header[16:20] = struct.pack(order + "I", 2048 + len(pixels))
+    header[1920:1924] = struct.pack(order + "I", word)
+    path.write_bytes(bytes(header + pixels))
+    return path
+
+
+def exr_with_timecode(path: Path, rgb: np.ndarray, word: int) -> Path:
+    """A half-float EXR of ``rgb`` (deage's writer) with a ``timeCode`` attribute added to its
+    header (the chunk offset table shifted to match)."""
+    from deage.video import ClipWriter
+
+    plain = path.with_name("plain_" + path.name)
+    with ClipWriter(plain, fps=24, width=rgb.shape[1], height=rgb.shape[0]) as writer:
+        writer.write(rgb)
+    data = plain.read_bytes()
+    pos = 8
+    while data[pos] != 0:  # attributes: name, type, size, value
+        type_end = data.index(b"\0", data.index(b"\0", pos) + 1)
+        size, = struct.unpack("<i", data[type_end + 1:type_end + 5])
+        pos = type_end + 5 + size
+    end = pos + 1  # the offset table follows the header's closing zero
+    count = (struct.unpack("<Q", data[end:end + 8])[0] - end) // 8
+    attribute = b"timeCode\0timecode\0" + struct.pack("<iII", 8, word, 0)
+    table = struct.pack(f"<{count}Q", *(o + len(attribute) for o in struct.unpack(f"<{count}Q", data[end:end + 8 * count])))
+    path.write_bytes(data[:pos] + attribute + data[pos:end] + table + data[end + 8 * count:])
+    return path
+
+
+def test_image_timecode_reads_dpx_and_exr_headers(tmp_path):
+    rgb = np.full((16, 16, 3), 100, np.uint8)
+    assert image_timecode(dpx_with_timecode(tmp_path / "a.dpx", rgb, bcd_word("01:00:10:05"))) == "01:00:10:05"
+    assert image_timecode(dpx_with_timecode(tmp_path / "b.dpx", rgb, bcd_word("10:59:59;29"))) == "10:59:59;29"
+    assert image_timecode(exr_with_timecode(tmp_path / "a.exr", rgb, bcd_word("23:00:00:11"))) == "23:00:00:11"
+    with open_clip(tmp_path / "a.exr") as clip:  # the added attribute leaves the picture readable
+        np.testing.assert_array_equal(clip.read(0), rgb)
+    # none recorded, digits that are no time, a short header, other formats: None
+    assert image_timecode(dpx_with_timecode(tmp_path / "c.dpx", rgb, 0xFFFFFFFF)) is None
+    assert image_timecode(dpx_with_timecode(tmp_path / "d.dpx", rgb, 0x010A0000)) is None
+    assert image_timecode(exr_with_timecode(tmp_path / "e.exr", rgb, 0x25000000)) is None  # hour 25
+    (tmp_path / "short.dpx").write_bytes(b"SDPX" + b"\0" * 100)
+    assert image_timecode(tmp_path / "short.dpx") is None
+    assert image_timecode(tmp_path / "plain_a.exr") is None
+    assert image_timecode(tmp_path / "missing.exr") is None
+
+
+@pytest.mark.parametrize("ext", ["dpx", "exr"])
+def test_a_dpx_or_exr_plate_renders_with_its_timecode(example_clip, tmp_path, ext):
+    """A four-frame plate whose files record 01:00:10:05 onwards: the sequence opens with its
+    first file's timecode, and a render of frames 1-2 into .mov starts at 01:00:10:06."""
+    make = dpx_with_timecode if ext == "dpx" else exr_with_timecode
+    with open_clip(example_clip) as clip:
+        frames = [cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in clip.frames(0, 4)]
+    for i, rgb in enumerate(frames):
+        make(tmp_path / f"plate.{1001 + i}.{ext}", np.ascontiguousarray(rgb), bcd_word(f"01:00:10:{5 + i:02d}"))
+    with open_clip(tmp_path / f"plate.1001.{ext}") as clip:
+        assert len(clip) == 4 and clip.info.timecode == "01:00:10:05"
+    out = tmp_path / "young.mov"
+    render_clip(tmp_path / f"plate.1001.{ext}", out, default_look(), frames=(1, 3), provenance=False,
+                cache_dir=tmp_path / "cache")
+    with open_clip(out) as clip:
+        assert len(clip) == 2 and clip.info.timecode == "01:00:10:06"

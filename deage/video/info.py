@@ -116,8 +116,8 @@ class ClipInfo:
         field_order: ``"progressive"``, or ``"tff"`` / ``"bff"`` for interlaced video (two fields
             a frame, top or bottom first), from the first frame; H.264 renders keep it.
         timecode: the first frame's SMPTE timecode (``"01:00:00:00"``, ``;`` before the frames
-            when drop-frame) from a ``tmcd`` track or ``timecode`` tag, or None; renders carry it
-            (``deage.video.timecode``).
+            when drop-frame) from a ``tmcd`` track or ``timecode`` tag, or a DPX / EXR sequence's
+            first file's header; None if none. Renders carry it (``deage.video.timecode``).
     """
 
     path: Path

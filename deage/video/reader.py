@@ -69,7 +69,7 @@ from deage.video.sequence import (
     is_numbered_file,
     parse_sequence_path,
 )
-from deage.video.timecode import timecode_of
+from deage.video.timecode import image_timecode, timecode_of
 
 DEFAULT_SEQUENCE_FPS = Fraction(24)
 
@@ -586,6 +586,7 @@ class SequenceSource:
             is_sequence=True,
             duration=float(len(self.files) / self.fps),
             pixel_aspect=self.pixel_aspect,
+            timecode=image_timecode(self.files[0][1]),
         )
 
     def digest(self) -> str:
