@@ -8,6 +8,7 @@ what a whole-frame conversion gives.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import av
@@ -127,7 +128,9 @@ def test_a_4_4_4_or_4_2_2_source_keeps_its_chroma_resolution(astronaut, tmp_path
         format=source_fmt, dst_colorspace=av.video.reformatter.Colorspace.ITU709) for i in range(3)]
     source = encode_clip(tmp_path / f"src{suffix}", frames, codec,
                          options={"qp": "0"} if codec == "libx264" else {"profile": "4"}, tags=ColourTags())
-    over, whole = render_both_ways(source, tmp_path / f"out{suffix}", monkeypatch, cache_dir=tmp_path / "cache")
+    said = pytest.warns(RuntimeWarning, match="only play 4:2:0") if codec == "libx264" else contextlib.nullcontext()
+    with said:  # H.264 4:2:2 / 4:4:4 is not played everywhere: the render says so
+        over, whole = render_both_ways(source, tmp_path / f"out{suffix}", monkeypatch, cache_dir=tmp_path / "cache")
     with av.open(str(tmp_path / f"out{suffix}")) as container:
         assert container.streams.video[0].codec_context.pix_fmt == output_fmt
     if codec != "libx264":

@@ -365,6 +365,24 @@ def test_deep_plates_keep_their_precision_outside_the_edit(astronaut, tmp_path, 
     assert np.abs(after[y0:y1, x0:x1] - before[y0:y1, x0:x1]).mean() > 0.002
 
 
+def test_a_deep_plate_rendered_to_an_8_bit_format_says_so(astronaut, tmp_path):
+    """A 16-bit plate into .mp4 (8-bit H.264) loses precision everywhere: the render warns and
+    names the formats that keep it; into 16-bit PNG it does not warn."""
+    import warnings
+
+    from deage.video import ClipWriter
+
+    src = tmp_path / "plate.%04d.png"
+    with ClipWriter(src, fps=24, width=512, height=512) as writer:
+        writer.write(astronaut.astype(np.uint16) * 257 + 100)
+    look = Look(editor="makeup", edit={"years": 20})
+    with pytest.warns(RuntimeWarning, match="16-bit components, h264 output stores 8; write .mov"):
+        render_clip(src, tmp_path / "young.mp4", look, cache_dir=tmp_path / "cache", provenance=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render_clip(src, tmp_path / "young.%04d.png", look, cache_dir=tmp_path / "cache", provenance=False)
+
+
 @pytest.mark.parametrize("ext", ["png", "tif"])
 def test_a_photo_rendered_to_png_or_tiff_reads_back_as_the_photo_outside_the_edit(astronaut, tmp_path, ext):
     """A JPEG photo rendered into a (16-bit) PNG or TIFF: far from the face, OpenCV reads the

@@ -40,6 +40,7 @@ from deage.errors import OutputError
 from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
 from deage.video.passthrough import can_encode_over, encode_over
+from deage.video.pixels import bit_depth
 from deage.video.planes import FramePlanes
 from deage.video.reader import DeferredFrame
 from deage.video.writer import EncoderConversion, PreparedFrame
@@ -123,6 +124,10 @@ class RenderOutputs:
             if self.matte is not None else None
         )
         spec = self.picture.spec
+        if info.bit_depth > 8 and bit_depth(spec.pix_fmt_deep) <= 8:
+            warnings.warn(f"{self.output}: the source has {info.bit_depth}-bit components, {spec.name} output "
+                          "stores 8; write .mov (ProRes), 16-bit PNG / TIFF or EXR to keep them",
+                          RuntimeWarning, stacklevel=2)
         self._alpha = alpha if spec.sequence and spec.alpha_pix_fmt is not None else None
         if alpha is not None and self._alpha is None:
             warnings.warn(f"{self.output}: the source's alpha channel is left out ({spec.name} output keeps "

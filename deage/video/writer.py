@@ -385,6 +385,9 @@ class ClipWriter:
         chroma = _chroma_layout(source_pix_fmt)
         if self.spec.name == "h264" and chroma in ("422", "444"):
             self.options["pix_fmt"] = f"yuv{chroma}p"
+            warnings.warn(f"{self.path}: the source is 4:{chroma[1]}:{chroma[2]}; writing H.264 4:{chroma[1]}:"
+                          f"{chroma[2]} to keep its colour detail (some players only play 4:2:0)",
+                          RuntimeWarning, stacklevel=3)
         elif self.spec.name == "prores" and chroma == "444":
             self.spec = CODECS["prores4444"]
 
