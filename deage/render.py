@@ -393,9 +393,10 @@ def keeps_precision(info: Any, output: str | Path, codec: str | None) -> bool:
     """Whether a render of a clip (``ClipInfo``) into ``output`` should run on full-precision plates:
     the source has more than 8 bits per component and the output format can hold them."""
     from deage.video.pixels import bit_depth
-    from deage.video.writer import resolve_codec
+    from deage.video.writer import codec_for, resolve_codec
 
-    return info.bit_depth > 8 and bit_depth(resolve_codec(output, codec).pix_fmt_deep) > 8
+    spec = resolve_codec(output, codec_for(output, codec, info.bit_depth))
+    return info.bit_depth > 8 and bit_depth(spec.pix_fmt_deep) > 8
 
 
 def render_clip(
@@ -420,8 +421,9 @@ def render_clip(
 ) -> RenderResult:
     """Render ``source`` with ``look`` into ``output`` (format from the extension).
 
-    A source with more than 8 bits per component (10-bit ProRes, 16-bit PNG/TIFF, EXR) rendered
-    into a format that holds them is rendered on full-precision plates (``keeps_precision``):
+    A source with more than 8 bits per component (10-bit ProRes or HEVC, 16-bit PNG/TIFF, EXR)
+    rendered into a format that holds them (``.mp4`` becomes HEVC Main 10 for such a source:
+    ``deage.video.writer.codec_for``) is rendered on full-precision plates (``keeps_precision``):
     outside the edit the output keeps the plate's exact values (a half-float EXR plate too,
     highlights above 1 included).
 

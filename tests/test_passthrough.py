@@ -113,6 +113,26 @@ def test_a_prores_plate_rendered_to_prores_keeps_its_10_bit_code_values(astronau
         check_planes(s, o, w)
 
 
+def test_a_10_bit_hdr_clip_to_mp4_is_hevc_main_10_keeping_its_code_values(astronaut, tmp_path, monkeypatch):
+    """A phone's 10-bit HLG HEVC clip rendered to .mp4: HEVC Main 10 (tagged hvc1, HLG / BT.2020
+    kept), not 8-bit H.264, which banded it and moved every pixel; outside the edit the encoder
+    gets the decoded 10-bit code values."""
+    hlg = ColourTags(9, 9, 18, False)
+    frames = [av.VideoFrame.from_ndarray(np.roll(astronaut, 3 * i, axis=1), format="rgb24").reformat(
+        format="yuv420p10le", dst_colorspace=av.video.reformatter.Colorspace.BT2020) for i in range(3)]
+    source = encode_clip(tmp_path / "hlg.mp4", frames, "libx265", tags=hlg,
+                         options={"x265-params": "log-level=error:frame-threads=1:bframes=0"})
+    over, whole = render_both_ways(source, tmp_path / "out.mp4", monkeypatch, cache_dir=tmp_path / "cache")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_tag, stream.codec_context.pix_fmt) == ("hevc", "hvc1", "yuv420p10le")
+    with open_clip(tmp_path / "out.mp4") as clip:
+        assert clip.info.colour == hlg and clip.info.bit_depth == 10
+    for s, o, w in zip(decoded_planes(source, 0, 3), over, whole):
+        assert o[0].dtype == np.uint16
+        check_planes(s, o, w)
+
+
 @pytest.mark.parametrize("codec, source_fmt, suffix, output_fmt", [
     ("libx264", "yuv444p", ".mp4", "yuv444p"),
     ("libx264", "yuv422p", ".mp4", "yuv422p"),

@@ -366,8 +366,9 @@ def test_deep_plates_keep_their_precision_outside_the_edit(astronaut, tmp_path, 
 
 
 def test_a_deep_plate_rendered_to_an_8_bit_format_says_so(astronaut, tmp_path):
-    """A 16-bit plate into .mp4 (8-bit H.264) loses precision everywhere: the render warns and
-    names the formats that keep it; into 16-bit PNG it does not warn."""
+    """A 16-bit plate forced into 8-bit H.264 loses precision everywhere: the render warns and
+    names the formats that keep it. Into .mp4 by default it is HEVC Main 10, into 16-bit PNG
+    16-bit: no warning."""
     import warnings
 
     from deage.video import ClipWriter
@@ -377,10 +378,13 @@ def test_a_deep_plate_rendered_to_an_8_bit_format_says_so(astronaut, tmp_path):
         writer.write(astronaut.astype(np.uint16) * 257 + 100)
     look = Look(editor="makeup", edit={"years": 20})
     with pytest.warns(RuntimeWarning, match="16-bit components, h264 output stores 8; write .mov"):
-        render_clip(src, tmp_path / "young.mp4", look, cache_dir=tmp_path / "cache", provenance=False)
+        render_clip(src, tmp_path / "young.mp4", look, cache_dir=tmp_path / "cache", provenance=False, codec="h264")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        render_clip(src, tmp_path / "young10.mp4", look, cache_dir=tmp_path / "cache", provenance=False)
         render_clip(src, tmp_path / "young.%04d.png", look, cache_dir=tmp_path / "cache", provenance=False)
+    with open_clip(tmp_path / "young10.mp4") as clip:
+        assert clip.info.codec == "hevc" and clip.info.bit_depth == 10
 
 
 @pytest.mark.parametrize("ext", ["png", "tif"])

@@ -43,7 +43,7 @@ from deage.video.passthrough import can_encode_over, encode_over
 from deage.video.pixels import bit_depth
 from deage.video.planes import FramePlanes
 from deage.video.reader import DeferredFrame
-from deage.video.writer import EncoderConversion, PreparedFrame
+from deage.video.writer import EncoderConversion, PreparedFrame, codec_for
 
 
 def matte_to_uint16(masks: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -64,7 +64,8 @@ class RenderOutputs:
         timestamps: the source's per-frame timestamps (``Clip.timestamps``, in ``info.time_base``),
             used for variable-frame-rate sources; None for constant rate.
         audio_range: (start, end) seconds of the source's audio to keep, or None for all of it.
-        codec: force the picture's codec (``deage.video.ClipWriter``).
+        codec: force the picture's codec (``deage.video.ClipWriter``); default from the extension,
+            HEVC Main 10 for an ``.mp4`` of a >8-bit source (``deage.video.writer.codec_for``).
         matte: the matte's path, or None.
         timecode: the first written frame's timecode (picture and matte), or None.
         alpha: the source's alpha by clip index (float32 (H, W) in [0, 1]; ``Clip.read_alpha``),
@@ -110,7 +111,7 @@ class RenderOutputs:
         self._stack = contextlib.ExitStack()
         self.picture = ClipWriter(
             self.output,
-            codec=codec,
+            codec=codec_for(self.output, codec, info.bit_depth),
             audio_from=source if info.has_audio else None,
             audio_range=audio_range,
             inputs=(source,),

@@ -6,6 +6,7 @@ Formats (``codec=`` forces one; otherwise the extension decides):
 codec               file                           encoding
 ==================  =============================  =============================================
 ``h264``            ``.mp4`` (default), mov, mkv   libx264, yuv420p, CRF 16, preset veryfast
+``hevc``            ``.mp4`` (deep src), mov, mkv  libx265, yuv420p / yuv420p10le, CRF 18, preset fast
 ``h264-lossless``   ``.mp4``, mkv, mov             libx264rgb, RGB, QP 0, ultrafast: reproduces 8-bit input
 ``prores``          ``.mov`` (default), mkv        prores_ks 422 HQ, yuv422p10le
 ``prores4444``      ``.mov``, mkv                  prores_ks 4444, yuv444p10le (yuva444p10le for RGBA)
@@ -71,6 +72,7 @@ from deage.video.pixels import (
     AVCOL_RANGE_MPEG,
     AVCOL_TRC_IEC61966_2_1,
     ENCODE_INTERPOLATION,
+    bit_depth,
     check_image,
     rgb_to_frame,
     sws_colorspace,
@@ -108,6 +110,10 @@ CODECS: dict[str, CodecSpec] = {
     for s in (
         CodecSpec("h264", "libx264", "yuv420p", "yuv420p", True, False, (".mp4", ".mov", ".mkv"),
                   {"crf": "16", "preset": "veryfast"}),
+        # HEVC: chosen for an .mp4 of a >8-bit source (``codec_for``): Main 10, which HDR phone
+        # clips are recorded in and play back as; tagged hvc1 in .mp4 / .mov (Apple players need it).
+        CodecSpec("hevc", "libx265", "yuv420p", "yuv420p10le", True, False, (".mp4", ".mov", ".mkv"),
+                  {"crf": "18", "preset": "fast", "x265-params": "log-level=error"}),
         CodecSpec("h264-lossless", "libx264rgb", "bgr24", "bgr24", False, False, (".mp4", ".mkv", ".mov"),
                   {"qp": "0", "preset": "ultrafast"}),
         CodecSpec("prores", "prores_ks", "yuv422p10le", "yuv422p10le", True, False, (".mov", ".mkv"),
@@ -132,6 +138,9 @@ CODECS: dict[str, CodecSpec] = {
 _ALIASES = {
     "libx264": "h264",
     "x264": "h264",
+    "h265": "hevc",
+    "x265": "hevc",
+    "libx265": "hevc",
     "h264_lossless": "h264-lossless",
     "libx264rgb": "h264-lossless",
     "prores_ks": "prores",
@@ -179,6 +188,16 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
     if not spec.sequence and pattern is not None and _has_frame_pattern(p):
         raise OutputError(f"codec {spec.name} writes one file, not a '{p.name}' sequence", p)
     return spec
+
+
+def codec_for(path: str | Path, codec: str | None, source_bit_depth: int) -> str | None:
+    """The codec a render of a source with ``source_bit_depth``-bit components writes to ``path``:
+    ``codec`` when one is forced; HEVC Main 10 for an ``.mp4`` of a deeper-than-8-bit source (a
+    10-bit HDR phone clip, a 10-bit plate), which 8-bit H.264 would band; else None (the
+    extension's default, ``resolve_codec``)."""
+    if codec is None and source_bit_depth > 8 and _CONTAINER_FORMAT.get(Path(path).suffix.lower()) == "mp4":
+        return "hevc"
+    return codec
 
 
 def is_still_path(path: str | Path, codec: str | None = None) -> bool:
@@ -383,10 +402,11 @@ class ClipWriter:
         keep their code values), a ProRes one from a 4:4:4 source becomes ProRes 4444. Halving the
         chroma would blur colour edges all over the frame, far outside the edit."""
         chroma = _chroma_layout(source_pix_fmt)
-        if self.spec.name == "h264" and chroma in ("422", "444"):
-            self.options["pix_fmt"] = f"yuv{chroma}p"
-            warnings.warn(f"{self.path}: the source is 4:{chroma[1]}:{chroma[2]}; writing H.264 4:{chroma[1]}:"
-                          f"{chroma[2]} to keep its colour detail (some players only play 4:2:0)",
+        if self.spec.name in ("h264", "hevc") and chroma in ("422", "444"):
+            deep = self.spec.name == "hevc" and bit_depth(source_pix_fmt) > 8
+            self.options["pix_fmt"] = f"yuv{chroma}p" + ("10le" if deep else "")
+            warnings.warn(f"{self.path}: the source is 4:{chroma[1]}:{chroma[2]}; writing {self.spec.name.upper()} "
+                          f"4:{chroma[1]}:{chroma[2]} to keep its colour detail (some players only play 4:2:0)",
                           RuntimeWarning, stacklevel=3)
         elif self.spec.name == "prores" and chroma == "444":
             self.spec = CODECS["prores4444"]
@@ -395,10 +415,11 @@ class ClipWriter:
         """An odd width or height cannot be chroma-subsampled: keep the exact size with full chroma
         (H.264 High 4:4:4, ProRes 4444) rather than crop or pad the picture, and say so."""
         size = f"{self.width}x{self.height}"
-        if self.spec.name == "h264":
-            self.options["pix_fmt"] = "yuv444p"
-            warnings.warn(f"{self.path}: {size} is odd-sized; writing H.264 4:4:4 (yuv444p) to keep every "
-                          "pixel (some players only play 4:2:0)", RuntimeWarning, stacklevel=3)
+        if self.spec.name in ("h264", "hevc"):
+            self.options["pix_fmt"] = "yuv444p" if self.spec.name == "h264" else "yuv444p10le"
+            warnings.warn(f"{self.path}: {size} is odd-sized; writing {self.spec.name.upper()} 4:4:4 "
+                          f"({self.options['pix_fmt']}) to keep every pixel (some players only play 4:2:0)",
+                          RuntimeWarning, stacklevel=3)
         elif self.spec.name == "prores":
             self.spec = CODECS["prores4444"]
             warnings.warn(f"{self.path}: {size} is odd-sized; writing ProRes 4444 instead of 422 HQ",
@@ -465,6 +486,8 @@ class ClipWriter:
         try:
             self._container = av.open(str(tmp), "w", format=fmt, options=container_options)
             stream = self._container.add_stream(self.spec.encoder, rate=self.fps)
+            if self.spec.encoder == "libx265" and fmt in ("mp4", "mov"):
+                stream.codec_context.codec_tag = "hvc1"  # FFmpeg's default hev1 is refused by Apple players
             stream.width, stream.height = self.width, self.height
             stream.pix_fmt = self._pix_fmt
             stream.time_base = self.time_base
