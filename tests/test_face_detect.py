@@ -13,6 +13,7 @@ from conftest import read_rgb
 from deage.errors import DeageError
 from deage.face.backends.dlib_backend import (
     DlibDetector,
+    DlibFaceVerifier,
     DlibLandmarker,
     MIN_CONTRAST,
     DlibRecognizer,
@@ -266,6 +267,21 @@ def test_a_dim_or_flat_face_is_found_and_fitted_as_well_as_a_well_exposed_one(de
         iod = np.linalg.norm(ref.keypoints5[0] - ref.keypoints5[1])
         error = np.linalg.norm(found[0].landmarks - ref.landmarks, axis=1).mean() / iod
         assert error < 0.05, error
+
+
+def test_the_cnn_check_confirms_a_near_black_face_and_still_rejects_the_background(detector, shared_media,
+                                                                                   astronaut):
+    """The tracker's CNN check (``DlibFaceVerifier``) lifts a dim crop as the landmark fit does:
+    unlifted, it rejected these faces at levels 4-24 (both) and 2-14, dropping their tracks."""
+    verifier = DlibFaceVerifier()
+    for image in (astronaut, read_rgb(shared_media / "driving_d19.jpg")):
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        (face,) = detector.detect(gray)
+        for lo, hi in [(4, 24), (2, 14)]:
+            dim = np.round(gray.astype(np.float32) * (hi - lo) / 255 + lo).astype(np.uint8)
+            assert verifier.confirms(dim, face.box)
+    dim = np.round(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY) * (20 / 255) + 4).astype(np.uint8)
+    assert not verifier.confirms(dim, np.array([380.0, 380.0, 470.0, 470.0]))  # the suit, lower right
 
 
 def test_lift_contrast_leaves_well_exposed_images_alone_and_spreads_dim_ones(astronaut):

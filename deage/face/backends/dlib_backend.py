@@ -270,6 +270,8 @@ def cnn_confirms(cnn: "dlib.cnn_face_detection_model_v1", lock: threading.Lock, 
     crop_side = int(round(2.5 * side * k))
     matrix = upright_matrix(np.array([cx, cy]), 0.0, k, np.full(2, crop_side / 2))
     crop = cv2.warpAffine(gray, matrix, (crop_side, crop_side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    centre = crop_side // 2
+    crop = lift_contrast(crop, np.s_[centre - 60:centre + 60, centre - 60:centre + 60])  # a dim face, as the fit sees it
     expected = np.array([crop_side / 2 - 60, crop_side / 2 - 60, crop_side / 2 + 60, crop_side / 2 + 60])
     with lock:
         found = cnn(crop, 0)
