@@ -27,8 +27,8 @@ source's, so untouched pixels keep their code values and HDR or full-range clips
 default BT.709, limited range) and tagged so (primaries, transfer, matrix, range), which is what
 the reader uses back. ProRes is always limited range. ``options`` override encoder options
 (``{"crf": "18", "preset": "slow"}``). Given the source's pixel format (``source_pix_fmt``), a
-4:2:2 / 4:4:4 source keeps its chroma resolution (H.264 in the source's layout, ProRes 4444 for
-4:4:4); an odd-sized picture, which cannot be chroma-subsampled, is written 4:4:4.
+4:2:2 / 4:4:4 source keeps its chroma resolution (H.264 / HEVC in the source's layout, ProRes
+4444 for 4:4:4); an odd-sized picture, which cannot be chroma-subsampled, is written 4:4:4.
 
 Timing: frame ``i`` gets ``pts = i`` in a ``1/fps`` time base, so a constant-rate source keeps
 its frame times exactly. To keep a variable-rate source's timing, pass ``time_base=clip.info.time_base``
@@ -303,8 +303,8 @@ class ClipWriter:
         timecode: the first frame's SMPTE timecode (``ClipInfo.timecode``, shifted to the first
             written frame): a ``tmcd`` track in .mov / .mp4, a tag in .mkv; image files: ignored.
         source_pix_fmt: the source's pixel format (``ClipInfo.pix_fmt``): a 4:2:2 or 4:4:4 YUV
-            source keeps its chroma resolution in H.264 (High 4:2:2 / 4:4:4, 8 bits) and a 4:4:4
-            one is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``).
+            source keeps its chroma resolution in H.264 / HEVC and a 4:4:4 one is written as
+            ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``).
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -398,9 +398,10 @@ class ClipWriter:
     # -- checks -----------------------------------------------------------------------------
     def _keep_source_chroma(self, source_pix_fmt: str) -> None:
         """Keep a 4:2:2 / 4:4:4 YUV source's chroma resolution where the format can: an H.264
-        output takes the source's own chroma layout (8-bit, so an 8-bit source's untouched pixels
-        keep their code values), a ProRes one from a 4:4:4 source becomes ProRes 4444. Halving the
-        chroma would blur colour edges all over the frame, far outside the edit."""
+        output takes the source's own chroma layout at 8 bits (an 8-bit source's untouched pixels
+        keep their code values), an HEVC one at 8 or 10 bits as the source has, a ProRes one from
+        a 4:4:4 source becomes ProRes 4444. Halving the chroma would blur colour edges all over
+        the frame, far outside the edit."""
         chroma = _chroma_layout(source_pix_fmt)
         if self.spec.name in ("h264", "hevc") and chroma in ("422", "444"):
             deep = self.spec.name == "hevc" and bit_depth(source_pix_fmt) > 8
