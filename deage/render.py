@@ -499,22 +499,28 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
     """Edit one photo in memory: analyse it, select its faces as the Look says, render it.
 
     Args:
-        image: RGB uint8 (H, W, 3), not modified.
+        image: RGB uint8 (H, W, 3), or RGBA (H, W, 4) (a cut-out PNG as Pillow loads it: the
+            colour is edited, the alpha returned as it is); not modified.
         look: the Look (default: ``default_look()``, ten years younger); keyframed values are taken at frame 0.
         analysis_settings: ``AnalysisSettings`` (default: HOG and, for a photo, dlib's CNN detector).
         device: see ``resolve_device``.
 
     Returns:
-        The edited image, RGB uint8 (H, W, 3); pixels outside the blend masks are the input's.
+        The edited image, RGB uint8 (H, W, 3) (RGBA for RGBA input); pixels outside the blend
+        masks are the input's.
 
     Raises:
         NoFaceError: the Look edits faces and the photo has none (or none the Look selects).
-        LookError: a bad Look. DeageError: not an RGB uint8 image.
+        LookError: a bad Look. DeageError: not an RGB / RGBA uint8 image.
     """
     from deage.face.analysis import AnalysisSettings, analyse_frames
     from deage.face.backends.dlib_backend import check_image
 
     look = look or default_look()
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 4:
+        rgb = render_image(np.ascontiguousarray(image[..., :3]), look, analysis_settings=analysis_settings,
+                           device=device)
+        return np.dstack([rgb, image[..., 3]])
     image = check_image(image, allow_gray=False)
     if not _needs_faces(look):
         return image.copy()

@@ -318,6 +318,11 @@ def test_render_image_edits_a_photo_in_memory(astronaut):
         deage.render_image(data.coffee(), look)
     with pytest.raises(deage.DeageError):
         deage.render_image(astronaut.astype(np.float32), look)
+    alpha = np.tile(np.arange(512, dtype=np.uint8)[None, :] // 2, (512, 1))  # a cut-out as Pillow loads it
+    cut = deage.render_image(np.dstack([astronaut, alpha]), look)
+    assert cut.shape == (512, 512, 4)
+    np.testing.assert_array_equal(cut[..., 3], alpha)  # coverage untouched
+    np.testing.assert_array_equal(cut[..., :3], young)  # the colour edited as the RGB photo's
     with pytest.raises(AttributeError):
         deage.no_such_thing
 
