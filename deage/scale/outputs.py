@@ -40,7 +40,7 @@ from deage.errors import OutputError
 from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
 from deage.video.passthrough import can_encode_over, encode_over
-from deage.video.pixels import bit_depth
+from deage.video.pixels import bit_depth, float_to_uint8, float_to_uint16
 from deage.video.planes import FramePlanes
 from deage.video.reader import DeferredFrame
 from deage.video.writer import EncoderConversion, PreparedFrame, codec_for
@@ -117,7 +117,7 @@ class RenderOutputs:
             inputs=(source,),
             colour=getattr(info, "colour", None),
             field_order=getattr(info, "field_order", "progressive"),
-            source_pix_fmt=getattr(info, "pix_fmt", None),
+            source_pix_fmt=info.pix_fmt,
             **common,
         )
         self.matte_writer = (
@@ -205,11 +205,12 @@ class RenderOutputs:
 def _with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3) uint8 / uint16 / float32 and a float32 (H, W) alpha in [0, 1] -> RGBA of the
     image's dtype (the alpha rounded to its levels)."""
-    if image.dtype == np.float32:
-        channel = alpha.astype(np.float32, copy=False)
+    if image.dtype == np.uint8:
+        channel = float_to_uint8(alpha)
+    elif image.dtype == np.uint16:
+        channel = float_to_uint16(alpha)
     else:
-        top = np.iinfo(image.dtype).max
-        channel = (alpha * np.float32(top) + np.float32(0.5)).astype(image.dtype)
+        channel = alpha.astype(np.float32, copy=False)
     return np.dstack([image, channel])
 
 

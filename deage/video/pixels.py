@@ -81,22 +81,21 @@ def has_alpha(pix_fmt: str) -> bool:
         return False
 
 
-def frame_alpha(frame: av.VideoFrame, rotation: int = 0, *, mirror: bool = False) -> np.ndarray:
+def frame_alpha(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False, mirror: bool = False) -> np.ndarray:
     """A decoded frame's alpha as float32 (H, W) in [0, 1] (1 = opaque), display orientation (as
-    ``frame_to_float``) and full precision (16-bit and float alphas keep theirs); all ones when
-    its format has none."""
+    ``frame_to_float``, whose arguments it takes: ``linear`` is ignored, alpha is coverage, not
+    light) and full precision (16-bit and float alphas keep theirs); all ones when its format has none.
+
+    Raises:
+        UnsupportedPixelFormat: swscale cannot convert this pixel format.
+    """
     name = frame.format.name
     if not has_alpha(name):
         alpha = np.ones((frame.height, frame.width), np.float32)
     elif is_float_format(name):
         alpha = np.clip(_float_planes(frame, with_alpha=True)[..., 3], 0.0, 1.0)
     else:
-        try:
-            rgba = frame.reformat(format="rgba64le")
-        except (OSError, ValueError, av.error.FFmpegError) as exc:
-            raise UnsupportedPixelFormat(name) from exc
-        rows = plane_rows(rgba.planes[0], "<u2")[:, : rgba.width * 4].reshape(rgba.height, rgba.width, 4)
-        alpha = rows[..., 3].astype(np.float32) / np.float32(65535.0)
+        alpha = _to_array(frame, "rgba64le")[..., 3].astype(np.float32) / np.float32(65535.0)
     return _rotate(alpha, rotation, mirror)
 
 
@@ -185,7 +184,8 @@ def _float_planes(frame: av.VideoFrame, with_alpha: bool = False) -> np.ndarray:
         out = np.repeat(plane_array(0, 1), 3, axis=-1)
     elif name.startswith("yaf"):
         pair = plane_array(0, 2)
-        out = np.concatenate([np.repeat(pair[..., :1], 3, axis=-1), pair[..., 1:2] if with_alpha else pair[..., :0]], axis=-1)
+        grey = np.repeat(pair[..., :1], 3, axis=-1)
+        out = np.concatenate([grey, pair[..., 1:]], axis=-1) if with_alpha else grey
     else:
         raise UnsupportedPixelFormat(name)
     return out.astype(np.float32)
@@ -196,15 +196,16 @@ _RGB_PREFIXES = ("rgb", "bgr", "gbr")
 
 
 def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
-    """``frame.to_ndarray(format=fmt)`` (``rgb24`` or ``rgb48le``) with the swscale conversion's
-    tags, the copy out of the frame made by numpy: PyAV's own copy holds the GIL, which stalls a
-    render's other threads for the length of a frame copy."""
+    """``frame.to_ndarray(format=fmt)`` (``rgb24``, ``rgb48le`` or ``rgba64le``) with the swscale
+    conversion's tags, the copy out of the frame made by numpy: PyAV's own copy holds the GIL,
+    which stalls a render's other threads for the length of a frame copy."""
     try:
         rgb = frame.reformat(format=fmt, **_yuv_kwargs(frame))
     except (OSError, ValueError, av.error.FFmpegError) as exc:
         raise UnsupportedPixelFormat(frame.format.name) from exc
+    channels = 4 if fmt.startswith("rgba") else 3
     rows = plane_rows(rgb.planes[0], np.uint8 if fmt == "rgb24" else "<u2")
-    return rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3).copy()
+    return rows[:, : rgb.width * channels].reshape(rgb.height, rgb.width, channels).copy()
 
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:

@@ -734,11 +734,7 @@ class Clip:
     def read_alpha(self, index: int) -> np.ndarray:
         """Frame ``index``'s alpha as float32 (H, W) in [0, 1] (1 = opaque), aligned with ``read``;
         all ones when the clip has none (``info.has_alpha``)."""
-        frame = self._source.frame(self._index(index))
-        try:
-            return frame_alpha(frame, self._source.rotation, mirror=self._source.mirror)
-        except UnsupportedPixelFormat:
-            raise unsupported(frame.format.name, self.info.path) from None
+        return self._convert(self._source.frame(self._index(index)), frame_alpha)
 
     # -- time -------------------------------------------------------------------------------
     @property

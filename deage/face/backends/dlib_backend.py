@@ -111,10 +111,9 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
-def lift_contrast(gray: np.ndarray, region: np.ndarray | tuple[slice, slice] | None = None,
-                  target: float = MIN_CONTRAST) -> np.ndarray:
+def lift_contrast(gray: np.ndarray, region: np.ndarray | tuple[slice, slice] | None = None) -> np.ndarray:
     """``gray`` (uint8 (H, W)) with its contrast raised so that ``region`` of it (an index into
-    it; None = all of it) spreads ``target`` levels from its 1st to its 99th percentile;
+    it; None = all of it) spreads ``MIN_CONTRAST`` levels from its 1st to its 99th percentile;
     returned as is when it already does. The gain is continuous in the spread and the region's
     median moves towards mid-grey as the gain grows, so a face fading in or out of shadow is fitted
     without jumps. A dark, hazy or low-key face is where this matters.
@@ -124,12 +123,19 @@ def lift_contrast(gray: np.ndarray, region: np.ndarray | tuple[slice, slice] | N
     if counts[-1] == 0:
         return gray
     lo, median, hi = np.searchsorted(counts, counts[-1] * np.array([0.01, 0.5, 0.99]))
-    gain = float(target) / max(float(hi - lo), 1.0)
+    gain = MIN_CONTRAST / max(float(hi - lo), 1.0)
     if gain <= 1.0:
         return gray
     centre = median + (128.0 - median) * (1.0 - 1.0 / gain)
     lut = np.clip((np.arange(256, dtype=np.float32) - median) * gain + centre, 0, 255)
     return cv2.LUT(gray, np.round(lut).astype(np.uint8))
+
+
+def _searchable_gray(image: np.ndarray) -> np.ndarray | None:
+    """The grayscale uint8 (H, W) frame the detectors search (a dim or flat one lifted:
+    ``lift_contrast``), or None for an image under ``MIN_IMAGE_SIDE`` px a side."""
+    gray = to_gray(image)
+    return None if min(gray.shape) < MIN_IMAGE_SIDE else lift_contrast(gray)
 
 
 def hog_score_to_unit(margin: float) -> float:
@@ -387,10 +393,9 @@ class DlibDetector:
         """Boxes only (no landmarks), HOG's merged with the CNN's when ``cnn``: list of
         (float32 (4,) frame box, score in (0, 1)), best first. ``scale``: resize factor for this
         call (None = ``detection_scale``; 1.0 suits a crop made with the face ~120 px wide)."""
-        gray = to_gray(image)
-        if min(gray.shape) < MIN_IMAGE_SIDE:
+        gray = _searchable_gray(image)
+        if gray is None:
             return []
-        gray = lift_contrast(gray)  # a dim or flat frame: HOG and the CNN see it at a usable contrast
         s = self.detection_scale(*gray.shape) if scale is None else float(scale)
         out = self._hog_boxes(gray, s)
         if self._cnn is not None:
@@ -427,10 +432,9 @@ class DlibDetector:
         Each ``Face`` has its box, score, 68 ``landmarks`` and ``keypoints5`` derived from them.
         An image under ``MIN_IMAGE_SIDE`` px a side has none.
         """
-        gray = to_gray(image)
-        if min(gray.shape) < MIN_IMAGE_SIDE:
+        gray = _searchable_gray(image)
+        if gray is None:
             return []
-        gray = lift_contrast(gray)  # a dim or flat frame: HOG and the CNN see it at a usable contrast
         s = self.detection_scale(*gray.shape)
         hog = self._hog_boxes(gray, s)
         known = [box for box, _ in hog]
