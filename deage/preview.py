@@ -280,14 +280,15 @@ class PreviewEngine:
         """Every face of frame ``index``: track id -> ``Face`` (empty without an analysis)."""
         return {} if self.analysis is None else self.analysis.faces_at(index)
 
-    def _aligned(self, frame: Image, index: int, track_id: int, face: Face, size: int) -> tuple[AlignedFace, bool]:
+    def _aligned(self, frame: Image, index: int, track_id: int, face: Face, size: int,
+                 template: str) -> tuple[AlignedFace, bool]:
         from deage.face.align import align_face
 
-        key = (index, track_id, size)
+        key = (index, track_id, size, template)
         cached = self._crops.get(key)
         if cached is not None:
             return cached, True
-        return self._crops.put(key, align_face(frame, face, "ffhq", size)), False
+        return self._crops.put(key, align_face(frame, face, template, size)), False
 
     # ---- rendering -------------------------------------------------------------------------------
     def render(self, index: int) -> PreviewResult:
@@ -304,7 +305,7 @@ class PreviewEngine:
         from deage.blend.composite import composite
         from deage.blend.fade import faded_blend
         from deage.blend.params import BlendParams
-        from deage.edit.base import crop_size_for
+        from deage.edit.base import crop_size_for, editor_template
         from deage.face.align import align_face
 
         t0 = time.perf_counter()
@@ -336,21 +337,22 @@ class PreviewEngine:
             blend = BlendParams.from_dict(look.blend)
             edit_key = (look.editor, _json_key(look.edit))
             per_track = getattr(editor, "per_track", False)
+            template = editor_template(editor)
             wanted = self.selected_tracks()
             touched: list[tuple[int, int, int, int]] = []  # frame boxes already composited
             for track_id in wanted:
                 face = all_faces.get(track_id)
                 if face is None or face.landmarks is None:
                     continue
-                size = crop_size_for(face)
+                size = crop_size_for(face, template)
                 t = time.perf_counter()
                 # FrameRenderer aligns each face from the frame as edited so far: a crop that
                 # overlaps an earlier face's edit must be taken from the edited frame (not cached).
-                clean = not any(_overlaps(_crop_box(face, size, frame.shape), box) for box in touched)
+                clean = not any(_overlaps(_crop_box(face, size, frame.shape, template), box) for box in touched)
                 if clean:
-                    aligned, hit = self._aligned(frame, index, track_id, face, size)
+                    aligned, hit = self._aligned(frame, index, track_id, face, size, template)
                 else:
-                    aligned, hit = align_face(out, face, "ffhq", size), False
+                    aligned, hit = align_face(out, face, template, size), False
                 cached["align"] &= hit
                 t1 = time.perf_counter()
                 key = (index, track_id, size, edit_key)
@@ -410,11 +412,11 @@ class PreviewEngine:
         self.close()
 
 
-def _crop_box(face: Face, size: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """Frame-pixel bounding box (x0, y0, x1, y1) of the FFHQ crop of ``face`` at ``size``."""
+def _crop_box(face: Face, size: int, shape: tuple[int, ...], template: str) -> tuple[int, int, int, int]:
+    """Frame-pixel bounding box (x0, y0, x1, y1) of the ``template`` crop of ``face`` at ``size``."""
     from deage.face.align import estimate_alignment, invert_affine, transform_points
 
-    inverse = invert_affine(estimate_alignment(face.keypoints5, "ffhq", size, face.pixel_aspect))
+    inverse = invert_affine(estimate_alignment(face.keypoints5, template, size, face.pixel_aspect))
     corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float32), inverse)
     x0, y0 = np.floor(corners.min(0)).astype(int) - 2
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 2

@@ -178,20 +178,22 @@ class FrameRenderer:
         if not todo:
             return frame.copy(), mattes
         from deage.blend.fade import faded_blend
+        from deage.edit.base import crop_size_for, editor_template
 
         blends = {track_id: faded_blend(blend, self.analysis, track_id, index) for track_id, _ in todo}
+        template = editor_template(self.editor)
         if self.device is not None:
             from deage.gpu.render import render_faces_torch
 
             with self._stream():
-                return render_faces_torch(frame, todo, self._edit, params, blends, self.device, masks=masks)
+                return render_faces_torch(frame, todo, self._edit, params, blends, self.device, masks=masks,
+                                          template=template)
         from deage.blend.composite import composite
-        from deage.edit.base import crop_size_for
         from deage.face.align import align_face
 
         out = frame
         for track_id, face in todo:
-            aligned = align_face(out, face, "ffhq", crop_size_for(face))
+            aligned = align_face(out, face, template, crop_size_for(face, template))
             result = self._edit(aligned, params, track_id)
             if masks:
                 out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)

@@ -21,6 +21,8 @@ from deage.errors import DeageError, LookError
 from deage.face.align import align_face
 from facehelpers import detect_faces, largest_face, refit
 
+TEMPLATE = MakeupEditor.template  # the crop the makeup editor edits faces in (the render's)
+
 MODES = ("feather", "multiband", "poisson")
 
 
@@ -37,7 +39,7 @@ def edited_faces(selfie):
     editor = MakeupEditor()
     out = []
     for face in faces:
-        aligned = align_face(image, face, "ffhq", crop_size_for(face))
+        aligned = align_face(image, face, TEMPLATE, crop_size_for(face, TEMPLATE))
         out.append((image, aligned, editor.edit(aligned, MakeupParams(years=30))))
     return out
 
@@ -116,7 +118,7 @@ def test_every_face_of_a_group_and_faces_cut_by_the_frame_edge(selfie):
     editor = MakeupEditor()
     out = image
     for face in faces:
-        aligned = align_face(out, face, "ffhq", crop_size_for(face))
+        aligned = align_face(out, face, TEMPLATE, crop_size_for(face, TEMPLATE))
         out = composite(out, aligned, editor.edit(aligned, MakeupParams(years=20)))
     assert (out != image).any(axis=2).sum() > 50000
     # A face half outside the frame: crop the photo through the first face.
@@ -125,7 +127,7 @@ def test_every_face_of_a_group_and_faces_cut_by_the_frame_edge(selfie):
     shifted = detect_faces(cut)
     if shifted:
         f = shifted[0]
-        aligned = align_face(cut, f, "ffhq", crop_size_for(f))
+        aligned = align_face(cut, f, TEMPLATE, crop_size_for(f, TEMPLATE))
         res = composite(cut, aligned, editor.edit(aligned, MakeupParams(years=20)))
         assert res.shape == cut.shape
 
@@ -163,7 +165,7 @@ def test_temporal_static_head_adds_no_flicker(shared_media):
     for _ in range(5):
         noisy = np.clip(image.astype(np.float32) + rng.normal(0, 3.0, image.shape), 0, 255).astype(np.uint8)
         f = refit(noisy, face)
-        aligned = align_face(noisy, f, "ffhq", crop_size_for(f))
+        aligned = align_face(noisy, f, TEMPLATE, crop_size_for(f, TEMPLATE))
         out, alpha = composite(noisy, aligned, editor.edit(aligned, MakeupParams(years=30)), return_mask=True)
         frames_in.append(noisy.astype(np.float32))
         frames_out.append(out.astype(np.float32))

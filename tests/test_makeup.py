@@ -16,10 +16,12 @@ from deage.edit.base import Editor, EditResult, crop_size_for
 from deage.edit.makeup import MakeupEditor, MakeupParams
 from deage.edit.makeup.shape import MAX_DISPLACEMENT, MIN_JACOBIAN, _min_jacobian, shape_flow
 from deage.errors import DeageError, LookError, NoFaceError
-from deage.face.align import align_face
+from deage.face.align import HEAD_ZOOM, align_face
 from deage.face.masks import WRINKLE_REGIONS, FaceFrame, face_regions
 from deage.types import AlignedFace
 from facehelpers import descriptor, detect_faces, largest_face, refit
+
+TEMPLATE = MakeupEditor.template  # the crop the makeup editor edits faces in (the render's)
 
 FULL = MakeupParams(years=30, wrinkles={r: 1.0 for r in WRINKLE_REGIONS})
 LINE_REGIONS = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette")
@@ -48,6 +50,12 @@ def _wrinkle_band(image: np.ndarray, scale: float) -> np.ndarray:
     """Luma detail between Gaussian scales 1.5 and 6 px of a 512 crop: fine lines and wrinkles."""
     y = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return cv2.GaussianBlur(y, (0, 0), 1.5 * scale) - cv2.GaussianBlur(y, (0, 0), 6.0 * scale)
+
+
+def _measured(frame: np.ndarray, face) -> AlignedFace:
+    """``face`` in the editor's own crop at 640 or 1280 px, where the face has the pixel scale of
+    the FFHQ 512 / 1024 crop the pixel measures here were written for (the render uses 512 / 1024)."""
+    return align_face(frame, face, TEMPLATE, int(round(crop_size_for(face) / HEAD_ZOOM)))
 
 
 def _line_mask(aligned: AlignedFace) -> np.ndarray:
@@ -112,7 +120,7 @@ def test_registry_builds_the_makeup_editor_by_name():
 # ---- the edit ---------------------------------------------------------------------------------
 
 def test_zero_years_changes_nothing(editor, astronaut):
-    aligned = align_face(astronaut, largest_face(astronaut), "ffhq", 512)
+    aligned = align_face(astronaut, largest_face(astronaut), TEMPLATE, 512)
     result = editor.edit(aligned, MakeupParams(years=0))
     assert np.array_equal(result.image, aligned.image) and not result.mask.any()
 
@@ -123,10 +131,10 @@ def test_wrinkle_band_energy_drops_at_full_strength(editor, real_faces):
     for name, frame, face in real_faces:
         if name not in ("astronaut", "driving_d19", "selfie_4"):
             continue
-        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        aligned = _measured(frame, face)
         result = editor.edit(aligned, FULL)
         mask = _line_mask(aligned)
-        scale = aligned.size / 512
+        scale = aligned.size * HEAD_ZOOM / 512
         before = float((_wrinkle_band(aligned.image, scale)[mask] ** 2).mean())
         after = float((_wrinkle_band(result.image, scale)[mask] ** 2).mean())
         assert after <= 0.65 * before, f"{name}: wrinkle-band energy fell only {1 - after / before:.0%}"
@@ -136,7 +144,7 @@ def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifac
     """Age a real young face with drawn lines (forehead, crow's feet, under-eye); the editor must
     take out most of what was drawn while leaving the skin's own finest texture in place."""
     image = read_rgb(shared_media / "driving_d19.jpg")
-    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    aligned = align_face(image, largest_face(image), TEMPLATE, 512)
     lm = aligned.landmarks
     fr = FaceFrame.from_landmarks(lm)
     d, up, ex = fr.eye_distance, fr.up, fr.x_axis
@@ -197,11 +205,12 @@ def test_an_older_face_loses_its_creases_but_keeps_its_glasses_and_identity(edit
     any crease around her eyes and nose (the rims and bars of her glasses, lash lines, nostrils:
     over 60 levels) keeps 95 % of its depth and moves under 8 levels on average (an earlier
     editor lifted her glasses' lower rims away: 84 %, 13.5 levels). Below the nose, where no
-    glasses run, her deep marionette and chin creases (over 30 levels) keep under 72 % of their
-    depth (64 %; 79 % while every valley over 35 % deep counted as a feature, whatever its place).
-    Her identity stays (dlib descriptor distance < 0.3)."""
+    glasses run, her deep marionette and chin creases (over 30 levels, on the face: her neck is
+    tested below) keep under 55 % of their depth (45 %; with the top of her neck, all the FFHQ
+    crop held of it, 64 %, and 79 % while every valley over 35 % deep counted as a feature,
+    whatever its place). Her identity stays (dlib descriptor distance < 0.3)."""
     face = largest_face(older_face)
-    aligned = align_face(older_face, face, "ffhq", crop_size_for(face))
+    aligned = _measured(older_face, face)
     result = editor.edit(aligned, MakeupParams(years=25))
     regions = face_regions(aligned.image, aligned.landmarks)
     frame = regions.frame
@@ -214,9 +223,9 @@ def test_an_older_face_loses_its_creases_but_keeps_its_glasses_and_identity(edit
     assert creases.sum() > 5000 and deep.sum() > 2000  # an old face, with glasses
     kept = float(after[creases].mean() / before[creases].mean())
     assert kept < 0.7, f"creases kept {kept:.0%} of their depth"
-    lower = (before > 30) & (regions.skin > 0.3) & below_nose
+    lower = (before > 30) & (regions.skin > 0.3) & (regions.face > 0.5) & below_nose  # not the neck
     kept_lower = float(after[lower].mean() / before[lower].mean())
-    assert lower.sum() > 2000 and kept_lower < 0.72, f"deep lower creases kept {kept_lower:.0%} of their depth"
+    assert lower.sum() > 1500 and kept_lower < 0.55, f"deep lower creases kept {kept_lower:.0%} of their depth"
     kept_deep = float(after[deep].mean() / before[deep].mean())
     moved = float(np.abs(result.image.astype(np.float32) - aligned.image).mean(axis=2)[deep].mean())
     assert kept_deep > 0.95 and moved < 8, f"features kept {kept_deep:.0%} of their depth, moved {moved:.1f} levels"
@@ -236,6 +245,35 @@ def test_an_older_face_loses_its_creases_but_keeps_its_glasses_and_identity(edit
     cv2.imwrite(str(artifacts_dir / "makeup_older_face.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
 
 
+def test_an_older_neck_is_retouched_below_the_chin_and_the_edit_fades_out(editor, older_face, artifacts_dir):
+    """Grace Hopper, 25 years younger, composited as the render does: her neck's creases 0.4-1.0
+    eye distances below the chin lose at least 12 % of their depth (18 % when written: the edit
+    fades out there), and the blend matte under the chin falls by at most 9 per eye distance
+    (5.7). In the FFHQ crop, which ends 0.35 eye distances below her chin, the edit stopped there
+    in a straight line across her neck: those creases kept 99 %, the matte fell 14.7 per eye
+    distance."""
+    face = largest_face(older_face)
+    aligned = align_face(older_face, face, TEMPLATE, crop_size_for(face, TEMPLATE))
+    out, matte = composite(older_face, aligned, editor.edit(aligned, MakeupParams(years=25)), return_mask=True)
+    frame = FaceFrame.from_landmarks(face.landmarks)
+    d = frame.eye_distance
+    ys, xs = np.mgrid[0:older_face.shape[0], 0:older_face.shape[1]].astype(np.float32)
+    offset = np.dstack([xs, ys]) - face.landmarks[8]
+    below, across = (offset @ -frame.up) / d, (offset @ frame.x_axis) / d
+    before, after = _valleys(older_face, d), _valleys(out, d)
+    neck = (np.abs(across) < 0.5) & (below > 0.4) & (below < 1.0) & (before > 4)
+    kept = float(after[neck].mean() / before[neck].mean())
+    assert neck.sum() > 1000 and kept < 0.88, f"the neck's creases kept {kept:.0%} of their depth"
+    steps = np.arange(0.0, 1.6, 0.05)
+    column = np.abs(across) < 0.25
+    profile = np.array([matte[column & (below >= t) & (below < t + 0.05)].mean() for t in steps])
+    fall = float(np.max(-np.diff(profile)) / 0.05)
+    assert profile[0] > 0.9 and profile[-1] < 0.05 and fall < 9, f"the matte falls {fall:.1f} per eye distance"
+    x0, y0 = (face.landmarks[8] - [1.2 * d, 0.5 * d]).astype(int)
+    strip = np.hstack([older_face[y0:y0 + int(1.8 * d), x0:x0 + int(2.4 * d)], out[y0:y0 + int(1.8 * d), x0:x0 + int(2.4 * d)]])
+    cv2.imwrite(str(artifacts_dir / "makeup_older_neck.png"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
+
 def test_moles_stay_and_creases_of_the_same_darkness_go(editor, shared_media):
     """On a real young face, draw a mole (a round brown dot) and a crease (a thin line) equally
     dark: at full strength the crease must lose most of its darkening and the mole keep most of
@@ -243,7 +281,7 @@ def test_moles_stay_and_creases_of_the_same_darkness_go(editor, shared_media):
     its brown tint too (35 % left; an editor that lifted only lightness left all of it, a pale
     brown line), the mole keeps it."""
     image = read_rgb(shared_media / "driving_d19.jpg")
-    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    aligned = align_face(image, largest_face(image), TEMPLATE, 512)
     lm = aligned.landmarks
     fr = FaceFrame.from_landmarks(lm)
     d, up, ex = fr.eye_distance, fr.up, fr.x_axis
@@ -290,7 +328,7 @@ def test_identity_features_and_strips(editor, real_faces, artifacts_dir):
     test_lips_grow_fuller_and_the_mouths_line_stays); a before/after strip of every face goes to
     the artifacts folder."""
     for name, frame, face in real_faces:
-        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        aligned = align_face(frame, face, TEMPLATE, crop_size_for(face, TEMPLATE))
         result = editor.edit(aligned, MakeupParams(years=30))
         out = composite(frame, aligned, result)
         distance = float(np.linalg.norm(descriptor(frame, face) - descriptor(out, refit(out, face))))
@@ -315,7 +353,7 @@ def test_identity_features_and_strips(editor, real_faces, artifacts_dir):
 def test_tone_lifts_spots_and_redness(editor, shared_media):
     """Drawn age spots and a red blotch on a real cheek are mostly taken out by the tone operations."""
     image = read_rgb(shared_media / "driving_d19.jpg")
-    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    aligned = align_face(image, largest_face(image), TEMPLATE, 512)
     lm = aligned.landmarks
     cheek = (lm[2] + lm[31]) / 2
     other = (lm[14] + lm[35]) / 2
@@ -344,7 +382,7 @@ def test_tone_lifts_spots_and_redness(editor, shared_media):
 
 def test_under_eye_darkness_is_lifted(editor, shared_media):
     image = read_rgb(shared_media / "driving_d19.jpg")
-    aligned = align_face(image, largest_face(image), "ffhq", 512)
+    aligned = align_face(image, largest_face(image), TEMPLATE, 512)
     fr = face_regions(aligned.image, aligned.landmarks)
     under = fr.regions["under_eye"] > 0.5
     params = MakeupParams(years=0, under_eye=1.0)
@@ -365,7 +403,7 @@ def test_lips_move_away_from_the_skin_colour_and_nothing_else_changes(editor, re
     faces = [*real_faces, ("older", older_face, largest_face(older_face))]
     params = MakeupParams(years=0, lip_contrast=1.0)
     for name, frame, face in faces:
-        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        aligned = _measured(frame, face)
         lm, size = aligned.landmarks, aligned.size
         result = editor.edit(aligned, params)
         regions = face_regions(aligned.image, lm)
@@ -398,7 +436,7 @@ def test_the_whites_of_the_eyes_clear_and_the_irises_stay(editor, real_faces, ol
     faces = [*real_faces, ("older", older_face, largest_face(older_face))]
     params = MakeupParams(years=0, eye_whites=1.0)
     for name, frame, face in faces:
-        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        aligned = _measured(frame, face)
         lm, size = aligned.landmarks, aligned.size
         result = editor.edit(aligned, params)
         lab0, lab1 = _lab(aligned.image), _lab(result.image)
@@ -424,7 +462,7 @@ def test_teeth_whiten_and_nothing_else_in_the_mouth_changes(editor, real_faces):
     nothing a tenth of an eye distance outside the opening changes."""
     smiles = 0
     for name, frame, face in real_faces:
-        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        aligned = align_face(frame, face, TEMPLATE, crop_size_for(face, TEMPLATE))
         lm, size = aligned.landmarks, aligned.size
         opening = _polygon(lm[60:68], size)
         if opening.sum() < 0.002 * size * size:
@@ -450,7 +488,7 @@ def test_teeth_whiten_and_nothing_else_in_the_mouth_changes(editor, real_faces):
 
 def test_shape_warp_is_bounded_and_local(real_faces):
     for name, frame, face in real_faces[:3]:
-        aligned = align_face(frame, face, "ffhq", 512)
+        aligned = align_face(frame, face, TEMPLATE, 512)
         fr = FaceFrame.from_landmarks(aligned.landmarks)
         flow = shape_flow(aligned.landmarks, 512, jaw_lift=1.0, cheek_fullness=1.0, eye_aperture=1.0,
                           lip_fullness=1.0)
@@ -476,7 +514,7 @@ def test_lips_grow_fuller_and_the_mouths_line_stays(editor, real_faces, older_fa
     the chin)."""
     d30 = read_rgb(shared_media / "driving_d30.jpg")
     for name, frame in (("astronaut", real_faces[0][1]), ("older face", older_face), ("driving_d30", d30)):
-        aligned = align_face(frame, largest_face(frame), "ffhq", 512)
+        aligned = align_face(frame, largest_face(frame), TEMPLATE, 512)
         out = editor.edit(aligned, MakeupParams(years=0.0, lip_fullness=1.0)).image
         lm = aligned.landmarks
         d = FaceFrame.from_landmarks(lm).eye_distance
@@ -506,16 +544,16 @@ def test_lips_grow_fuller_and_the_mouths_line_stays(editor, real_faces, older_fa
 
 def test_works_at_the_faces_own_resolution(editor, real_faces):
     name, frame, face = real_faces[0]  # the astronaut's face is ~90 px: upsampled about 3x
-    small = align_face(frame, face, "ffhq", 512)
-    assert editor.working_size(small) < 200
+    small = align_face(frame, face, TEMPLATE, 512)
+    assert editor.working_size(small) < 0.7 * editor.work_size
     name, frame, face = real_faces[1]  # driving_d19: a large face, edited at 1024
-    assert crop_size_for(face) == 1024
-    assert editor.working_size(align_face(frame, face, "ffhq", 1024)) == 256
+    assert crop_size_for(face, TEMPLATE) == 1024
+    assert editor.working_size(align_face(frame, face, TEMPLATE, 1024)) == editor.work_size
 
 
 def test_edit_is_deterministic_and_keeps_no_state(editor, real_faces):
-    a = align_face(real_faces[0][1], real_faces[0][2], "ffhq", 512)
-    b = align_face(real_faces[2][1], real_faces[2][2], "ffhq", 512)
+    a = align_face(real_faces[0][1], real_faces[0][2], TEMPLATE, 512)
+    b = align_face(real_faces[2][1], real_faces[2][2], TEMPLATE, 512)
     first = editor.edit(a, MakeupParams(years=20))
     editor.edit(b, MakeupParams(years=30))
     again = MakeupEditor().edit(a, MakeupParams(years=20))
@@ -527,7 +565,7 @@ def test_edit_is_deterministic_and_keeps_no_state(editor, real_faces):
 
 
 def test_bad_input_is_a_clear_error(editor, astronaut):
-    aligned = align_face(astronaut, largest_face(astronaut), "ffhq", 512)
+    aligned = align_face(astronaut, largest_face(astronaut), TEMPLATE, 512)
     with pytest.raises(NoFaceError, match="68 landmarks"):
         editor.edit(replace(aligned, landmarks=None))
     with pytest.raises(DeageError, match="square RGB uint8"):

@@ -135,17 +135,23 @@ class Editor(Protocol):
 CROP_SIZES: tuple[int, ...] = (512, 1024)
 
 
-def crop_scale(face: Face, size: int = 512) -> float:
-    """Crop pixels per frame pixel of the FFHQ alignment of ``face`` at ``size`` (>1: upsampled)."""
-    matrix = estimate_alignment(face.keypoints5, "ffhq", size, face.pixel_aspect)
+def editor_template(editor: Any) -> str:
+    """The alignment template ``editor`` edits faces in (``deage.face.align``): its ``template``
+    attribute, "ffhq" when it has none (the learned editors and the swap: their models' crop)."""
+    return str(getattr(editor, "template", "ffhq"))
+
+
+def crop_scale(face: Face, size: int = 512, template: str = "ffhq") -> float:
+    """Crop pixels per frame pixel of the ``template`` alignment of ``face`` at ``size`` (>1: upsampled)."""
+    matrix = estimate_alignment(face.keypoints5, template, size, face.pixel_aspect)
     return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
 
 
-def crop_size_for(face: Face) -> int:
+def crop_size_for(face: Face, template: str = "ffhq") -> int:
     """The crop size to edit ``face`` at: 512, or 1024 when a 512 crop would shrink the face by
-    more than 1.25x (a face more than about 300 px wide in the frame).
+    more than 1.25x (with the FFHQ template, a face more than about 300 px wide in the frame).
 
     A small face (say 150 px in a 720p frame) is upsampled into the 512 crop, which costs nothing
     in quality; 1024 is used only where it keeps real detail.
     """
-    return 1024 if crop_scale(face, 512) < 0.8 else 512
+    return 1024 if crop_scale(face, 512, template) < 0.8 else 512

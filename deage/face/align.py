@@ -1,10 +1,14 @@
 """Alignment to canonical crops and the inverse paste back into the frame.
 
 A crop is defined by a similarity transform (rotation, uniform scale, translation) that
-maps the face's 5 key points onto a template. Templates are the published ones:
+maps the face's 5 key points onto a template: the published ones, and one made from them:
 
 - ``"arcface"``: the 112x112 template used by ArcFace / inswapper (scales to 128).
 - ``"ffhq"``: the 512x512 FFHQ-style template used by GFPGAN / CodeFormer (scales to 1024).
+- ``"head"``: the FFHQ template zoomed out to 0.8 about the crop's top centre and raised 8 px (at
+  512), so the crop holds the whole face and the neck down to about 1.2 eye distances below the
+  chin (the FFHQ crop ends 0.2-0.5 eye distances below it); the makeup editor's crop, which
+  retouches the neck with the face.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ _FFHQ_512 = np.array(
      [313.08905, 371.15118]],
     dtype=np.float64,
 )
-_TEMPLATES = {"arcface": (_ARCFACE_112, 112), "ffhq": (_FFHQ_512, 512)}
+HEAD_ZOOM = 0.8  # the "head" template is the FFHQ one at this scale
+_HEAD_512 = (_FFHQ_512 - [256.0, 0.0]) * HEAD_ZOOM + [256.0, -8.0]
+_TEMPLATES = {"arcface": (_ARCFACE_112, 112), "ffhq": (_FFHQ_512, 512), "head": (_HEAD_512, 512)}
 
 
 def template_points(template: str, size: int) -> np.ndarray:

@@ -209,10 +209,7 @@ def landmark_regions(
     regions["nasolabial"] = np.maximum(*naso)
     regions["marionette"] = np.maximum(*marion)
     regions["skin"] = face.copy()
-    neck_top = jaw[2:15]
-    neck_poly = np.vstack([neck_top, (neck_top - up * 0.75 * d)[::-1]])
-    neck = np.clip(_poly(neck_poly, k, size) - face, 0, 1)
-    regions["neck"] = neck
+    regions["neck"] = neck = _neck(jaw, fr, k, size, face)
 
     # Protected features, dilated a little beyond the landmark contours (lashes, lip liner).
     protect = np.zeros((size, size), np.float32)
@@ -235,6 +232,32 @@ def landmark_regions(
     for name in regions:
         regions[name] = _soften(regions[name], soft)
     return regions, protect, face, _soften(neck, soft), fr
+
+
+# The neck below the jaw: full strength to NECK_FULL eye distances below the chin, easing to 0 at
+# NECK_END (the "head" crop holds about 1.2 below it; the FFHQ crop 0.2-0.5, where this is cut).
+NECK_FULL, NECK_END = 0.75, 1.35
+
+
+def _neck(jaw: np.ndarray, fr: FaceFrame, k: float, size: int, face: Mask) -> Mask:
+    """The neck area below the jaw line (float32 (size, size)): a band under jaw points 2-14,
+    fading with the distance below the chin, and to 0 over the crop's last 4 % at every edge (an
+    edit must not end in a straight line where the crop ends)."""
+    d, up = fr.eye_distance, fr.up
+    top = jaw[2:15]
+    band = np.clip(_poly(np.vstack([top, (top - up * (NECK_END + 0.1) * d)[::-1]]), k, size) - face, 0, 1)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    chin = jaw[8] * k
+    below = -((xs - chin[0]) * up[0] + (ys - chin[1]) * up[1]) / (d * k)
+    fade = 1.0 - _smoothstep((below - NECK_FULL) / (NECK_END - NECK_FULL))
+    edge = np.clip((np.minimum.outer(np.minimum(ys[:, 0], size - 1 - ys[:, 0]),
+                                     np.minimum(xs[0], size - 1 - xs[0])) + 0.5) / (0.04 * size), 0, 1)
+    return (band * fade * _smoothstep(edge)).astype(np.float32)
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def disk(radius: int) -> np.ndarray:

@@ -51,10 +51,12 @@ def render_faces_torch(
     device: torch.device,
     *,
     masks: bool = True,
+    template: str = "ffhq",
 ) -> tuple[Image, list[np.ndarray]]:
     """Edit ``faces`` (track id, Face with landmarks) of ``frame`` (RGB uint8 (H, W, 3)) on ``device``.
 
-    ``blend`` is one ``BlendParams`` for every face, or one per track id.
+    ``blend`` is one ``BlendParams`` for every face, or one per track id; ``template``: the
+    editor's alignment template (``deage.edit.base.editor_template``).
 
     Returns the new frame (numpy) and one float32 (H, W) blend mask per face (none when
     ``masks`` is False), as ``FrameRenderer.render`` does.
@@ -63,7 +65,7 @@ def render_faces_torch(
     work = torch.from_numpy(np.ascontiguousarray(frame)).to(device, copy=True)  # never write into the input
     mattes: list[np.ndarray] = []
     for track_id, face in faces:
-        aligned = align_face_torch(work, face, "ffhq", crop_size_for(face))
+        aligned = align_face_torch(work, face, template, crop_size_for(face, template))
         result = edit(aligned, params, track_id)
         face_blend = blend[track_id] if isinstance(blend, dict) else blend
         work, alpha, (x0, y0, x1, y1) = composite_torch(work, aligned, result, face_blend)

@@ -32,12 +32,19 @@ class MakeupEditor:
     never finer than the face's own resolution in the frame (an upsampled small face is worked at
     its native size), so the finest detail, pores and film grain, passes through untouched.
 
+    It edits faces in the ``"head"`` crop (``template``; ``deage.face.align``): the FFHQ crop zoomed
+    out to 0.8, so the neck below the chin is retouched with the face and the edit fades out on the
+    neck, well inside the crop (the FFHQ crop ends 0.2-0.5 eye distances below the chin, where an
+    edit of an older neck stopped at a straight line). ``work_size`` 320 across it keeps the face
+    at the resolution 256 gave it in the FFHQ crop. Any square crop with landmarks can be edited.
+
     The editor keeps no state between calls: ``edit`` is a pure function of its arguments.
     """
 
     name = "makeup"
+    template = "head"
 
-    def __init__(self, work_size: int = 256, flow_grid: int = 32, min_work_size: int = 96) -> None:
+    def __init__(self, work_size: int = 320, flow_grid: int = 40, min_work_size: int = 120) -> None:
         if not 64 <= min_work_size <= work_size <= 1024:
             raise ValueError(f"need 64 <= min_work_size <= work_size <= 1024, got {min_work_size}, {work_size}")
         self.work_size = int(work_size)
