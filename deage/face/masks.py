@@ -237,22 +237,25 @@ def landmark_regions(
 # The neck below the jaw: full strength to NECK_FULL eye distances below the chin, easing to 0 at
 # NECK_END (the "head" crop holds about 1.2 below it; the FFHQ crop 0.2-0.5, where this is cut).
 NECK_FULL, NECK_END = 0.75, 1.35
+NECK_WIDTH = 0.8  # the band's width at its foot, as a fraction of the jaw's at points 4 / 12
 
 
 def _neck(jaw: np.ndarray, fr: FaceFrame, k: float, size: int, face: Mask) -> Mask:
-    """The neck area below the jaw line (float32 (size, size)): a band under jaw points 2-14,
-    fading with the distance below the chin, and to 0 over the crop's last 4 % at every edge (an
-    edit must not end in a straight line where the crop ends)."""
-    d, up = fr.eye_distance, fr.up
-    top = jaw[2:15]
-    band = np.clip(_poly(np.vstack([top, (top - up * (NECK_END + 0.1) * d)[::-1]]), k, size) - face, 0, 1)
+    """The neck area below the jaw line (float32 (size, size)): a band from jaw points 2-14 down,
+    narrowing to ``NECK_WIDTH`` of the jaw's width at points 4 / 12 at its foot (beside the neck
+    are hair, collars, shoulders), fading with the distance below the chin, and to 0 over the
+    crop's last 4 % at every edge (an edit must not end in a straight line where the crop ends)."""
+    d, up, ex = fr.eye_distance, fr.up, fr.x_axis
+    chin = jaw[8]
+    depth = -up * (NECK_END + 0.1) * d
+    sides = [chin + ex * NECK_WIDTH * float(np.dot(jaw[i] - chin, ex)) + depth for i in (12, 4)]
+    band = np.clip(_poly(np.vstack([jaw[2:15], *sides]), k, size) - face, 0, 1)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-    chin = jaw[8] * k
-    below = -((xs - chin[0]) * up[0] + (ys - chin[1]) * up[1]) / (d * k)
+    below = -((xs - chin[0] * k) * up[0] + (ys - chin[1] * k) * up[1]) / (d * k)
     fade = 1.0 - _smoothstep((below - NECK_FULL) / (NECK_END - NECK_FULL))
-    edge = np.clip((np.minimum.outer(np.minimum(ys[:, 0], size - 1 - ys[:, 0]),
-                                     np.minimum(xs[0], size - 1 - xs[0])) + 0.5) / (0.04 * size), 0, 1)
-    return (band * fade * _smoothstep(edge)).astype(np.float32)
+    inside = np.minimum(xs[0], size - 1 - xs[0])  # pixels from the nearer edge, per row / column
+    edge = _smoothstep((np.minimum.outer(inside, inside) + 0.5) / (0.04 * size))
+    return (band * fade * edge).astype(np.float32)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
