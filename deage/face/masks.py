@@ -30,7 +30,7 @@ CelebAMask-HQ set: "skin", "nose", "neck", "hair", "hat", "eyeglass"/"eye_g", "l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -119,9 +119,15 @@ class FaceRegions:
         """The eye distance in raster pixels (the unit region sizes are given in)."""
         return self.frame.eye_distance * self.size / float(self.crop_size)
 
+    def window(self, rows: slice, cols: slice) -> FaceRegions:
+        """The same regions on a window ``[rows, cols]`` of the raster (views, not copies): masks
+        (h, w); ``size``, ``frame`` and ``eye_distance`` still those of the whole raster."""
+        return replace(self, regions={name: m[rows, cols] for name, m in self.regions.items()},
+                       skin=self.skin[rows, cols], protect=self.protect[rows, cols], face=self.face[rows, cols])
+
     def union(self, weights: dict[str, float]) -> Mask:
-        """Per-pixel maximum of ``weights[name] * regions[name]`` (float32 (size, size))."""
-        out = np.zeros((self.size, self.size), np.float32)
+        """Per-pixel maximum of ``weights[name] * regions[name]`` (float32, the masks' shape)."""
+        out = np.zeros(self.skin.shape, np.float32)
         for name, w in weights.items():
             if w > 0 and name in self.regions:
                 np.maximum(out, self.regions[name] * np.float32(w), out=out)

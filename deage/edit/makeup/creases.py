@@ -116,7 +116,8 @@ def find_creases(gray: np.ndarray, eye_distance: float, skin: Mask | None = None
     """The ``CreaseMap`` of a face.
 
     Args:
-        gray: float32 (W, W) luminance in [0, 1] of the aligned crop at working resolution.
+        gray: float32 (W, W) luminance in [0, 1] of the aligned crop at working resolution (or
+            (H, W), a window of it; every array here then has that shape).
         eye_distance: eye distance in working pixels.
         skin: float32 (W, W) skin probability in [0, 1] (features cut out); when given, only
             structures on skin count as features, so the lash lines, lips and nostrils the

@@ -52,11 +52,13 @@ class MakeupEditor:
         self.flow_grid = int(flow_grid)
 
     def working_size(self, aligned: AlignedFace) -> int:
-        """Working resolution W for this crop: ``work_size``, or the face's native size if smaller."""
+        """Working resolution W for this crop: ``work_size``, or the face's native size if smaller;
+        a multiple of 4 where the crop allows (the skin window's grids, ``_skin_window``)."""
         size = aligned.size
         scale = float(np.sqrt(abs(np.linalg.det(np.asarray(aligned.matrix, np.float64)[:, :2]))))
         factor = max(size / self.work_size, scale, 1.0)
-        return int(np.clip(round(size / factor), min(self.min_work_size, size), min(self.work_size, size)))
+        work = int(np.clip(round(size / factor), min(self.min_work_size, size), min(self.work_size, size)))
+        return work if work < 8 else work // 4 * 4
 
     def edit(
         self,
@@ -113,17 +115,26 @@ class MakeupEditor:
         work = self.working_size(aligned)
         small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
         regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
-        wrinkles = regions.union(settings.wrinkles)
-        folds = regions.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
-        creases = find_creases(luminance(small), regions.eye_distance, regions.skin,
-                               lower=lower_face(aligned.landmarks, work, size))
-        delta = wrinkle_delta(small, wrinkles, folds, regions.eye_distance, regions.skin, settings.texture_keep,
-                              creases=creases)
-        tone, acting = tone_delta(
-            small, regions, under_eye=settings.under_eye, redness=settings.redness,
+        # The skin operations run on the window around the skin (the crop's sides are background
+        # and hair): every one of them acts on skin only and reaches less than WINDOW_MARGIN.
+        win = _skin_window(regions)
+        part = regions.window(*win)
+        sub = np.ascontiguousarray(small[win])
+        wrinkles, folds = np.zeros((work, work), np.float32), np.zeros((work, work), np.float32)
+        wrinkles[win] = part.union(settings.wrinkles)
+        folds[win] = part.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
+        creases = find_creases(luminance(sub), regions.eye_distance, part.skin,
+                               lower=lower_face(aligned.landmarks, work, size)[win])
+        delta = np.zeros((work, work, 3), np.float32)
+        delta[win] = wrinkle_delta(sub, wrinkles[win], folds[win], regions.eye_distance, part.skin,
+                                   settings.texture_keep, creases=creases)
+        tone, tone_acting = tone_delta(
+            sub, part, under_eye=settings.under_eye, redness=settings.redness,
             evenness=settings.evenness, spots=settings.spots, creases=creases,
         )
-        delta += tone
+        delta[win] += tone
+        acting = np.zeros((work, work), np.float32)
+        acting[win] = tone_acting
         contrast, contrasted = feature_delta(small, aligned.landmarks, regions, lips=settings.lip_contrast,
                                              eyes=settings.eye_whites, teeth=settings.teeth)
         delta += contrast
@@ -143,11 +154,39 @@ class MakeupEditor:
             support = np.maximum(support, np.clip(moved / 0.35, 0, 1))
         support = _support_mask(support, regions)
         retouch = Retouch(delta=delta, flow=flow, detail_gain=gain, detail_sigma=0.6 * size / work)
+        crease_layer, feature_layer = np.zeros((work, work), np.float32), np.zeros((work, work), np.float32)
+        crease_layer[win] = np.clip(creases.depth / 0.25, 0, 1) * part.skin
+        feature_layer[win] = np.maximum(creases.feature, creases.marks)
         layers = {"wrinkles": wrinkles, "folds": folds, "tone": acting, "contrast": contrasted,
-                  "skin": regions.skin,
-                  "protect": regions.protect, "creases": np.clip(creases.depth / 0.25, 0, 1) * regions.skin,
-                  "features": np.maximum(creases.feature, creases.marks)}
+                  "skin": regions.skin, "protect": regions.protect, "creases": crease_layer,
+                  "features": feature_layer}
         return retouch, support, layers
+
+
+WINDOW_MARGIN = 0.5
+"""Eye distances kept around the skin when the skin operations run on a window of the crop: more
+than the reach of any of them (the broadest, the tone's skin average, blurs 0.25 eye distances),
+so mirrored borders add nothing (under 1e-3 of a weight)."""
+
+
+def _skin_window(regions: FaceRegions) -> tuple[slice, slice]:
+    """Rows and columns of the working raster around every pixel with skin on it, plus
+    ``WINDOW_MARGIN``; the whole raster when there is no skin. Ends are on multiples of 4 (the
+    operations' half- and quarter-resolution grids then fall where they fall on the whole raster,
+    so the window changes no pixel's result by more than a level or two)."""
+    size = regions.skin.shape[0]
+    on = regions.skin > 0
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    if rows.size == 0:
+        return slice(0, size), slice(0, size)
+    pad = int(np.ceil(WINDOW_MARGIN * regions.eye_distance))
+
+    def span(first: int, last: int) -> slice:
+        start = max(first - pad, 0) // 4 * 4
+        stop = -(-(last + pad + 1) // 4) * 4
+        return slice(start, size) if stop >= size else slice(start, stop)
+
+    return span(int(rows[0]), int(rows[-1])), span(int(cols[0]), int(cols[-1]))
 
 
 def _support_mask(strength: Mask, regions: FaceRegions) -> Mask:

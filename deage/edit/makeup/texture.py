@@ -111,17 +111,18 @@ def wrinkle_delta(
     are left alone by all three.
 
     Args:
-        small: float32 RGB [0, 1] (W, W, 3), the crop at working resolution.
-        wrinkle_strength: float32 (W, W) in [0, 1], per-pixel strength of crease filling and of
+        small: float32 RGB [0, 1] (H, W, 3), the crop at working resolution (or a window of it:
+            every array here is (H, W), square or not).
+        wrinkle_strength: float32 (H, W) in [0, 1], per-pixel strength of crease filling and of
             the wrinkle band.
-        fold_strength: float32 (W, W) in [0, 1], attenuation of the fold band.
+        fold_strength: float32 (H, W) in [0, 1], attenuation of the fold band.
         eye_distance: eye distance in working pixels (sets the filter scales).
-        skin: float32 (W, W) skin probability (where to fill creases and measure texture).
+        skin: float32 (H, W) skin probability (where to fill creases and measure texture).
         texture_keep: scale of the kept texture (1 = natural).
-        creases: the face's ``CreaseMap`` at size W (computed here when not given).
+        creases: the face's ``CreaseMap`` on the same pixels (computed here when not given).
 
     Returns:
-        float32 (W, W, 3) change to add to ``small``.
+        float32 (H, W, 3) change to add to ``small``.
     """
     # Wrinkles and folds are shading: the bands are taken on luminance only (one channel, three
     # times cheaper); colour blotches are the tone module's job.
@@ -141,11 +142,12 @@ def wrinkle_delta(
     keep = creases.keep_features(r1)
     steep = smoothstep(np.abs(band) / np.maximum(base, np.float32(0.02)), 0.12, 0.25)
     change += (clipped - band) * wrinkle_strength * (1.0 - steep) * keep
+    h, w = gray.shape
+    half = (max(w // 2, 1), max(h // 2, 1))  # cv2 sizes: (width, height)
     if np.any(fold_strength > 0):
-        w = small.shape[1]
-        half = cv2.resize(base, (w // 2, w // 2), interpolation=cv2.INTER_AREA)
+        coarse = cv2.resize(base, half, interpolation=cv2.INTER_AREA)
         r2 = max(2, int(round(0.07 * eye_distance)))
-        broad = cv2.resize(guided_filter(half, half, r2, 0.006), (w, w), interpolation=cv2.INTER_LINEAR)
+        broad = cv2.resize(guided_filter(coarse, coarse, r2, 0.006), (w, h), interpolation=cv2.INTER_LINEAR)
         fold = base - broad
         fold_bright = np.where(fold > 0, np.float32(0.2), np.float32(1.0))
         deep = smoothstep(np.abs(fold) / np.maximum(broad, np.float32(0.02)), 0.2, 0.35)
@@ -157,11 +159,9 @@ def wrinkle_delta(
     # lightness left a pale orange line).
     open_skin = 1.0 - smoothstep(creases.depth, FLOOR, 2.0 * FLOOR)
     # Smooth by construction: measured at half the working resolution (a quarter of the work).
-    w = small.shape[1]
-    half = (max(w // 2, 1),) * 2
     around = weighted_blur(cv2.resize(small, half, interpolation=cv2.INTER_AREA),
                            cv2.resize(open_skin, half, interpolation=cv2.INTER_AREA), max(0.5, 0.025 * eye_distance))
-    around = cv2.resize(around, (w, w), interpolation=cv2.INTER_LINEAR)
+    around = cv2.resize(around, (w, h), interpolation=cv2.INTER_LINEAR)
     tint = np.clip(around / np.maximum(luminance(around), 1e-3)[..., None], 0.2, 3.0)
     filled_part = np.clip(lift / np.maximum(creases.surface - gray, np.float32(1e-4)), 0.0, 1.0)
     fill = filled_part[..., None] * (tint * creases.surface[..., None] - small)

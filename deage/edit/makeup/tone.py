@@ -50,30 +50,30 @@ def tone_delta(
     spots: float,
     creases: CreaseMap | None = None,
 ) -> tuple[np.ndarray, Mask]:
-    """Additive RGB change (float32 (W, W, 3)) and the mask of where it acts (float32 (W, W)).
+    """Additive RGB change (float32 (H, W, 3)) and the mask of where it acts (float32 (H, W)).
 
     Args:
-        small: float32 RGB [0, 1] (W, W, 3), the crop at working resolution.
-        regions: the face's regions at the same size W (``regions.size == W``).
+        small: float32 RGB [0, 1] (H, W, 3), the crop at working resolution, or a window of it.
+        regions: the face's regions on the same pixels (``FaceRegions.window`` for a window).
         under_eye, redness, evenness, spots: strengths in [0, 1].
-        creases: the face's ``CreaseMap`` at size W; spots are not lifted on or beside its
-            features (a glasses rim, a mole).
+        creases: the face's ``CreaseMap`` on the same pixels; spots are not lifted on or beside
+            its features (a glasses rim, a mole).
     """
-    w = small.shape[0]
+    h, w = small.shape[:2]
     delta = np.zeros_like(small)
-    acting = np.zeros((w, w), np.float32)
+    acting = np.zeros((h, w), np.float32)
     if max(under_eye, redness, evenness, spots) <= 0:
         return delta, acting
     skin = regions.skin
 
     if max(under_eye, redness, evenness) > 0:
-        half = max(8, w // 2)
-        rgb_h = cv2.resize(small, (half, half), interpolation=cv2.INTER_AREA)
-        skin_h = cv2.resize(skin, (half, half), interpolation=cv2.INTER_AREA)
-        d = regions.eye_distance * half / w
+        half = (max(8, w // 2), max(8, h // 2))  # cv2 sizes: (width, height)
+        rgb_h = cv2.resize(small, half, interpolation=cv2.INTER_AREA)
+        skin_h = cv2.resize(skin, half, interpolation=cv2.INTER_AREA)
+        d = regions.eye_distance * half[0] / w
         lab = rgb_to_lab(rgb_h)
         adj = np.zeros_like(lab)
-        broad = np.zeros((half, half), np.float32)
+        broad = np.zeros(half[::-1], np.float32)
         mid = skin_average(lab, skin_h, max(0.7, 0.035 * d))
         if evenness > 0 or redness > 0:
             big = skin_average(lab, skin_h, max(1.5, 0.25 * d))
@@ -89,7 +89,7 @@ def tone_delta(
                 adj[..., 1] -= np.float32(0.8 * redness) * excess * skin_h
             broad = skin_h * max(evenness, redness)
         if under_eye > 0 and regions.skin_reference is not None:
-            m = cv2.resize(regions.regions["under_eye"], (half, half), interpolation=cv2.INTER_AREA)
+            m = cv2.resize(regions.regions["under_eye"], half, interpolation=cv2.INTER_AREA)
             m = cv2.GaussianBlur(m, (0, 0), max(0.7, 0.04 * d))
             ref = regions.skin_reference
             # Lift what is darker than the cheeks and pull its colour (often violet or brown)
@@ -100,8 +100,8 @@ def tone_delta(
             adj[..., 1:] += np.float32(0.5) * k[..., None] * (ref[1:] - mid[..., 1:])
             broad = np.maximum(broad, m * under_eye)
         rgb_new = cv2.cvtColor((lab + adj).astype(np.float32), cv2.COLOR_Lab2RGB)
-        delta += cv2.resize(rgb_new - rgb_h, (w, w), interpolation=cv2.INTER_LINEAR)
-        acting = np.maximum(acting, cv2.resize(broad, (w, w), interpolation=cv2.INTER_LINEAR))
+        delta += cv2.resize(rgb_new - rgb_h, (w, h), interpolation=cv2.INTER_LINEAR)
+        acting = np.maximum(acting, cv2.resize(broad, (w, h), interpolation=cv2.INTER_LINEAR))
 
     if spots > 0:
         d = regions.eye_distance
