@@ -18,7 +18,8 @@ import pytest
 from deage.look import default_look
 from deage.render import render_clip
 from deage.video import open_clip
-from deage.video.timecode import format_timecode, image_timecode, parse, shift
+from deage.video import ClipWriter
+from deage.video.timecode import format_timecode, image_timecode, pack_smpte, parse, shift, stamp_image
 
 from mediahelpers import encode_clip
 
@@ -165,3 +166,67 @@ def test_a_dpx_or_exr_plate_renders_with_its_timecode(example_clip, tmp_path, ex
                 cache_dir=tmp_path / "cache")
     with open_clip(out) as clip:
         assert len(clip) == 2 and clip.info.timecode == "01:00:10:06"
+
+
+@pytest.mark.parametrize("ext", ["dpx", "exr"])
+def test_a_dpx_or_exr_sequence_render_records_each_frames_timecode(example_clip, tmp_path, ext):
+    """Frames 1-2 of a plate starting at 01:00:10:05 rendered into a DPX / EXR sequence: each
+    file's header records its own frame's timecode (01:00:10:06, 01:00:10:07; editorial conforms
+    returned frames by them), and the render opens as a sequence starting at 01:00:10:06."""
+    make = dpx_with_timecode if ext == "dpx" else exr_with_timecode
+    with open_clip(example_clip) as clip:
+        frames = [cv2.resize(f, (320, 180), interpolation=cv2.INTER_AREA) for f in clip.frames(0, 3)]
+    for i, rgb in enumerate(frames):
+        make(tmp_path / f"plate.{1001 + i}.{ext}", np.ascontiguousarray(rgb), bcd_word(f"01:00:10:{5 + i:02d}"))
+    render_clip(tmp_path / f"plate.1001.{ext}", tmp_path / f"young.%04d.{ext}", default_look(), frames=(1, 3),
+                provenance=False, cache_dir=tmp_path / "cache")
+    assert [image_timecode(tmp_path / f"young.{n}.{ext}") for n in (1002, 1003)] == ["01:00:10:06", "01:00:10:07"]
+    with open_clip(tmp_path / f"young.1002.{ext}") as clip:
+        assert len(clip) == 2 and clip.info.timecode == "01:00:10:06"
+
+
+def test_sequence_timecodes_count_up_across_a_drop_frame_minute(tmp_path):
+    """At 29.97 fps drop frame, the frame after 00:00:59;29 is 00:01:00;02; a PNG sequence has no
+    place for a timecode (written without one)."""
+    rgb = np.full((16, 16, 3), 90, np.uint8)
+    for ext in ("dpx", "exr", "png"):
+        with ClipWriter(tmp_path / f"tc.%04d.{ext}", fps=NTSC, width=16, height=16, timecode="00:00:59;28") as writer:
+            for _ in range(3):
+                writer.write(rgb)
+        found = [image_timecode(tmp_path / f"tc.{n}.{ext}") for n in (1001, 1002, 1003)]
+        assert found == ([None] * 3 if ext == "png" else ["00:00:59;28", "00:00:59;29", "00:01:00;02"]), ext
+
+
+def test_stamping_leaves_what_it_cannot_stamp_as_it_is(tmp_path):
+    assert pack_smpte("01:00:10:05") == bcd_word("01:00:10:05") and pack_smpte("10:59:59;29") == bcd_word("10:59:59;29")
+    assert pack_smpte("25:00:00:00") is None and pack_smpte("no") is None
+    fps = Fraction(24)
+    for data, suffix in ((b"\x89PNG\r\n\x1a\n" + bytes(64), ".png"), (b"SDPX" + bytes(100), ".dpx"),
+                         (b"v/1\x01" + bytes(40), ".exr"), (b"XPDS" + bytes(3000), ".dpx")):
+        assert stamp_image(data, suffix, "01:00:00:00", fps) == data, suffix  # not a header it knows
+    stamped = exr_with_timecode(tmp_path / "a.exr", np.full((8, 8, 3), 50, np.uint8), bcd_word("02:00:00:00")).read_bytes()
+    assert stamp_image(stamped, ".exr", "01:00:00:00", fps) == stamped  # one recorded already stays
+    assert stamp_image(stamped, ".exr", None, fps) == stamped
+
+
+def test_dpx_output_is_10_bit_and_gives_back_what_was_written(tmp_path):
+    """8-bit frames into DPX are written 10-bit and read back bit for bit; a 10-bit plate's
+    float frames are written 10-bit again, code value for code value."""
+    rgb = np.random.default_rng(3).integers(0, 256, (24, 32, 3)).astype(np.uint8)
+    rgb[0, :, 0] = np.arange(32) * 8
+    with ClipWriter(tmp_path / "a.%04d.dpx", fps=24, width=32, height=24) as writer:
+        writer.write(rgb)
+    with open_clip(tmp_path / "a.1001.dpx") as clip:
+        assert clip.info.pix_fmt == "gbrp10le"
+        np.testing.assert_array_equal(clip.read(0), rgb)
+    ten = np.random.default_rng(4).integers(0, 1024, (24, 32, 3)).astype(np.uint16)
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 32, 24, "gbrp10le", Fraction(1, 24)
+    (tmp_path / "plate.dpx").write_bytes(bytes(ctx.encode(av.VideoFrame.from_ndarray(ten, format="gbrp10le"))[0]))
+    with open_clip(tmp_path / "plate.dpx") as clip:
+        plate, pix_fmt = clip.read_float(0), clip.info.pix_fmt
+    with ClipWriter(tmp_path / "b.%04d.dpx", fps=24, width=32, height=24, source_pix_fmt=pix_fmt) as writer:
+        writer.write(plate)
+    with av.open(str(tmp_path / "b.1001.dpx")) as container:
+        np.testing.assert_array_equal(next(container.decode(video=0)).to_ndarray(), ten)
+

@@ -8,8 +8,9 @@ and skip frame numbers 0-1 (0-3 at 59.94) at each minute except every tenth, as 
 FFmpeg reads a QuickTime / MP4 ``tmcd`` track, an MXF or Matroska ``timecode`` tag into metadata
 (``timecode_of``); it writes a ``tmcd`` track for ``.mov`` / ``.mp4`` and a tag for ``.mkv`` when the
 video stream's metadata has ``timecode`` (``deage.video.ClipWriter``). Plates as image files carry
-it in their headers, which FFmpeg does not report: a DPX file's television header, an EXR file's
-``timeCode`` attribute (``image_timecode``, read from a sequence's first file).
+it in their headers, which FFmpeg neither reports nor writes: a DPX file's television header, an
+EXR file's ``timeCode`` attribute (``image_timecode``, read from a sequence's first file;
+``stamp_image``, written into every file of a DPX / EXR sequence output, counting up).
 """
 
 from __future__ import annotations
@@ -149,4 +150,105 @@ def _unpack_smpte(word: int) -> str | None:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}{';' if word >> 6 & 1 else ':'}{frames:02d}"
 
 
-__all__ = ["format_timecode", "image_timecode", "parse", "shift", "timecode_of"]
+def pack_smpte(text: str) -> int | None:
+    """Timecode ``text`` (``HH:MM:SS:FF``, ``;`` for drop frame) as an SMPTE 12M packed time word
+    (the inverse of what ``image_timecode`` reads); None when ``text`` is no timecode."""
+    m = _TIMECODE.match(str(text).strip())
+    if m is None or len(m[5]) != 2:
+        return None
+    hours, minutes, seconds, frames = int(m[1]), int(m[2]), int(m[3]), int(m[5])
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
+
+    def bcd(value: int) -> int:
+        return (value // 10) << 4 | value % 10
+
+    drop = 1 << 6 if m[4] in ";," else 0
+    return bcd(hours) << 24 | bcd(minutes) << 16 | bcd(seconds) << 8 | bcd(frames) | drop
+
+
+def stamp_image(data: bytes, suffix: str, text: str | None, fps: Fraction) -> bytes:
+    """An encoded image file's bytes with timecode ``text`` recorded in its header, as
+    ``image_timecode`` reads it: a DPX file gets (or keeps) its film and television headers with
+    the time code and frame rate set; an EXR file a ``timeCode`` attribute (its chunk offsets moved
+    past it). Other formats, no timecode, or a header this does not know come back unchanged."""
+    word = None if text is None else pack_smpte(text)
+    if word is None:
+        return data
+    suffix = suffix.lower()
+    if suffix == ".dpx":
+        return _stamp_dpx(data, word, fps)
+    if suffix == ".exr":
+        return _stamp_exr(data, word)
+    return data
+
+
+_DPX_INDUSTRY = 1664  # where SMPTE 268M's film header starts; the television header is at 1920
+_DPX_INDUSTRY_SIZE = 384
+
+
+def _stamp_dpx(data: bytes, word: int, fps: Fraction) -> bytes:
+    order = {b"SDPX": ">", b"XPDS": "<"}.get(data[:4])
+    if order is None or len(data) < _DPX_INDUSTRY:
+        return data
+    image_offset, = struct.unpack(order + "I", data[4:8])
+    out = bytearray(data)
+    if image_offset < _DPX_INDUSTRY + _DPX_INDUSTRY_SIZE:
+        if image_offset != _DPX_INDUSTRY:
+            return data  # a header laid out some other way: leave it be
+        # No industry headers (FFmpeg writes none): insert them, every field "undefined" (all ones
+        # for numbers, NUL for text, as SMPTE 268M says), and move the image data after them.
+        film = bytearray(256)
+        film[48:68] = b"\xff" * 20  # frame position, sequence length, held count, rate, shutter
+        tv = bytearray(128)
+        tv[8:11] = b"\xff" * 3  # interlace, field number, video signal
+        tv[12:52] = b"\xff" * 40  # sample rates, frame rate, time offset, gamma, levels...
+        out[_DPX_INDUSTRY:_DPX_INDUSTRY] = film + tv
+        struct.pack_into(order + "I", out, 4, image_offset + _DPX_INDUSTRY_SIZE)
+        struct.pack_into(order + "I", out, 16, len(out))
+        struct.pack_into(order + "I", out, 28, _DPX_INDUSTRY_SIZE)
+    struct.pack_into(order + "II", out, 1920, word, 0)  # time code, user bits
+    struct.pack_into(order + "f", out, 1920 + 20, float(fps))
+    return bytes(out)
+
+
+_EXR_LINES_PER_CHUNK = {0: 1, 1: 1, 2: 1, 3: 16, 4: 32, 5: 16, 6: 32, 7: 32, 8: 32, 9: 256}
+
+
+def _stamp_exr(data: bytes, word: int) -> bytes:
+    if data[:4] != b"\x76\x2f\x31\x01" or data[5] & 0x1E:  # tiled, long names, deep, multi-part
+        return data
+    pos, window, compression = 8, None, None
+    while True:
+        name_end = data.find(b"\0", pos)
+        if name_end < 0:
+            return data
+        if name_end == pos:
+            break  # the empty name that ends the header
+        type_end = data.find(b"\0", name_end + 1)
+        if type_end < 0:
+            return data
+        size, = struct.unpack("<i", data[type_end + 1:type_end + 5])
+        value = data[type_end + 5:type_end + 5 + size]
+        name = data[pos:name_end]
+        if name == b"timeCode":
+            return data  # recorded already
+        if name == b"dataWindow" and len(value) == 16:
+            window = struct.unpack("<4i", value)
+        elif name == b"compression" and len(value) == 1:
+            compression = value[0]
+        pos = type_end + 5 + size
+    if window is None or compression not in _EXR_LINES_PER_CHUNK:
+        return data
+    lines = _EXR_LINES_PER_CHUNK[compression]
+    chunks = -(-(window[3] - window[1] + 1) // lines)
+    table = pos + 1
+    if len(data) < table + 8 * chunks:
+        return data
+    attribute = b"timeCode\0timecode\0" + struct.pack("<iII", 8, word, 0)
+    offsets = struct.unpack_from(f"<{chunks}Q", data, table)
+    moved = struct.pack(f"<{chunks}Q", *(offset + len(attribute) for offset in offsets))
+    return data[:pos] + attribute + data[pos:table] + moved + data[table + 8 * chunks:]
+
+
+__all__ = ["format_timecode", "image_timecode", "pack_smpte", "parse", "shift", "stamp_image", "timecode_of"]

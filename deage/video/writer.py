@@ -1,4 +1,4 @@
-"""Write clips (H.264 mp4, ProRes mov, FFV1 mkv) and image sequences (16-bit PNG/TIFF, half EXR).
+"""Write clips (H.264 mp4, ProRes mov, FFV1 mkv) and image sequences (16-bit PNG/TIFF, half EXR, DPX).
 
 Formats (``codec=`` forces one; otherwise the extension decides):
 
@@ -14,6 +14,7 @@ codec               file                           encoding
 ``png``             ``name.%04d.png``              16-bit RGB (RGBA) PNG per frame
 ``tiff``            ``name.%04d.tif``              16-bit RGB (RGBA) TIFF per frame (deflate)
 ``exr``             ``name.%04d.exr``              half-float RGB (RGBA) EXR per frame (zip16)
+``dpx``             ``name.%04d.dpx``              10-bit RGB DPX per frame (16-bit for deep input, RGBA)
 ``jpeg``            ``name.%04d.jpg``              8-bit JPEG per frame, 4:4:4, best quality (for photos)
 ``webp``            ``name.%04d.webp``             8-bit lossless WebP per frame (BGRA; for photos)
 ``bmp``             ``name.%04d.bmp``              8-bit uncompressed BMP per frame
@@ -78,6 +79,7 @@ from deage.video.pixels import (
     sws_colorspace,
 )
 from deage.video.sequence import SequencePattern, parse_sequence_path
+from deage.video.timecode import shift, stamp_image
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ CODECS: dict[str, CodecSpec] = {
                   {"compression_algo": "deflate"}, alpha_pix_fmt="rgba64le"),
         CodecSpec("exr", "exr", "gbrpf32le", "gbrpf32le", False, True, (".exr",),
                   {"compression": "zip16", "format": "half"}, alpha_pix_fmt="gbrapf32le"),
+        # DPX: 10-bit (the plates' usual depth) from 8-bit frames, 16-bit from deeper ones.
+        CodecSpec("dpx", "dpx", "gbrp10le", "rgb48le", False, True, (".dpx",), alpha_pix_fmt="rgba64le"),
         # yuvj = full-range BT.601, the JPEG standard's own conversion; quantiser 1 = best quality.
         CodecSpec("jpeg", "mjpeg", "yuvj444p", "yuvj444p", False, True, (".jpg", ".jpeg"),
                   {"qmin": "1", "qmax": "1"}),
@@ -153,8 +157,8 @@ _ALIASES = {
     "mjpeg": "jpeg",
 }
 _DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1",
-                         ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr", ".jpg": "jpeg",
-                         ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
+                         ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr", ".dpx": "dpx",
+                         ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
 _ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # image files encoded in parallel (GIL released)
 _CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
@@ -174,8 +178,8 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
         if name is None:
             raise OutputError(
                 f"cannot write '{ext or p.name}' files; use .mp4 (H.264), .mov (ProRes 422 HQ), "
-                ".mkv (FFV1 lossless), an image sequence such as name.%04d.exr / .png / .tif, "
-                "or one image (.png, .jpg, .tif, .exr, .webp, .bmp)",
+                ".mkv (FFV1 lossless), an image sequence such as name.%04d.exr / .dpx / .png / .tif, "
+                "or one image (.png, .jpg, .tif, .exr, .dpx, .webp, .bmp)",
                 p,
             )
     else:
@@ -243,6 +247,11 @@ class EncoderConversion:
     colour: ColourTags = ColourTags()
 
     def __call__(self, image: np.ndarray) -> av.VideoFrame:
+        if image.dtype == np.uint8 and self.pix_fmt == "gbrp10le" and image.shape[2] == 3:
+            # 8 -> 10 bits rounded (v * 1023 / 255): read back through 16 bits (swscale repeats
+            # the top bits) and divided by 257, every value returns; swscale's own does not.
+            ten = (image.astype(np.uint32) * 1023 + 127) // 255
+            return av.VideoFrame.from_ndarray(np.ascontiguousarray(ten, np.uint16), format="gbrp10le")
         if image.dtype == np.uint8 and self.pix_fmt.startswith(("rgb48", "rgba64")):
             # 8 -> 16 bits exactly (v * 257, what every reader divides by): swscale's own
             # conversion comes out up to a level low, so an untouched pixel would not read back.
@@ -301,10 +310,13 @@ class ClipWriter:
             stream's sample aspect ratio so players show an anamorphic picture unsqueezed, as
             the source was (EXR / DPX: the file's pixel aspect).
         timecode: the first frame's SMPTE timecode (``ClipInfo.timecode``, shifted to the first
-            written frame): a ``tmcd`` track in .mov / .mp4, a tag in .mkv; image files: ignored.
+            written frame): a ``tmcd`` track in .mov / .mp4, a tag in .mkv, each file's header in
+            a DPX / EXR sequence (counting up: ``deage.video.timecode.stamp_image``); other image
+            files have no place for it.
         source_pix_fmt: the source's pixel format (``ClipInfo.pix_fmt``): a 4:2:2 or 4:4:4 YUV
             source keeps its chroma resolution in H.264 / HEVC and a 4:4:4 one is written as
-            ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``).
+            ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or 12-bit plate
+            into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -361,8 +373,11 @@ class ClipWriter:
                 warnings.warn(f"{self.path}: the source is interlaced ({field_order}); {self.spec.name} output is "
                               "written as progressive frames. Write .mp4 (H.264) to keep it interlaced",
                               RuntimeWarning, stacklevel=2)
+        self._deep_pix_fmt: str | None = None  # the encoder's format for deep frames, when not the spec's
         if source_pix_fmt is not None and "pix_fmt" not in self.options:
             self._keep_source_chroma(source_pix_fmt)
+            if self.spec.name == "dpx" and 8 < bit_depth(source_pix_fmt) <= 12:  # a 10- or 12-bit plate
+                self._deep_pix_fmt = f"gbrp{10 if bit_depth(source_pix_fmt) <= 10 else 12}le"
         if (self.options.get("pix_fmt", self.spec.pix_fmt).startswith(("yuv420", "yuv422"))
                 and (self.width % 2 or self.height % 2)):
             self._keep_odd_size()
@@ -470,7 +485,7 @@ class ClipWriter:
 
     def _start(self, image: np.ndarray) -> None:
         deep = image.dtype != np.uint8
-        self._pix_fmt = self.spec.pix_fmt_deep if deep else self.spec.pix_fmt
+        self._pix_fmt = (self._deep_pix_fmt or self.spec.pix_fmt_deep) if deep else self.spec.pix_fmt
         self._alpha = image.shape[2] == 4
         if self._alpha:  # RGBA: only codecs with an alpha format accept it (check_image)
             self._pix_fmt = self.spec.alpha_pix_fmt
@@ -634,12 +649,14 @@ class ClipWriter:
             raise OutputError("output frame would overwrite an input file", final)
         tmp = self._stack.enter_context(atomic_output(final))
         self.written.append(final)
-        self._pending.append(self._pool.submit(self._encode_image, image.copy(), pts, tmp, final))
+        timecode = shift(self.timecode, self._count, self.fps) if self.timecode else None
+        self._pending.append(self._pool.submit(self._encode_image, image.copy(), pts, tmp, final, timecode))
         while len(self._pending) > 2 * _ENCODE_THREADS:
             self._pending.popleft().result()
 
-    def _encode_image(self, image: np.ndarray, pts: int, tmp: Path, final: Path) -> None:
-        """Worker thread: convert, encode (one encoder per thread) and write one image file."""
+    def _encode_image(self, image: np.ndarray, pts: int, tmp: Path, final: Path, timecode: str | None) -> None:
+        """Worker thread: convert, encode (one encoder per thread) and write one image file (with
+        ``timecode`` in its header where the format has a place for it)."""
         encoder = getattr(self._local, "encoder", None)
         if encoder is None:
             encoder = self._local.encoder = self._make_image_encoder()
@@ -652,7 +669,7 @@ class ClipWriter:
         if len(packets) != 1:
             raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
         try:
-            tmp.write_bytes(bytes(packets[0]))
+            tmp.write_bytes(stamp_image(bytes(packets[0]), final.suffix, timecode, self.fps))
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
 
