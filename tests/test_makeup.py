@@ -246,12 +246,12 @@ def test_an_older_face_loses_its_creases_but_keeps_its_glasses_and_identity(edit
 
 
 def test_an_older_neck_is_retouched_below_the_chin_and_the_edit_fades_out(editor, older_face, artifacts_dir):
-    """Grace Hopper, 25 years younger, composited as the render does: her neck's creases 0.4-1.0
+    """Grace Hopper, 25 years younger, composited as the render does: her neck's creases 0.4-0.8
     eye distances below the chin lose at least 12 % of their depth (18 % when written: the edit
-    fades out there), and the blend matte under the chin falls by at most 9 per eye distance
-    (5.7). In the FFHQ crop, which ends 0.35 eye distances below her chin, the edit stopped there
-    in a straight line across her neck: those creases kept 99 %, the matte fell 14.7 per eye
-    distance."""
+    eases out from 0.6 to 1.1 there), and the blend matte under the chin falls by at most 9 per
+    eye distance (6.1). In the FFHQ crop, which ends 0.35 eye distances below her chin, the edit
+    stopped there in a straight line across her neck: those creases kept 99.6 %, the matte fell
+    14.7 per eye distance."""
     face = largest_face(older_face)
     aligned = align_face(older_face, face, TEMPLATE, crop_size_for(face, TEMPLATE))
     out, matte = composite(older_face, aligned, editor.edit(aligned, MakeupParams(years=25)), return_mask=True)
@@ -261,7 +261,7 @@ def test_an_older_neck_is_retouched_below_the_chin_and_the_edit_fades_out(editor
     offset = np.dstack([xs, ys]) - face.landmarks[8]
     below, across = (offset @ -frame.up) / d, (offset @ frame.x_axis) / d
     before, after = _valleys(older_face, d), _valleys(out, d)
-    neck = (np.abs(across) < 0.5) & (below > 0.4) & (below < 1.0) & (before > 4)
+    neck = (np.abs(across) < 0.5) & (below > 0.4) & (below < 0.8) & (before > 4)
     kept = float(after[neck].mean() / before[neck].mean())
     assert neck.sum() > 1000 and kept < 0.88, f"the neck's creases kept {kept:.0%} of their depth"
     steps = np.arange(0.0, 1.6, 0.05)

@@ -6,7 +6,7 @@ maps the face's 5 key points onto a template: the published ones, and one made f
 - ``"arcface"``: the 112x112 template used by ArcFace / inswapper (scales to 128).
 - ``"ffhq"``: the 512x512 FFHQ-style template used by GFPGAN / CodeFormer (scales to 1024).
 - ``"head"``: the FFHQ template zoomed out to 0.8 about the crop's top centre and raised 8 px (at
-  512), so the crop holds the whole face and the neck down to about 1.2 eye distances below the
+  512), so the crop holds the whole face and the neck down to 1.2-1.6 eye distances below the
   chin (the FFHQ crop ends 0.2-0.5 eye distances below it); the makeup editor's crop, which
   retouches the neck with the face.
 """

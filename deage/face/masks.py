@@ -241,8 +241,9 @@ def landmark_regions(
 
 
 # The neck below the jaw: full strength to NECK_FULL eye distances below the chin, easing to 0 at
-# NECK_END (the "head" crop holds about 1.2 below it; the FFHQ crop 0.2-0.5, where this is cut).
-NECK_FULL, NECK_END = 0.75, 1.35
+# NECK_END (the "head" crop holds 1.2-1.6 below it; the FFHQ crop 0.2-0.5, where this is cut):
+# where most of a portrait's visible neck is, and inside twice the face's detection box.
+NECK_FULL, NECK_END = 0.6, 1.1
 NECK_WIDTH = 0.8  # the band's width at its foot, as a fraction of the jaw's at points 4 / 12
 
 
