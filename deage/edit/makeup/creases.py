@@ -21,9 +21,10 @@ same crease reads the same on dark and light skin, in bright and dim light.
   *marks*, which every operation leaves alone, like features.
 - Everything between is a crease, filled by ``CreaseMap.lift``.
 
-Measured at working resolution (about 256 px across a face crop): on an older face (the Grace
-Hopper portrait shipped with matplotlib) the median skin pixel lies 3 % below the surface, on
-young faces 0.1-1 %; wrinkles 5-25 %, the rims of glasses 25-60 %.
+Measured at working resolution (320 px across the makeup editor's head crop, about 256 across
+the FFHQ crop's part of it): on an older face (the Grace Hopper portrait shipped with matplotlib)
+the median skin pixel lies 3 % below the surface, on young faces 0.1-1 %; wrinkles 5-25 %, the
+rims of glasses 25-60 %.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Creases, narrow valleys deeper than the skin's texture (``deage.edit.makeup.creases``), are
 filled first: on an older face they are most of what reads as age. Then luminance is split into
-three bands at the editor's working resolution (about 256 px across the crop, never finer than
+three bands at the editor's working resolution (320 px across the head crop, never finer than
 the face's own resolution in the frame, see ``MakeupEditor``):
 
 - *fine*: everything finer than one working pixel (pores, film grain, sensor noise). It never
