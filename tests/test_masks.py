@@ -75,8 +75,8 @@ def test_the_neck_region_runs_down_the_neck_narrower_than_the_jaw_and_fades(olde
     assert 0.05 < at(0.85, 0.0) < 0.95 and at(1.2, 0.0) < 0.01
     width = 0.8 * float((lm[12] - lm[8]) @ frame.x_axis) / d  # the band's half width at its foot
     assert at(0.6, width - 0.1) > 0.2
-    # 0.9 eye distances to either side of her throat is beside her neck (0.84 and 0.55 while the
-    # band ran straight down from the jaw's widest points)
+    # 0.9 eye distances to either side of her throat is beside her neck (inside the band while it
+    # ran straight down from the jaw's widest points)
     assert at(0.7, 0.9) < 0.1 and at(0.7, -0.9) < 0.1
     assert max(neck[-2:].max(), neck[:, -2:].max(), neck[:, :2].max()) < 1e-3
 
