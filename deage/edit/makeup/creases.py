@@ -97,16 +97,19 @@ class CreaseMap:
         return (1.0 - feature).astype(np.float32)
 
 
-def lower_face(landmarks: np.ndarray, size: int, crop_size: int) -> Mask:
+def lower_face(landmarks: np.ndarray, size: int, crop_size: int,
+               window: tuple[slice, slice] | None = None) -> Mask:
     """float32 (size, size) in [0, 1]: 1 from a little below the nose's base (landmark 33) down,
-    along the face's own up direction (tilted faces), 0 above it.
+    along the face's own up direction (tilted faces), 0 above it; with ``window`` (rows, columns
+    of that raster), only that part of it.
 
     ``landmarks``: float (68, 2) in crop pixels of a ``crop_size`` crop; the mask is on a ``size``
     raster of the same crop.
     """
     frame = FaceFrame.from_landmarks(landmarks)
     scale = size / crop_size
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    rows, cols = window if window is not None else (slice(0, size), slice(0, size))
+    ys, xs = np.mgrid[rows, cols].astype(np.float32)
     base = np.asarray(landmarks[33], np.float64) * scale
     below = -((xs - base[0]) * frame.up[0] + (ys - base[1]) * frame.up[1]) / (frame.eye_distance * scale)
     return smoothstep(below.astype(np.float32), 0.0, 0.15)

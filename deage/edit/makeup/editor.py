@@ -124,7 +124,7 @@ class MakeupEditor:
         wrinkles[win] = part.union(settings.wrinkles)
         folds[win] = part.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
         creases = find_creases(luminance(sub), regions.eye_distance, part.skin,
-                               lower=lower_face(aligned.landmarks, work, size)[win])
+                               lower=lower_face(aligned.landmarks, work, size, win))
         delta = np.zeros((work, work, 3), np.float32)
         delta[win] = wrinkle_delta(sub, wrinkles[win], folds[win], regions.eye_distance, part.skin,
                                    settings.texture_keep, creases=creases)
