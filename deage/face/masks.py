@@ -259,14 +259,15 @@ def _neck(jaw: np.ndarray, fr: FaceFrame, k: float, size: int, face: Mask) -> Ma
     band = np.clip(_poly(np.vstack([jaw[2:15], *sides]), k, size) - face, 0, 1)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     below = -((xs - chin[0] * k) * up[0] + (ys - chin[1] * k) * up[1]) / (d * k)
-    fade = 1.0 - _smoothstep((below - NECK_FULL) / (NECK_END - NECK_FULL))
+    fade = 1.0 - smoothstep(below, NECK_FULL, NECK_END)
     inside = np.minimum(xs[0], size - 1 - xs[0])  # pixels from the nearer edge, per row / column
-    edge = _smoothstep((np.minimum.outer(inside, inside) + 0.5) / (0.04 * size))
+    edge = smoothstep(np.minimum.outer(inside, inside) + 0.5, 0.0, 0.04 * size)
     return (band * fade * edge).astype(np.float32)
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
+def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """0 below ``lo``, 1 above ``hi``, a smooth cubic between (float32 like ``x``)."""
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,13 @@ def image_timecode(path: str | Path) -> str | None:
     return None if packed is None else _unpack_smpte(packed)
 
 
+_DPX_ORDER = {b"SDPX": ">", b"XPDS": "<"}  # magic -> struct byte order
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
+
+
 def _dpx_packed(head: bytes) -> int | None:
     """The DPX television header's time code word, when the header holds one."""
-    order = {b"SDPX": ">", b"XPDS": "<"}.get(head[:4])
+    order = _DPX_ORDER.get(head[:4])
     if order is None or len(head) < 1924:
         return None
     image_offset, = struct.unpack(order + "I", head[4:8])
@@ -118,22 +123,33 @@ def _dpx_packed(head: bytes) -> int | None:
 
 def _exr_packed(head: bytes) -> int | None:
     """The ``timeAndFlags`` word of the first header's ``timeCode`` attribute of an EXR file."""
-    if head[:4] != b"\x76\x2f\x31\x01":
-        return None
-    pos = 8
-    while pos < len(head):
-        name_end = head.find(b"\0", pos)
-        if name_end <= pos:  # the empty name that ends the header, or a cut one
-            return None
-        type_end = head.find(b"\0", name_end + 1)
-        if type_end < 0 or type_end + 5 > len(head):
-            return None
-        size, = struct.unpack("<i", head[type_end + 1:type_end + 5])
-        value = head[type_end + 5:type_end + 5 + size]
-        if head[pos:name_end] == b"timeCode" and head[name_end + 1:type_end] == b"timecode" and len(value) >= 4:
+    for name, kind, value, _ in _exr_attributes(head):
+        if name == b"timeCode" and kind == b"timecode" and len(value) >= 4:
             return struct.unpack("<I", value[:4])[0]
-        pos = type_end + 5 + max(size, 0)
     return None
+
+
+def _exr_attributes(data: bytes) -> Iterator[tuple[bytes, bytes, bytes, int]]:
+    """``(name, type, value, end)`` of each attribute of an EXR file's first header, in order,
+    then ``(b"", b"", b"", where its closing zero is)`` when the header ends there; stops early,
+    without that, at a cut or malformed header (or none: not an EXR file)."""
+    if data[:4] != _EXR_MAGIC:
+        return
+    pos = 8
+    while pos < len(data):
+        name_end = data.find(b"\0", pos)
+        if name_end < 0:
+            return
+        if name_end == pos:  # the empty name that ends the header
+            yield b"", b"", b"", pos
+            return
+        type_end = data.find(b"\0", name_end + 1)
+        if type_end < 0 or type_end + 5 > len(data):
+            return
+        size, = struct.unpack("<i", data[type_end + 1:type_end + 5])
+        end = type_end + 5 + max(size, 0)
+        yield data[pos:name_end], data[name_end + 1:type_end], data[type_end + 5:end], end
+        pos = end
 
 
 def _unpack_smpte(word: int) -> str | None:
@@ -188,7 +204,7 @@ _DPX_INDUSTRY_SIZE = 384
 
 
 def _stamp_dpx(data: bytes, word: int, fps: Fraction) -> bytes:
-    order = {b"SDPX": ">", b"XPDS": "<"}.get(data[:4])
+    order = _DPX_ORDER.get(data[:4])
     if order is None or len(data) < _DPX_INDUSTRY:
         return data
     image_offset, = struct.unpack(order + "I", data[4:8])
@@ -216,39 +232,29 @@ _EXR_LINES_PER_CHUNK = {0: 1, 1: 1, 2: 1, 3: 16, 4: 32, 5: 16, 6: 32, 7: 32, 8: 
 
 
 def _stamp_exr(data: bytes, word: int) -> bytes:
-    if data[:4] != b"\x76\x2f\x31\x01" or data[5] & 0x1E:  # tiled, long names, deep, multi-part
+    if len(data) < 8 or data[5] & 0x1E:  # tiled, long names, deep, multi-part
         return data
-    pos, window, compression = 8, None, None
-    while True:
-        name_end = data.find(b"\0", pos)
-        if name_end < 0:
-            return data
-        if name_end == pos:
-            break  # the empty name that ends the header
-        type_end = data.find(b"\0", name_end + 1)
-        if type_end < 0:
-            return data
-        size, = struct.unpack("<i", data[type_end + 1:type_end + 5])
-        value = data[type_end + 5:type_end + 5 + size]
-        name = data[pos:name_end]
+    window, compression, end = None, None, None
+    for name, _, value, pos in _exr_attributes(data):
         if name == b"timeCode":
             return data  # recorded already
         if name == b"dataWindow" and len(value) == 16:
             window = struct.unpack("<4i", value)
         elif name == b"compression" and len(value) == 1:
             compression = value[0]
-        pos = type_end + 5 + size
-    if window is None or compression not in _EXR_LINES_PER_CHUNK:
+        elif name == b"":
+            end = pos
+    if end is None or window is None or compression not in _EXR_LINES_PER_CHUNK:
         return data
     lines = _EXR_LINES_PER_CHUNK[compression]
     chunks = -(-(window[3] - window[1] + 1) // lines)
-    table = pos + 1
+    table = end + 1
     if len(data) < table + 8 * chunks:
         return data
     attribute = b"timeCode\0timecode\0" + struct.pack("<iII", 8, word, 0)
     offsets = struct.unpack_from(f"<{chunks}Q", data, table)
     moved = struct.pack(f"<{chunks}Q", *(offset + len(attribute) for offset in offsets))
-    return data[:pos] + attribute + data[pos:table] + moved + data[table + 8 * chunks:]
+    return data[:end] + attribute + data[end:table] + moved + data[table + 8 * chunks:]
 
 
 __all__ = ["format_timecode", "image_timecode", "pack_smpte", "parse", "shift", "stamp_image", "timecode_of"]

@@ -34,9 +34,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deage.face.masks import FaceFrame
+from deage.face.masks import FaceFrame, smoothstep
 from deage.face.masks import disk as make_disk
 from deage.types import Mask
+
 
 RADIUS = 0.045
 """Closing disk radius, in eye distances: valleys up to about a tenth of the eye distance wide."""
@@ -54,12 +55,6 @@ DOT = 0.15
 """Largest dot (eye distances across) that is a dot rather than a crease."""
 MARK = 0.14
 """Relative depth from which a dot is a mark (a mole) rather than a blemish."""
-
-
-def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """0 below ``lo``, 1 above ``hi``, a smooth cubic between (float32 like ``x``)."""
-    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 @dataclass(frozen=True)
