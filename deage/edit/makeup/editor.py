@@ -10,7 +10,7 @@ import numpy as np
 from deage.edit.base import EditResult, Retouch
 from deage.edit.makeup.params import MakeupParams, MakeupSettings
 from deage.edit.makeup.shape import shape_flow
-from deage.edit.makeup.creases import find_creases, lower_face
+from deage.edit.makeup.creases import find_creases, lower_face, silhouette
 from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
@@ -124,7 +124,8 @@ class MakeupEditor:
         wrinkles[win] = part.union(settings.wrinkles)
         folds[win] = part.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
         creases = find_creases(luminance(sub), regions.eye_distance, part.skin,
-                               lower=lower_face(aligned.landmarks, work, size, win))
+                               lower=lower_face(aligned.landmarks, work, size, win),
+                               outline=silhouette(aligned.landmarks, work, size, win))
         delta = np.zeros((work, work, 3), np.float32)
         delta[win] = wrinkle_delta(sub, wrinkles[win], folds[win], regions.eye_distance, part.skin,
                                    settings.texture_keep, creases=creases)
