@@ -38,16 +38,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Functions whose cumulative time is reported by --profile: the stages of one frame.
 _STAGES = {
-    "align (warp to the 512/1024 crop)": "align.py:81(align_face)",
-    "editor: makeup (whole)": "editor.py:52(edit)",
-    "  regions / masks": "masks.py:316(face_regions)",
-    "  wrinkles (texture)": "texture.py:86(wrinkle_delta)",
-    "  tone": "tone.py:47(tone_delta)",
-    "  shape flow": "shape.py:74(shape_flow)",
-    "composite (whole)": "composite.py:42(composite)",
-    "  retouch into the frame": "composite.py:190(_apply_retouch)",
-    "  multiband blend": "pyramid.py:18(multiband_blend)",
-    "  alpha blend": "feather.py:35(alpha_blend)",
+    "align (warp to the 512/1024 crop)": "align.py(align_face)",
+    "editor: makeup (whole)": "editor.py(retouch)",
+    "  regions / masks": "masks.py(face_regions)",
+    "  wrinkles (texture)": "texture.py(wrinkle_delta)",
+    "  tone": "tone.py(tone_delta)",
+    "  creases": "creases.py(find_creases)",
+    "  shape flow": "shape.py(shape_flow)",
+    "composite (whole)": "composite.py(composite)",
+    "  retouch into the frame": "composite.py(_apply_retouch)",
+    "  multiband blend": "pyramid.py(multiband_blend)",
+    "  alpha blend": "feather.py(alpha_blend)",
 }
 
 
@@ -80,7 +81,10 @@ def profile_frames(clip: Path, look, analysis, count: int = 24) -> None:
     profiler.disable()
     wall = (time.perf_counter() - t0) / len(frames) * 1000
     stats = pstats.Stats(profiler).stats
-    by_name = {f"{Path(k[0]).name}:{k[1]}({k[2]})": v[3] for k, v in stats.items()}
+    by_name: dict[str, float] = {}  # "file.py(function)" -> cumulative seconds (line numbers drift)
+    for k, v in stats.items():
+        key = f"{Path(k[0]).name}({k[2]})"
+        by_name[key] = by_name.get(key, 0.0) + v[3]
     print(f"  profile of FrameRenderer.render, {len(frames)} frames, one thread: {wall:.1f} ms/frame (with profiler)")
     for label, key in _STAGES.items():
         seconds = by_name.get(key)
