@@ -304,6 +304,7 @@ class PreviewEngine:
     def _render(self, index: int) -> PreviewResult:
         from deage.blend.composite import composite
         from deage.blend.fade import faded_blend
+        from deage.blend.other_faces import others_in, spare_other_faces
         from deage.blend.params import BlendParams
         from deage.edit.base import crop_size_for, editor_template
         from deage.face.align import align_face
@@ -366,6 +367,7 @@ class PreviewEngine:
                     if clean:
                         self._edits.put(key, result)
                 t2 = time.perf_counter()
+                result = spare_other_faces(result, aligned, face, others_in(all_faces, track_id))
                 out, matte = composite(out, aligned, result, faded_blend(blend, self.analysis, track_id, index),
                                        return_mask=True)
                 t3 = time.perf_counter()

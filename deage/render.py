@@ -182,19 +182,23 @@ class FrameRenderer:
 
         blends = {track_id: faded_blend(blend, self.analysis, track_id, index) for track_id, _ in todo}
         template = editor_template(self.editor)
+        # Every face of the frame, selected or not: no face's edit may touch another's features.
+        everyone = self.analysis.faces_at(index) if self.analysis is not None else faces
         if self.device is not None:
             from deage.gpu.render import render_faces_torch
 
             with self._stream():
                 return render_faces_torch(frame, todo, self._edit, params, blends, self.device, masks=masks,
-                                          template=template)
+                                          template=template, everyone=everyone)
         from deage.blend.composite import composite
+        from deage.blend.other_faces import others_in, spare_other_faces
         from deage.face.align import align_face
 
         out = frame
         for track_id, face in todo:
             aligned = align_face(out, face, template, crop_size_for(face, template))
-            result = self._edit(aligned, params, track_id)
+            result = spare_other_faces(self._edit(aligned, params, track_id), aligned, face,
+                                       others_in(everyone, track_id))
             if masks:
                 out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)
                 mattes.append(mask)

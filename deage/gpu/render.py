@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deage.blend.other_faces import others_in, spare_other_faces
 from deage.blend.params import BlendParams
 from deage.edit.base import crop_size_for
 from deage.face.align import estimate_alignment, invert_affine, transform_points
@@ -52,11 +53,14 @@ def render_faces_torch(
     *,
     masks: bool = True,
     template: str = "ffhq",
+    everyone: dict[int, Face] | None = None,
 ) -> tuple[Image, list[np.ndarray]]:
     """Edit ``faces`` (track id, Face with landmarks) of ``frame`` (RGB uint8 (H, W, 3)) on ``device``.
 
     ``blend`` is one ``BlendParams`` for every face, or one per track id; ``template``: the
-    editor's alignment template (``deage.edit.base.editor_template``).
+    editor's alignment template (``deage.edit.base.editor_template``); ``everyone``: every face of
+    the frame by track id (default ``faces``), whose features no other face's edit may touch
+    (``deage.blend.other_faces``).
 
     Returns the new frame (numpy) and one float32 (H, W) blend mask per face (none when
     ``masks`` is False), as ``FrameRenderer.render`` does.
@@ -64,9 +68,10 @@ def render_faces_torch(
     height, width = frame.shape[:2]
     work = torch.from_numpy(np.ascontiguousarray(frame)).to(device, copy=True)  # never write into the input
     mattes: list[np.ndarray] = []
+    everyone = dict(faces) if everyone is None else everyone
     for track_id, face in faces:
         aligned = align_face_torch(work, face, template, crop_size_for(face, template))
-        result = edit(aligned, params, track_id)
+        result = spare_other_faces(edit(aligned, params, track_id), aligned, face, others_in(everyone, track_id))
         face_blend = blend[track_id] if isinstance(blend, dict) else blend
         work, alpha, (x0, y0, x1, y1) = composite_torch(work, aligned, result, face_blend)
         if masks:
