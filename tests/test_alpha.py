@@ -63,9 +63,16 @@ def test_a_cut_out_photo_keeps_its_alpha_and_the_face_is_edited(astronaut, tmp_p
     np.testing.assert_array_equal(after[far], before[far])
 
 
-def test_a_16_bit_rgba_sequence_keeps_each_frames_own_alpha(astronaut, tmp_path):
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_16_bit_rgba_sequence_keeps_each_frames_own_alpha(astronaut, tmp_path, monkeypatch, processes):
     """Two 16-bit RGBA PNG plates with different mattes: each rendered frame carries its own
-    source frame's alpha at 16 bits (not the first frame's, not rounded to 8 bits)."""
+    source frame's alpha at 16 bits (not the first frame's, not rounded to 8 bits), taken from
+    the frame as it was decoded for the edit: the render never reads a frame a second time (it
+    read each plate again for its alpha before), with editing threads or worker processes."""
+    from deage.video.reader import Clip
+
+    def reread(self, index):
+        raise AssertionError(f"frame {index} was decoded a second time")
     rng = np.random.default_rng(5)
     alphas = []
     for i, shift in enumerate((0, 40)):
@@ -75,8 +82,13 @@ def test_a_16_bit_rgba_sequence_keeps_each_frames_own_alpha(astronaut, tmp_path)
         alphas.append(alpha)
         cv2.imwrite(str(tmp_path / f"plate.{1001 + i:04d}.png"),
                     np.dstack([astronaut[..., ::-1].astype(np.uint16) * 257, alpha]))
-    render_clip(tmp_path / "plate.1001.png", tmp_path / "young.%04d.png", LOOK, cache_dir=tmp_path / "cache",
-                provenance=False)
+    with open_clip(tmp_path / "plate.1001.png") as clip:  # the analysis, before reading is refused
+        from deage.face.analysis import analyse_clip
+        analysis = analyse_clip(clip, cache_dir=tmp_path / "cache")
+    for name in ("read", "read_float", "read_alpha"):
+        monkeypatch.setattr(Clip, name, reread)
+    render_clip(tmp_path / "plate.1001.png", tmp_path / "young.%04d.png", LOOK, analysis=analysis,
+                provenance=False, processes=processes)
     for i, alpha in enumerate(alphas):
         stored = read_unchanged(tmp_path / f"young.{1001 + i:04d}.png")
         assert stored.dtype == np.uint16 and stored.shape[2] == 4
@@ -107,6 +119,53 @@ def test_an_output_without_alpha_says_it_left_the_alpha_out(astronaut, tmp_path,
         render_clip(photo, out, LOOK, cache_dir=tmp_path / "cache", provenance=False)
     with open_clip(out) as clip:
         assert not clip.info.has_alpha
+
+
+def test_a_mov_of_rgba_plates_is_prores_4444_with_their_alpha(astronaut, tmp_path):
+    """RGBA PNG plates rendered to .mov: ProRes 4444 (not 422 HQ, which has no alpha) carrying
+    each frame's own alpha (through the encoder's 10-bit alpha plane: within a level of 255),
+    the face edited; and that movie, rendered again to .mov and to a PNG sequence, passes its
+    alpha on (a ProRes 4444 source's alpha was left out before)."""
+    alphas = []
+    for i, shift in enumerate((0, 40)):
+        alphas.append(cut_out(astronaut, shift))
+        cv2.imwrite(str(tmp_path / f"plate.{1001 + i:04d}.png"), np.dstack([astronaut[..., ::-1], alphas[-1]]))
+    movie = tmp_path / "young.mov"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is dropped: no warning
+        render_clip(tmp_path / "plate.1001.png", movie, LOOK, cache_dir=tmp_path / "cache", provenance=False)
+    import av
+
+    with av.open(str(movie)) as container:
+        assert container.streams.video[0].codec_context.profile == "4444"
+    with open_clip(movie) as clip:
+        assert clip.info.codec == "prores" and clip.info.has_alpha and len(clip) == 2
+        for i, alpha in enumerate(alphas):
+            assert np.abs(clip.read_alpha(i) * 255 - alpha).max() <= 1
+            after = clip.read(i).astype(int)
+            assert np.abs(after[80:220, 180:300] - astronaut[80:220, 180:300]).mean() > 0.5  # the face is edited
+    # The same with worker processes (which convert a movie's frames for the encoder themselves
+    # where no alpha is carried): the same file.
+    parallel = tmp_path / "parallel.mov"
+    render_clip(tmp_path / "plate.1001.png", parallel, LOOK, cache_dir=tmp_path / "cache", provenance=False,
+                processes=2)
+    with open_clip(movie) as one, open_clip(parallel) as two:
+        for i in range(2):
+            np.testing.assert_array_equal(two.read(i), one.read(i))
+            np.testing.assert_array_equal(two.read_alpha(i), one.read_alpha(i))
+    again, frames = tmp_path / "again.mov", tmp_path / "again.%04d.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render_clip(movie, again, LOOK, cache_dir=tmp_path / "cache", provenance=False)
+        render_clip(movie, frames, LOOK, cache_dir=tmp_path / "cache", provenance=False)
+    with open_clip(again) as clip:
+        assert clip.info.has_alpha
+        for i, alpha in enumerate(alphas):
+            assert np.abs(clip.read_alpha(i) * 255 - alpha).max() <= 1
+    for i, alpha in enumerate(alphas):
+        stored = read_unchanged(tmp_path / f"again.{1001 + i:04d}.png")
+        assert stored.shape == (512, 512, 4)
+        assert np.abs(stored[..., 3] / 257 - alpha).max() <= 1
 
 
 def test_an_opaque_source_is_written_without_alpha(astronaut, tmp_path):

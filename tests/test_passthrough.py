@@ -136,14 +136,14 @@ def test_a_10_bit_hdr_clip_to_mp4_is_hevc_main_10_keeping_its_code_values(astron
 @pytest.mark.parametrize("codec, source_fmt, suffix, output_fmt", [
     ("libx264", "yuv444p", ".mp4", "yuv444p"),
     ("libx264", "yuv422p", ".mp4", "yuv422p"),
-    ("prores_ks", "yuv444p10le", ".mov", "yuv444p10le"),
+    ("prores_ks", "yuv444p10le", ".mov", "yuv444p12le"),
 ])
 def test_a_4_4_4_or_4_2_2_source_keeps_its_chroma_resolution(astronaut, tmp_path, monkeypatch,
                                                              codec, source_fmt, suffix, output_fmt):
     """A 4:4:4 / 4:2:2 source is not written 4:2:0 (or ProRes 422): chroma halved would move
     colour edges all over the frame. H.264 keeps the source's layout and, outside the edit, its
-    code values; a 4:4:4 ProRes plate is written as ProRes 4444 (FFmpeg decodes ProRes 4444 at
-    12 bits, so its code values cannot pass through the 10-bit encoder unchanged)."""
+    code values; a 4:4:4 ProRes plate is written as ProRes 4444, with 4444's profile (FFmpeg decodes
+    ProRes 4444 at 12 bits, so its code values cannot pass through the 10-bit encoder unchanged)."""
     frames = [av.VideoFrame.from_ndarray(np.roll(astronaut, 3 * i, axis=1), format="rgb24").reformat(
         format=source_fmt, dst_colorspace=av.video.reformatter.Colorspace.ITU709) for i in range(3)]
     source = encode_clip(tmp_path / f"src{suffix}", frames, codec,
@@ -153,6 +153,8 @@ def test_a_4_4_4_or_4_2_2_source_keeps_its_chroma_resolution(astronaut, tmp_path
         over, whole = render_both_ways(source, tmp_path / f"out{suffix}", monkeypatch, cache_dir=tmp_path / "cache")
     with av.open(str(tmp_path / f"out{suffix}")) as container:
         assert container.streams.video[0].codec_context.pix_fmt == output_fmt
+        if codec != "libx264":  # ProRes 4444's own profile (it was written as 422 HQ: decoded 10-bit)
+            assert container.streams.video[0].codec_context.profile == "4444"
     if codec != "libx264":
         return
     for s, o, w in zip(decoded_planes(source, 0, 3), over, whole):

@@ -337,6 +337,33 @@ def test_a_deep_plate_renders_on_ray_exactly_as_in_one_process(ray_cluster, astr
                 assert np.allclose(many[:32], 3.0, atol=1e-2)  # highlights are not clipped
 
 
+def test_rgba_plates_keep_their_alpha_on_ray(ray_cluster, astronaut, tmp_path):
+    """RGBA PNG plates rendered on Ray (2 workers, 2 ranges): the output's RGBA equals the
+    single-process render's, and its alpha is each source frame's own, taken at the join from the
+    source frames it decodes there (not read a second time)."""
+    import cv2
+
+    from deage.render import render_clip
+    from deage.scale.ray_render import render_clip_ray
+
+    alphas = []
+    for i in range(4):
+        alpha = np.zeros((512, 512), np.uint8)
+        cv2.ellipse(alpha, (230 + 10 * i, 220), (170, 230), 0, 0, 360, 255, -1)
+        alphas.append(cv2.GaussianBlur(alpha, (0, 0), 6))
+        cv2.imwrite(str(tmp_path / f"plate.{1001 + i:04d}.png"), np.dstack([astronaut[..., ::-1], alphas[-1]]))
+    src = tmp_path / "plate.1001.png"
+    render_clip(src, tmp_path / "single.%04d.png", MAKEUP, cache_dir=tmp_path / "cache", provenance=False)
+    render_clip_ray(src, tmp_path / "ray.%04d.png", MAKEUP, cache_dir=tmp_path / "cache", workers=2, chunk=2,
+                    work_dir=tmp_path / "work", provenance=False)
+    for i, alpha in enumerate(alphas):
+        one = cv2.imread(str(tmp_path / f"single.{1001 + i:04d}.png"), cv2.IMREAD_UNCHANGED)
+        many = cv2.imread(str(tmp_path / f"ray.{1001 + i:04d}.png"), cv2.IMREAD_UNCHANGED)
+        assert many.shape == (512, 512, 4)
+        np.testing.assert_array_equal(many, one)
+        np.testing.assert_array_equal(many[..., 3], alpha.astype(many.dtype) * (257 if many.dtype == np.uint16 else 1))
+
+
 def test_a_killed_worker_is_retried_and_the_output_is_still_identical(ray_cluster, example_clip,
                                                                       example_analysis, reference, tmp_path):
     from deage.scale.ray_render import render_clip_ray

@@ -364,6 +364,13 @@ def test_still_images(tmp_path, astronaut, shared_media):
     Image.fromarray(reference).save(webp, quality=80)
     with open_clip(webp) as clip, Image.open(webp) as image:
         np.testing.assert_array_equal(clip.read(0), np.asarray(image.convert("RGB")))
+    # An animated WebP: its first frame, and a warning that the others are not read.
+    animated = tmp_path / "animated.webp"
+    frames = [Image.fromarray(np.roll(astronaut, 8 * i, axis=1)) for i in range(3)]
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    with pytest.warns(RuntimeWarning, match="animated image of 3 frames; only its first"):
+        with open_clip(animated) as clip:
+            np.testing.assert_array_equal(clip.read(0), astronaut)
 
 
 @pytest.mark.parametrize("orientation, turn", [(1, 0), (6, 270), (8, 90), (3, 180)])
@@ -575,8 +582,10 @@ def test_bad_writer_arguments(tmp_path, name, kwargs, words):
     assert words in one_line_naming(exc, name)
 
 
-@pytest.mark.parametrize("name, pix_fmt", [("odd.mp4", "yuv444p"), ("odd.mov", "yuv444p10le")])
+@pytest.mark.parametrize("name, pix_fmt", [("odd.mp4", "yuv444p"), ("odd.mov", "yuv444p12le")])
 def test_odd_sized_frames_keep_their_size_with_full_chroma(tmp_path, small_frames, name, pix_fmt):
+    """An odd-sized picture keeps its size with full chroma: H.264 4:4:4, or ProRes 4444 with
+    4444's own profile (decoded at 12 bits; it was written with 422 HQ's, decoded at 10)."""
     frames = [f[:179, :319] for f in small_frames[:3]]
     with pytest.warns(RuntimeWarning, match="odd-sized"):
         with ClipWriter(tmp_path / name, fps=24, width=319, height=179) as w:

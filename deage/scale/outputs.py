@@ -20,9 +20,12 @@ The matte is the union (maximum) of the per-face blend masks, quantised to 16 bi
 (stored as is, not linearised: a matte is coverage, not light).
 
 Alpha: given the source's alpha (``alpha``: clip index -> float32 (H, W), ``Clip.read_alpha``),
-an image output that can hold one (PNG, TIFF, WebP, EXR) gets each frame's own source alpha, value for
-value (the edit changes colour, never coverage); any other output is written without it, with a
-``RuntimeWarning`` saying so.
+an output that can hold one (PNG, TIFF, WebP, EXR; ProRes 4444 in ``.mov``, which a ``.mov``
+of a source with alpha is) gets each frame's own source alpha, value for value in image files (the
+edit changes colour, never coverage; ProRes 4444 through its encoder's 10-bit alpha plane); any
+other output is written without it, with a ``RuntimeWarning`` saying so. ``prepare`` takes the
+alpha of the frame as it was decoded for the edit (``DeferredFrame.alpha``), so a render decodes
+each source frame once; an ``alpha`` reader reads any frame that arrives without it.
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ class RenderOutputs:
             HEVC Main 10 for an ``.mp4`` of a >8-bit source (``deage.video.writer.codec_for``).
         matte: the matte's path, or None.
         timecode: the first written frame's timecode (picture and matte), or None.
-        alpha: the source's alpha by clip index (float32 (H, W) in [0, 1]; ``Clip.read_alpha``),
-            for a source that has one, or None.
+        alpha: for a source with alpha: True when every frame brings its own to ``prepare``
+            (``source_alpha``), or a reader of it by clip index (float32 (H, W) in [0, 1];
+            ``Clip.read_alpha``) for frames that come without; None for a source without alpha.
 
     Raises:
         OutputError: unusable paths (missing folder, equal to the source or to each other, format).
@@ -87,7 +91,7 @@ class RenderOutputs:
         matte: str | Path | None = None,
         first_frame_number: int | None = None,
         timecode: str | None = None,
-        alpha: Callable[[int], np.ndarray] | None = None,
+        alpha: Callable[[int], np.ndarray] | bool | None = None,
     ) -> None:
         self.output = Path(output)
         self.matte = Path(matte) if matte is not None else None
@@ -129,10 +133,11 @@ class RenderOutputs:
             warnings.warn(f"{self.output}: the source has {info.bit_depth}-bit components, {spec.name} output "
                           "stores 8; write .mov (ProRes), 16-bit PNG / TIFF or EXR to keep them",
                           RuntimeWarning, stacklevel=2)
-        self._alpha = alpha if spec.sequence and spec.alpha_pix_fmt is not None else None
+        self._alpha = alpha if spec.alpha_pix_fmt is not None else None
         if alpha is not None and self._alpha is None:
             warnings.warn(f"{self.output}: the source's alpha channel is left out ({spec.name} output keeps "
-                          "none here); write PNG, TIFF, WebP or EXR to keep it", RuntimeWarning, stacklevel=2)
+                          "none); write .mov (ProRes 4444), PNG, TIFF, WebP or EXR to keep it",
+                          RuntimeWarning, stacklevel=2)
 
     def __enter__(self) -> "RenderOutputs":
         self._stack.enter_context(self.picture)
@@ -144,9 +149,13 @@ class RenderOutputs:
         self._stack.__exit__(exc_type, exc, tb)
 
     def conversion(self) -> EncoderConversion | None:
-        """The picture encoder's conversion (None until the first frame is written, or for an
-        image-sequence output, whose files are encoded on their own threads)."""
-        return None if self.picture.spec.sequence else self.picture.conversion()
+        """The picture encoder's conversion (None until the first frame is written, for an
+        image-sequence output, whose files are encoded on their own threads, and for a movie that
+        carries the source's alpha: its frames get their alpha in ``prepare``, so neither worker
+        processes nor an encode over the decoded frame may convert them first)."""
+        if self.picture.spec.sequence or self._alpha is not None:
+            return None
+        return self.picture.conversion()
 
     def begin(self, sample: np.ndarray) -> None:
         """Open the picture's encoder now, for frames like ``sample`` (its dtype; RGB: an alpha
@@ -164,12 +173,17 @@ class RenderOutputs:
         return not frame.turned and can_encode_over(frame.decoded, self.conversion())
 
     def prepare(self, image: Any, matte: np.ndarray | None = None, *,
-                decoded: av.VideoFrame | None = None) -> tuple[Any, Any]:
+                decoded: av.VideoFrame | None = None,
+                source_alpha: Callable[[], np.ndarray] | None = None) -> tuple[Any, Any]:
         """``(image, matte)`` converted for the encoders (``ClipWriter.prepare``), on the calling
         thread; pass them to ``write``. ``image`` may also be ``FramePlanes`` made by
         ``conversion()`` in another process; or, with ``decoded`` (the decoded frame of a
         ``DeferredFrame`` that ``encodes_over`` accepts), the ``FrameChange`` (or None: no change)
-        the edit made to it. Thread-safe."""
+        the edit made to it. ``source_alpha`` (``DeferredFrame.alpha``) gives the frame's own
+        alpha, added here when the output carries one. Thread-safe."""
+        if self._alpha is not None and source_alpha is not None and isinstance(image, np.ndarray) \
+                and image.ndim == 3 and image.shape[2] == 3:
+            image = _with_alpha(image, source_alpha())
         if decoded is not None:
             conversion = self.conversion()
             assert conversion is not None, "prepare(decoded=...) needs encodes_over(frame) first"
@@ -189,8 +203,10 @@ class RenderOutputs:
         pts = None
         if self._timestamps is not None:
             pts = int(self._timestamps[index] - self._timestamps[self.start])
-        if self._alpha is not None:
-            image = _with_alpha(image, self._alpha(index))
+        if self._alpha is not None and isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:
+            if not callable(self._alpha):
+                raise ValueError(f"{self.output}: frame {index} came without the source's alpha")
+            image = _with_alpha(image, self._alpha(index))  # arrived without its alpha
         self.picture.write(image, pts=pts)
         if self.matte_writer is not None:
             if matte is None:

@@ -250,9 +250,9 @@ def render_clip_ray(
     folder.path.mkdir(parents=True, exist_ok=True)
     result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
 
-    alpha_clip = open_clip(source) if has_alpha else None  # the source's alpha, added at the join
+    # The source's alpha is added at the join, from the source frames it decodes there.
     outputs = RenderOutputs(output, **writer_settings, codec=codec, matte=matte,  # checks the paths first
-                            alpha=alpha_clip.read_alpha if alpha_clip is not None else None)
+                            alpha=True if has_alpha else None)
     waiting = deque(p for p in pieces if (p.start, p.stop) not in done)
     running: dict[Any, FrameRange] = {}
     started_here = _connect(address, workers, cpus_per_task)
@@ -290,8 +290,6 @@ def render_clip_ray(
                 result.faces_edited += record.faces_edited
                 result.frames_without_face.extend(record.frames_without_face)
     finally:
-        if alpha_clip is not None:
-            alpha_clip.close()
         if running:  # interrupted: stop the tasks still queued or running
             _cancel(ray, running)
         if started_here:
@@ -414,7 +412,7 @@ def _join(folder: WorkFolder, record: PieceRecord, outputs: Any, joined: int, to
                 image = onto_plate(before, float_to_uint8(before), image)
             if over:
                 return (index, *outputs.prepare(find_change(before, image), alpha, decoded=frame.decoded))
-        return (index, *outputs.prepare(image, alpha))
+        return (index, *outputs.prepare(image, alpha, source_alpha=frame.alpha))
 
     def write(item: tuple[int, Any, Any]) -> None:
         nonlocal count

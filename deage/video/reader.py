@@ -603,11 +603,14 @@ class DeferredFrame:
             (``deage.video.passthrough``).
         convert: gives the RGB image (``Clip.frames`` / ``frames_float`` pixels).
         turned: the image is the decoded picture rotated or mirrored for display, not its pixels.
+        alpha: gives the frame's alpha from the same decoded frame, as ``Clip.read_alpha`` would
+            (float32 (H, W) in [0, 1]); None when the clip has no alpha.
     """
 
     decoded: av.VideoFrame
     convert: Callable[[], np.ndarray]
     turned: bool = False
+    alpha: Callable[[], np.ndarray] | None = None
 
     def __call__(self) -> np.ndarray:
         return self.convert()
@@ -710,8 +713,10 @@ class Clip:
         s, e = self._range(start, stop)
         convert = frame_to_float if precision else frame_to_rgb8
         turned = bool(self._source.rotation or self._source.mirror)
+        alpha = self.info.has_alpha
         for frame in self._source.iter_frames(s, e):
-            yield DeferredFrame(frame, partial(self._convert, frame, convert), turned)
+            yield DeferredFrame(frame, partial(self._convert, frame, convert), turned,
+                                partial(self._convert, frame, frame_alpha) if alpha else None)
 
     def frames_float(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """Stream frames as float32 RGB (H, W, 3), nominally [0, 1] at the source's full precision.

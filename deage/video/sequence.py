@@ -19,13 +19,14 @@ by extension. OpenCV is not used for this: its wheels here are built without Ope
 WebP are the exceptions on the way in: they are decoded with Pillow (libjpeg, libwebp), as every
 viewer, OpenCV and browser decodes them. FFmpeg's decoders upsample chroma and convert to RGB
 their own way, a level or three off on most pixels, so an untouched background would not read
-back as the photo. (Of an animated WebP, Pillow gives the first frame.)
+back as the photo. (Of an animated WebP, Pillow gives the first frame, with a warning.)
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -212,6 +213,10 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
+            if getattr(image, "is_animated", False):
+                warnings.warn(f"{path}: an animated image of {image.n_frames} frames; only its first frame is "
+                              "read (to render them all, save them as a numbered sequence, frame_0001.png...)",
+                              RuntimeWarning, stacklevel=2)
             if image.mode not in ("L", "RGB"):
                 image = image.convert("RGB")
             pixels = np.asarray(image)

@@ -75,6 +75,7 @@ from deage.video.pixels import (
     ENCODE_INTERPOLATION,
     bit_depth,
     check_image,
+    has_alpha,
     rgb_to_frame,
     sws_colorspace,
 )
@@ -314,8 +315,8 @@ class ClipWriter:
             a DPX / EXR sequence (counting up: ``deage.video.timecode.stamp_image``); other image
             files have no place for it.
         source_pix_fmt: the source's pixel format (``ClipInfo.pix_fmt``): a 4:2:2 or 4:4:4 YUV
-            source keeps its chroma resolution in H.264 / HEVC and a 4:4:4 one is written as
-            ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or 12-bit plate
+            source keeps its chroma resolution in H.264 / HEVC and a 4:4:4 one, or one with alpha,
+            is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or 12-bit plate
             into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
 
     Raises:
@@ -416,7 +417,8 @@ class ClipWriter:
         output takes the source's own chroma layout at 8 bits (an 8-bit source's untouched pixels
         keep their code values), an HEVC one at 8 or 10 bits as the source has, a ProRes one from
         a 4:4:4 source becomes ProRes 4444. Halving the chroma would blur colour edges all over
-        the frame, far outside the edit."""
+        the frame, far outside the edit. A source with alpha (RGBA plates, ProRes 4444 with
+        alpha) becomes ProRes 4444 too: the one that can carry it."""
         chroma = _chroma_layout(source_pix_fmt)
         if self.spec.name in ("h264", "hevc") and chroma in ("422", "444"):
             deep = self.spec.name == "hevc" and bit_depth(source_pix_fmt) > 8
@@ -424,8 +426,18 @@ class ClipWriter:
             warnings.warn(f"{self.path}: the source is 4:{chroma[1]}:{chroma[2]}; writing {self.spec.name.upper()} "
                           f"4:{chroma[1]}:{chroma[2]} to keep its colour detail (some players only play 4:2:0)",
                           RuntimeWarning, stacklevel=3)
-        elif self.spec.name == "prores" and chroma == "444":
-            self.spec = CODECS["prores4444"]
+        elif self.spec.name == "prores" and (chroma == "444" or has_alpha(source_pix_fmt)):
+            self._use_codec("prores4444")  # 4:4:4 colour, and the only ProRes that holds an alpha
+
+    def _use_codec(self, name: str) -> None:
+        """Switch to codec ``name``, with its default options in place of the old codec's (ProRes
+        4444 was written with 422 HQ's profile, which drops an alpha); options the caller gave stay."""
+        old, self.spec = self.spec, CODECS[name]
+        for key, value in old.options.items():
+            if self.options.get(key) == str(value):
+                del self.options[key]
+        for key, value in self.spec.options.items():
+            self.options.setdefault(key, str(value))
 
     def _keep_odd_size(self) -> None:
         """An odd width or height cannot be chroma-subsampled: keep the exact size with full chroma
@@ -437,7 +449,7 @@ class ClipWriter:
                           f"({self.options['pix_fmt']}) to keep every pixel (some players only play 4:2:0)",
                           RuntimeWarning, stacklevel=3)
         elif self.spec.name == "prores":
-            self.spec = CODECS["prores4444"]
+            self._use_codec("prores4444")
             warnings.warn(f"{self.path}: {size} is odd-sized; writing ProRes 4444 instead of 422 HQ",
                           RuntimeWarning, stacklevel=3)
         else:
