@@ -10,11 +10,10 @@ strength (warped with its jaw, retouched with its skin model) before.
 
 The other face's features are the convex hull of its landmarks 17-67 (brows, eyes, nose, mouth):
 the cut is whole on them and ``GROW`` of that face's eye distance around them (the blend's
-feather, applied to the edit's mask after the cut, then cannot carry the edit back onto them) and
-eases out over as much again. A detector finds a face
-only where those are visible, so they are that face's and not this one's neck or forehead. Two
-faces whose features sit within ``SAME_FACE`` eye distances of each other are one person found
-twice, and do not cut each other.
+feather, applied to the edit's mask after the cut, then cannot carry the edit back onto them)
+and eases out over as much again. A detector finds a face only where those are visible, so they
+are that face's and not this one's neck or forehead. Two faces whose features sit within
+``SAME_FACE`` eye distances of each other are one person found twice, and do not cut each other.
 """
 
 from __future__ import annotations
