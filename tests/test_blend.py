@@ -148,8 +148,9 @@ def test_no_face_is_changed_by_another_faces_edit(selfie):
     """In a group selfie (heads together, landmark fits running over the face in front), one
     face's edit (forehead, neck, jaw warp) reached another's eyes, nose and mouth: the mattes of
     four of the five faces covered another's features at full strength. Each face's edit must
-    leave the others' features untouched (matte under 0.15 there, only the feathered rim of the
-    cut; none over 0.02 when written) and still cover its own as before (mean over 0.8; 0.85-0.94)."""
+    leave the others' features untouched (matte under 0.05 there: the cut's margin keeps the
+    blend's feather off them; none over 0.02 when written) and still cover its own as before (mean
+    over 0.8; 0.85-0.94)."""
     image, faces = selfie
     look = Look.from_dict({"editor": "makeup", "edit": {"years": 25}, "blend": {"mode": "multiband", "feather": 10}})
     _, mattes = FrameRenderer(look).render(image, 0, dict(enumerate(faces)))
@@ -158,7 +159,7 @@ def test_no_face_is_changed_by_another_faces_edit(selfie):
         assert matte[features[i]].mean() > 0.8, f"face {i}'s own features are not edited"
         for j, other in enumerate(features):
             if j != i:
-                assert matte[other].max() < 0.15, f"face {i}'s edit reaches face {j}'s features"
+                assert matte[other].max() < 0.05, f"face {i}'s edit reaches face {j}'s features"
 
 
 def test_sparing_the_other_faces_keeps_their_pixels_and_ignores_a_double_detection(selfie):
