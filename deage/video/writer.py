@@ -161,6 +161,7 @@ _DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv
                          ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr", ".dpx": "dpx",
                          ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
 _ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # image files encoded in parallel (GIL released)
+_MAX_REORDER = 16  # frames a packet's dts may lie before its pts (B-frame reordering is a few)
 _CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
@@ -408,6 +409,7 @@ class ClipWriter:
         self._begin_lock = threading.Lock()
         self._count = 0
         self._last_pts: int | None = None
+        self._last_dts: int | None = None  # of the last video packet muxed (``_mux``)
         self._closed = False
         self.written: list[Path] = []
 
@@ -642,9 +644,29 @@ class ClipWriter:
             if self._audio is not None:
                 self._audio.feed_until(seconds)
             for packet in self._stream.encode(vf):
-                self._container.mux(packet)
+                self._mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(f"writing failed ({getattr(exc, 'strerror', exc)})", self.path) from None
+
+    def _mux(self, packet: av.Packet) -> None:
+        """Mux one video packet, its decoding time made sane first. libx265 leaves the dts of a
+        one-frame clip's only packet uninitialised (seen: 0, -7.6e11, 5.1e18); the MP4 muxer
+        then refused to finish the file ("Not yet implemented") in most such renders after the
+        first few in a process. A dts after its pts, not after the previous packet's, or more than
+        ``_MAX_REORDER`` frames before its pts is no encoder's reordering: it is set to the pts
+        (or just after the previous dts)."""
+        pts, dts = packet.pts, packet.dts
+        if pts is not None:
+            frame = 1.0
+            if packet.time_base:
+                frame = max(1.0, float(1 / (self.fps * packet.time_base)))  # ticks per frame
+            last = self._last_dts
+            if dts is None or dts > pts or pts - dts > _MAX_REORDER * frame or (last is not None and dts <= last):
+                packet.dts = pts if last is None else last + 1
+        if packet.dts is not None:
+            self._last_dts = packet.dts
+        assert self._container is not None
+        self._container.mux(packet)
 
     def _write_image(self, image: np.ndarray, pts: int) -> None:
         """Queue one image file: encoded on a worker thread into its temporary name."""
@@ -701,7 +723,7 @@ class ClipWriter:
                 raise OutputError("no frames were written", self.path)
             if self._container is not None:
                 for packet in self._stream.encode(None):
-                    self._container.mux(packet)
+                    self._mux(packet)
                 if self._audio is not None:
                     self._audio.finish()
                 self._container.close()
