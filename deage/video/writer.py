@@ -317,8 +317,8 @@ class ClipWriter:
             files have no place for it.
         source_pix_fmt: the source's pixel format (``ClipInfo.pix_fmt``): a 4:2:2 or 4:4:4 YUV
             source keeps its chroma resolution in H.264 / HEVC and a 4:4:4 one, or one with alpha,
-            is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or 12-bit plate
-            into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
+            is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or
+            12-bit plate into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
