@@ -285,8 +285,8 @@ def render_frames(
             8-bit view and the edit is added back to the plate as a difference (``onto_plate``), so
             every pixel the edit leaves alone keeps the plate's exact value, highlights above 1
             included; the sink then gets float32 images.
-        prepare: ``prepare(image, matte) -> (image, matte)`` (with ``source_alpha=``, the frame's
-            own alpha, for ``DeferredFrame`` items that have one), called on the editing threads
+        prepare: ``prepare(image, matte, source_alpha=...) -> (image, matte)`` (``source_alpha``:
+            ``DeferredFrame.alpha``, the frame's own alpha, or None), called on the editing threads
             before the sink (``RenderOutputs.prepare``: the encoder's colour conversion; with
             ``processes`` it also receives the workers' ``FramePlanes``).
         conversion: with ``processes``: gives the picture encoder's ``EncoderConversion`` (or
@@ -341,7 +341,7 @@ def render_frames(
             change = out if worker_change else find_change(plate if plate is not None else frame, out)
             out, alpha = prepare(change, alpha, decoded=decoded)
         elif prepare is not None and index >= start:
-            out, alpha = prepare(out, alpha) if source_alpha is None else prepare(out, alpha, source_alpha=source_alpha)
+            out, alpha = prepare(out, alpha, source_alpha=source_alpha)
         return index, out, alpha, len(faces)
 
     def deliver(result: tuple[int, Image, np.ndarray | None, int]) -> None:
@@ -485,7 +485,7 @@ def render_clip(
         deep = keeps_precision(clip.info, output, codec)
         with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
                            first_frame_number=first_frame,
-                           alpha=True if clip.info.has_alpha else None) as outputs:
+                           alpha=clip.info.has_alpha) as outputs:
             outputs.begin(np.zeros((1, 1, 3), np.float32 if deep else np.uint8))
             stats = render_frames(
                 clip.deferred_frames(start, stop, precision=deep), renderer, selection,

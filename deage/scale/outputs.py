@@ -19,13 +19,12 @@ The matte is the union (maximum) of the per-face blend masks, quantised to 16 bi
 ``.mov`` ProRes, ``.mp4`` H.264, ``matte.%04d.png`` 16-bit PNG, ``matte.%04d.exr`` half float
 (stored as is, not linearised: a matte is coverage, not light).
 
-Alpha: given the source's alpha (``alpha``: clip index -> float32 (H, W), ``Clip.read_alpha``),
-an output that can hold one (PNG, TIFF, WebP, EXR; ProRes 4444 in ``.mov``, which a ``.mov``
-of a source with alpha is) gets each frame's own source alpha, value for value in image files (the
-edit changes colour, never coverage; ProRes 4444 through its encoder's 10-bit alpha plane); any
-other output is written without it, with a ``RuntimeWarning`` saying so. ``prepare`` takes the
-alpha of the frame as it was decoded for the edit (``DeferredFrame.alpha``), so a render decodes
-each source frame once; an ``alpha`` reader reads any frame that arrives without it.
+Alpha: for a source with one (``alpha=True``), an output that can hold one (PNG, TIFF, WebP,
+EXR; ProRes 4444 in ``.mov``, which a ``.mov`` of a source with alpha is) gets each frame's own
+source alpha, value for value in image files (the edit changes colour, never coverage; ProRes 4444
+through its encoder's 10-bit alpha plane); any other output is written without it, with a
+``RuntimeWarning`` saying so. ``prepare`` takes the alpha of the frame as it was decoded for the
+edit (``DeferredFrame.alpha``), so a render decodes each source frame once.
 """
 
 from __future__ import annotations
@@ -71,9 +70,8 @@ class RenderOutputs:
             HEVC Main 10 for an ``.mp4`` of a >8-bit source (``deage.video.writer.codec_for``).
         matte: the matte's path, or None.
         timecode: the first written frame's timecode (picture and matte), or None.
-        alpha: for a source with alpha: True when every frame brings its own to ``prepare``
-            (``source_alpha``), or a reader of it by clip index (float32 (H, W) in [0, 1];
-            ``Clip.read_alpha``) for frames that come without; None for a source without alpha.
+        alpha: the source has an alpha, which every frame brings to ``prepare``
+            (``source_alpha``) and the output keeps where it can.
 
     Raises:
         OutputError: unusable paths (missing folder, equal to the source or to each other, format).
@@ -91,7 +89,7 @@ class RenderOutputs:
         matte: str | Path | None = None,
         first_frame_number: int | None = None,
         timecode: str | None = None,
-        alpha: Callable[[int], np.ndarray] | bool | None = None,
+        alpha: bool = False,
     ) -> None:
         self.output = Path(output)
         self.matte = Path(matte) if matte is not None else None
@@ -133,8 +131,8 @@ class RenderOutputs:
             warnings.warn(f"{self.output}: the source has {info.bit_depth}-bit components, {spec.name} output "
                           "stores 8; write .mov (ProRes), 16-bit PNG / TIFF or EXR to keep them",
                           RuntimeWarning, stacklevel=2)
-        self._alpha = alpha if spec.alpha_pix_fmt is not None else None
-        if alpha is not None and self._alpha is None:
+        self._alpha = alpha and spec.alpha_pix_fmt is not None
+        if alpha and not self._alpha:
             warnings.warn(f"{self.output}: the source's alpha channel is left out ({spec.name} output keeps "
                           "none); write .mov (ProRes 4444), PNG, TIFF, WebP or EXR to keep it",
                           RuntimeWarning, stacklevel=2)
@@ -153,7 +151,7 @@ class RenderOutputs:
         image-sequence output, whose files are encoded on their own threads, and for a movie that
         carries the source's alpha: its frames get their alpha in ``prepare``, so neither worker
         processes nor an encode over the decoded frame may convert them first)."""
-        if self.picture.spec.sequence or self._alpha is not None:
+        if self.picture.spec.sequence or self._alpha:
             return None
         return self.picture.conversion()
 
@@ -161,7 +159,7 @@ class RenderOutputs:
         """Open the picture's encoder now, for frames like ``sample`` (its dtype; RGB: an alpha
         carried from the source is added here): ``conversion()`` and ``encodes_over`` know the
         pixel format from then on."""
-        if self._alpha is not None and sample.shape[2] == 3:
+        if self._alpha and sample.shape[2] == 3:
             sample = np.zeros((1, 1, 4), sample.dtype)
         self.picture.begin(sample)
 
@@ -181,8 +179,7 @@ class RenderOutputs:
         ``DeferredFrame`` that ``encodes_over`` accepts), the ``FrameChange`` (or None: no change)
         the edit made to it. ``source_alpha`` (``DeferredFrame.alpha``) gives the frame's own
         alpha, added here when the output carries one. Thread-safe."""
-        if self._alpha is not None and source_alpha is not None and isinstance(image, np.ndarray) \
-                and image.ndim == 3 and image.shape[2] == 3:
+        if self._alpha and source_alpha is not None and _is_rgb(image):
             image = _with_alpha(image, source_alpha())
         if decoded is not None:
             conversion = self.conversion()
@@ -203,10 +200,8 @@ class RenderOutputs:
         pts = None
         if self._timestamps is not None:
             pts = int(self._timestamps[index] - self._timestamps[self.start])
-        if self._alpha is not None and isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:
-            if not callable(self._alpha):
-                raise ValueError(f"{self.output}: frame {index} came without the source's alpha")
-            image = _with_alpha(image, self._alpha(index))  # arrived without its alpha
+        if self._alpha and _is_rgb(image):
+            raise ValueError(f"{self.output}: frame {index} came without the source's alpha (prepare(source_alpha=))")
         self.picture.write(image, pts=pts)
         if self.matte_writer is not None:
             if matte is None:
@@ -216,6 +211,11 @@ class RenderOutputs:
     @property
     def written(self) -> list[Path]:
         return [self.output] + ([self.matte] if self.matte is not None else [])
+
+
+def _is_rgb(image: Any) -> bool:
+    """An RGB (H, W, 3) array: a picture still without the alpha the output carries."""
+    return isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
 
 
 def _with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -252,7 +252,7 @@ def render_clip_ray(
 
     # The source's alpha is added at the join, from the source frames it decodes there.
     outputs = RenderOutputs(output, **writer_settings, codec=codec, matte=matte,  # checks the paths first
-                            alpha=True if has_alpha else None)
+                            alpha=has_alpha)
     waiting = deque(p for p in pieces if (p.start, p.stop) not in done)
     running: dict[Any, FrameRange] = {}
     started_here = _connect(address, workers, cpus_per_task)
