@@ -410,6 +410,7 @@ class ClipWriter:
         self._count = 0
         self._last_pts: int | None = None
         self._last_dts: int | None = None  # of the last video packet muxed (``_mux``)
+        self._max_reorder: float | None = None  # _MAX_REORDER frames in packet ticks, from the first packet
         self._closed = False
         self.written: list[Path] = []
 
@@ -657,11 +658,11 @@ class ClipWriter:
         (or just after the previous dts)."""
         pts, dts = packet.pts, packet.dts
         if pts is not None:
-            frame = 1.0
-            if packet.time_base:
-                frame = max(1.0, float(1 / (self.fps * packet.time_base)))  # ticks per frame
+            if self._max_reorder is None:  # once: Fraction arithmetic per packet held the GIL
+                base = packet.time_base
+                self._max_reorder = _MAX_REORDER * (max(1.0, float(1 / (self.fps * base))) if base else 1.0)
             last = self._last_dts
-            if dts is None or dts > pts or pts - dts > _MAX_REORDER * frame or (last is not None and dts <= last):
+            if dts is None or dts > pts or pts - dts > self._max_reorder or (last is not None and dts <= last):
                 packet.dts = pts if last is None else last + 1
         if packet.dts is not None:
             self._last_dts = packet.dts
