@@ -24,6 +24,7 @@ from deage.blend.poisson import poisson_blend
 from deage.blend.pyramid import multiband_blend, pyramid_levels
 from deage.edit.base import EditResult, Retouch
 from deage.errors import DeageError
+from deage.face.align import affine_scale
 from deage.types import AlignedFace, Image, Mask
 
 Box = tuple[int, int, int, int]
@@ -69,7 +70,7 @@ def composite(
     height, width = frame.shape[:2]
     size = aligned.size
     matrix = np.asarray(aligned.matrix, np.float64)
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop px per frame px
+    scale = affine_scale(matrix)  # crop px per frame px
     retouch = result.retouch
 
     # Shape the mask on a grid at most half the crop size (it is smooth); for a retouch, on the

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from deage.edit.base import EditResult
-from deage.face.align import transform_points
+from deage.face.align import affine_scale, transform_points
 from deage.face.masks import FaceFrame
 from deage.types import AlignedFace, Face, Mask
 
@@ -57,7 +57,7 @@ def spare_other_faces(result: EditResult, aligned: AlignedFace, face: Face, othe
     own_d = FaceFrame.from_landmarks(own).eye_distance
     size = aligned.size
     matrix = np.asarray(aligned.matrix, np.float64)
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop px per frame px
+    scale = affine_scale(matrix)  # crop px per frame px
     grid = min(size, 256)  # the cut is smooth: drawn on a coarser grid, then resized
     k = grid / float(size)
     cut = None

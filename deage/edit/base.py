@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from deage.face.align import estimate_alignment
+from deage.face.align import affine_scale, estimate_alignment
 from deage.types import AlignedFace, Face, Image, Mask
 
 
@@ -144,7 +144,7 @@ def editor_template(editor: Any) -> str:
 def crop_scale(face: Face, size: int = 512, template: str = "ffhq") -> float:
     """Crop pixels per frame pixel of the ``template`` alignment of ``face`` at ``size`` (>1: upsampled)."""
     matrix = estimate_alignment(face.keypoints5, template, size, face.pixel_aspect)
-    return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    return affine_scale(matrix)
 
 
 def crop_size_for(face: Face, template: str = "ffhq") -> int:

@@ -88,6 +88,12 @@ def invert_affine(matrix: Affine) -> Affine:
     return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
 
 
+def affine_scale(matrix: Affine) -> float:
+    """The mean scale of a (2, 3) affine: sqrt |det| of its linear part (for a frame -> crop
+    matrix, crop pixels per frame pixel; > 1: the crop is upsampled)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix, np.float64)[:, :2]))))
+
+
 def transform_points(points: Points, matrix: Affine) -> Points:
     """Apply a (2, 3) affine to float (N, 2) points; returns float32 (N, 2)."""
     pts = np.asarray(points, dtype=np.float64)

@@ -22,6 +22,7 @@ from deage.blend.feather import shape_mask
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.pyramid import pyramid_levels
 from deage.edit.base import EditResult, Retouch
+from deage.face.align import affine_scale
 from deage.gpu import ops
 from deage.types import AlignedFace
 
@@ -42,7 +43,7 @@ def composite_torch(
     device = frame.device
     size = aligned.size
     matrix = np.asarray(aligned.matrix, np.float64)
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    scale = affine_scale(matrix)
     retouch = result.retouch
     nothing = (frame, None, (0, 0, 0, 0))
 

@@ -15,6 +15,7 @@ from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
+from deage.face.align import affine_scale
 from deage.face.masks import FaceRegions, face_regions
 from deage.types import AlignedFace, Mask
 
@@ -55,7 +56,7 @@ class MakeupEditor:
         """Working resolution W for this crop: ``work_size``, or the face's native size if smaller;
         a multiple of 4 where the crop allows (the skin window's grids, ``_skin_window``)."""
         size = aligned.size
-        scale = float(np.sqrt(abs(np.linalg.det(np.asarray(aligned.matrix, np.float64)[:, :2]))))
+        scale = affine_scale(aligned.matrix)
         factor = max(size / self.work_size, scale, 1.0)
         work = int(np.clip(round(size / factor), min(self.min_work_size, size), min(self.work_size, size)))
         return work if work < 8 else work // 4 * 4

@@ -39,7 +39,7 @@ from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_f
 from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
 from deage.edit.swap.source import SourceFace, load_source
 from deage.errors import DeageError, LookError
-from deage.face.align import estimate_alignment
+from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
 from deage.face.masks import FaceFrame
 from deage.types import AlignedFace, Face, Image, Mask
@@ -505,7 +505,7 @@ def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegion
 def _warp_down(image: Image, matrix: np.ndarray, n: int) -> Image:
     """``cv2.warpAffine`` of ``image`` into an (n, n) crop, pre-shrinking with area averaging when
     the matrix shrinks by more than 1.5x (a plain bilinear warp would alias)."""
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    scale = affine_scale(matrix)
     m = np.asarray(matrix, np.float64)
     src = image
     if scale < 1.0 / 1.5:
