@@ -220,10 +220,33 @@ def _apply_retouch(
         top += (base - cv2.GaussianBlur(base, (0, 0), sigma)) * gain[..., None]
     if retouch.flow is None:
         return alpha, top
-    flow = cv2.resize(retouch.flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
+    warp_box = _warp_box(retouch.flow, to_grid, to_crop, grid, (w, h))
+    if warp_box is None:
+        return alpha, top
+    map_x, map_y, sub, (bx0, by0, bx1, by1) = warp_box
+    box = (bx1 - bx0, by1 - by0)
+    mx = cv2.warpAffine(map_x, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    my = cv2.warpAffine(map_y, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    top[by0:by1, bx0:bx1] = cv2.remap(top, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return alpha, top
+
+
+def _warp_box(flow: np.ndarray, to_grid: np.ndarray, to_crop: np.ndarray, grid: int,
+              size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int]] | None:
+    """Where a shape warp moves pixels of a (w, h) = ``size`` frame region, and from where.
+
+    ``flow`` is the retouch's float32 (g, g, 2) crop-pixel flow, ``to_grid`` maps region pixels to
+    the (grid, grid) map, ``to_crop`` frame pixels to crop pixels. Returns the float32 (grid, grid)
+    remap coordinates (region pixels: the grid's affine position plus the flow turned into frame
+    pixels), the (2, 3) matrix mapping the box's pixels onto the grid, and the region box
+    (x0, y0, x1, y1) where the warp moves anything; None where it moves nothing. Shared by the
+    CPU and GPU composites, which resample the maps onto the box and remap with them.
+    """
+    w, h = size
+    flow = cv2.resize(flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
     moving = np.abs(flow).max(axis=2) > 0
     if not moving.any():
-        return alpha, top
+        return None
     # Region coordinates of every grid cell, plus the flow turned into frame pixels.
     from_grid = cv2.invertAffineTransform(to_grid).astype(np.float32)
     cells = np.arange(grid, dtype=np.float32)
@@ -240,11 +263,8 @@ def _apply_retouch(
     bx0, by0 = (max(0, int(np.floor(v)) - 1) for v in corners.min(axis=0))
     bx1, by1 = (min(n, int(np.ceil(v)) + 2) for v, n in zip(corners.max(axis=0), (w, h)))
     if bx1 <= bx0 or by1 <= by0:
-        return alpha, top
+        return None
     sub = to_grid.copy()
     sub[:, 2] += to_grid[:, :2] @ np.array([bx0, by0], np.float64)
-    box = (bx1 - bx0, by1 - by0)
-    mx = cv2.warpAffine(map_x, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    my = cv2.warpAffine(map_y, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    top[by0:by1, bx0:bx1] = cv2.remap(top, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    return alpha, top
+    return map_x, map_y, sub, (bx0, by0, bx1, by1)
+

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from deage.blend.composite import _check, _edge_taper, _flow_pad, _footprint, _grid_matrix
+from deage.blend.composite import _check, _edge_taper, _flow_pad, _footprint, _grid_matrix, _warp_box
 from deage.blend.feather import shape_mask
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.pyramid import pyramid_levels
@@ -110,27 +110,10 @@ def _apply_retouch(base: torch.Tensor, retouch: Retouch, mask: torch.Tensor, to_
         top = top + (base - ops.gaussian_blur(base, sigma)) * gain[None]
     if retouch.flow is None:
         return alpha, top
-    flow = cv2.resize(retouch.flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
-    moving = np.abs(flow).max(axis=2) > 0
-    if not moving.any():
+    warp_box = _warp_box(retouch.flow, to_grid, to_crop, grid, (w, h))
+    if warp_box is None:
         return alpha, top
-    from_grid = cv2.invertAffineTransform(to_grid).astype(np.float32)
-    cells = np.arange(grid, dtype=np.float32)
-    lin = np.linalg.inv(to_crop[:, :2]).astype(np.float32)
-    fx, fy = flow[..., 0], flow[..., 1]
-    map_x = from_grid[0, 0] * cells[None, :] + from_grid[0, 1] * cells[:, None] + from_grid[0, 2] \
-        + fx * lin[0, 0] + fy * lin[0, 1]
-    map_y = from_grid[1, 0] * cells[None, :] + from_grid[1, 1] * cells[:, None] + from_grid[1, 2] \
-        + fx * lin[1, 0] + fy * lin[1, 1]
-    ys, xs = np.nonzero(moving.any(axis=1))[0], np.nonzero(moving.any(axis=0))[0]
-    corners = np.array([[xs[0] - 1, ys[0] - 1], [xs[-1] + 1, ys[0] - 1], [xs[0] - 1, ys[-1] + 1],
-                        [xs[-1] + 1, ys[-1] + 1]], np.float64) @ from_grid[:, :2].T + from_grid[:, 2]
-    bx0, by0 = (max(0, int(np.floor(v)) - 1) for v in corners.min(axis=0))
-    bx1, by1 = (min(n, int(np.ceil(v)) + 2) for v, n in zip(corners.max(axis=0), (w, h)))
-    if bx1 <= bx0 or by1 <= by0:
-        return alpha, top
-    sub = to_grid.copy()
-    sub[:, 2] += to_grid[:, :2] @ np.array([bx0, by0], np.float64)
+    map_x, map_y, sub, (bx0, by0, bx1, by1) = warp_box
     box = (bx1 - bx0, by1 - by0)
     maps = torch.as_tensor(np.stack([map_x, map_y]), device=device)
     mx, my = ops.warp_affine(maps, sub, box, border="replicate")
