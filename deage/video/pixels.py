@@ -199,8 +199,19 @@ def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
     """``frame.to_ndarray(format=fmt)`` (``rgb24``, ``rgb48le`` or ``rgba64le``) with the swscale
     conversion's tags, the copy out of the frame made by numpy: PyAV's own copy holds the GIL,
     which stalls a render's other threads for the length of a frame copy."""
+    kwargs = _yuv_kwargs(frame)
     try:
-        rgb = frame.reformat(format=fmt, **_yuv_kwargs(frame))
+        if kwargs and fmt != "rgb24" and frame.format.chroma_height(frame.height) < frame.height:
+            # swscale's interpolated-chroma path into 16-bit RGB garbles vertically subsampled
+            # chroma (4:2:0, 4:4:0: magenta and green, 49 levels off; libswscale 9.5): the chroma
+            # is first scaled up to 4:4:4 (bilinear, as the 8-bit path interpolates it), so deep
+            # frames are the 8-bit frames with more precision (within 1.2 levels).
+            alpha = "a" if frame.format.name.startswith("yuva") else ""
+            full = int(frame.color_range) == AVCOL_RANGE_JPEG or frame.format.name.startswith("yuvj")
+            kwargs["src_color_range"] = ColorRange.JPEG if full else ColorRange.MPEG
+            frame = frame.reformat(format=f"yuv{alpha}444p16le",
+                                   interpolation=Interpolation.BILINEAR | Interpolation.ACCURATE_RND)
+        rgb = frame.reformat(format=fmt, **kwargs)
     except (OSError, ValueError, av.error.FFmpegError) as exc:
         raise UnsupportedPixelFormat(frame.format.name) from exc
     channels = 4 if fmt.startswith("rgba") else 3
