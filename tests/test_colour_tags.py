@@ -119,3 +119,35 @@ def test_info_names_the_colour(tmp_path, frames, capsys):
     assert ColourTags(6, 6, 6, True).describe() == \
         "BT.601 (525) matrix, BT.601 (525) primaries, BT.601 transfer, full range"
     assert "#99 transfer" in ColourTags(transfer=99).describe()
+
+
+def test_an_untagged_hd_clip_renders_untagged_so_every_decoder_reads_both_alike(tmp_path, frames):
+    """Many tools write HD H.264 without colour tags. Players read such a clip as BT.709, FFmpeg's
+    default conversions (PyAV's ``to_ndarray``, OpenCV) as BT.601. The render keeps the code values
+    and, now, the absent tags: a BT.709 tag made the default decode of the render 4.8 levels off
+    the default decode of the source outside the face."""
+    encoded = []
+    for rgb in frames:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709)
+        frame.colorspace, frame.color_primaries, frame.color_trc, frame.color_range = 2, 2, 2, 0
+        encoded.append(frame)
+    source = encode_clip(tmp_path / "untagged.mp4", encoded, "libx264")
+    assert _luma(source, 0)[1][:3] == (2, 2, 2)
+    with open_clip(source) as clip:
+        assert clip.info.colour == ColourTags(1, 1, 1, False, tagged=False)
+        assert "untagged" in clip.info.colour.describe()
+    out = tmp_path / "out.mp4"
+    render_clip(source, out, default_look(), provenance=False, cache_dir=tmp_path, matte=tmp_path / "matte.mov")
+    assert _luma(out, 3)[1][:3] == (2, 2, 2)
+    with open_clip(out) as clip:
+        assert clip.info.colour == ColourTags(1, 1, 1, False, tagged=False)
+
+    def default_decode(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            return next(f for i, f in enumerate(container.decode(video=0)) if i == 3).to_ndarray(format="rgb24")
+
+    with open_clip(tmp_path / "matte.mov") as matte:
+        untouched = next(matte.frames(3, 4))[..., 0] == 0
+    difference = np.abs(default_decode(out).astype(np.float32) - default_decode(source))
+    assert untouched.mean() > 0.5 and difference[untouched].mean() < 0.9, difference[untouched].mean()
+    assert difference[~untouched].max() > 8

@@ -21,12 +21,24 @@ class ColourTags:
         primaries: AVColorPrimaries: 1 BT.709, 5/6 BT.601, 9 BT.2020 (untagged: 1).
         transfer: AVColorTransferCharacteristic: 1 BT.709, 16 PQ, 18 HLG (untagged: 1).
         full_range: 0..255 code values (JPEG range: MJPEG, many phones) instead of 16..235.
+        tagged: the source names its matrix. An untagged clip's renders are left untagged too
+            (``stream_tags``), so every decoder reads the render as it reads the source: FFmpeg's
+            default conversions read untagged video as BT.601 whatever its size, players read
+            it as BT.709 from 720 lines; a BT.709 tag on the render made the two disagree.
     """
 
     matrix: int = 1
     primaries: int = 1
     transfer: int = 1
     full_range: bool = False
+    tagged: bool = True
+
+    def stream_tags(self) -> tuple[int, int, int]:
+        """(matrix, primaries, transfer) to tag an output with: an untagged source's matrix, and
+        its primaries and transfer where they were the defaults, become 2 (unspecified)."""
+        if self.tagged:
+            return self.matrix, self.primaries, self.transfer
+        return 2, 2 if self.primaries == 1 else self.primaries, 2 if self.transfer == 1 else self.transfer
 
     @property
     def is_hdr(self) -> bool:
@@ -38,7 +50,8 @@ class ColourTags:
         def name(table: dict[int, str], value: int) -> str:
             return table.get(value, f"#{value}")
 
-        return (f"{name(_MATRICES, self.matrix)} matrix, {name(_PRIMARIES, self.primaries)} primaries, "
+        guessed = "" if self.tagged else " (untagged: guessed from the frame size)"
+        return (f"{name(_MATRICES, self.matrix)} matrix{guessed}, {name(_PRIMARIES, self.primaries)} primaries, "
                 f"{name(_TRANSFERS, self.transfer)} transfer, {'full' if self.full_range else 'limited'} range")
 
 

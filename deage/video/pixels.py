@@ -130,6 +130,7 @@ def colour_tags(frame: av.VideoFrame) -> ColourTags:
         primaries=1 if int(frame.color_primaries) in unset else int(frame.color_primaries),
         transfer=1 if int(frame.color_trc) in unset else int(frame.color_trc),
         full_range=int(frame.color_range) == 2 or fmt.name.startswith("yuvj"),
+        tagged=int(frame.colorspace) in _AVCOL_TO_SWS,
     )
 
 

@@ -26,7 +26,7 @@ Any image format written to a name without a frame-number pattern (``portrait.pn
 YUV outputs are converted with the ``colour`` given (``ColourTags``: a render passes its
 source's, so untouched pixels keep their code values and HDR or full-range clips stay so;
 default BT.709, limited range) and tagged so (primaries, transfer, matrix, range), which is what
-the reader uses back. ProRes is always limited range. ``options`` override encoder options
+the reader uses back; an untagged source's render is left untagged as it was (``ColourTags.tagged``). ProRes is always limited range. ``options`` override encoder options
 (``{"crf": "18", "preset": "slow"}``). Given the source's pixel format (``source_pix_fmt``), a
 4:2:2 / 4:4:4 source keeps its chroma resolution (H.264 / HEVC in the source's layout, ProRes
 4444 for 4:4:4); an odd-sized picture, which cannot be chroma-subsampled, is written 4:4:4.
@@ -273,7 +273,7 @@ class EncoderConversion:
         """Set a YUV frame's colour tags (matrix, range, primaries, transfer) to this encoder's;
         returns ``frame``. Some encoders (ProRes) take the tags from the frames, not the stream."""
         colour = self.colour
-        frame.colorspace, frame.color_primaries, frame.color_trc = colour.matrix, colour.primaries, colour.transfer
+        frame.colorspace, frame.color_primaries, frame.color_trc = colour.stream_tags()
         frame.color_range = AVCOL_RANGE_JPEG if colour.full_range else AVCOL_RANGE_MPEG
         return frame
 
@@ -527,12 +527,11 @@ class ClipWriter:
                 stream.codec_context.sample_aspect_ratio = self.pixel_aspect
             if self.spec.yuv:
                 cc = stream.codec_context
-                cc.colorspace, cc.color_primaries = self.colour.matrix, self.colour.primaries
-                cc.color_trc = self.colour.transfer
+                cc.colorspace, cc.color_primaries, cc.color_trc = self.colour.stream_tags()
                 cc.color_range = AVCOL_RANGE_JPEG if self.colour.full_range else AVCOL_RANGE_MPEG
             elif self.colour != ColourTags():  # RGB codecs (FFV1, lossless H.264): the source's primaries and transfer
                 cc = stream.codec_context
-                cc.color_primaries, cc.color_trc = self.colour.primaries, self.colour.transfer
+                cc.color_primaries, cc.color_trc = self.colour.stream_tags()[1:]
             stream.options = dict(self.options)
             stream.thread_type = "AUTO"
             if self.timecode:  # .mov / .mp4: a tmcd track; .mkv: a TIMECODE tag
