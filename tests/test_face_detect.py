@@ -345,3 +345,30 @@ def test_a_photo_stored_sideways_or_upside_down_still_has_its_face(landmarker, o
     eye_distance = float(np.linalg.norm(truth[42:48].mean(0) - truth[36:42].mean(0)))
     error = np.linalg.norm(face.landmarks - truth, axis=1) / eye_distance
     assert error[17:].mean() < 0.05 and error[:17].mean() < 0.12, (error[17:].mean(), error[:17].mean())
+
+
+@pytest.mark.parametrize("name", ["astronaut", "older_face", "driving_d30.jpg", "source_s11.jpg"])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_photo_finds_a_face_cut_in_half_by_the_frame_edge(landmarker, request, shared_media, name, side):
+    """A face whose middle lies on the frame's edge (half of it out of the picture): no detector
+    pass sees half a face, and a clip frame's detector finds nothing; a photo's last search, in
+    the frame with a mirrored border, finds it, its box reaching out of the frame near where the
+    whole face's is (IoU >= 0.5) and its visible landmarks near the whole face's (mean within 15%
+    of the face's width: the fit sees the visible half and its reflection)."""
+    image = request.getfixturevalue(name) if "." not in name else read_rgb(shared_media / name)
+    photo = DlibDetector(landmarker=landmarker, photo=True)
+    whole = max(photo.detect(image), key=lambda f: f.width)
+    middle = int(round((whole.box[0] + whole.box[2]) / 2))
+    cut = np.ascontiguousarray(image[:, middle:] if side == "left" else image[:, :middle])
+    shift = np.array([middle, 0] if side == "left" else [0, 0], np.float32)
+    assert DlibDetector(landmarker=landmarker).detect(cut) == []
+    found = photo.detect(cut)
+    assert len(found) == 1, [f.box for f in found]
+    face = found[0]
+    truth_box = whole.box - np.tile(shift, 2)
+    assert (face.box[0] < 0) if side == "left" else (face.box[2] > cut.shape[1])
+    assert box_iou(face.box[None], truth_box[None])[0, 0] >= 0.5, (face.box, truth_box)
+    truth = whole.landmarks - shift
+    visible = (truth[:, 0] >= 0) & (truth[:, 0] < cut.shape[1])
+    error = np.linalg.norm(face.landmarks[visible] - truth[visible], axis=1).mean() / whole.width
+    assert error < 0.15, error

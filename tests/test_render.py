@@ -318,6 +318,13 @@ def test_render_image_edits_a_photo_in_memory(astronaut):
         deage.render_image(data.coffee(), look)
     with pytest.raises(deage.DeageError):
         deage.render_image(astronaut.astype(np.float32), look)
+    # half of her face out of the picture (the frame's edge through her nose): still found and
+    # edited, on the half there is, and nothing far from it changes
+    middle = (x0 + x1) // 2
+    half = np.ascontiguousarray(astronaut[:, middle:])
+    young_half = deage.render_image(half, look)
+    assert np.abs(young_half[y0:y1, :x1 - middle].astype(int) - half[y0:y1, :x1 - middle]).mean() > 1.0
+    np.testing.assert_array_equal(young_half[far[:, middle:]], half[far[:, middle:]])
     alpha = np.tile(np.arange(512, dtype=np.uint8)[None, :] // 2, (512, 1))  # a cut-out as Pillow loads it
     cut = deage.render_image(np.dstack([astronaut, alpha]), look)
     assert cut.shape == (512, 512, 4)

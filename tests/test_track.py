@@ -509,3 +509,26 @@ def test_a_face_blurred_by_a_whip_pan_is_followed_back_from_where_it_is_found(as
         fits = [f.landmarks for f in detector.detect(sharp[i])]
         truth = min(fits, key=lambda lm: np.linalg.norm(lm.mean(0) - got.mean(0)))  # not a reflected copy
         assert np.abs(got - truth).mean() < 5.0, (i, np.abs(got - truth).mean())
+
+
+def test_a_face_cut_in_half_by_the_frame_edge_is_found_and_tracked_throughout(astronaut):
+    """The astronaut with the middle of her face on the frame's left edge, swaying 1 px a frame
+    (a close-up framed off-centre). The keyframe detector sees no half face; the searcher's last
+    pass (a mirrored border) finds it, and the tracker keeps it on every frame: the landmarker and
+    the keyframe's local re-detection see the frame's edge mirrored, and a face half out of the
+    frame is still tracked (``min_visible`` 0.3). Her visible landmarks stay near their true places."""
+    big = cv2.resize(astronaut, None, fx=ASTRO_SCALE, fy=ASTRO_SCALE, interpolation=cv2.INTER_AREA)
+    whole = max(DlibDetector().detect(big), key=lambda f: f.width)
+    middle = float(whole.landmarks[27:31, 0].mean())  # the nose bridge
+    frames, shifts = [], []
+    for i in range(30):
+        dx = -middle + 3 * np.sin(i / 4)
+        frames.append(_astro_layer(astronaut, dx, border=cv2.BORDER_CONSTANT))
+        shifts.append(dx)
+    analysis = analyse_frames(frames, FPS, AnalysisSettings(smooth=False, descriptors=False))
+    assert len(analysis.track_ids) == 1 and analysis.frames_without_face == []
+    for i, face in analysis.track(analysis.track_ids[0]).faces.items():
+        truth = whole.landmarks + np.float32([shifts[i], 0])
+        visible = truth[:, 0] >= 0
+        error = np.linalg.norm(face.landmarks[visible] - truth[visible], axis=1).mean() / whole.width
+        assert error < 0.15, (i, error)

@@ -94,7 +94,8 @@ class TrackerConfig:
             confirmed shape, as a fraction of the face's size; above it the frame is re-detected.
         min_step_iou: least IoU between a frame's landmark box and where the previous frame's
             box was expected to move (constant velocity); lower = a jump.
-        min_visible: least fraction of the face box inside the frame; below it the track ends.
+        min_visible: least fraction of the face box inside the frame; below it the track ends (a
+            face half out of the frame is fitted with the frame's edge mirrored, and kept).
         keyframe_patience: keyframes in a row a track may go unconfirmed by the detector while
             its fit looks good (profile views, motion blur).
         reanchor_distance: mean landmark distance (fraction of face size) between the tracked and
@@ -131,7 +132,7 @@ class TrackerConfig:
     min_appearance: float = 0.5
     max_shape_change: float = 0.12
     min_step_iou: float = 0.4
-    min_visible: float = 0.6
+    min_visible: float = 0.3
     keyframe_patience: int = 1
     reanchor_distance: float = 0.05
     descriptors: bool = True
@@ -545,7 +546,7 @@ class FaceTracker:
         scale = LOCAL_FACE / max(float(np.ptp(_turn(pts, centre, -roll)[:, 0])), 1.0)
         side = int(np.ceil(3 * LOCAL_FACE))
         matrix = upright_matrix(centre, roll, scale, np.full(2, side / 2))  # the face upright, mid-crop
-        crop = cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         expected = points_box(np.asarray(pts, np.float64) @ matrix[:, :2].T + matrix[:, 2])
         found = [(box, score) for box, score in self.detector.detect_boxes(crop, scale=1.0)
                  if box_iou(box, expected)[0, 0] >= self.config.match_iou]
