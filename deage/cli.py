@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -233,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=float, default=None,
                    help="years younger, 0-30, for the makeup de-ager: replaces the look's edit.years "
                         "(with no --look: the default look at that many years)")
-    p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive")
+    p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive; negative ones count from the end (-24: = the last 24)")
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")
     add_analysis_arguments(p)
@@ -276,9 +277,23 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
     print(f"deage: warning: {message}", file=file or sys.stderr)
 
 
+def _glued_ranges(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--frames -5:`` glued into ``--frames=-5:`` (argparse takes a value that starts
+    with a dash for an option: "expected one argument")."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        value = next(args, None) if arg == "--frames" else None
+        if value is not None and not re.fullmatch(r"-\d*:-?\d*", value):
+            out += [arg, value]
+        else:
+            out.append(arg if value is None else f"--frames={value}")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glued_ranges(sys.argv[1:] if argv is None else argv))
     with warnings.catch_warnings():
         if not args.debug:
             warnings.showwarning = _warning_line

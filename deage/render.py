@@ -38,7 +38,8 @@ DEVICE_ENV = "DEAGE_DEVICE"
 
 
 def parse_frame_range(text: str | None, frame_count: int) -> tuple[int, int]:
-    """Parse ``"A:B"`` (0-based clip indices, B exclusive, either side may be omitted) into a range.
+    """Parse ``"A:B"`` (0-based clip indices, B exclusive, either side may be omitted, a negative
+    one counted from the end as in Python: ``"-24:"`` is the last 24 frames) into a range.
 
     Raises:
         DeageError: malformed text, or a range that is empty or outside the clip.
@@ -48,7 +49,9 @@ def parse_frame_range(text: str | None, frame_count: int) -> tuple[int, int]:
     start_text, sep, stop_text = text.partition(":")
     try:
         start = int(start_text) if start_text else 0
+        start += frame_count if start < 0 else 0
         stop = int(stop_text) if (sep and stop_text) else (frame_count if sep else start + 1)
+        stop += frame_count if stop < 0 else 0
     except ValueError:
         raise DeageError(f"frame range {text!r} is not A:B (0-based, B exclusive)") from None
     if not 0 <= start < stop <= frame_count:

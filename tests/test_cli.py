@@ -62,6 +62,13 @@ def test_identity_render_of_a_frame_range_to_mp4(example_clip, tmp_path):
         for a, b in zip(src.frames(10, 22), dst.frames()):
             mse = np.mean((a.astype(np.float64) - b) ** 2)
             assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 40
+    # the last frames, counted from the end, written as a shell user would (not --frames=-3:)
+    tail = tmp_path / "tail.mp4"
+    assert main(["render", str(example_clip), "-o", str(tail), "--frames", "-3:", "--look", "identity"]) == 0
+    with open_clip(example_clip) as src, open_clip(tail) as dst:
+        assert len(dst) == 3
+        mse = np.mean((next(src.frames(len(src) - 1)).astype(np.float64) - next(dst.frames(2))) ** 2)
+        assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 40
 
 
 @pytest.mark.parametrize(
