@@ -309,6 +309,70 @@ def test_frame_range_with_audio_range(tmp_path, example_clip):
     assert seconds == pytest.approx(20 / 24, abs=2 * audio_packet_seconds(example_clip))
 
 
+def _with_audio_tracks(path: Path, frames: list[np.ndarray], tracks: dict[str, int], fps: int = 24) -> Path:
+    """An H.264 + AAC clip of ``frames`` with one mono sine audio stream per ``tracks`` item
+    (language -> frequency, Hz), each titled by its language, as long as the video."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        audio = []
+        for language, hz in tracks.items():
+            stream = out.add_stream("aac", rate=48000)
+            stream.metadata.update({"language": language, "title": f"dialogue {language}"})
+            audio.append((stream, hz))
+        for frame in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        samples = 48000 * len(frames) // fps
+        for stream, hz in audio:
+            wave = (0.3 * np.sin(2 * np.pi * hz * np.arange(samples) / 48000)).astype(np.float32)
+            for start in range(0, samples, 1024):
+                chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 1024], format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = 48000, start
+                for packet in stream.encode(chunk):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
+
+
+def test_every_audio_track_is_copied_with_its_language(tmp_path, small_frames):
+    """A source with two audio tracks (English and French dialogue): the output keeps both, in
+    order, with their language and title (only the first, untagged, was kept), whole or trimmed
+    to a frame range."""
+    frames = small_frames * 4  # 24 frames, 1 s
+    source = _with_audio_tracks(tmp_path / "two_languages.mkv", frames, {"eng": 440, "fra": 660})
+
+    def tracks(path: Path) -> list[tuple[str, str, int, float]]:
+        """(language, title, packet count, seconds from the first packet's start to the last's end) per audio stream."""
+        with av.open(str(path)) as container:
+            count = len(container.streams.audio)
+        out = []
+        for index in range(count):
+            with av.open(str(path)) as container:
+                stream = container.streams.audio[index]
+                packets = [(p.pts, p.duration) for p in container.demux(stream) if p.size]
+                span = (packets[-1][0] + packets[-1][1] - packets[1][0]) * stream.time_base  # from the first whole packet
+                out.append((stream.metadata.get("language"), stream.metadata.get("title"), len(packets), float(span)))
+        return out
+
+    whole, part = tmp_path / "whole.mkv", tmp_path / "part.mp4"  # MP4 / MOV keep no track titles
+    with ClipWriter(whole, fps=24, width=320, height=180, audio_from=source) as w:
+        for f in frames:
+            w.write(f)
+    with ClipWriter(part, fps=24, width=320, height=180, audio_from=source, audio_range=(0.25, 0.75)) as w:
+        for f in frames[6:18]:
+            w.write(f)
+    assert tracks(whole) == tracks(source)
+    assert [t[:2] for t in tracks(whole)] == [("eng", "dialogue eng"), ("fra", "dialogue fra")]
+    trimmed = tracks(part)
+    assert [t[0] for t in trimmed] == ["eng", "fra"]
+    assert all(t[3] == pytest.approx(0.5, abs=2 * 1024 / 48000) for t in trimmed), trimmed
+
+
 @pytest.mark.parametrize("pattern", ["face.%04d.png", "face.####.tif", "face.%04d.exr"])
 def test_sequence_round_trip(tmp_path, small_frames, pattern):
     out = tmp_path / pattern

@@ -1,7 +1,8 @@
-"""Audio passthrough: copy an audio stream's packets into an output, untouched (no re-encode).
+"""Audio passthrough: copy a source's audio streams' packets into an output, untouched (no re-encode).
 
-``AudioCopier`` reads the first audio stream of a source file and muxes its packets into an
-output container as the video is written (interleaved, so nothing piles up in memory).
+``AudioCopier`` reads every audio stream of a source file (a film's dialogue, music and effects
+stems, or its languages) and muxes their packets into an output container as the video is
+written (interleaved, so nothing piles up in memory), each with its language and title.
 
 Timing: time 0 of the output is the source's first video frame (its video stream's start time;
 0 for an audio-only source). With a range ``(start, end)`` in seconds on that same clock (as
@@ -22,16 +23,21 @@ import av
 from deage.errors import MediaError, OutputError
 
 
-class AudioCopier:
-    """Copies the first audio stream of ``source`` into ``output`` (an open ``av`` output container).
+_KEPT_METADATA = ("language", "title", "handler_name")
+"""Audio stream tags copied to the output's streams (a language a player offers by, a stem's name)."""
 
-    Create it before the first packet is muxed into ``output`` (it adds a stream). ``active`` is
+
+class AudioCopier:
+    """Copies every audio stream of ``source`` into ``output`` (an open ``av`` output container),
+    in the source's order, each with its ``language`` / ``title`` tags.
+
+    Create it before the first packet is muxed into ``output`` (it adds the streams). ``active`` is
     False when the source has no audio stream (then every method does nothing). ``output_path``
     is the name errors report (the final name, not a temporary one).
 
     Raises:
         MediaError: the source is missing or unreadable.
-        OutputError: the output's container cannot hold the source's audio codec.
+        OutputError: the output's container cannot hold one of the source's audio codecs.
     """
 
     def __init__(
@@ -52,12 +58,11 @@ class AudioCopier:
             self._in = av.open(str(self.source), metadata_errors="ignore")
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"cannot open audio source ({getattr(exc, 'strerror', exc)})", self.source) from None
-        if not self._in.streams.audio:
+        streams = list(self._in.streams.audio)
+        if not streams:
             self._in.close()
             return
         self.active = True
-        self._stream = self._in.streams.audio[0]
-        self._tb = self._stream.time_base
         origin = 0.0
         video = [s for s in self._in.streams.video if s.start_time is not None]
         if video:
@@ -71,24 +76,32 @@ class AudioCopier:
         self._start = origin + start
         self._end = origin + end
         self._trim = range_s is not None
-        self._shift = round(self._start / self._tb)
-        self.codec = self._stream.codec_context.name
-        try:
-            self.out_stream = output.add_stream_from_template(self._stream)
-        except (av.error.FFmpegError, ValueError) as exc:
-            self._in.close()
-            self.active = False
-            raise OutputError(
-                f"cannot copy the {self.codec} audio of {self.source.name} into this file type ({exc}); "
-                "write .mov or .mkv, or leave the audio out",
-                self.output_path,
-            ) from None
-        self._packets: Iterator[av.Packet] = self._demux()
+        self.codecs = [stream.codec_context.name for stream in streams]
+        self.out_streams: list[av.stream.Stream] = []
+        self._routes: dict[int, tuple[av.stream.Stream, int, int, int]] = {}  # index -> (out, tb num, den, shift)
+        for stream in streams:
+            try:
+                out = output.add_stream_from_template(stream)
+            except (av.error.FFmpegError, ValueError) as exc:
+                self._in.close()
+                self.active = False
+                raise OutputError(
+                    f"cannot copy the {stream.codec_context.name} audio of {self.source.name} into this file type "
+                    f"({exc}); write .mov or .mkv, or leave the audio out",
+                    self.output_path,
+                ) from None
+            for key in _KEPT_METADATA:
+                if stream.metadata.get(key):
+                    out.metadata[key] = stream.metadata[key]
+            tb = stream.time_base
+            self.out_streams.append(out)
+            self._routes[stream.index] = (out, tb.numerator, tb.denominator, round(self._start / tb))
+        self._packets: Iterator[av.Packet] = self._demux(streams)
         self._pending: av.Packet | None = None
 
-    def _demux(self) -> Iterator[av.Packet]:
+    def _demux(self, streams: list) -> Iterator[av.Packet]:
         try:
-            for packet in self._in.demux(self._stream):
+            for packet in self._in.demux(streams):
                 if packet.size == 0 or packet.dts is None and packet.pts is None:
                     continue
                 yield packet
@@ -99,29 +112,31 @@ class AudioCopier:
         if not self._trim:
             return True
         ts = packet.pts if packet.pts is not None else packet.dts
-        t = self._seconds(ts)
-        return t + self._seconds(packet.duration or 0) > self._start and t < self._end
+        t = self._seconds(packet, ts)
+        return t + self._seconds(packet, packet.duration or 0) > self._start and t < self._end
 
     def _mux(self, packet: av.Packet) -> None:
-        if self._shift:
+        out, _, _, shift = self._routes[packet.stream.index]
+        if shift:
             if packet.pts is not None:
-                packet.pts -= self._shift
+                packet.pts -= shift
             if packet.dts is not None:
-                packet.dts -= self._shift
-        packet.stream = self.out_stream
+                packet.dts -= shift
+        packet.stream = out
         try:
             self.output.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(
-                f"cannot store the source's {self.codec} audio in this file type "
+                f"cannot store the source's {out.codec_context.name} audio in this file type "
                 f"({getattr(exc, 'strerror', exc)}); use .mov or .mkv",
                 self.output_path,
             ) from None
         self.packets_copied += 1
 
-    def _seconds(self, ts: int) -> float:
-        """``float(ts * time_base)``, in integers (the same value, without ``Fraction`` objects)."""
-        return ts * self._tb.numerator / self._tb.denominator
+    def _seconds(self, packet: av.Packet, ts: int) -> float:
+        """``float(ts * time_base)`` of ``packet``'s stream, in integers (no ``Fraction`` objects)."""
+        _, num, den, _ = self._routes[packet.stream.index]
+        return ts * num / den
 
     def feed_until(self, seconds: float) -> None:
         """Mux the packets that start at or before ``seconds`` on the output clock."""
@@ -134,7 +149,7 @@ class AudioCopier:
             if packet is None:
                 return
             ts = packet.pts if packet.pts is not None else packet.dts
-            if self._seconds(ts) > limit:
+            if self._seconds(packet, ts) > limit:
                 self._pending = packet
                 return
             if self._keep(packet):

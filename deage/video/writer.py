@@ -40,7 +40,7 @@ Safety: the output is written under a hidden temporary name beside the final one
 an exception (or calling ``abort()``) deletes the temporary files and leaves the final path
 untouched. Outputs equal to any path in ``inputs`` (or ``audio_from``) are refused.
 
-Audio: ``audio_from`` copies that file's first audio stream packet for packet (``AudioCopier``),
+Audio: ``audio_from`` copies every audio stream of that file packet for packet, with its language (``AudioCopier``),
 trimmed to ``audio_range`` seconds when given. Image sequences cannot hold audio; for them the
 packets go to a sidecar ``<name>.audio.mka`` beside the frames.
 """
@@ -295,7 +295,7 @@ class ClipWriter:
         fps: frames per second.
         width, height: frame size; every written frame must be (height, width, 3).
         codec: force a format (see the module table); default from the extension.
-        audio_from: copy this file's first audio stream (if it has one) into the output.
+        audio_from: copy this file's audio streams (if it has any) into the output.
         audio_range: (start, end) seconds of ``audio_from`` to keep, 0 = its first video frame.
         first_frame_number: number of the first file of a sequence output.
             An image format without a pattern (``photo.png``) writes one still and takes one frame.
