@@ -45,6 +45,7 @@ from deage.video.passthrough import can_encode_over, encode_over
 from deage.video.pixels import bit_depth, float_to_uint8, float_to_uint16
 from deage.video.planes import FramePlanes
 from deage.video.reader import DeferredFrame
+from deage.video.photo_tags import read_photo_tags
 from deage.video.writer import EncoderConversion, PreparedFrame, codec_for
 
 
@@ -120,6 +121,7 @@ class RenderOutputs:
             colour=getattr(info, "colour", None),
             field_order=getattr(info, "field_order", "progressive"),
             source_pix_fmt=info.pix_fmt,
+            photo_tags=read_photo_tags(source) if info.is_sequence and not numbered else None,
             **common,
         )
         self.matte_writer = (

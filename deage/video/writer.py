@@ -66,6 +66,7 @@ from av.video.reformatter import ColorRange
 from deage.errors import OutputError
 from deage.safe_write import atomic_output, check_output_path
 from deage.video.audio import AudioCopier, source_has_audio
+from deage.video.photo_tags import PhotoTags, embed_photo_tags
 from deage.video.info import ColourTags, as_rate
 from deage.video.pixels import (
     AVCOL_PRI_BT709,
@@ -319,6 +320,8 @@ class ClipWriter:
             source keeps its chroma resolution in H.264 / HEVC and a 4:4:4 one, or one with alpha,
             is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or
             12-bit plate into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
+        photo_tags: a source photo's ICC profile and EXIF (``deage.video.photo_tags``), put into a
+            still JPEG, PNG or WebP output.
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -344,8 +347,10 @@ class ClipWriter:
         field_order: str = "progressive",
         timecode: str | None = None,
         source_pix_fmt: str | None = None,
+        photo_tags: PhotoTags | None = None,
     ) -> None:
         self.path = Path(path)
+        self.photo_tags = photo_tags
         self.spec = resolve_codec(self.path, codec)
         self.fps = as_rate(fps)
         if int(width) <= 0 or int(height) <= 0:
@@ -703,7 +708,10 @@ class ClipWriter:
         if len(packets) != 1:
             raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
         try:
-            tmp.write_bytes(stamp_image(bytes(packets[0]), final.suffix, timecode, self.fps))
+            data = stamp_image(bytes(packets[0]), final.suffix, timecode, self.fps)
+            if self.still and self.photo_tags:
+                data = embed_photo_tags(data, final.suffix, self.photo_tags)
+            tmp.write_bytes(data)
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
 

@@ -1,0 +1,175 @@
+"""A photo's colour profile and camera data, carried from the source photo into the rendered one.
+
+A phone's photo is usually Display P3 with an ICC profile saying so, and carries EXIF (camera,
+lens, exposure, date, place). Written without them, the render's same RGB values are shown as
+sRGB by colour-managed viewers (a P3 face turns dull and shifted against the original) and the
+picture loses its date and camera. ``read_photo_tags`` takes both from the source (Pillow reads
+only the header), ``embed_photo_tags`` writes them into an encoded JPEG, PNG or WebP file's
+bytes, without re-encoding the picture.
+
+EXIF goes in with its orientation set to 1 (a render's pixels are already upright), without the
+embedded thumbnail (the unedited picture in small, which some viewers show), and with
+``Software`` naming deage. TIFF, EXR and DPX outputs get neither (no byte-level insertion here).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+_ORIENTATION = 0x0112
+_SOFTWARE = 0x0131
+_EXIF_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
+_JPEG_ICC_CHUNK = 65519 - 14  # an APP2 segment's payload after "ICC_PROFILE\0" + sequence bytes
+_EMBEDS_IN = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass(frozen=True)
+class PhotoTags:
+    """A photo's ICC profile (the raw profile bytes) and EXIF (TIFF-structured bytes, without the
+    ``Exif\\0\\0`` prefix), either None when the photo has none."""
+
+    icc: bytes | None = None
+    exif: bytes | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.icc or self.exif)
+
+
+def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
+    """The ICC profile and EXIF of the photo at ``path`` (JPEG, PNG, WebP, TIFF, HEIF where
+    Pillow reads it), EXIF made ready to go with a render (see the module docstring); an empty
+    ``PhotoTags`` for a file Pillow cannot open (a DPX, an EXR) or one without either."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            icc = image.info.get("icc_profile") or None
+            exif = image.getexif()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return PhotoTags()
+    exif_bytes = None
+    if len(exif):
+        if int(exif.get(_ORIENTATION, 1)) >= 5:  # stored turned by 90 degrees: the render is upright
+            sub = exif.get_ifd(_EXIF_IFD)
+            if _PIXEL_X in sub and _PIXEL_Y in sub:
+                sub[_PIXEL_X], sub[_PIXEL_Y] = sub[_PIXEL_Y], sub[_PIXEL_X]
+        exif[_ORIENTATION] = 1
+        exif[_SOFTWARE] = software
+        try:
+            exif_bytes = exif.tobytes()  # IFD0 and its Exif / GPS sub-IFDs; no thumbnail IFD
+        except (ValueError, struct.error, TypeError):
+            exif_bytes = None
+        if exif_bytes is not None and exif_bytes.startswith(b"Exif\x00\x00"):
+            exif_bytes = exif_bytes[6:]
+    return PhotoTags(icc=bytes(icc) if icc else None, exif=exif_bytes)
+
+
+def embeds_photo_tags(suffix: str) -> bool:
+    """Whether ``embed_photo_tags`` writes into files with this extension."""
+    return suffix.lower() in _EMBEDS_IN
+
+
+def embed_photo_tags(data: bytes, suffix: str, tags: PhotoTags) -> bytes:
+    """An encoded image's bytes with ``tags`` put in: JPEG (APP1 Exif, APP2 ICC_PROFILE segments
+    after SOI), PNG (iCCP and eXIf chunks after IHDR; the sRGB, gAMA and cHRM chunks dropped when
+    a profile goes in, as the PNG specification asks), WebP (the extended format's ICCP and EXIF
+    chunks). Other formats, empty ``tags`` or a file laid out some other way come back unchanged."""
+    suffix = suffix.lower()
+    if not tags or suffix not in _EMBEDS_IN:
+        return data
+    if suffix in (".jpg", ".jpeg"):
+        return _embed_jpeg(data, tags)
+    if suffix == ".png":
+        return _embed_png(data, tags)
+    return _embed_webp(data, tags)
+
+
+def _embed_jpeg(data: bytes, tags: PhotoTags) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        return data
+    segments = []
+    if tags.exif:
+        payload = b"Exif\x00\x00" + tags.exif
+        if len(payload) + 2 <= 0xFFFF:
+            segments.append(b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload)
+    if tags.icc:
+        parts = [tags.icc[i:i + _JPEG_ICC_CHUNK] for i in range(0, len(tags.icc), _JPEG_ICC_CHUNK)]
+        if len(parts) <= 255:
+            for number, part in enumerate(parts, 1):
+                payload = b"ICC_PROFILE\x00" + bytes([number, len(parts)]) + part
+                segments.append(b"\xff\xe2" + struct.pack(">H", len(payload) + 2) + payload)
+    # after SOI and a JFIF APP0 segment, where readers look for them
+    at = 2
+    if data[2:4] == b"\xff\xe0":
+        at = 4 + struct.unpack(">H", data[4:6])[0]
+    return data[:at] + b"".join(segments) + data[at:]
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _embed_png(data: bytes, tags: PhotoTags) -> bytes:
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return data
+    chunks, at = [], 8
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        end = at + 12 + length
+        if end > len(data):
+            return data
+        chunks.append((kind, data[at:end]))
+        at = end
+    if not chunks or chunks[0][0] != b"IHDR":
+        return data
+    added = []
+    if tags.icc:
+        added.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(tags.icc)))
+    if tags.exif:
+        added.append(_png_chunk(b"eXIf", tags.exif))
+    dropped = {b"sRGB", b"gAMA", b"cHRM", b"iCCP"} if tags.icc else set()
+    if tags.exif:
+        dropped.add(b"eXIf")
+    kept = [raw for kind, raw in chunks[1:] if kind not in dropped]
+    return data[:8] + chunks[0][1] + b"".join(added) + b"".join(kept) + data[at:]
+
+
+def _riff_chunk(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) % 2 else b"")
+
+
+def _embed_webp(data: bytes, tags: PhotoTags) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return data
+    chunks, at = [], 12
+    while at + 8 <= len(data):
+        kind, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        end = at + 8 + size + (size % 2)
+        if end > len(data) + 1:
+            return data
+        chunks.append((kind, data[at + 8:at + 8 + size]))
+        at = end
+    image = [(k, b) for k, b in chunks if k in (b"VP8L", b"VP8 ", b"ALPH")]
+    if not image:
+        return data
+    if chunks[0][0] == b"VP8X":
+        flags, width, height = chunks[0][1][0], chunks[0][1][4:7], chunks[0][1][7:10]
+    else:
+        kind, body = image[-1]
+        if kind == b"VP8L":  # 14-bit width-1 and height-1 after the signature byte, then the alpha bit
+            bits = int.from_bytes(body[1:5], "little")
+            w1, h1, alpha = bits & 0x3FFF, (bits >> 14) & 0x3FFF, (bits >> 28) & 1
+        else:  # lossy VP8: 14-bit width and height after the 3-byte frame tag and the start code
+            w1, h1, alpha = (struct.unpack("<H", body[6:8])[0] & 0x3FFF) - 1, (struct.unpack("<H", body[8:10])[0] & 0x3FFF) - 1, 0
+        flags, width, height = 0x10 if alpha else 0, w1.to_bytes(3, "little"), h1.to_bytes(3, "little")
+    flags |= (0x20 if tags.icc else 0) | (0x08 if tags.exif else 0)
+    body = _riff_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + width + height)
+    if tags.icc:
+        body += _riff_chunk(b"ICCP", tags.icc)
+    body += b"".join(_riff_chunk(k, b) for k, b in chunks if k not in (b"VP8X", b"ICCP", b"EXIF"))
+    if tags.exif:
+        body += _riff_chunk(b"EXIF", tags.exif)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body

@@ -1,0 +1,86 @@
+"""A photo's ICC profile and EXIF go into the rendered photo (``deage.video.photo_tags``).
+
+Phones shoot Display P3 with an ICC profile; without it, colour-managed viewers show the
+render's same RGB values as sRGB, and the picture's date, camera and place were lost too.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from deage.render import render_clip
+from deage.look import default_look
+from deage.video.photo_tags import PhotoTags, embed_photo_tags, read_photo_tags
+
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+
+
+@pytest.fixture(scope="module")
+def profile() -> bytes:
+    """A real ICC profile (Pillow's built-in LAB profile: anything not sRGB would do)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+
+
+def _tagged_jpeg(path: Path, rgb: np.ndarray, profile: bytes, orientation: int = 1) -> Path:
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Maker", "Model 7", orientation
+    exif.get_ifd(EXIF_IFD).update({0x829A: 0.01, 0x9003: "2024:05:01 10:00:00", 0xA002: rgb.shape[1], 0xA003: rgb.shape[0]})
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (51.0, 30.0, 0.0)})
+    Image.fromarray(rgb).save(path, quality=95, icc_profile=profile, exif=exif.tobytes())
+    return path
+
+
+@pytest.mark.parametrize("suffix, alpha", [(".jpg", False), (".png", False), (".png", True), (".webp", False),
+                                           (".webp", True)])
+def test_tags_go_into_encoded_files_that_every_reader_still_opens(tmp_path, astronaut, profile, suffix, alpha):
+    source = _tagged_jpeg(tmp_path / "src.jpg", astronaut, profile, orientation=6)
+    tags = read_photo_tags(source)
+    assert tags.icc == profile and tags.exif
+    image = np.dstack([astronaut, np.full(astronaut.shape[:2], 200, np.uint8)]) if alpha else astronaut
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if alpha else cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_WEBP_QUALITY, 101] if suffix == ".webp" else [])
+    assert ok
+    data = embed_photo_tags(encoded.tobytes(), suffix, tags)
+    assert embed_photo_tags(encoded.tobytes(), suffix, PhotoTags()) == encoded.tobytes()
+    with Image.open(io.BytesIO(data)) as back:
+        back.load()
+        assert back.info.get("icc_profile") == profile
+        exif = back.getexif()
+        assert (exif[0x010F], exif[0x0110], exif[0x0112], exif[0x0131]) == ("Maker", "Model 7", 1, "deage")
+        assert exif.get_ifd(EXIF_IFD)[0x9003] == "2024:05:01 10:00:00"
+        assert (exif.get_ifd(EXIF_IFD)[0xA002], exif.get_ifd(EXIF_IFD)[0xA003]) == (512, 512)
+        assert exif.get_ifd(GPS_IFD)[1] == "N"
+        pixels = np.asarray(back)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # libpng / libjpeg / libwebp
+    assert decoded.shape[:2] == astronaut.shape[:2] and decoded.shape[2] == (4 if alpha else 3)
+    assert pixels.shape[2] == (4 if alpha else 3)
+    if suffix != ".jpg":  # lossless: the picture is untouched
+        np.testing.assert_array_equal(pixels[..., :3], astronaut)
+
+
+def test_a_rendered_photo_keeps_its_profile_and_camera_data(tmp_path, astronaut, profile):
+    """A phone-style JPEG (ICC profile, EXIF with a 90-degree orientation, GPS) rendered to JPEG
+    and PNG: both keep the profile and the EXIF, with orientation 1 (the pixels come upright, as
+    before) and the pixel dimensions swapped to match; a photo without them gets none."""
+    upright = np.ascontiguousarray(astronaut[:, 40:440])  # 400 x 512, her face whole
+    turned = np.ascontiguousarray(np.rot90(upright, 1))  # stored sideways, orientation 6 turns it back
+    source = _tagged_jpeg(tmp_path / "phone.jpg", turned, profile, orientation=6)
+    for name in ("young.jpg", "young.png"):
+        render_clip(source, tmp_path / name, default_look(), provenance=False, cache_dir=tmp_path)
+        with Image.open(tmp_path / name) as out:
+            assert out.info.get("icc_profile") == profile
+            exif = out.getexif()
+            assert exif[0x0112] == 1 and exif[0x010F] == "Maker"
+            assert (exif.get_ifd(EXIF_IFD)[0xA002], exif.get_ifd(EXIF_IFD)[0xA003]) == (400, 512)
+            assert out.size == (400, 512)
+    plain = tmp_path / "plain.jpg"
+    Image.fromarray(astronaut).save(plain, quality=95)
+    render_clip(plain, tmp_path / "plain_young.jpg", default_look(), provenance=False, cache_dir=tmp_path)
+    with Image.open(tmp_path / "plain_young.jpg") as out:
+        assert "icc_profile" not in out.info and len(out.getexif()) == 0
