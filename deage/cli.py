@@ -39,6 +39,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, default=str))
     else:
         info["colour"] = colour
+        info.update({f"metadata.{key}": value for key, value in info.pop("metadata").items()})
         width = max(len(k) for k in info)
         for key, value in info.items():
             print(f"{key:<{width}}  {value}")

@@ -373,6 +373,36 @@ def test_every_audio_track_is_copied_with_its_language(tmp_path, small_frames):
     assert all(t[3] == pytest.approx(0.5, abs=2 * 1024 / 48000) for t in trimmed), trimmed
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_the_container_tags_of_the_source_go_into_a_render(tmp_path, small_frames, suffix):
+    """A camera's or an editor's tags (creation time, title, comment, location) on the source
+    container are on the render too, as FFmpeg's own transcodes keep them; the muxer's own
+    (brands, encoder) are not carried over from the source."""
+    from deage.look import Look
+    from deage.render import render_clip
+
+    tags = {"creation_time": "2024-07-19T09:46:44.000000Z", "title": "Shot 12", "comment": "take 3",
+            "location": "+51.5000-000.1200/"}
+    source = tmp_path / "tagged.mov"
+    with av.open(str(source), "w") as out:
+        out.metadata.update({**tags, "encoder": "SomeCamera 1.0"})
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for frame in small_frames[:3]:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with open_clip(source) as clip:
+        assert clip.info.metadata == tags
+    render = tmp_path / f"render{suffix}"
+    render_clip(source, render, Look(), provenance=False, cache_dir=tmp_path)
+    with av.open(str(render)) as container:
+        written = {key.lower(): value for key, value in container.metadata.items()}
+    assert {key: written.get(key) for key in tags} == tags
+    assert written.get("encoder") != "SomeCamera 1.0"
+
+
 @pytest.mark.parametrize("pattern", ["face.%04d.png", "face.####.tif", "face.%04d.exr"])
 def test_sequence_round_trip(tmp_path, small_frames, pattern):
     out = tmp_path / pattern

@@ -122,6 +122,7 @@ class RenderOutputs:
             field_order=getattr(info, "field_order", "progressive"),
             source_pix_fmt=info.pix_fmt,
             photo_tags=read_photo_tags(source) if info.is_sequence and not numbered else None,
+            metadata=getattr(info, "metadata", None),
             **common,
         )
         self.matte_writer = (

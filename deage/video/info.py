@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,6 +95,10 @@ def as_rate(fps: Fraction | float | int | str) -> Fraction:
     return value
 
 
+MUXER_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder", "timecode", "duration"})
+"""Container tags a muxer writes of its own (lower-cased): not carried from a source into a render."""
+
+
 @dataclass(frozen=True)
 class ClipInfo:
     """Facts about a clip or image sequence, read when it is opened.
@@ -131,6 +135,9 @@ class ClipInfo:
         timecode: the first frame's SMPTE timecode (``"01:00:00:00"``, ``;`` before the frames
             when drop-frame) from a ``tmcd`` track or ``timecode`` tag, or a DPX / EXR sequence's
             first file's header; None if none. Renders carry it (``deage.video.timecode``).
+        metadata: the container's own tags (``creation_time``, ``title``, ``location``, a camera's
+            make and model...), without those a muxer writes itself (``MUXER_TAGS``); movie
+            renders carry them, as FFmpeg's own transcodes do. Empty for image files.
     """
 
     path: Path
@@ -154,6 +161,7 @@ class ClipInfo:
     colour: ColourTags = ColourTags()
     field_order: str = "progressive"
     timecode: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-friendly dict: paths as strings, fractions as ``"num/den"`` strings plus float ``fps_float``."""

@@ -48,7 +48,7 @@ import numpy as np
 
 from deage.errors import MediaError
 from deage.video import hashing
-from deage.video.info import ClipInfo, as_rate, pixel_aspect_of
+from deage.video.info import MUXER_TAGS, ClipInfo, as_rate, pixel_aspect_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
@@ -217,6 +217,8 @@ class ContainerSource:
             sample_aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
             stream_field_order = int(stream.codec_context.field_order or 0)
             self.timecode = timecode_of(container, stream)
+            self.metadata = {key: str(value) for key, value in container.metadata.items()
+                             if key.lower() not in MUXER_TAGS and value}
             from_index = self._index_entries(container, stream)
             keys, pts_list = from_index if from_index is not None else self._scan(container, stream)
         finally:
@@ -446,6 +448,7 @@ class ContainerSource:
             field_order=self.field_order,
             start_time=float(self.pts[0] * self.time_base),
             timecode=self.timecode,
+            metadata=dict(self.metadata),
         )
 
     def _first_size(self) -> tuple[int, int]:

@@ -322,6 +322,8 @@ class ClipWriter:
             12-bit plate into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
         photo_tags: a source photo's ICC profile and EXIF (``deage.video.photo_tags``), put into a
             still JPEG, PNG or WebP output.
+        metadata: container tags for a movie output (``ClipInfo.metadata``: the source's creation
+            time, title, location...).
 
     Raises:
         OutputError: unusable output (missing folder, same as an input, format problems).
@@ -348,9 +350,11 @@ class ClipWriter:
         timecode: str | None = None,
         source_pix_fmt: str | None = None,
         photo_tags: PhotoTags | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.photo_tags = photo_tags
+        self.metadata = dict(metadata or {})
         self.spec = resolve_codec(self.path, codec)
         self.fps = as_rate(fps)
         if int(width) <= 0 or int(height) <= 0:
@@ -521,6 +525,7 @@ class ClipWriter:
         container_options = {"fflags": "+bitexact", **({"movflags": "+faststart"} if fmt == "mp4" else {})}
         try:
             self._container = av.open(str(tmp), "w", format=fmt, options=container_options)
+            self._container.metadata.update(self.metadata)
             stream = self._container.add_stream(self.spec.encoder, rate=self.fps)
             if self.spec.encoder == "libx265" and fmt in ("mp4", "mov"):
                 stream.codec_context.codec_tag = "hvc1"  # FFmpeg's default hev1 is refused by Apple players
