@@ -191,26 +191,34 @@ def test_render_errors_are_one_line_and_leave_nothing_behind(example_clip, tmp_p
 # ------------------------------------------------------------------------------ the GPU path
 
 
-def _compare(cpu: tuple[np.ndarray, list[np.ndarray]], gpu: tuple[np.ndarray, list[np.ndarray]], frame: np.ndarray):
+def _compare(cpu: tuple[np.ndarray, list[np.ndarray]], gpu: tuple[np.ndarray, list[np.ndarray]], frame: np.ndarray,
+             flips: int = 0):
+    """``flips``: pixels allowed past 2 levels, where a shape warp moves a noisy plate's grain by
+    whole pixels and the two paths' float rounding picks the neighbour across a half pixel."""
     (a, masks_a), (b, masks_b) = cpu, gpu
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     assert np.abs(a.astype(int) - frame).max() > 10  # the CPU path edited the face
-    assert diff.max() <= 2 and diff.mean() < 0.5, (diff.max(), diff.mean())
+    assert np.count_nonzero(diff.max(axis=2) > 2) <= flips and diff.mean() < 0.5, (diff.max(), diff.mean())
     # Mattes agree within 1e-3, plus the 1/512 step where both paths zero alphas below 1/512: a
     # value on that threshold can fall on either side of it (float32 warps in different orders).
     assert len(masks_a) == len(masks_b) and all(np.abs(p - q).max() < 1e-3 + 1 / 512 for p, q in zip(masks_a, masks_b))
 
 
-@pytest.mark.parametrize("look", [YOUNG, FEATHER], ids=["multiband+shape+texture", "feather"])
-def test_torch_path_matches_the_cpu_path_on_a_real_face(example_clip, analysis, look):
-    """The GPU code run on torch's CPU device: same pixels within 2 levels (max) and 0.5 (mean)."""
+@pytest.mark.parametrize("look, noise", [(YOUNG, 0), (FEATHER, 0), (YOUNG, 6)],
+                         ids=["multiband+shape+texture", "feather", "noisy plate"])
+def test_torch_path_matches_the_cpu_path_on_a_real_face(example_clip, analysis, look, noise):
+    """The GPU code run on torch's CPU device: same pixels within 2 levels (max) and 0.5 (mean);
+    also on a noisy plate, whose grain both keep (``deage.blend.grain``)."""
     index = 30
     with open_clip(example_clip) as clip:
         frame = clip.read(index)
+    if noise:
+        grain = np.random.default_rng(3).normal(0, noise, frame.shape[:2])[..., None]
+        frame = np.clip(frame + grain, 0, 255).astype(np.uint8)
     faces = analysis.faces_at(index)
     cpu = FrameRenderer(look, analysis=analysis).render(frame, index, faces)
     gpu = FrameRenderer(look, analysis=analysis, device=torch.device("cpu")).render(frame, index, faces)
-    _compare(cpu, gpu, frame)
+    _compare(cpu, gpu, frame, flips=50 if noise else 0)
     assert not np.shares_memory(gpu[0], frame)
 
 

@@ -6,7 +6,9 @@ mask is 0 bit-identical to the input frame.
 
 When the editor returned its edit as a ``Retouch`` (changes to the original crop, as the makeup
 editor does), the changes are warped into the frame and applied to the frame's own pixels: the
-face's untouched detail and grain are never resampled, so nothing softens, even at 1:1 scale.
+face's untouched detail and grain are never resampled, so nothing softens, even at 1:1 scale;
+the grain the retouch itself smoothed is put back up to the plate's noise level
+(``deage.blend.grain``, the Look's ``blend.grain``), and a shape warp moves the grain by whole pixels.
 Otherwise the edited crop itself is warped back through the inverse alignment.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from deage.blend.colour import histogram_transfer, lab_transfer
 from deage.blend.feather import alpha_blend, shape_mask
+from deage.blend.grain import keep_grain, noise_sigma, split_grain
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.poisson import poisson_blend
 from deage.blend.pyramid import multiband_blend, pyramid_levels
@@ -100,7 +103,7 @@ def composite(
 
     base = frame[y0:y1, x0:x1].astype(np.float32)
     if retouch is not None:
-        alpha, top = _apply_retouch(base, retouch, mask, to_grid, to_crop, size, scale)
+        alpha, top = _apply_retouch(base, retouch, mask, to_grid, to_crop, size, scale, blend.grain)
     else:
         alpha = cv2.warpAffine(mask, to_grid, region_size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         top = cv2.warpAffine(result.image, to_crop, region_size, flags=flags,
@@ -196,9 +199,11 @@ def _grid_matrix(to_crop: np.ndarray, size: int, grid: int) -> np.ndarray:
 
 
 def _apply_retouch(
-    base: np.ndarray, retouch: Retouch, mask: Mask, to_grid: np.ndarray, to_crop: np.ndarray, size: int, scale: float
+    base: np.ndarray, retouch: Retouch, mask: Mask, to_grid: np.ndarray, to_crop: np.ndarray, size: int, scale: float,
+    grain: float = 1.0,
 ) -> tuple[Mask, np.ndarray]:
-    """Alpha and the retouched frame region (float32 0..255) for the frame region ``base``.
+    """Alpha and the retouched frame region (float32 0..255) for the frame region ``base``, with
+    ``grain`` of the plate's grain kept (``deage.blend.grain``).
 
     ``mask`` is on the delta's grid; ``to_grid`` maps region pixels to that grid. The shape warp
     is applied as remap coordinates computed on the grid (affine in the grid plus the flow, so
@@ -218,6 +223,8 @@ def _apply_retouch(
         gain = warp(cv2.resize(retouch.detail_gain, (grid, grid), interpolation=cv2.INTER_LINEAR))
         sigma = max(retouch.detail_sigma / max(scale, 1e-6), 0.3)
         top += (base - cv2.GaussianBlur(base, (0, 0), sigma)) * gain[..., None]
+    noise = noise_sigma(base)
+    top = keep_grain(top, base, noise, grain)
     if retouch.flow is None:
         return alpha, top
     warp_box = _warp_box(retouch.flow, to_grid, to_crop, grid, (w, h))
@@ -227,7 +234,12 @@ def _apply_retouch(
     box = (bx1 - bx0, by1 - by0)
     mx = cv2.warpAffine(map_x, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     my = cv2.warpAffine(map_y, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    top[by0:by1, bx0:bx1] = cv2.remap(top, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    grain = split_grain(top, noise)  # moved whole, not interpolated: resampling would smooth it
+    smooth = top - grain if grain is not None else top
+    moved = cv2.remap(smooth, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if grain is not None:
+        moved += cv2.remap(grain, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    top[by0:by1, bx0:bx1] = moved
     return alpha, top
 
 

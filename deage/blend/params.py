@@ -40,6 +40,9 @@ class BlendParams:
             ends, inside the shot (a head turning away, a face lost for a few frames, a person
             walking out), so the edit never pops on or off in one frame; 0 = no fade. A track
             that runs to the clip's first or last frame is not faded there.
+        grain: how much of the plate's own grain (sensor noise, film grain) a retouched face keeps,
+            0..1 (``deage.blend.grain``): 1 = as much as the frame around it, 0 = what the
+            retouch leaves (a smoothed face is then cleaner than its frame on a noisy plate).
     """
 
     mode: str = "feather"
@@ -49,6 +52,7 @@ class BlendParams:
     colour_match: str = "none"
     amount: float = 1.0
     fade: float = 6.0
+    grain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -59,6 +63,7 @@ class BlendParams:
             _number(name, getattr(self, name), 0.0, _MAX_PX)
         _number("amount", self.amount, 0.0, 1.0)
         _number("fade", self.fade, 0.0, MAX_FADE)
+        _number("grain", self.grain, 0.0, 1.0)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlendParams:
@@ -70,7 +75,7 @@ class BlendParams:
         if unknown:
             raise LookError(f"blend: unknown parameter {unknown[0]!r}; known: {sorted(known)}")
         kwargs = dict(data)
-        highs = {"erode": _MAX_PX, "dilate": _MAX_PX, "feather": _MAX_PX, "amount": 1.0, "fade": MAX_FADE}
+        highs = {"erode": _MAX_PX, "dilate": _MAX_PX, "feather": _MAX_PX, "amount": 1.0, "fade": MAX_FADE, "grain": 1.0}
         for name, high in highs.items():
             if name in kwargs:
                 kwargs[name] = _number(name, kwargs[name], 0.0, high)
