@@ -21,7 +21,7 @@ import numpy as np
 
 from deage.blend.colour import histogram_transfer, lab_transfer
 from deage.blend.feather import alpha_blend, shape_mask
-from deage.blend.grain import keep_grain, noise_sigma, split_grain
+from deage.blend.grain import keep_grain, plate_noise, split_grain
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.poisson import poisson_blend
 from deage.blend.pyramid import multiband_blend, pyramid_levels
@@ -223,7 +223,7 @@ def _apply_retouch(
         gain = warp(cv2.resize(retouch.detail_gain, (grid, grid), interpolation=cv2.INTER_LINEAR))
         sigma = max(retouch.detail_sigma / max(scale, 1e-6), 0.3)
         top += (base - cv2.GaussianBlur(base, (0, 0), sigma)) * gain[..., None]
-    noise = noise_sigma(base)
+    noise = plate_noise(base)
     top = keep_grain(top, base, noise, grain)
     if retouch.flow is None:
         return alpha, top
