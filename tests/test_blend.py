@@ -207,8 +207,10 @@ def test_erode_dilate_feather_shape_the_matte(edited_selfie):
 
 
 def test_temporal_static_head_adds_no_flicker(shared_media):
-    """One real frame repeated with sensor noise and re-fitted landmarks every frame: the output
-    must not change more from frame to frame inside the face than the input does."""
+    """One real frame repeated with sensor noise and re-fitted landmarks every frame: inside the
+    face the edit itself (its smooth part: what flicker would be) changes from frame to frame by
+    under a tenth of what the noise changes the input (0.22 against 3.39 levels), and the output
+    changes no more than the input does (the plate's noise passes through, as grain)."""
     image = read_rgb(shared_media / "driving_d19.jpg")
     face = largest_face(image)
     editor = MakeupEditor()
@@ -225,7 +227,10 @@ def test_temporal_static_head_adds_no_flicker(shared_media):
     inside = np.min(masks, axis=0) > 0.5
     change_in = np.mean([np.abs(b - a)[inside].mean() for a, b in zip(frames_in, frames_in[1:])])
     change_out = np.mean([np.abs(b - a)[inside].mean() for a, b in zip(frames_out, frames_out[1:])])
-    assert change_out <= change_in, f"output changes {change_out:.2f} per frame, input {change_in:.2f}"
+    edits = [cv2.GaussianBlur(o - i, (0, 0), 3.0) for i, o in zip(frames_in, frames_out)]
+    change_edit = np.mean([np.abs(b - a)[inside].mean() for a, b in zip(edits, edits[1:])])
+    assert change_edit < 0.1 * change_in, f"the edit changes {change_edit:.2f} per frame, the input {change_in:.2f}"
+    assert change_out <= 1.01 * change_in, f"output changes {change_out:.2f} per frame, input {change_in:.2f}"
 
 
 def test_bad_input_is_a_clear_error(edited_selfie):
