@@ -234,11 +234,11 @@ def _apply_retouch(
     box = (bx1 - bx0, by1 - by0)
     mx = cv2.warpAffine(map_x, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     my = cv2.warpAffine(map_y, sub, box, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    grain = split_grain(top, noise)  # moved whole, not interpolated: resampling would smooth it
-    smooth = top - grain if grain is not None else top
+    fine = split_grain(top, noise)  # moved whole, not interpolated: resampling would smooth it
+    smooth = top - fine if fine is not None else top
     moved = cv2.remap(smooth, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    if grain is not None:
-        moved += cv2.remap(grain, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    if fine is not None:
+        moved += cv2.remap(fine, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     top[by0:by1, bx0:bx1] = moved
     return alpha, top
 

@@ -125,11 +125,11 @@ def _apply_retouch(base: torch.Tensor, retouch: Retouch, mask: torch.Tensor, to_
     maps = torch.as_tensor(np.stack([map_x, map_y]), device=device)
     mx, my = ops.warp_affine(maps, sub, box, border="replicate")
     top = top.clone()
-    grain = _grain(top, limit) if limit > 0 else None  # moved whole, not interpolated
-    smooth = top - grain if grain is not None else top
+    fine = _grain(top, limit) if limit > 0 else None  # moved whole, not interpolated
+    smooth = top - fine if fine is not None else top
     moved = ops.remap(smooth, mx, my, mode="bicubic", border="replicate")
-    if grain is not None:
-        moved = moved + ops.remap(grain, mx, my, mode="nearest", border="replicate")
+    if fine is not None:
+        moved = moved + ops.remap(fine, mx, my, mode="nearest", border="replicate")
     top[:, by0:by1, bx0:bx1] = moved
     return alpha, top
 

@@ -42,10 +42,10 @@ from deage.errors import OutputError
 from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
 from deage.video.passthrough import can_encode_over, encode_over
+from deage.video.photo_tags import read_photo_tags
 from deage.video.pixels import bit_depth, float_to_uint8, float_to_uint16
 from deage.video.planes import FramePlanes
 from deage.video.reader import DeferredFrame
-from deage.video.photo_tags import read_photo_tags
 from deage.video.writer import EncoderConversion, PreparedFrame, codec_for
 
 

@@ -26,7 +26,8 @@ Any image format written to a name without a frame-number pattern (``portrait.pn
 YUV outputs are converted with the ``colour`` given (``ColourTags``: a render passes its
 source's, so untouched pixels keep their code values and HDR or full-range clips stay so;
 default BT.709, limited range) and tagged so (primaries, transfer, matrix, range), which is what
-the reader uses back; an untagged source's render is left untagged as it was (``ColourTags.tagged``). ProRes is always limited range. ``options`` override encoder options
+the reader uses back; an untagged source's render is left untagged as it was
+(``ColourTags.tagged``). ProRes is always limited range. ``options`` override encoder options
 (``{"crf": "18", "preset": "slow"}``). Given the source's pixel format (``source_pix_fmt``), a
 4:2:2 / 4:4:4 source keeps its chroma resolution (H.264 / HEVC in the source's layout, ProRes
 4444 for 4:4:4); an odd-sized picture, which cannot be chroma-subsampled, is written 4:4:4.
@@ -40,9 +41,9 @@ Safety: the output is written under a hidden temporary name beside the final one
 an exception (or calling ``abort()``) deletes the temporary files and leaves the final path
 untouched. Outputs equal to any path in ``inputs`` (or ``audio_from``) are refused.
 
-Audio: ``audio_from`` copies every audio stream of that file packet for packet, with its language (``AudioCopier``),
-trimmed to ``audio_range`` seconds when given. Image sequences cannot hold audio; for them the
-packets go to a sidecar ``<name>.audio.mka`` beside the frames.
+Audio: ``audio_from`` copies every audio stream of that file packet for packet, with its
+language (``AudioCopier``), trimmed to ``audio_range`` seconds when given. Image sequences cannot
+hold audio; for them the packets go to a sidecar ``<name>.audio.mka`` beside the frames.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ from av.video.reformatter import ColorRange
 from deage.errors import OutputError
 from deage.safe_write import atomic_output, check_output_path
 from deage.video.audio import AudioCopier, source_has_audio
-from deage.video.photo_tags import PhotoTags, embed_photo_tags
 from deage.video.info import ColourTags, as_rate
+from deage.video.photo_tags import PhotoTags, embed_photo_tags
 from deage.video.pixels import (
     AVCOL_PRI_BT709,
     AVCOL_RANGE_JPEG,
