@@ -27,7 +27,10 @@ MIN_NOISE = 0.75
 """Noise (levels) below which a plate counts as clean and its grain is left alone: what could be
 put back is under 2 levels, unseen (clean, denoised or CG plates: the example clip's face region
 measures 0.5, its compression and the skin's own texture; visible grain measures 2 and more)."""
-_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+"""Immerkaer's kernel: zero on flat areas and linear ramps, 6 sigma of response to white noise."""
+NOISE_SCALE = 1.0 / (0.6745 * 6.0)
+"""Median absolute kernel response -> noise sigma (0.6745: a normal's median absolute deviation)."""
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -38,14 +41,18 @@ def noise_sigma(image: np.ndarray) -> float:
     grey = np.ascontiguousarray(grey[..., 1] if grey.ndim == 3 else grey, dtype=np.float32)
     if min(grey.shape) < 3:
         return 0.0
-    response = cv2.filter2D(grey, -1, _KERNEL, borderType=cv2.BORDER_REFLECT)[1:-1:2, 1:-1:2]  # every 4th: as good a median
-    return float(np.median(np.abs(response))) / (0.6745 * 6.0)
+    response = cv2.filter2D(grey, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)[1:-1:2, 1:-1:2]  # every 4th: as good a median
+    return float(np.median(np.abs(response))) * NOISE_SCALE
+
+
+def plate_sigma(sigma: float) -> float:
+    """A measured noise ``sigma``, 0 below ``MIN_NOISE`` (a clean plate: no grain work)."""
+    return sigma if sigma >= MIN_NOISE else 0.0
 
 
 def plate_noise(image: np.ndarray) -> float:
-    """``noise_sigma`` of a frame region, 0 below ``MIN_NOISE`` (a clean plate: no grain work)."""
-    sigma = noise_sigma(image)
-    return sigma if sigma >= MIN_NOISE else 0.0
+    """``plate_sigma`` of a frame region's ``noise_sigma``."""
+    return plate_sigma(noise_sigma(image))
 
 
 def split_grain(image: np.ndarray, sigma: float) -> np.ndarray | None:

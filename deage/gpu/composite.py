@@ -21,7 +21,7 @@ import torch
 
 from deage.blend.composite import _check, _edge_taper, _flow_pad, _footprint, _grid_matrix, _warp_box
 from deage.blend.feather import shape_mask
-from deage.blend.grain import GRAIN_CLIP, GRAIN_SIGMA, MIN_NOISE
+from deage.blend.grain import GRAIN_CLIP, GRAIN_SIGMA, NOISE_KERNEL, NOISE_SCALE, plate_sigma
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.pyramid import pyramid_levels
 from deage.edit.base import EditResult, Retouch
@@ -111,8 +111,7 @@ def _apply_retouch(base: torch.Tensor, retouch: Retouch, mask: torch.Tensor, to_
         gain = ops.warp_affine(torch.as_tensor(gain_grid, device=device), to_grid, (w, h), border="constant")
         sigma = max(retouch.detail_sigma / max(scale, 1e-6), 0.3)
         top = top + (base - ops.gaussian_blur(base, sigma)) * gain[None]
-    noise = _noise_sigma(base)  # deage.blend.grain, on tensors
-    limit = GRAIN_CLIP * noise if noise >= MIN_NOISE else 0.0
+    limit = GRAIN_CLIP * plate_sigma(_noise_sigma(base))  # deage.blend.grain, on tensors
     if limit > 0 and grain > 0:
         top = top + (_grain(base, limit) - _grain(top, limit)) * grain
     if retouch.flow is None:
@@ -134,16 +133,14 @@ def _apply_retouch(base: torch.Tensor, retouch: Retouch, mask: torch.Tensor, to_
     return alpha, top
 
 
-_NOISE_KERNEL = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-
-
 def _noise_sigma(image: torch.Tensor) -> float:
     """``deage.blend.grain.noise_sigma`` of a float32 (3, h, w) tensor."""
     if min(image.shape[-2:]) < 3:
         return 0.0
     grey = image[1][None, None]  # the green channel, as deage.blend.grain.noise_sigma
-    response = torch.nn.functional.conv2d(grey, _NOISE_KERNEL.to(image.device)[None, None])
-    return float(response[..., ::2, ::2].abs().median()) / (0.6745 * 6.0)
+    kernel = torch.as_tensor(NOISE_KERNEL, device=image.device)[None, None]
+    response = torch.nn.functional.conv2d(grey, kernel)
+    return float(response[..., ::2, ::2].abs().median()) * NOISE_SCALE
 
 
 def _grain(image: torch.Tensor, limit: float) -> torch.Tensor:

@@ -76,8 +76,6 @@ class AudioCopier:
         self._start = origin + start
         self._end = origin + end
         self._trim = range_s is not None
-        self.codecs = [stream.codec_context.name for stream in streams]
-        self.out_streams: list[av.stream.Stream] = []
         self._routes: dict[int, tuple[av.stream.Stream, int, int, int]] = {}  # index -> (out, tb num, den, shift)
         for stream in streams:
             try:
@@ -94,7 +92,6 @@ class AudioCopier:
                 if stream.metadata.get(key):
                     out.metadata[key] = stream.metadata[key]
             tb = stream.time_base
-            self.out_streams.append(out)
             self._routes[stream.index] = (out, tb.numerator, tb.denominator, round(self._start / tb))
         self._packets: Iterator[av.Packet] = self._demux(streams)
         self._pending: av.Packet | None = None

@@ -67,11 +67,6 @@ def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
     return PhotoTags(icc=bytes(icc) if icc else None, exif=exif_bytes)
 
 
-def embeds_photo_tags(suffix: str) -> bool:
-    """Whether ``embed_photo_tags`` writes into files with this extension."""
-    return suffix.lower() in _EMBEDS_IN
-
-
 def embed_photo_tags(data: bytes, suffix: str, tags: PhotoTags) -> bytes:
     """An encoded image's bytes with ``tags`` put in: JPEG (APP1 Exif, APP2 ICC_PROFILE segments
     after SOI), PNG (iCCP and eXIf chunks after IHDR; the sRGB, gAMA and cHRM chunks dropped when

@@ -129,9 +129,14 @@ def colour_tags(frame: av.VideoFrame) -> ColourTags:
         matrix=_SWS_TO_AVCOL.get(guess_colorspace(frame), 1),
         primaries=1 if int(frame.color_primaries) in unset else int(frame.color_primaries),
         transfer=1 if int(frame.color_trc) in unset else int(frame.color_trc),
-        full_range=int(frame.color_range) == 2 or fmt.name.startswith("yuvj"),
+        full_range=_full_range(frame),
         tagged=int(frame.colorspace) in _AVCOL_TO_SWS,
     )
+
+
+def _full_range(frame: av.VideoFrame) -> bool:
+    """Whether a YUV frame's code values span 0..255 (tagged JPEG range, or a ``yuvj*`` format)."""
+    return int(frame.color_range) == AVCOL_RANGE_JPEG or frame.format.name.startswith("yuvj")
 
 
 def _yuv_kwargs(frame: av.VideoFrame) -> dict:
@@ -208,8 +213,7 @@ def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
             # is first scaled up to 4:4:4 (bilinear, as the 8-bit path interpolates it), so deep
             # frames are the 8-bit frames with more precision (within 1.2 levels).
             alpha = "a" if frame.format.name.startswith("yuva") else ""
-            full = int(frame.color_range) == AVCOL_RANGE_JPEG or frame.format.name.startswith("yuvj")
-            kwargs["src_color_range"] = ColorRange.JPEG if full else ColorRange.MPEG
+            kwargs["src_color_range"] = ColorRange.JPEG if _full_range(frame) else ColorRange.MPEG
             frame = frame.reformat(format=f"yuv{alpha}444p16le",
                                    interpolation=Interpolation.BILINEAR | Interpolation.ACCURATE_RND)
         rgb = frame.reformat(format=fmt, **kwargs)

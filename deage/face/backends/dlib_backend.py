@@ -318,6 +318,11 @@ class DlibFaceVerifier:
         return cnn_confirms(self._cnn, self._lock, to_gray(gray), np.asarray(box, np.float64))
 
 
+def _overlapping(box: np.ndarray, boxes: list[np.ndarray]) -> list[int]:
+    """Indices of ``boxes`` that ``box`` overlaps (IoU >= 0.3): the same face found twice."""
+    return [] if not boxes else list(np.nonzero(box_iou(box[None], np.stack(boxes))[0] >= 0.3)[0])
+
+
 class DlibDetector:
     """dlib's frontal HOG face detector, with 68 landmarks fitted to every detection.
 
@@ -455,25 +460,21 @@ class DlibDetector:
         rolled = [(box, score, angle) for angle in self.rolls
                   for box, score in self._rolled_boxes(gray, angle, known)]
         found: list[tuple[np.ndarray, float, Points]] = []
-
-        def overlapping(box: np.ndarray, boxes: list[np.ndarray]) -> list[int]:
-            return [] if not boxes else list(np.nonzero(box_iou(box[None], np.stack(boxes))[0] >= 0.3)[0])
-
         # 1. Upright HOG faces; a tilted one is re-fitted from the turned pass that found it.
         for box, score in hog:
             pts = self.landmarker.fit_points(gray, box)
             if abs(roll_degrees(pts)) >= ROLL_REFIT:
-                over = overlapping(box, [r[0] for r in rolled])
+                over = _overlapping(box, [r[0] for r in rolled])
                 pts = (self._fit_tilted(gray, rolled[over[0]][0], rolled[over[0]][2]) if over
                        else self._fit_tilted(gray, box, 0.0, pts))
             found.append((box, score, pts))
         # 2. Faces only the turned passes see (tilted beyond HOG's reach), fitted at their angle.
         for box, score, angle in rolled:
-            if not overlapping(box, [f[0] for f in found]):
+            if not _overlapping(box, [f[0] for f in found]):
                 found.append((box, score, self._fit_tilted(gray, box, angle)))
         # 3. The CNN confirms faces found above or adds its own (fitted upright, refined by their tilt).
         for box, score in self._cnn_boxes(gray, s) if self._cnn is not None else []:
-            over = overlapping(box, [f[0] for f in found])
+            over = _overlapping(box, [f[0] for f in found])
             if over:
                 b, old, pts = found[over[0]]
                 found[over[0]] = (b, max(old, score), pts)
@@ -507,7 +508,7 @@ class DlibDetector:
             framed = (box - pad).astype(np.float32)
             if visible_fraction(framed, height, width) < EDGE_MIN_VISIBLE:
                 continue  # a reflection
-            if found and box_iou(framed[None], np.stack([f[0] for f in found]))[0].max() >= 0.3:
+            if _overlapping(framed, [f[0] for f in found]):
                 continue
             pts = (self._fit_any_roll(padded, box) - pad).astype(np.float32)
             found.append((framed, score, pts))
