@@ -22,6 +22,7 @@ import pytest
 
 from deage.errors import MediaError, OutputError
 from deage.video import ClipWriter, open_clip
+from deage.video.audio import container_holds
 from deage.video.info import ColourTags
 from deage.video.pixels import linear_to_srgb, srgb_to_linear
 from deage.video.sequence import describe_gaps, is_sequence_path, parse_sequence_path
@@ -561,21 +562,163 @@ def test_prores_opens_from_its_sample_table(tmp_path, small_frames):
     assert "truncated" in one_line_naming(exc, cut)
 
 
-def test_audio_the_container_cannot_hold(tmp_path, small_frames):
-    source = tmp_path / "phone.wav"
-    with av.open(str(source), "w") as out:
-        s = out.add_stream("pcm_alaw", rate=8000, layout="mono")
-        for i in range(0, 8000, 1024):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+def _decoded_audio(path: Path, index: int = 0) -> tuple[str, int, np.ndarray]:
+    """(codec, sample rate, samples float32 (channels, n)) of ``path``'s audio stream ``index``, as decoded."""
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[index]
+        codec, rate = stream.codec_context.name, stream.codec_context.sample_rate
+        to_float = av.AudioResampler(format="fltp", rate=rate)
+        chunks = [g.to_ndarray() for f in c.decode(stream) for g in to_float.resample(f)]
+        chunks += [g.to_ndarray() for g in to_float.resample(None)]
+    return codec, rate, np.concatenate(chunks, axis=1)
+
+
+def _pcm_source(path: Path, frames: list[np.ndarray], codec: str, rate: int, hz: float = 440.0) -> np.ndarray:
+    """An H.264 clip of ``frames`` at 24 fps with one stereo ``codec`` (PCM) audio stream: a sine of
+    ``hz``, as long as the video. Returns the int16 samples written, (2, n)."""
+    n = rate * len(frames) // 24
+    wave = (9000 * np.sin(2 * np.pi * hz * np.arange(n) / rate)).astype(np.int16)
+    samples = np.stack([wave, wave // 2])
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        audio = out.add_stream(codec, rate=rate, layout="stereo")
+        for frame in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        for start in range(0, n, 1000):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1000].T.reshape(1, -1)),
+                                               format="s16", layout="stereo")
+            chunk.sample_rate, chunk.pts = rate, start
+            for packet in audio.encode(chunk):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    return samples
+
+
+def test_audio_the_container_cannot_hold_is_reencoded(tmp_path, small_frames):
+    """A camera's PCM audio (AVI, MKV, MXF) cannot go into .mp4 (FFmpeg's muxer refuses it at the
+    trailer: the render failed after its last frame); Opus / FLAC cannot go into .mov, mu-law into
+    .mkv. Such a stream is re-encoded with a warning: AAC in .mp4 (the same sine, within AAC's
+    error), losslessly into .mov (PCM) and .mkv (FLAC: the very samples); a range is cut at the sample."""
+    frames = small_frames * 4  # 24 frames, 1 s
+    source = tmp_path / "camera.mkv"
+    written = _pcm_source(source, frames, "pcm_s16le", 48000) / 32768.0
+    with av.open(str(source)) as c:  # what made the old render fail: the muxer's own refusal
+        packet = next(p for p in c.demux(c.streams.audio[0]) if p.size)
+        assert not container_holds("mp4", c.streams.audio[0], packet)
+    out = tmp_path / "young.mp4"
+    with pytest.warns(UserWarning, match="cannot hold the source's pcm_s16le audio.*re-encoded as aac"):
+        with ClipWriter(out, fps=24, width=320, height=180, audio_from=source) as w:
+            for frame in frames:
+                w.write(frame)
+    codec, rate, got = _decoded_audio(out)
+    assert (codec, rate, got.shape[0]) == ("aac", 48000, 2)
+    assert got.shape[1] == pytest.approx(48000, abs=1024)  # whole AAC frames
+    n = 47000
+    assert np.abs(got[:, :n] - written[:, :n]).mean() < 0.01  # in time and in level: no shift, no gain
+    assert np.abs(got[:, :n] - written[:, :n]).mean() < 0.1 * np.abs(written[:, :n]).mean()
+
+    for suffix, expected in ((".mov", "pcm_s16le"), (".mkv", None)):  # .mkv holds PCM: copied as is
+        lossless = tmp_path / f"young{suffix}"
+        with ClipWriter(lossless, fps=24, width=320, height=180, audio_from=source) as w:
+            for frame in frames:
+                w.write(frame)
+        codec, _, got = _decoded_audio(lossless)
+        assert codec == (expected or "pcm_s16le")
+        np.testing.assert_array_equal(got, written)
+
+    cut = tmp_path / "cut.mp4"
+    with pytest.warns(UserWarning, match="re-encoded as aac"):
+        with ClipWriter(cut, fps=24, width=320, height=180, audio_from=source, audio_range=(6 / 24, 18 / 24)) as w:
+            for frame in frames[6:18]:
+                w.write(frame)
+    _, _, got = _decoded_audio(cut)
+    assert got.shape[1] == pytest.approx(24000, abs=1024)
+    assert np.abs(got[:, :23000] - written[:, 12000:35000]).mean() < 0.01  # starts at frame 6's sample
+
+
+def test_opus_into_mov_and_mulaw_into_mkv_are_reencoded_losslessly(tmp_path, small_frames):
+    frames = small_frames * 2
+    phone = tmp_path / "phone.wav"
+    with av.open(str(phone), "w") as out:  # a telephone / voice recorder's 8 kHz mu-law WAV
+        s = out.add_stream("pcm_mulaw", rate=8000, layout="mono")
+        tone = (8000 * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000)).astype(np.int16)
+        for i in range(0, 4000, 500):
+            f = av.AudioFrame.from_ndarray(tone[None, i:i + 500], format="s16", layout="mono")
             f.sample_rate, f.pts = 8000, i
             for p in s.encode(f):
                 out.mux(p)
-    target = tmp_path / "out.mp4"
-    with pytest.raises(OutputError) as exc:
-        with ClipWriter(target, fps=24, width=320, height=180, audio_from=source) as w:
-            w.write(small_frames[0])
-    assert "pcm_alaw" in one_line_naming(exc, target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["phone.wav"]
+    _, _, source = _decoded_audio(phone)
+    target = tmp_path / "out.mkv"
+    with pytest.warns(UserWarning, match="pcm_mulaw audio.*re-encoded as flac"):
+        with ClipWriter(target, fps=24, width=320, height=180, audio_from=phone) as w:
+            for frame in frames:
+                w.write(frame)
+    codec, rate, got = _decoded_audio(target)
+    assert (codec, rate) == ("flac", 8000)
+    np.testing.assert_array_equal(got, source)  # mu-law's 14 bits fit FLAC's 16
+
+    web = _with_audio_tracks(tmp_path / "web.mkv", frames, {"eng": 440})
+    opus = tmp_path / "web_opus.mkv"
+    with av.open(str(web)) as c, av.open(str(opus), "w") as out:  # the same clip with Opus audio (a .webm's)
+        video = out.add_stream_from_template(c.streams.video[0])
+        audio = out.add_stream("libopus", rate=48000, layout="mono")
+        for packet in c.demux(c.streams.video[0]):
+            if packet.size:
+                packet.stream = video
+                out.mux(packet)
+        for frame in av.open(str(web)).decode(audio=0):
+            frame.pts = None
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    _, _, source = _decoded_audio(opus)
+    mov = tmp_path / "out.mov"
+    with pytest.warns(UserWarning, match="opus audio.*re-encoded as pcm_s24le"):
+        with ClipWriter(mov, fps=24, width=320, height=180, audio_from=opus, codec="prores") as w:
+            for frame in frames:
+                w.write(frame)
+    codec, rate, got = _decoded_audio(mov)
+    assert (codec, rate) == ("pcm_s24le", 48000)
+    n = min(got.shape[1], source.shape[1])
+    assert abs(got.shape[1] - source.shape[1]) <= 960  # Opus's pre-skip
+    lag = next(k for k in range(0, 1000) if np.abs(got[0, k:k + 2000] - source[0, :2000]).max() < 1e-4)
+    assert lag == 0, lag
+    assert np.abs(got[:, :n] - source[:, :n]).max() < 1e-4  # 24-bit: the decoded Opus samples
+
+
+def test_avi_dropped_frames_keep_their_time(tmp_path, small_frames):
+    """AVI is constant-rate: a frame dropped by the camera (or a gap in the timestamps) is stored as an
+    empty packet, which the header's frame count includes. Such a clip opened as 'truncated'; with
+    the empty packet counted it opens, and the gap is a variable frame rate (one tick of AVI's
+    1/fps time base is a whole frame, not rounding), so the frames after it keep their times."""
+    path = tmp_path / "camera.avi"
+    frames = small_frames * 5  # 30
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=24)
+        s.width, s.height, s.pix_fmt = 320, 180, "yuv420p"
+        for pts, frame in enumerate(frames):
+            if pts == 10:
+                continue  # dropped
+            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            f.pts = pts
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].frames == 30  # the dropped frame is listed
+    with open_clip(path) as clip:
+        assert len(clip) == sum(1 for _ in clip.frames()) == 29
+        assert clip.info.variable_frame_rate
+        assert clip.frame_time(9) == pytest.approx(9 / 24) and clip.frame_time(10) == pytest.approx(11 / 24)
+        assert clip.frame_time(28) == pytest.approx(29 / 24)
 
 
 def test_sixteen_bit_png_precision(tmp_path, small_frames):

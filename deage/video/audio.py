@@ -1,24 +1,36 @@
-"""Audio passthrough: copy a source's audio streams' packets into an output, untouched (no re-encode).
+"""Audio passthrough: carry a source's audio streams into an output, packet for packet where the
+output's container can hold them, re-encoded where it cannot.
 
 ``AudioCopier`` reads every audio stream of a source file (a film's dialogue, music and effects
-stems, or its languages) and muxes their packets into an output container as the video is
-written (interleaved, so nothing piles up in memory), each with its language and title.
+stems, or its languages) and muxes them into an output container as the video is written
+(interleaved, so nothing piles up in memory), each with its language and title.
+
+Copy or re-encode: a stream is copied untouched when the output's container takes one of its
+packets (tried in memory, ``container_holds``: what FFmpeg's muxer accepts, not a table). When it
+does not (PCM in ``.mp4``, Opus or FLAC in ``.mov``, mu-law in ``.mkv``, ...), the stream is decoded
+and re-encoded, with a warning: AAC in ``.mp4`` (lossy, 128 kb/s a channel: what every player
+plays), PCM in ``.mov`` and FLAC in ``.mkv`` (lossless; 24-bit unless the source has 16 bits or
+fewer), at the source's sample rate and channel layout where the encoder takes them.
 
 Timing: time 0 of the output is the source's first video frame (its video stream's start time;
 0 for an audio-only source). With a range ``(start, end)`` in seconds on that same clock (as
-``Clip.frame_time`` gives for a frame range), the packets overlapping ``[start, end)`` are kept
-and shifted by ``-start``; packets are whole (AAC: 1024 samples, ~21 ms at 48 kHz), so a trimmed
-output's audio may begin or end up to one packet beyond the range. Without a range every packet
-is copied, so duration and packet count equal the source's.
+``Clip.frame_time`` gives for a frame range), the audio within ``[start, end)`` is kept, moved to
+start at 0. Copied packets are whole (AAC: 1024 samples, ~21 ms at 48 kHz), so a copied trimmed
+output's audio may begin or end up to one packet beyond the range; a re-encoded one is cut at the
+sample. Without a range every packet is copied, so duration and packet count equal the source's.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import warnings
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from deage.errors import MediaError, OutputError
 
@@ -26,18 +38,172 @@ from deage.errors import MediaError, OutputError
 _KEPT_METADATA = ("language", "title", "handler_name")
 """Audio stream tags copied to the output's streams (a language a player offers by, a stem's name)."""
 
+_PROBE_PACKETS = 5000
+"""Packets read at most to find each audio stream's first one for ``container_holds``."""
+
+_SHORT_FORMATS = ("u8", "u8p", "s16", "s16p")
+"""Decoded sample formats of 16 bits or fewer: re-encoded to 16-bit PCM / FLAC, others to 24-bit."""
+
+_USUAL_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+"""FFmpeg's default layout for a channel count, for sources whose channels have no names."""
+
+AAC_BIT_RATE = 128_000
+"""AAC bit rate per channel when audio is re-encoded for ``.mp4`` (transparent for most material)."""
+
+
+def container_holds(format_name: str, stream: av.audio.stream.AudioStream, packet: av.Packet) -> bool:
+    """True when an output of ``format_name`` (``output.format.name``: "mp4", "mov", "matroska")
+    takes ``stream``'s packets copied as they are: one ``packet`` of it is muxed into an in-memory
+    file of that format, header and trailer included (``.mp4`` refuses PCM only at its trailer).
+    ``packet`` is used up (its stream is reassigned)."""
+    try:
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            out = probe.add_stream_from_template(stream)
+            packet.stream = out
+            probe.mux(packet)
+        return True
+    except (av.error.FFmpegError, ValueError, OSError):
+        return False
+
+
+def reencode_codec(format_name: str, sample_format: str) -> tuple[str, str]:
+    """(encoder, its sample format) for audio that cannot be copied into ``format_name``:
+    AAC for MP4-family files, PCM for QuickTime, FLAC for Matroska and anything else;
+    16-bit for ``sample_format``s of 16 bits or fewer, else 24 (in 32-bit words)."""
+    short = sample_format in _SHORT_FORMATS
+    names = format_name.split(",")
+    if "mov" in names:
+        return ("pcm_s16le", "s16") if short else ("pcm_s24le", "s32")
+    if any(n in ("mp4", "ipod", "3gp", "3g2", "ismv", "psp", "f4v") for n in names):
+        return "aac", "fltp"
+    return "flac", "s16" if short else "s32"
+
+
+def _first_packets(source: Path, indices: set[int]) -> dict[int, av.Packet]:
+    """The first non-empty packet of each audio stream in ``indices`` (a fresh reader of ``source``)."""
+    found: dict[int, av.Packet] = {}
+    with av.open(str(source), metadata_errors="ignore") as c:
+        streams = [s for s in c.streams.audio if s.index in indices]
+        for n, packet in enumerate(c.demux(streams)):
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+            if len(found) == len(indices) or n >= _PROBE_PACKETS:
+                break
+    return found
+
+
+class _Reencode:
+    """One audio stream decoded, cut to the range at the sample, and encoded into ``output``.
+
+    Positions are counted in samples at the output rate from the output's time 0: the first decoded
+    frame's time places the stream (an audio track starting after the picture keeps its offset),
+    every later sample follows the one before (gaps in the source's timestamps are not kept)."""
+
+    def __init__(self, stream, output: av.container.OutputContainer, codec: str, sample_format: str,
+                 start: float, end: float, source_name: str, output_path: Path) -> None:
+        cc = stream.codec_context
+        self.decoder = cc
+        rate = int(cc.sample_rate or 48000)
+        supported = av.codec.Codec(codec, "w").audio_rates
+        if supported and rate not in supported:
+            rate = 48000 if 48000 in supported else max(supported)
+        layout, frame_size = self._layout(codec, sample_format, rate, cc)
+        if layout is None:
+            raise OutputError(f"cannot re-encode the {cc.name} audio of {source_name} as {codec} "
+                              f"({cc.channels} channels)", output_path)
+        try:
+            self.out = output.add_stream(codec, rate=rate, layout=layout)
+            self.out.codec_context.format = sample_format
+            if codec == "aac":
+                self.out.codec_context.bit_rate = min(AAC_BIT_RATE * self.out.codec_context.channels, 512_000)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot re-encode the {cc.name} audio of {source_name} as {codec} "
+                              f"({exc})", output_path) from None
+        self.rate = rate
+        self.layout = layout
+        self.start = start
+        self.limit = math.inf if math.isinf(end) else round((end - start) * rate)  # samples kept: [0, limit)
+        self._planar = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        self._encoder_in = av.AudioResampler(format=sample_format, layout=layout, rate=rate, frame_size=frame_size)
+        self._position: int | None = None  # output sample of the next resampled sample
+        self._next_pts: int | None = None
+        self._time_base = Fraction(1, rate)
+
+    @staticmethod
+    def _layout(codec: str, sample_format: str, rate: int, cc) -> tuple[str | None, int | None]:
+        """(layout, the encoder's frame size or None): the source's channel layout if the encoder
+        opens with it, else the usual layout for its channel count (a WAV's or Matroska PCM's
+        "2 channels" is stereo), else stereo; (None, None) if none opens."""
+        named = cc.layout.name if cc.layout and cc.layout.nb_channels else ""
+        channels = cc.channels or 2
+        for layout in dict.fromkeys(x for x in (named, _USUAL_LAYOUTS.get(channels), "stereo") if x):
+            try:
+                probe = av.CodecContext.create(codec, "w")
+                probe.sample_rate, probe.layout, probe.format = rate, layout, sample_format
+                probe.open()
+                return layout, probe.frame_size or None
+            except (av.error.FFmpegError, ValueError):
+                continue
+        return None, None
+
+    def push(self, packet: av.Packet | None) -> list[av.Packet]:
+        """Decode ``packet`` (None: flush) and return the encoded packets ready to mux."""
+        frames = self.decoder.decode(packet)
+        planar = []
+        for frame in frames:
+            if self._position is None and frame.pts is not None and frame.time_base is not None:
+                self._position = round((float(frame.pts * frame.time_base) - self.start) * self.rate)
+            planar.extend(self._planar.resample(frame))
+        if packet is None:
+            planar.extend(self._planar.resample(None))
+        encoded = []
+        for frame in planar:
+            kept = self._cut(frame)
+            for ready in self._encoder_in.resample(kept) if kept is not None else ():
+                encoded.extend(self._encode(ready))
+        if packet is None:
+            for ready in self._encoder_in.resample(None):
+                encoded.extend(self._encode(ready))
+            encoded.extend(self.out.encode(None))
+        return encoded
+
+    def _cut(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+        """The part of a planar frame inside [0, limit) on the output clock, or None."""
+        first = self._position if self._position is not None else 0
+        self._position = first + frame.samples
+        lo, hi = max(0, -first), min(frame.samples, self.limit - first)
+        if hi <= lo:
+            return None
+        if self._next_pts is None:
+            self._next_pts = first + lo
+        if lo == 0 and hi == frame.samples:
+            samples = frame.to_ndarray()
+        else:
+            samples = frame.to_ndarray()[:, lo:hi]
+        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=self.layout)
+        cut.sample_rate = self.rate
+        return cut
+
+    def _encode(self, frame: av.AudioFrame) -> list[av.Packet]:
+        frame.pts = self._next_pts
+        frame.time_base = self._time_base
+        self._next_pts += frame.samples
+        return self.out.encode(frame)
+
 
 class AudioCopier:
-    """Copies every audio stream of ``source`` into ``output`` (an open ``av`` output container),
-    in the source's order, each with its ``language`` / ``title`` tags.
+    """Carries every audio stream of ``source`` into ``output`` (an open ``av`` output container),
+    in the source's order, each with its ``language`` / ``title`` tags: copied where the container
+    holds the stream's codec, re-encoded (with a warning) where it does not.
 
     Create it before the first packet is muxed into ``output`` (it adds the streams). ``active`` is
     False when the source has no audio stream (then every method does nothing). ``output_path``
-    is the name errors report (the final name, not a temporary one).
+    is the name errors and warnings report (the final name, not a temporary one).
+    ``reencoded`` lists (stream index, source codec, encoder) for each re-encoded stream.
 
     Raises:
         MediaError: the source is missing or unreadable.
-        OutputError: the output's container cannot hold one of the source's audio codecs.
+        OutputError: one of the source's audio streams can be neither copied nor re-encoded.
     """
 
     def __init__(
@@ -52,6 +218,7 @@ class AudioCopier:
         self.output_path = Path(output_path) if output_path is not None else Path(output.name)
         self.active = False
         self.packets_copied = 0
+        self.reencoded: list[tuple[int, str, str]] = []
         if not self.source.is_file():
             raise MediaError("audio source does not exist", self.source)
         try:
@@ -77,24 +244,49 @@ class AudioCopier:
         self._end = origin + end
         self._trim = range_s is not None
         self._routes: dict[int, tuple[av.stream.Stream, int, int, int]] = {}  # index -> (out, tb num, den, shift)
+        self._reencoders: dict[int, _Reencode] = {}
+        try:
+            self._add_streams(streams, origin + start, origin + end)
+        except BaseException:
+            self.close()
+            raise
+        self._packets: Iterator[av.Packet] = self._demux(streams)
+        self._pending: av.Packet | None = None
+
+    def _add_streams(self, streams: list, start: float, end: float) -> None:
+        fmt = self.output.format.name
+        try:
+            firsts = _first_packets(self.source, {s.index for s in streams})
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"corrupt audio data ({getattr(exc, 'strerror', exc)})", self.source) from None
         for stream in streams:
-            try:
-                out = output.add_stream_from_template(stream)
-            except (av.error.FFmpegError, ValueError) as exc:
-                self._in.close()
-                self.active = False
-                raise OutputError(
-                    f"cannot copy the {stream.codec_context.name} audio of {self.source.name} into this file type "
-                    f"({exc}); write .mov or .mkv, or leave the audio out",
-                    self.output_path,
-                ) from None
+            tb = stream.time_base
+            first = firsts.get(stream.index)
+            if first is None or container_holds(fmt, stream, first):
+                try:
+                    out = self.output.add_stream_from_template(stream)
+                except (av.error.FFmpegError, ValueError) as exc:
+                    raise OutputError(
+                        f"cannot copy the {stream.codec_context.name} audio of {self.source.name} into this "
+                        f"file type ({exc})", self.output_path) from None
+                self._routes[stream.index] = (out, tb.numerator, tb.denominator, round(self._start / tb))
+            else:
+                codec, sample_format = reencode_codec(fmt, stream.codec_context.format.name
+                                                      if stream.codec_context.format else "fltp")
+                route = _Reencode(stream, self.output, codec, sample_format, start, end, self.source.name,
+                                  self.output_path)
+                out = route.out
+                self._reencoders[stream.index] = route
+                self._routes[stream.index] = (out, tb.numerator, tb.denominator, 0)
+                self.reencoded.append((stream.index, stream.codec_context.name, codec))
+                kind = "lossy, %d kb/s" % (out.codec_context.bit_rate // 1000) if codec == "aac" else "lossless"
+                warnings.warn(
+                    f"{self.output_path}: a {self.output_path.suffix or fmt} file cannot hold the source's "
+                    f"{stream.codec_context.name} audio (stream {stream.index}); re-encoded as {codec} ({kind}, "
+                    f"{route.rate} Hz {route.layout})", stacklevel=2)
             for key in _KEPT_METADATA:
                 if stream.metadata.get(key):
                     out.metadata[key] = stream.metadata[key]
-            tb = stream.time_base
-            self._routes[stream.index] = (out, tb.numerator, tb.denominator, round(self._start / tb))
-        self._packets: Iterator[av.Packet] = self._demux(streams)
-        self._pending: av.Packet | None = None
 
     def _demux(self, streams: list) -> Iterator[av.Packet]:
         try:
@@ -113,22 +305,34 @@ class AudioCopier:
         return t + self._seconds(packet, packet.duration or 0) > self._start and t < self._end
 
     def _mux(self, packet: av.Packet) -> None:
-        out, _, _, shift = self._routes[packet.stream.index]
+        index = packet.stream.index
+        if index in self._reencoders:
+            try:
+                encoded = self._reencoders[index].push(packet)
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise MediaError(f"corrupt audio data ({getattr(exc, 'strerror', exc)})", self.source) from None
+            self._write(encoded)
+            return
+        out, _, _, shift = self._routes[index]
         if shift:
             if packet.pts is not None:
                 packet.pts -= shift
             if packet.dts is not None:
                 packet.dts -= shift
         packet.stream = out
-        try:
-            self.output.mux(packet)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise OutputError(
-                f"cannot store the source's {out.codec_context.name} audio in this file type "
-                f"({getattr(exc, 'strerror', exc)}); use .mov or .mkv",
-                self.output_path,
-            ) from None
-        self.packets_copied += 1
+        self._write([packet])
+
+    def _write(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            try:
+                self.output.mux(packet)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise OutputError(
+                    f"cannot store the {packet.stream.codec_context.name} audio in this file type "
+                    f"({getattr(exc, 'strerror', exc)})",
+                    self.output_path,
+                ) from None
+            self.packets_copied += 1
 
     def _seconds(self, packet: av.Packet, ts: int) -> float:
         """``float(ts * time_base)`` of ``packet``'s stream, in integers (no ``Fraction`` objects)."""
@@ -149,14 +353,19 @@ class AudioCopier:
             if self._seconds(packet, ts) > limit:
                 self._pending = packet
                 return
-            if self._keep(packet):
+            if packet.stream.index in self._reencoders or self._keep(packet):
                 self._mux(packet)
 
     def finish(self) -> None:
-        """Mux every remaining packet (within the range) and close the source."""
+        """Mux every remaining packet (within the range), flush the re-encoders and close the source."""
         if not self.active:
             return
         self.feed_until(math.inf)
+        for route in self._reencoders.values():
+            try:
+                self._write(route.push(None))
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise MediaError(f"corrupt audio data ({getattr(exc, 'strerror', exc)})", self.source) from None
         self.close()
 
     def close(self) -> None:

@@ -220,7 +220,11 @@ class ContainerSource:
             self.metadata = {key: str(value) for key, value in container.metadata.items()
                              if key.lower() not in MUXER_TAGS and value}
             from_index = self._index_entries(container, stream)
-            keys, pts_list = from_index if from_index is not None else self._scan(container, stream)
+            if from_index is not None:
+                keys, pts_list = from_index
+                listed = len(pts_list)
+            else:
+                keys, pts_list, listed = self._scan(container, stream)
         finally:
             container.close()
         if not pts_list:
@@ -231,7 +235,7 @@ class ContainerSource:
         self.key_pts = sorted(set(keys)) or [int(self.pts[0])]
         self._index_of = {int(p): i for i, p in enumerate(self.pts)}
         deltas = np.diff(self.pts)
-        if header_frames > len(self.pts):
+        if header_frames > listed:  # an AVI's empty packets (dropped frames) are listed, not decoded
             raise MediaError(
                 f"truncated: the header lists {header_frames} frames but only {len(self.pts)} are in the file", path
             )
@@ -289,11 +293,14 @@ class ContainerSource:
             )
         return [int(e.timestamp) for e in kept if e.flags & 1], [int(e.timestamp) for e in kept]
 
-    def _scan(self, container, stream) -> tuple[list[int], list[int]]:
+    def _scan(self, container, stream) -> tuple[list[int], list[int], int]:
+        """Every packet's timestamp: (keyframe pts, frame pts, packets listed, empty ones included)."""
         keys: list[int] = []
         pts_list: list[int] = []
+        listed = 0
         try:
             for packet in container.demux(stream):
+                listed += 1
                 if packet.size == 0 or packet.is_discard:
                     continue
                 ts = packet.pts if packet.pts is not None else packet.dts
@@ -304,13 +311,17 @@ class ContainerSource:
                     keys.append(int(ts))
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"corrupt container ({_ffmpeg_reason(exc)})", self.path) from None
-        return keys, pts_list
+        return keys, pts_list, listed
 
     def _rate(self, stream_rate: Fraction | None, deltas: np.ndarray) -> tuple[Fraction, bool]:
         if len(deltas) == 0:
             return (stream_rate or Fraction(24)), False
         median = float(np.median(deltas))
-        vfr = bool(np.any(np.abs(deltas - median) > max(1.0, 0.02 * median)))
+        # A time base a few ticks per frame or coarser (Matroska's 1 ms) rounds each delta by up to a
+        # tick; one of a tick or two a frame (AVI's 1/fps) does not: there a longer delta is a dropped
+        # frame (stored as an empty packet), whose time the render keeps.
+        jitter = 1.0 if median >= 3 else 0.0
+        vfr = bool(np.any(np.abs(deltas - median) > max(jitter, 0.02 * median)))
         measured = 1 / (Fraction(median).limit_denominator(1_000_000) * self.time_base)
         if not vfr:
             mean = Fraction(int(self.pts[-1] - self.pts[0]), len(deltas))
