@@ -293,6 +293,35 @@ def test_lossy_h264_round_trip(tmp_path, example_clip, example_frames):
     assert seconds == pytest.approx(0.5, abs=2 * audio_packet_seconds(example_clip))
 
 
+@pytest.mark.parametrize("name", ["web.webm", "phone.m4v"])
+def test_webm_and_m4v_outputs(tmp_path, example_clip, example_frames, name):
+    """A .webm render is VP9 with its AAC audio re-encoded as Opus (WebM holds nothing else), in
+    time with the picture; a .m4v is H.264 in MP4 with the audio copied (it was refused)."""
+    out = tmp_path / name
+    expect_warning = pytest.warns(UserWarning, match="aac audio.*re-encoded as libopus") if name.endswith(".webm") \
+        else warnings.catch_warnings()
+    with expect_warning:
+        if not name.endswith(".webm"):
+            warnings.simplefilter("error")
+        with ClipWriter(out, fps=24, width=1280, height=720, audio_from=example_clip,
+                        audio_range=(0.0, 12 / 24)) as w:
+            for f in example_frames:
+                w.write(f)
+    with open_clip(out) as back:
+        assert back.info.codec == ("vp9" if name.endswith(".webm") else "h264")
+        assert back.info.frame_count == 12 and back.info.fps == 24
+        assert [back.frame_time(i) for i in range(12)] == pytest.approx([i / 24 for i in range(12)], abs=0.001)  # WebM: ms
+        values = [psnr(a, b) for a, b in zip(back.frames(), example_frames)]
+    assert min(values) > 38, values
+    codec, rate, got = _decoded_audio(out)
+    _, _, source = _decoded_audio(example_clip)
+    assert codec == ("opus" if name.endswith(".webm") else "aac") and rate == 48000
+    if name.endswith(".webm"):
+        assert got.shape[1] == 24000  # cut at the sample: 12 frames at 24 fps
+    n = min(got.shape[1], 23000)
+    assert np.abs(got[:, :n] - source[:, :n]).mean() < 0.1 * np.abs(source[:, :n]).mean() + 1e-3
+
+
 def test_frame_range_with_audio_range(tmp_path, example_clip):
     """Frames 10..30 of the clip with the matching audio: 20 frames, 20/24 s of audio."""
     out = tmp_path / "range.mov"

@@ -9,8 +9,8 @@ Copy or re-encode: a stream is copied untouched when the output's container take
 packets (tried in memory, ``container_holds``: what FFmpeg's muxer accepts, not a table). When it
 does not (PCM in ``.mp4``, Opus or FLAC in ``.mov``, mu-law in ``.mkv``, ...), the stream is decoded
 and re-encoded, with a warning: AAC in ``.mp4`` (lossy, 128 kb/s a channel: what every player
-plays), PCM in ``.mov`` and FLAC in ``.mkv`` (lossless; 24-bit unless the source has 16 bits or
-fewer), at the source's sample rate and channel layout where the encoder takes them.
+plays), Opus in ``.webm`` (lossy, at libopus's own rate), PCM in ``.mov`` and FLAC in ``.mkv``
+(lossless; 24-bit unless the source has 16 bits or fewer), at the source's sample rate and channel layout where the encoder takes them.
 
 Timing: time 0 of the output is the source's first video frame (its video stream's start time;
 0 for an audio-only source). With a range ``(start, end)`` in seconds on that same clock (as
@@ -68,10 +68,12 @@ def container_holds(format_name: str, stream: av.audio.stream.AudioStream, packe
 
 def reencode_codec(format_name: str, sample_format: str) -> tuple[str, str]:
     """(encoder, its sample format) for audio that cannot be copied into ``format_name``:
-    AAC for MP4-family files, PCM for QuickTime, FLAC for Matroska and anything else;
+    AAC for MP4-family files, PCM for QuickTime, Opus for WebM, FLAC for Matroska and anything else;
     16-bit for ``sample_format``s of 16 bits or fewer, else 24 (in 32-bit words)."""
     short = sample_format in _SHORT_FORMATS
     names = format_name.split(",")
+    if "webm" in names:
+        return "libopus", "flt"
     if "mov" in names:
         return ("pcm_s16le", "s16") if short else ("pcm_s24le", "s32")
     if any(n in ("mp4", "ipod", "3gp", "3g2", "ismv", "psp", "f4v") for n in names):
@@ -279,7 +281,8 @@ class AudioCopier:
                 self._reencoders[stream.index] = route
                 self._routes[stream.index] = (out, tb.numerator, tb.denominator, 0)
                 self.reencoded.append((stream.index, stream.codec_context.name, codec))
-                kind = "lossy, %d kb/s" % (out.codec_context.bit_rate // 1000) if codec == "aac" else "lossless"
+                kind = ("lossless" if codec.startswith(("pcm", "flac")) else
+                        f"lossy, {out.codec_context.bit_rate // 1000} kb/s" if out.codec_context.bit_rate else "lossy")
                 warnings.warn(
                     f"{self.output_path}: a {self.output_path.suffix or fmt} file cannot hold the source's "
                     f"{stream.codec_context.name} audio (stream {stream.index}); re-encoded as {codec} ({kind}, "

@@ -8,6 +8,7 @@ codec               file                           encoding
 ``h264``            ``.mp4`` (default), mov, mkv   libx264, yuv420p, CRF 16, preset veryfast
 ``hevc``            ``.mp4`` (deep src), mov, mkv  libx265, yuv420p / yuv420p10le, CRF 18, preset fast
 ``h264-lossless``   ``.mp4``, mkv, mov             libx264rgb, RGB, QP 0, ultrafast: reproduces 8-bit input
+``vp9``             ``.webm`` (default), mkv        libvpx-vp9, yuv420p, CRF 18, good, cpu-used 4 (8-bit only)
 ``prores``          ``.mov`` (default), mkv        prores_ks 422 HQ, yuv422p10le
 ``prores4444``      ``.mov``, mkv                  prores_ks 4444, yuv444p10le (yuva444p10le for RGBA)
 ``ffv1``            ``.mkv`` (default), mov        FFV1 lossless RGB (bgr0, gbrp16le for deep input)
@@ -113,12 +114,15 @@ class CodecSpec:
 CODECS: dict[str, CodecSpec] = {
     s.name: s
     for s in (
-        CodecSpec("h264", "libx264", "yuv420p", "yuv420p", True, False, (".mp4", ".mov", ".mkv"),
+        CodecSpec("h264", "libx264", "yuv420p", "yuv420p", True, False, (".mp4", ".m4v", ".mov", ".mkv"),
                   {"crf": "16", "preset": "veryfast"}),
         # HEVC: chosen for an .mp4 of a >8-bit source (``codec_for``): Main 10, which HDR phone
         # clips are recorded in and play back as; tagged hvc1 in .mp4 / .mov (Apple players need it).
-        CodecSpec("hevc", "libx265", "yuv420p", "yuv420p10le", True, False, (".mp4", ".mov", ".mkv"),
+        CodecSpec("hevc", "libx265", "yuv420p", "yuv420p10le", True, False, (".mp4", ".m4v", ".mov", ".mkv"),
                   {"crf": "18", "preset": "fast", "x265-params": "log-level=error"}),
+        # VP9 for the web (.webm; its audio becomes Opus): this FFmpeg's libvpx encodes 8 bits only.
+        CodecSpec("vp9", "libvpx-vp9", "yuv420p", "yuv420p", True, False, (".webm", ".mkv"),
+                  {"crf": "18", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}),
         CodecSpec("h264-lossless", "libx264rgb", "bgr24", "bgr24", False, False, (".mp4", ".mkv", ".mov"),
                   {"qp": "0", "preset": "ultrafast"}),
         CodecSpec("prores", "prores_ks", "yuv422p10le", "yuv422p10le", True, False, (".mov", ".mkv"),
@@ -148,6 +152,8 @@ _ALIASES = {
     "h265": "hevc",
     "x265": "hevc",
     "libx265": "hevc",
+    "libvpx-vp9": "vp9",
+    "webm": "vp9",
     "h264_lossless": "h264-lossless",
     "libx264rgb": "h264-lossless",
     "prores_ks": "prores",
@@ -159,12 +165,12 @@ _ALIASES = {
     "jpg": "jpeg",
     "mjpeg": "jpeg",
 }
-_DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1",
+_DEFAULT_BY_EXTENSION = {".mp4": "h264", ".m4v": "h264", ".mov": "prores", ".mkv": "ffv1", ".webm": "vp9",
                          ".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr", ".dpx": "dpx",
                          ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".bmp": "bmp"}
 _ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))  # image files encoded in parallel (GIL released)
 _MAX_REORDER = 16  # frames a packet's dts may lie before its pts (B-frame reordering is a few)
-_CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_CONTAINER_FORMAT = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 
 
 def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
@@ -182,7 +188,7 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
         if name is None:
             raise OutputError(
                 f"cannot write '{ext or p.name}' files; use .mp4 (H.264), .mov (ProRes 422 HQ), "
-                ".mkv (FFV1 lossless), an image sequence such as name.%04d.exr / .dpx / .png / .tif, "
+                ".mkv (FFV1 lossless), .webm (VP9), an image sequence such as name.%04d.exr / .dpx / .png / .tif, "
                 "or one image (.png, .jpg, .tif, .exr, .dpx, .webp, .bmp)",
                 p,
             )
@@ -433,7 +439,7 @@ class ClipWriter:
         the frame, far outside the edit. A source with alpha (RGBA plates, ProRes 4444 with
         alpha) becomes ProRes 4444 too: the one that can carry it."""
         chroma = _chroma_layout(source_pix_fmt)
-        if self.spec.name in ("h264", "hevc") and chroma in ("422", "444"):
+        if self.spec.name in ("h264", "hevc", "vp9") and chroma in ("422", "444"):
             deep = self.spec.name == "hevc" and bit_depth(source_pix_fmt) > 8
             self.options["pix_fmt"] = f"yuv{chroma}p" + ("10le" if deep else "")
             warnings.warn(f"{self.path}: the source is 4:{chroma[1]}:{chroma[2]}; writing {self.spec.name.upper()} "
@@ -456,8 +462,8 @@ class ClipWriter:
         """An odd width or height cannot be chroma-subsampled: keep the exact size with full chroma
         (H.264 High 4:4:4, ProRes 4444) rather than crop or pad the picture, and say so."""
         size = f"{self.width}x{self.height}"
-        if self.spec.name in ("h264", "hevc"):
-            self.options["pix_fmt"] = "yuv444p" if self.spec.name == "h264" else "yuv444p10le"
+        if self.spec.name in ("h264", "hevc", "vp9"):
+            self.options["pix_fmt"] = "yuv444p10le" if self.spec.name == "hevc" else "yuv444p"
             warnings.warn(f"{self.path}: {size} is odd-sized; writing {self.spec.name.upper()} 4:4:4 "
                           f"({self.options['pix_fmt']}) to keep every pixel (some players only play 4:2:0)",
                           RuntimeWarning, stacklevel=3)
