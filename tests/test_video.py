@@ -24,6 +24,7 @@ from deage.errors import MediaError, OutputError
 from deage.video import ClipWriter, open_clip
 from deage.video.audio import container_holds
 from deage.video.info import ColourTags
+from deage.video.photo_tags import read_photo_tags
 from deage.video.pixels import linear_to_srgb, srgb_to_linear
 from deage.video.sequence import describe_gaps, is_sequence_path, parse_sequence_path
 
@@ -539,6 +540,54 @@ def test_a_truncated_photo_is_a_clear_error_and_trailing_data_is_not(tmp_path, a
     motion.write_bytes((tmp_path / "whole.jpg").read_bytes() + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     with open_clip(motion) as clip, open_clip(tmp_path / "whole.jpg") as plain:
         np.testing.assert_array_equal(clip.read(0), plain.read(0))
+
+
+def test_heic_phone_photo_opens_whole_and_upright(tmp_path, astronaut):
+    """A phone's HEIC photo is a grid of tiles (an iPhone's: 48 of 512x512): FFmpeg's demuxer gives
+    the tiles as separate streams, so such a photo opened as its first 512x512 tile. Decoded by
+    libheif (pillow-heif) it opens whole; a photo stored turned (HEIF rotation box, from EXIF
+    orientation 6 here) opens upright, turned once; its EXIF goes with a JPEG render."""
+    import cv2
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    portrait = cv2.resize(astronaut, (1100, 1300), interpolation=cv2.INTER_CUBIC)
+    grid = tmp_path / "IMG_0042.heic"
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    Image.fromarray(portrait).save(grid, quality=92, tile_size=512, exif=exif.tobytes())
+    with av.open(str(grid)) as c:  # the case: FFmpeg sees 3 x 3 tiles
+        assert len(c.streams.video) >= 9 and (c.streams.video[0].width, c.streams.video[0].height) == (512, 512)
+    with open_clip(grid) as clip:
+        assert (clip.info.width, clip.info.height) == (1100, 1300) and len(clip) == 1
+        assert psnr(clip.read(0), portrait) > 32
+
+    turned = tmp_path / "turned.heic"
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: stored as the portrait turned back
+    Image.fromarray(np.ascontiguousarray(np.rot90(portrait, 1))).save(turned, quality=92, exif=exif.tobytes())
+    with open_clip(turned) as clip:
+        assert (clip.info.width, clip.info.height) == (1100, 1300)
+        assert psnr(clip.read(0), portrait) > 32
+
+    out = tmp_path / "young.jpg"
+    with open_clip(grid) as clip, ClipWriter(out, fps=1, width=1100, height=1300,
+                                             photo_tags=read_photo_tags(grid)) as w:
+        w.write(clip.read(0))
+    with Image.open(out) as back:
+        assert back.getexif().get(0x010F) == "Apple"
+
+
+def test_avif_photo_opens(tmp_path, astronaut):
+    from PIL import Image
+
+    path = tmp_path / "photo.avif"
+    Image.fromarray(astronaut).save(path, quality=90)
+    with Image.open(path) as image:
+        expected = np.asarray(image.convert("RGB"))
+    with open_clip(path) as clip:
+        assert (clip.info.width, clip.info.height) == (512, 512)
+        np.testing.assert_array_equal(clip.read(0), expected)  # Pillow's (libavif's) decode, as viewers show it
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -44,6 +44,9 @@ def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
     ``PhotoTags`` for a file Pillow cannot open (a DPX, an EXR) or one without either."""
     from PIL import Image, UnidentifiedImageError
 
+    from deage.video.sequence import register_pillow_plugins
+
+    register_pillow_plugins()
     try:
         with Image.open(path) as image:
             icc = image.info.get("icc_profile") or None

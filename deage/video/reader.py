@@ -68,6 +68,7 @@ from deage.video.sequence import (
     is_image_path,
     is_numbered_file,
     parse_sequence_path,
+    register_pillow_plugins,
 )
 from deage.video.timecode import image_timecode, timecode_of
 
@@ -490,6 +491,7 @@ def exif_orientation(path: Path) -> tuple[int, bool]:
     """
     from PIL import Image, UnidentifiedImageError
 
+    register_pillow_plugins()
     try:
         with Image.open(path) as image:
             orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
@@ -810,7 +812,7 @@ def open_clip(
     rate = _as_fps(fps)
     pattern = None if still else parse_sequence_path(p)
     if still and not is_image_path(p):
-        raise MediaError("still=True needs an image file (.png .jpg .tif .exr .dpx .webp .bmp)", p)
+        raise MediaError("still=True needs an image file (.png .jpg .tif .exr .dpx .webp .bmp .heic .avif)", p)
     if pattern is not None:
         return Clip(SequenceSource.from_pattern(pattern, p, rate), exr_linear=exr_linear)
     if is_image_path(p):

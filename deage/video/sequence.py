@@ -20,6 +20,10 @@ WebP are the exceptions on the way in: they are decoded with Pillow (libjpeg, li
 viewer, OpenCV and browser decodes them. FFmpeg's decoders upsample chroma and convert to RGB
 their own way, a level or three off on most pixels, so an untouched background would not read
 back as the photo. (Of an animated WebP, Pillow gives the first frame, with a warning.)
+HEIC / HEIF and AVIF photos are decoded by Pillow only (libheif through pillow-heif, libavif): a
+phone stores its photo as a grid of tiles (an iPhone's 4032x3024 as 48 HEVC tiles), which FFmpeg's
+demuxer gives as separate streams (only its command-line tool joins them), and the HEIF rotation
+and mirror boxes are applied by libheif (its EXIF orientation is then reset to 1).
 """
 
 from __future__ import annotations
@@ -47,10 +51,17 @@ IMAGE_CODECS: dict[str, str] = {
     ".dpx": "dpx",
     ".webp": "webp",
     ".bmp": "bmp",
+    ".heic": "hevc",
+    ".heif": "hevc",
+    ".hif": "hevc",
+    ".avif": "av1",
 }
 
 #: codecs decoded with Pillow rather than FFmpeg (see the module docstring)
 PILLOW_DECODED = frozenset({"mjpeg", "webp"})
+
+#: image types only Pillow decodes (tile grids, HEIF transforms: see the module docstring)
+PILLOW_ONLY_SUFFIXES = frozenset({".heic", ".heif", ".hif", ".avif"})
 
 #: image types whose declared pixel aspect is honoured (film plates); others are shown with square pixels
 PIXEL_ASPECT_SUFFIXES = frozenset({".exr", ".dpx"})
@@ -151,7 +162,8 @@ def is_numbered_file(path: str | Path) -> bool:
 
 
 def is_image_path(path: str | Path) -> bool:
-    """True for a file name with an image extension deage reads (``.png .jpg .jpeg .tif .tiff .exr .dpx .webp .bmp``)."""
+    """True for a file name with an image extension deage reads (``.png .jpg .jpeg .tif .tiff .exr .dpx
+    .webp .bmp .heic .heif .hif .avif``)."""
     return Path(path).suffix.lower() in IMAGE_CODECS
 
 
@@ -186,10 +198,12 @@ def decode_image_with_aspect(path: Path) -> tuple[av.VideoFrame, Fraction | None
         raise MediaError(f"cannot read image file ({exc.strerror or exc})", path) from None
     if not data:
         raise MediaError("image file is empty (0 bytes)", path)
-    if codec in PILLOW_DECODED:
+    if codec in PILLOW_DECODED or path.suffix.lower() in PILLOW_ONLY_SUFFIXES:
         frame = _decode_with_pillow(data, path)
         if frame is not None:
             return frame, None
+        if path.suffix.lower() in PILLOW_ONLY_SUFFIXES:
+            raise MediaError("image is larger than Pillow's safety limit (PIL.Image.MAX_IMAGE_PIXELS)", path)
     ctx = av.CodecContext.create(codec, "r")
     ctx.thread_type = "SLICE"  # one image: frame threads add nothing, and would hide its aspect ratio
     try:
@@ -210,6 +224,7 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
 
     from PIL import Image, UnidentifiedImageError
 
+    register_pillow_plugins()
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -225,6 +240,16 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
         raise MediaError(f"image file is truncated or corrupt ({exc})", path) from None
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="gray" if pixels.ndim == 2 else "rgb24")
+
+
+def register_pillow_plugins() -> None:
+    """Let Pillow open HEIC / HEIF files (pillow-heif's opener; registering again does nothing new).
+    Without pillow-heif installed, HEIC files raise Pillow's ``UnidentifiedImageError``."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return
+    pillow_heif.register_heif_opener()
 
 
 def check_complete_image(path: Path) -> None:
