@@ -689,17 +689,21 @@ def test_audio_the_container_cannot_hold_is_reencoded(tmp_path, small_frames):
     with av.open(str(source)) as c:  # what made the old render fail: the muxer's own refusal
         packet = next(p for p in c.demux(c.streams.audio[0]) if p.size)
         assert not container_holds("mp4", c.streams.audio[0], packet)
-    out = tmp_path / "young.mp4"
-    with pytest.warns(UserWarning, match="cannot hold the source's pcm_s16le audio.*re-encoded as aac"):
-        with ClipWriter(out, fps=24, width=320, height=180, audio_from=source) as w:
-            for frame in frames:
-                w.write(frame)
-    codec, rate, got = _decoded_audio(out)
-    assert (codec, rate, got.shape[0]) == ("aac", 48000, 2)
-    assert got.shape[1] == pytest.approx(48000, abs=1024)  # whole AAC frames
-    n = 47000
-    assert np.abs(got[:, :n] - written[:, :n]).mean() < 0.01  # in time and in level: no shift, no gain
-    assert np.abs(got[:, :n] - written[:, :n]).mean() < 0.1 * np.abs(written[:, :n]).mean()
+    studio = tmp_path / "studio.mov"  # 24-bit PCM, which FFmpeg's MP4 muxer takes but players do not play
+    _pcm_source(studio, frames, "pcm_s24le", 48000)
+    for pcm, match in ((source, "pcm_s16le audio .stream 1. does not play in .mp4 files; re-encoded as aac"),
+                       (studio, "pcm_s24le audio .stream 1. does not play in .mp4 files; re-encoded as aac")):
+        out = tmp_path / f"young_{pcm.stem}.mp4"
+        with pytest.warns(UserWarning, match=match):
+            with ClipWriter(out, fps=24, width=320, height=180, audio_from=pcm) as w:
+                for frame in frames:
+                    w.write(frame)
+        codec, rate, got = _decoded_audio(out)
+        assert (codec, rate, got.shape[0]) == ("aac", 48000, 2)
+        assert got.shape[1] == pytest.approx(48000, abs=1024)  # whole AAC frames
+        n = 47000
+        assert np.abs(got[:, :n] - written[:, :n]).mean() < 0.01  # in time and in level: no shift, no gain
+        assert np.abs(got[:, :n] - written[:, :n]).mean() < 0.1 * np.abs(written[:, :n]).mean()
 
     for suffix, expected in ((".mov", "pcm_s16le"), (".mkv", None)):  # .mkv holds PCM: copied as is
         lossless = tmp_path / f"young{suffix}"
@@ -733,7 +737,7 @@ def test_opus_into_mov_and_mulaw_into_mkv_are_reencoded_losslessly(tmp_path, sma
                 out.mux(p)
     _, _, source = _decoded_audio(phone)
     target = tmp_path / "out.mkv"
-    with pytest.warns(UserWarning, match="pcm_mulaw audio.*re-encoded as flac"):
+    with pytest.warns(UserWarning, match="pcm_mulaw audio .stream 0. cannot be stored in .mkv files; re-encoded as flac"):
         with ClipWriter(target, fps=24, width=320, height=180, audio_from=phone) as w:
             for frame in frames:
                 w.write(frame)

@@ -6,8 +6,9 @@ stems, or its languages) and muxes them into an output container as the video is
 (interleaved, so nothing piles up in memory), each with its language and title.
 
 Copy or re-encode: a stream is copied untouched when the output's container takes one of its
-packets (tried in memory, ``container_holds``: what FFmpeg's muxer accepts, not a table). When it
-does not (PCM in ``.mp4``, Opus or FLAC in ``.mov``, mu-law in ``.mkv``, ...), the stream is decoded
+packets (tried in memory, ``container_holds``: what FFmpeg's muxer accepts, not a table), PCM into
+``.mp4`` aside (FFmpeg's muxer takes some, QuickTime and browsers play none). Otherwise (PCM in
+``.mp4``, Opus or FLAC in ``.mov``, mu-law in ``.mkv``, AAC in ``.webm``...), the stream is decoded
 and re-encoded, with a warning: AAC in ``.mp4`` (lossy, 128 kb/s a channel: what every player
 plays), Opus in ``.webm`` (lossy, at libopus's own rate), PCM in ``.mov`` and FLAC in ``.mkv``
 (lossless; 24-bit unless the source has 16 bits or fewer), at the source's sample rate and channel layout where the encoder takes them.
@@ -51,6 +52,14 @@ AAC_BIT_RATE = 128_000
 """AAC bit rate per channel when audio is re-encoded for ``.mp4`` (transparent for most material)."""
 
 
+_MP4_FAMILY = frozenset({"mp4", "ipod", "3gp", "3g2", "ismv", "psp", "f4v"})
+"""FFmpeg muxers of MP4 files, where players expect AAC (or MP3, AC-3...), never PCM."""
+
+
+def _is_mp4(format_name: str) -> bool:
+    return not _MP4_FAMILY.isdisjoint(format_name.split(","))
+
+
 def container_holds(format_name: str, stream: av.audio.stream.AudioStream, packet: av.Packet) -> bool:
     """True when an output of ``format_name`` (``output.format.name``: "mp4", "mov", "matroska")
     takes ``stream``'s packets copied as they are: one ``packet`` of it is muxed into an in-memory
@@ -76,7 +85,7 @@ def reencode_codec(format_name: str, sample_format: str) -> tuple[str, str]:
         return "libopus", "flt"
     if "mov" in names:
         return ("pcm_s16le", "s16") if short else ("pcm_s24le", "s32")
-    if any(n in ("mp4", "ipod", "3gp", "3g2", "ismv", "psp", "f4v") for n in names):
+    if _is_mp4(format_name):
         return "aac", "fltp"
     return "flac", "s16" if short else "s32"
 
@@ -264,7 +273,9 @@ class AudioCopier:
         for stream in streams:
             tb = stream.time_base
             first = firsts.get(stream.index)
-            if first is None or container_holds(fmt, stream, first):
+            # FFmpeg's MP4 muxer takes some PCM (ISO 23003-5), which QuickTime and browsers do not play
+            playable = not (_is_mp4(fmt) and stream.codec_context.name.startswith("pcm_"))
+            if first is None or playable and container_holds(fmt, stream, first):
                 try:
                     out = self.output.add_stream_from_template(stream)
                 except (av.error.FFmpegError, ValueError) as exc:
@@ -283,9 +294,10 @@ class AudioCopier:
                 self.reencoded.append((stream.index, stream.codec_context.name, codec))
                 kind = ("lossless" if codec.startswith(("pcm", "flac")) else
                         f"lossy, {out.codec_context.bit_rate // 1000} kb/s" if out.codec_context.bit_rate else "lossy")
+                reason = "cannot be stored in" if playable else "does not play in"
                 warnings.warn(
-                    f"{self.output_path}: a {self.output_path.suffix or fmt} file cannot hold the source's "
-                    f"{stream.codec_context.name} audio (stream {stream.index}); re-encoded as {codec} ({kind}, "
+                    f"{self.output_path}: the source's {stream.codec_context.name} audio (stream {stream.index}) "
+                    f"{reason} {self.output_path.suffix or fmt} files; re-encoded as {codec} ({kind}, "
                     f"{route.rate} Hz {route.layout})", stacklevel=2)
             for key in _KEPT_METADATA:
                 if stream.metadata.get(key):
