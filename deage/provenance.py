@@ -19,6 +19,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -190,6 +191,8 @@ def write_provenance(result: Any, *, source: Path, look: Any, operator: str | No
         "output_sha256": hash_output(result.output),
         "output_files": len(files),
         "source": str(source),
+        "source_from_output": _relative_to(Path(source), Path(result.output).parent),
+        "source_absolute": str(Path(source).absolute()),
         "source_content_hash": source_hash,
         **({"source_still": True} if source_still else {}),
         "frame_range": list(result.frame_range),
@@ -260,6 +263,45 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
     if not isinstance(record, dict) or "output_sha256" not in record:
         raise MediaError("not a deage provenance sidecar (no output_sha256)", side)
     return record
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` (``../plates/a.mov``), or absolute where no relative path
+    exists (another drive)."""
+    try:
+        return os.path.relpath(path.absolute(), folder.absolute())
+    except ValueError:
+        return str(path.absolute())
+
+
+def recorded_source(record: dict[str, Any], output: str | Path) -> Path:
+    """The source a render's ``record`` names, found again from wherever the review runs: beside
+    the ``output`` as it was (the two moved together), at its absolute path, or as given at render
+    time (relative to that working folder). The first that exists; else the name as given, for
+    the opener's error."""
+    given = Path(record.get("source") or "")
+    candidates = []
+    if record.get("source_from_output"):
+        candidates.append(Path(output).parent / record["source_from_output"])
+    if record.get("source_absolute"):
+        candidates.append(Path(record["source_absolute"]))
+    candidates.append(given)
+    for candidate in candidates:
+        if _exists(candidate):
+            return candidate
+    return given
+
+
+def _exists(path: Path) -> bool:
+    """A file, or a sequence pattern (``plate.%04d.exr``) with at least one frame file."""
+    if path.is_file():
+        return True
+    if "%" in path.name or "#" in path.name:
+        from deage.video.sequence import parse_sequence_path
+
+        pattern = parse_sequence_path(path)
+        return pattern is not None and bool(pattern.scan())
+    return False
 
 
 def check_provenance(output: str | Path) -> bool:

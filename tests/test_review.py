@@ -267,3 +267,32 @@ def test_report_command_writes_page_and_exit_status(makeup_render, tmp_path, cap
 def test_report_never_overwrites_the_render(makeup_metrics, makeup_render):
     with pytest.raises(OutputError, match="same as the input"):
         write_report(makeup_render, makeup_metrics, thumbnails=None)
+
+
+def test_report_finds_the_source_from_another_folder(astronaut, tmp_path, monkeypatch, capsys):
+    """A render made with relative paths (``deage render face.png -o out/young.png`` in the shot's
+    folder) is reviewed from elsewhere, and after the shot's folder moved: the sidecar's source
+    is found beside the output as it was (it named only ``face.png``, which the review looked for
+    in its own working folder: 'file does not exist')."""
+    import shutil
+
+    shot = tmp_path / "shot"
+    (shot / "out").mkdir(parents=True)
+    cv2.imwrite(str(shot / "face.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    monkeypatch.chdir(shot)
+    render_clip("face.png", "out/young.png", Look(editor="makeup", edit={"years": 20}))
+    record = json.loads((shot / "out" / "young.png.provenance.json").read_text())
+    assert record["source"] == "face.png" and record["source_from_output"] == "../face.png"
+
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    elsewhere = tmp_path / "review"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    moved = tmp_path / "archive" / "shot"
+    shutil.move(str(shot), str(moved))  # absolute path and working folder both stale now
+    for frames in ([], ["--frames", "0:1"]):
+        args = parser.parse_args([str(moved / "out" / "young.png"), "-o", "page.html", "--no-thumbnails", *frames])
+        report_command(args)
+        assert "report written to" in capsys.readouterr().out
+    assert (elsewhere / "page.html").is_file()

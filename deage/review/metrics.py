@@ -596,7 +596,9 @@ def compute_metrics(
     if source is None:
         if record is None or not record.get("source"):
             raise MediaError("no source clip given and no provenance sidecar naming one", render)
-        source = Path(record["source"])
+        from deage.provenance import recorded_source
+
+        source = recorded_source(record, render)
     source = Path(source)
     if look is None and record is not None and isinstance(record.get("look"), dict):
         look = Look.from_dict(record["look"])

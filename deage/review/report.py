@@ -306,7 +306,7 @@ def report_command(args: argparse.Namespace) -> int:
     frame_range = None
     if args.frames:
         from deage.errors import MediaError
-        from deage.provenance import read_provenance
+        from deage.provenance import read_provenance, recorded_source
         from deage.review.metrics import source_opened_still
 
         try:
@@ -315,7 +315,7 @@ def report_command(args: argparse.Namespace) -> int:
             if args.source is None:
                 raise
             record = None  # the source is given: the sidecar is optional
-        source = args.source if args.source is not None else record.get("source")
+        source = args.source if args.source is not None else recorded_source(record, args.render)
         with open_clip(source, still=source_opened_still(record, source)) as clip:
             frame_range = parse_frame_range(args.frames, len(clip))
     bar = _progress(args)
