@@ -775,6 +775,52 @@ def test_opus_into_mov_and_mulaw_into_mkv_are_reencoded_losslessly(tmp_path, sma
     assert np.abs(got[:, :n] - source[:, :n]).max() < 1e-4  # 24-bit: the decoded Opus samples
 
 
+def test_a_stream_cut_mid_gop_starts_at_its_first_keyframe_with_its_audio(tmp_path, small_frames):
+    """A transport stream cut anywhere (a DVR recording, a broadcast capture) begins with frames
+    whose keyframe is gone: the whole clip was refused ('frame 0 cannot be decoded'). It now
+    opens at its first keyframe, with a warning, and the audio copied with it starts there too
+    (the audio is a tone whose loudness rises with time: its level tells the time it came from)."""
+    full = tmp_path / "recording.ts"
+    frames = small_frames * 12  # 72 frames, 3 s; keyframes at 0, 24, 48
+    rate = 48000
+    with av.open(str(full), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 320, 180, "yuv420p"
+        video.options = {"g": "24", "keyint_min": "24", "sc_threshold": "0", "preset": "ultrafast"}
+        audio = out.add_stream("mp2", rate=rate, layout="mono")
+        t = np.arange(3 * rate) / rate
+        tone = ((0.1 + 0.25 * t / 3) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        pcm = (tone * 32767).astype(np.int16)
+        step = rate // 24
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            for p in video.encode(vf):
+                out.mux(p)
+            af = av.AudioFrame.from_ndarray(pcm[None, i * step:(i + 1) * step], format="s16", layout="mono")
+            af.sample_rate, af.pts = rate, i * step
+            for p in audio.encode(af):
+                out.mux(p)
+        for stream in (video, audio):
+            for p in stream.encode(None):
+                out.mux(p)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[(len(data) // 10) // 188 * 188:])  # inside the first GOP
+    with pytest.warns(RuntimeWarning, match="middle of a group of pictures"):
+        clip = open_clip(cut)
+    with clip:
+        assert clip.info.lead_skipped > 0 and len(clip) == 48
+        assert psnr(clip.read(0), frames[24]) > 30  # the keyframe of frame 24
+        out = tmp_path / "out.mp4"
+        with ClipWriter(out, fps=24, width=320, height=180, audio_from=cut) as w:
+            for frame in clip.frames():
+                w.write(frame)
+    _, _, got = _decoded_audio(out)
+    level = float(np.sqrt(2 * np.mean(got[0, 2000:6000] ** 2)))  # ~0.04-0.13 s after the keyframe
+    assert level == pytest.approx(0.1 + 0.25 * 1.08 / 3, abs=0.01), level  # at 1 s, not where the cut began
+
+
 def test_avi_dropped_frames_keep_their_time(tmp_path, small_frames):
     """AVI is constant-rate: a frame dropped by the camera (or a gap in the timestamps) is stored as an
     empty packet, which the header's frame count includes. Such a clip opened as 'truncated'; with
@@ -942,6 +988,48 @@ def test_an_image_name_without_a_pattern_is_one_still(tmp_path, small_frames):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["still.png"]
     with open_clip(tmp_path / "still.png") as clip:
         assert len(clip) == 1 and clip.info.bit_depth == 16
+        np.testing.assert_array_equal(clip.read(0), small_frames[0])
+
+
+@pytest.mark.parametrize("name", ["Photo #3.png", "take #2.png", "C# notes.png", "gain 100%.png"])
+def test_names_with_hash_or_percent_are_stills(tmp_path, small_frames, name):
+    """'#' and '%' in everyday names are not frame-number patterns: such a photo opens, and renders
+    into such a name, as one image (a '100%' name crashed with an AssertionError, '#2' opened as
+    the sequence 'take %01d2.png' and found no files)."""
+    path = tmp_path / name
+    with ClipWriter(path, fps=24, width=320, height=180) as w:
+        assert w.still
+        w.write(small_frames[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    with open_clip(path) as clip:
+        assert len(clip) == 1
+        np.testing.assert_array_equal(clip.read(0), small_frames[1])
+
+
+def test_a_folder_of_frames_opens_its_sequence(tmp_path, small_frames):
+    """Plates handed over as a folder: the folder opens its one numbered sequence; a folder of none
+    or of several is a clear error naming what is there."""
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for i, frame in enumerate(small_frames[:3]):
+        cv2.imwrite(str(plates / f"sh010.{1001 + i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    (plates / "notes.txt").write_text("take 3")
+    with open_clip(plates) as clip:
+        assert len(clip) == 3 and clip.info.first_frame_number == 1001
+        np.testing.assert_array_equal(clip.read(2), small_frames[2])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MediaError, match="without a numbered image sequence"):
+        open_clip(empty)
+    cv2.imwrite(str(plates / "sh020.0001.png"), cv2.cvtColor(small_frames[0], cv2.COLOR_RGB2BGR))
+    with pytest.raises(MediaError, match=r"several image sequences \(sh010.%04d.png \(3 files\), sh020"):
+        open_clip(plates)
+
+
+def test_a_file_named_like_a_pattern_opens_as_that_file(tmp_path, small_frames):
+    cv2.imwrite(str(tmp_path / "odd.%04d.png"), cv2.cvtColor(small_frames[0], cv2.COLOR_RGB2BGR))
+    with open_clip(tmp_path / "odd.%04d.png") as clip:
+        assert len(clip) == 1
         np.testing.assert_array_equal(clip.read(0), small_frames[0])
 
 
@@ -1172,6 +1260,9 @@ def test_sequence_names():
     assert p.path(12345).name == "shot_v002.12345.exr"
     assert parse_sequence_path("shot.####.tif").printf.name == "shot.%04d.tif"
     assert describe_gaps([1, 2, 5, 7]) == "3-4, 6"
+    assert parse_sequence_path("frame####.png").printf.name == "frame%04d.png"
+    assert parse_sequence_path("shot_##.png").padding == 2
+    assert not is_sequence_path("Photo #3.png") and not is_sequence_path("gain 100%.png")
 
 
 def test_fps_only_for_sequences(example_clip):

@@ -34,6 +34,7 @@ import av
 import numpy as np
 
 from deage.errors import MediaError, OutputError
+from deage.video.info import mid_gop_start
 
 
 _KEPT_METADATA = ("language", "title", "handler_name")
@@ -88,6 +89,22 @@ def reencode_codec(format_name: str, sample_format: str) -> tuple[str, str]:
     if _is_mp4(format_name):
         return "aac", "fltp"
     return "flac", "s16" if short else "s32"
+
+
+def _video_origin(source: Path, container: av.container.InputContainer) -> float:
+    """Seconds of the source's first decodable video frame on its timeline: its video stream's
+    start, or its first keyframe where the stream was cut mid-GOP (``mid_gop_start``, as the reader
+    starts the clip there); 0 for an audio-only source."""
+    video = [s for s in container.streams.video if s.start_time is not None]
+    if not video:
+        return 0.0
+    stream = video[0]
+    try:
+        with av.open(str(source), metadata_errors="ignore") as probe:
+            start = mid_gop_start(probe.demux(probe.streams[stream.index]))
+    except (av.error.FFmpegError, OSError):
+        start = None  # the reader reports a damaged stream itself
+    return float((start if start is not None else stream.start_time) * stream.time_base)
 
 
 def _first_packets(source: Path, indices: set[int]) -> dict[int, av.Packet]:
@@ -241,10 +258,7 @@ class AudioCopier:
             self._in.close()
             return
         self.active = True
-        origin = 0.0
-        video = [s for s in self._in.streams.video if s.start_time is not None]
-        if video:
-            origin = float(video[0].start_time * video[0].time_base)
+        origin = _video_origin(self.source, self._in)
         if range_s is not None:
             start, end = float(range_s[0]), float(range_s[1])
             if not (math.isfinite(start) and end > start):

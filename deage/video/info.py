@@ -73,6 +73,29 @@ def pixel_aspect_of(sample_aspect: Fraction | None, rotation: int = 0) -> Fracti
     return 1 / aspect if rotation % 180 == 90 else aspect
 
 
+MID_GOP_SCAN = 2000
+"""Video packets read at most looking for the first keyframe (``mid_gop_start``)."""
+
+
+def mid_gop_start(packets) -> int | None:
+    """The pts of a video stream's first keyframe when packets come before it (a recording or a
+    transport stream cut in the middle of a GOP: those frames cannot be decoded, so a clip starts
+    at that keyframe, and its audio with it); None when the stream starts on a keyframe or has
+    none within ``MID_GOP_SCAN`` packets. ``packets``: the stream's packets in file order
+    (``container.demux(stream)``); read up to that keyframe."""
+    lead = False
+    for n, packet in enumerate(packets):
+        if n >= MID_GOP_SCAN:
+            return None
+        if packet.size == 0 or packet.is_discard:
+            continue
+        if packet.is_keyframe:
+            ts = packet.pts if packet.pts is not None else packet.dts
+            return int(ts) if lead and ts is not None else None
+        lead = True
+    return None
+
+
 def as_rate(fps: Fraction | float | int | str) -> Fraction:
     """A frame rate as an exact Fraction: floats near NTSC rates snap to them (29.97 -> 30000/1001).
 
@@ -124,6 +147,9 @@ class ClipInfo:
         variable_frame_rate: the frame intervals differ (the clip is then read frame by frame;
             writers output constant ``fps`` unless given the source timestamps).
         start_time: seconds of the first frame on the container's timeline (usually 0).
+        lead_skipped: frames before the first keyframe of a stream cut mid-GOP (a DVR recording,
+            a transport stream cut anywhere), which cannot be decoded: left out of the clip (which,
+            and its audio, starts at that keyframe).
         pixel_aspect: width / height of one pixel of the frames as returned (after rotation):
             1 for square pixels; 2 for a 2x anamorphic plate, 4/3 for HDV 1440x1080. From the
             stream's sample aspect ratio (EXR / DPX: the file's pixel aspect); other image files
@@ -156,6 +182,7 @@ class ClipInfo:
     duration: float
     variable_frame_rate: bool = False
     start_time: float = 0.0
+    lead_skipped: int = 0
     mirrored: bool = False
     pixel_aspect: Fraction = Fraction(1)
     colour: ColourTags = ColourTags()

@@ -34,6 +34,7 @@ Variable frame rate: all frames are returned in presentation order, none dropped
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -48,7 +49,7 @@ import numpy as np
 
 from deage.errors import MediaError
 from deage.video import hashing
-from deage.video.info import MUXER_TAGS, ClipInfo, as_rate, pixel_aspect_of
+from deage.video.info import MUXER_TAGS, ClipInfo, as_rate, mid_gop_start, pixel_aspect_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
     bit_depth,
@@ -65,6 +66,7 @@ from deage.video.sequence import (
     decode_image,
     decode_image_with_aspect,
     describe_gaps,
+    has_frame_pattern,
     is_image_path,
     is_numbered_file,
     parse_sequence_path,
@@ -224,10 +226,21 @@ class ContainerSource:
             if from_index is not None:
                 keys, pts_list = from_index
                 listed = len(pts_list)
+                start_key = None
             else:
-                keys, pts_list, listed = self._scan(container, stream)
+                keys, pts_list, listed, start_key = self._scan(container, stream)
         finally:
             container.close()
+        self.lead_skipped = 0
+        if start_key is not None:  # cut mid-GOP: what comes before the first keyframe cannot be decoded
+            kept = [p for p in pts_list if p >= start_key]
+            self.lead_skipped = len(pts_list) - len(kept)
+            pts_list, keys = kept, [k for k in keys if k >= start_key]
+            listed -= self.lead_skipped
+            warnings.warn(f"{path}: the stream starts in the middle of a group of pictures; its first "
+                          f"{self.lead_skipped} frame(s), before the first keyframe, cannot be decoded and "
+                          "are left out (the clip and its audio start at that keyframe)", RuntimeWarning,
+                          stacklevel=3)
         if not pts_list:
             raise MediaError("video stream has no frames (empty or truncated file)", path)
         self.pts = np.array(sorted(pts_list), dtype=np.int64)
@@ -294,13 +307,17 @@ class ContainerSource:
             )
         return [int(e.timestamp) for e in kept if e.flags & 1], [int(e.timestamp) for e in kept]
 
-    def _scan(self, container, stream) -> tuple[list[int], list[int], int]:
-        """Every packet's timestamp: (keyframe pts, frame pts, packets listed, empty ones included)."""
+    def _scan(self, container, stream) -> tuple[list[int], list[int], int, int | None]:
+        """Every packet's timestamp: (keyframe pts, frame pts, packets listed, empty ones included,
+        the first keyframe's pts if the stream was cut mid-GOP (``mid_gop_start``) else None)."""
         keys: list[int] = []
         pts_list: list[int] = []
         listed = 0
         try:
-            for packet in container.demux(stream):
+            probe, packets = itertools.tee(container.demux(stream))
+            start_key = mid_gop_start(probe)
+            del probe
+            for packet in packets:
                 listed += 1
                 if packet.size == 0 or packet.is_discard:
                     continue
@@ -312,7 +329,7 @@ class ContainerSource:
                     keys.append(int(ts))
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"corrupt container ({_ffmpeg_reason(exc)})", self.path) from None
-        return keys, pts_list, listed
+        return keys, pts_list, listed, start_key
 
     def _rate(self, stream_rate: Fraction | None, deltas: np.ndarray) -> tuple[Fraction, bool]:
         if len(deltas) == 0:
@@ -459,6 +476,7 @@ class ContainerSource:
             colour=self.colour,
             field_order=self.field_order,
             start_time=float(self.pts[0] * self.time_base),
+            lead_skipped=self.lead_skipped,
             timecode=self.timecode,
             metadata=dict(self.metadata),
         )
@@ -788,6 +806,27 @@ class Clip:
         return self._source.digest()
 
 
+def _folder_sequence(folder: Path) -> Path:
+    """The pattern of the one numbered image sequence in ``folder`` (plates handed over as a folder).
+
+    Raises:
+        MediaError: the folder holds no numbered image sequence, or several (they are named).
+    """
+    patterns: dict[Path, int] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file() and not entry.name.startswith("."):
+                pattern = parse_sequence_path(folder / entry.name) if is_numbered_file(entry.name) else None
+                if pattern is not None:
+                    patterns[pattern.printf] = patterns.get(pattern.printf, 0) + 1
+    if len(patterns) == 1:
+        return next(iter(patterns))
+    if not patterns:
+        raise MediaError("is a folder without a numbered image sequence; name a video file or image in it", folder)
+    names = ", ".join(f"{p.name} ({n} files)" for p, n in sorted(patterns.items()))
+    raise MediaError(f"is a folder of several image sequences ({names}); name one of them", folder)
+
+
 def open_clip(
     path: str | Path, *, fps: Fraction | float | None = None, exr_linear: bool = True, still: bool = False
 ) -> Clip:
@@ -803,14 +842,19 @@ def open_clip(
         exr_linear: EXR holds scene-linear light (the VFX convention): frames are sRGB-encoded
             for display and editing. False reads EXR values as they are.
         still: open just this image file as a one-frame clip, even if its name has a frame number.
+            A folder holding one numbered image sequence (and nothing else that is one) opens it.
 
     Raises:
         MediaError: missing, unreadable, truncated or corrupt file, no video stream, unsupported
-            pixel format, image sequence pattern with missing frames; the message names the file.
+            pixel format, image sequence pattern with missing frames, a folder without exactly one
+            image sequence; the message names the file.
     """
     p = Path(path)
+    if p.is_dir() and not still:
+        p = _folder_sequence(p)
     rate = _as_fps(fps)
-    pattern = None if still else parse_sequence_path(p)
+    literal = has_frame_pattern(p) and p.is_file()  # a file named "shot.%04d.png" is that file
+    pattern = None if still or literal else parse_sequence_path(p)
     if still and not is_image_path(p):
         raise MediaError("still=True needs an image file (.png .jpg .tif .exr .dpx .webp .bmp .heic .avif)", p)
     if pattern is not None:

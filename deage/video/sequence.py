@@ -67,7 +67,10 @@ PILLOW_ONLY_SUFFIXES = frozenset({".heic", ".heif", ".hif", ".avif"})
 PIXEL_ASPECT_SUFFIXES = frozenset({".exr", ".dpx"})
 
 _PRINTF = re.compile(r"%(0?(\d+))?d")
-_HASHES = re.compile(r"#+")
+# A run of '#' is a frame number where it stands alone as one: not beside a digit or a space
+# ("Photo #3.jpg", "take #2.png", "C# notes.png" are names), and followed by the extension or a
+# separator ("shot.####.exr", "shot_##.png", "frame####.png").
+_HASHES = re.compile(r"(?<![\d\s])#+(?=[._-])")
 _NUMBERED = re.compile(r"^(.*?(?:^|[._-]))(\d{3,})(\.[A-Za-z0-9]+)$")
 
 
@@ -154,11 +157,17 @@ def is_sequence_path(path: str | Path) -> bool:
     return parse_sequence_path(path) is not None
 
 
+def has_frame_pattern(path: str | Path) -> bool:
+    """The file name holds a frame-number pattern: ``%04d`` / ``%d``, or a run of ``#`` standing as
+    a number (``shot.####.exr``; not ``Photo #3.jpg``). ``100%.png`` holds none."""
+    name = Path(path).name
+    return _PRINTF.search(name) is not None or _HASHES.search(name) is not None
+
+
 def is_numbered_file(path: str | Path) -> bool:
     """True for one numbered image file (``shot.1001.exr``, ``face_007.jpg``): a sequence name that
     is no pattern (no ``%04d``, no ``####``)."""
-    name = Path(path).name
-    return "%" not in name and "#" not in name and parse_sequence_path(path) is not None
+    return not has_frame_pattern(path) and parse_sequence_path(path) is not None
 
 
 def is_image_path(path: str | Path) -> bool:

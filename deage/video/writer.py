@@ -82,7 +82,7 @@ from deage.video.pixels import (
     rgb_to_frame,
     sws_colorspace,
 )
-from deage.video.sequence import SequencePattern, parse_sequence_path
+from deage.video.sequence import SequencePattern, has_frame_pattern, parse_sequence_path
 from deage.video.timecode import shift, stamp_image
 
 
@@ -220,8 +220,8 @@ def is_still_path(path: str | Path, codec: str | None = None) -> bool:
 
 
 def _has_frame_pattern(path: Path) -> bool:
-    """The file name holds a frame-number pattern (``%04d`` or ``####``)."""
-    return "%" in path.name or "#" in path.name
+    """The file name holds a frame-number pattern (``%04d`` or ``####``; not ``Photo #3.jpg``)."""
+    return has_frame_pattern(path)
 
 
 def _chroma_layout(pix_fmt: str) -> str | None:
@@ -328,7 +328,7 @@ class ClipWriter:
             is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or
             12-bit plate into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
         photo_tags: a source photo's ICC profile and EXIF (``deage.video.photo_tags``), put into a
-            still JPEG, PNG or WebP output.
+            still JPEG, PNG or WebP output (a still TIFF gets the profile).
         metadata: container tags for a movie output (``ClipInfo.metadata``: the source's creation
             time, title, location...).
 
