@@ -276,16 +276,16 @@ def _relative_to(path: Path, folder: Path) -> str:
 
 def recorded_source(record: dict[str, Any], output: str | Path) -> Path:
     """The source a render's ``record`` names, found again from wherever the review runs: beside
-    the ``output`` as it was (the two moved together), at its absolute path, or as given at render
-    time (relative to that working folder). The first that exists; else the name as given, for
-    the opener's error."""
+    the ``output`` as it was (the two moved together), at its absolute path, as given at render
+    time (relative to that working folder), or by its name beside the output. The first that
+    exists; else the name as given, for the opener's error."""
     given = Path(record.get("source") or "")
     candidates = []
     if record.get("source_from_output"):
         candidates.append(Path(output).parent / record["source_from_output"])
     if record.get("source_absolute"):
         candidates.append(Path(record["source_absolute"]))
-    candidates.append(given)
+    candidates += [given, Path(output).parent / given.name]  # older sidecars: as given, or beside the output
     for candidate in candidates:
         if _exists(candidate):
             return candidate
@@ -293,12 +293,12 @@ def recorded_source(record: dict[str, Any], output: str | Path) -> Path:
 
 
 def _exists(path: Path) -> bool:
-    """A file, or a sequence pattern (``plate.%04d.exr``) with at least one frame file."""
-    if path.is_file():
+    """A file, a folder (of frames), or a sequence pattern (``plate.%04d.exr``) with at least one frame file."""
+    if path.is_file() or path.is_dir():
         return True
-    if "%" in path.name or "#" in path.name:
-        from deage.video.sequence import parse_sequence_path
+    from deage.video.sequence import has_frame_pattern, parse_sequence_path
 
+    if has_frame_pattern(path):
         pattern = parse_sequence_path(path)
         return pattern is not None and bool(pattern.scan())
     return False

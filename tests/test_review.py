@@ -296,3 +296,20 @@ def test_report_finds_the_source_from_another_folder(astronaut, tmp_path, monkey
         report_command(args)
         assert "report written to" in capsys.readouterr().out
     assert (elsewhere / "page.html").is_file()
+
+
+def test_a_still_source_does_not_read_as_jitter(astronaut, tmp_path):
+    """Identical source frames (an image sequence of one still) have no landmark jitter at all; the
+    H.264 render's codec noise moves dlib's fit by ~0.006 eye distances a frame, which read as a
+    64x jitter ratio (FAIL). The source is credited with the fit's own noise floor (JITTER_FLOOR)."""
+    from deage.review.metrics import JITTER_FLOOR
+
+    for i in range(10):
+        cv2.imwrite(str(tmp_path / f"still.{i + 1:04d}.png"), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "young.mp4"
+    render_clip(tmp_path / "still.%04d.png", out, Look(editor="makeup", edit={"years": 20}))
+    metrics = compute_metrics(out, tmp_path / "still.%04d.png", identity_every=5)
+    summary = metrics.summary()
+    assert summary["landmark_jitter_source"] == 0.0
+    assert 0 < summary["landmark_jitter"] < 2 * JITTER_FLOOR  # the codec's noise, and no more
+    assert summary["landmark_jitter_ratio"] <= Thresholds().max_jitter_ratio

@@ -74,6 +74,11 @@ FLICKER_EPS = 0.25
 """Added to both sides of a flicker ratio (8-bit code values per frame): below this, change is noise."""
 JITTER_EPS = 1e-4
 """Added to both sides of a landmark-jitter ratio (eye distances per frame)."""
+JITTER_FLOOR = 0.007
+"""The least landmark jitter a source is credited with (eye distances per frame): dlib's fit moves
+by about this much between two lossy encodes of one frame (0.0064 and 0.0063 on two faces held
+still, rendered to H.264), so a still source (an image sequence, identical frames: jitter 0) did
+not make its render's codec noise a 64x 'jitter'. Moving footage measures above it (~0.012)."""
 EDIT_FLOOR, EDIT_NOISE_FACTOR, EDIT_MARGIN = 0.25, 2.0, 0.2
 """A face counts as edited (without a matte) when its mean luma change, in 8-bit code values,
 exceeds ``max(EDIT_FLOOR, EDIT_NOISE_FACTOR * change around the face + EDIT_MARGIN)``: an H.264
@@ -235,7 +240,8 @@ class RenderMetrics:
             "edit_flicker_mean": nanstat(np.mean, self.edit_flicker),
             "landmark_jitter": nanstat(np.mean, self.landmark_jitter),
             "landmark_jitter_source": nanstat(np.mean, self.landmark_jitter_source),
-            "landmark_jitter_ratio": ratio(self.landmark_jitter, self.landmark_jitter_source, JITTER_EPS),
+            "landmark_jitter_ratio": ratio(self.landmark_jitter, np.maximum(self.landmark_jitter_source, JITTER_FLOOR),
+                                           JITTER_EPS),
             "landmark_shift_mean": nanstat(np.mean, self.landmark_shift),
             "seam_ratio_max": nanstat(np.max, self.seam_ratio),
             "seam_ratio_mean": nanstat(np.mean, self.seam_ratio),
@@ -640,8 +646,10 @@ def compute_metrics(
         gaps = {t.track_id: set(t.missing_frames) for t in analysis.tracks if t.track_id in selected}
 
         if matte is None and record is not None and record.get("matte"):
+            from deage.video.sequence import has_frame_pattern
+
             candidate = render.parent / Path(record["matte"]).name
-            matte = candidate if candidate.exists() or "#" in candidate.name or "%" in candidate.name else None
+            matte = candidate if candidate.exists() or has_frame_pattern(candidate) else None
         matte_clip = open_clip(matte, exr_linear=False) if matte is not None else None  # coverage, not light
         try:
             if matte_clip is not None and len(matte_clip) != len(out):
