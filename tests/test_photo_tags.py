@@ -84,3 +84,22 @@ def test_a_rendered_photo_keeps_its_profile_and_camera_data(tmp_path, astronaut,
     render_clip(plain, tmp_path / "plain_young.jpg", default_look(), provenance=False, cache_dir=tmp_path)
     with Image.open(tmp_path / "plain_young.jpg") as out:
         assert "icc_profile" not in out.info and len(out.getexif()) == 0
+
+
+def test_a_tiff_render_keeps_the_profile(tmp_path, astronaut, profile):
+    """A photographer's 16-bit TIFF in a wide-gamut space (ProPhoto, Adobe RGB) rendered to TIFF
+    lost its profile, so every colour-managed application read the same values as sRGB. The
+    profile now goes into the TIFF's image directory; the 16-bit pixels are untouched."""
+    source = tmp_path / "retouch.tif"
+    Image.fromarray(astronaut).save(source, icc_profile=profile)
+    assert read_photo_tags(source).icc == profile
+    render_clip(source, tmp_path / "young.tif", default_look(), provenance=False, cache_dir=tmp_path)
+    with Image.open(tmp_path / "young.tif") as out:
+        assert out.info.get("icc_profile") == profile
+    back = cv2.imread(str(tmp_path / "young.tif"), cv2.IMREAD_UNCHANGED)  # libtiff
+    assert back.dtype == np.uint16 and back.shape == (512, 512, 3)
+    corner = (back[:60, :60].astype(np.float64) / 257).round()  # far from the face: untouched
+    np.testing.assert_array_equal(corner[..., ::-1], astronaut[:60, :60])
+    plain = tmp_path / "plain.tif"
+    Image.fromarray(astronaut).save(plain)
+    assert embed_photo_tags(plain.read_bytes(), ".tif", PhotoTags(icc=None, exif=b"x")) == plain.read_bytes()

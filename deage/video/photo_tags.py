@@ -9,7 +9,9 @@ bytes, without re-encoding the picture.
 
 EXIF goes in with its orientation set to 1 (a render's pixels are already upright), without the
 embedded thumbnail (the unedited picture in small, which some viewers show), and with
-``Software`` naming deage. TIFF, EXR and DPX outputs get neither (no byte-level insertion here).
+``Software`` naming deage. A TIFF output gets the ICC profile (its colours then read as the
+source's) but not the EXIF (an EXIF directory's offsets would have to be rebuilt); EXR and DPX
+outputs get neither.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ _ORIENTATION = 0x0112
 _SOFTWARE = 0x0131
 _EXIF_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
 _JPEG_ICC_CHUNK = 65519 - 14  # an APP2 segment's payload after "ICC_PROFILE\0" + sequence bytes
-_EMBEDS_IN = (".jpg", ".jpeg", ".png", ".webp")
+_EMBEDS_IN = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
+_TIFF_ICC = 34675  # the ICC profile tag, stored as UNDEFINED (type 7) bytes
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,40 @@ def embed_photo_tags(data: bytes, suffix: str, tags: PhotoTags) -> bytes:
         return _embed_jpeg(data, tags)
     if suffix == ".png":
         return _embed_png(data, tags)
+    if suffix in (".tif", ".tiff"):
+        return _embed_tiff(data, tags)
     return _embed_webp(data, tags)
+
+
+def _embed_tiff(data: bytes, tags: PhotoTags) -> bytes:
+    """The ICC profile added to the first image directory: the profile and a copy of the directory
+    with its tag are appended, and the header points at the copy (no other offset moves)."""
+    if not tags.icc or data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return data
+    order = "<" if data[:2] == b"II" else ">"
+    (first,) = struct.unpack(order + "I", data[4:8])
+    if first + 2 > len(data):
+        return data
+    (count,) = struct.unpack(order + "H", data[first:first + 2])
+    end = first + 2 + 12 * count
+    if end + 4 > len(data):
+        return data
+    entries = [data[first + 2 + 12 * i:first + 14 + 12 * i] for i in range(count)]
+    entries = [e for e in entries if struct.unpack(order + "H", e[:2])[0] != _TIFF_ICC]
+    (next_ifd,) = struct.unpack(order + "I", data[end:end + 4])
+    out = bytearray(data)
+    if len(out) % 2:
+        out += b"\x00"
+    icc_at = len(out)
+    out += tags.icc
+    if len(out) % 2:
+        out += b"\x00"
+    entries.append(struct.pack(order + "HHII", _TIFF_ICC, 7, len(tags.icc), icc_at))
+    entries.sort(key=lambda e: struct.unpack(order + "H", e[:2])[0])  # directories are in tag order
+    ifd_at = len(out)
+    out += struct.pack(order + "H", len(entries)) + b"".join(entries) + struct.pack(order + "I", next_ifd)
+    out[4:8] = struct.pack(order + "I", ifd_at)
+    return bytes(out)
 
 
 def _embed_jpeg(data: bytes, tags: PhotoTags) -> bytes:
