@@ -360,14 +360,22 @@ def _with_audio_tracks(path: Path, frames: list[np.ndarray], tracks: dict[str, i
         samples = 48000 * len(frames) // fps
         for stream, hz in audio:
             wave = (0.3 * np.sin(2 * np.pi * hz * np.arange(samples) / 48000)).astype(np.float32)
-            for start in range(0, samples, 1024):
-                chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 1024], format="flt", layout="mono")
-                chunk.sample_rate, chunk.pts = 48000, start
-                for packet in stream.encode(chunk):
-                    out.mux(packet)
-            for packet in stream.encode():
-                out.mux(packet)
+            _mux_audio(out, stream, wave[None], "flt", "mono", 48000, 1024)
     return path
+
+
+def _mux_audio(out, stream, samples: np.ndarray, fmt: str, layout: str, rate: int, chunk: int) -> None:
+    """Encode ``samples`` ((1, n) float32 / int16, packed: channels interleaved) into ``stream`` in
+    chunks of ``chunk`` samples per channel, flushing at the end."""
+    channels = av.AudioLayout(layout).nb_channels
+    for start in range(0, samples.shape[1] // channels, chunk):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples[:, start * channels:(start + chunk) * channels]), format=fmt, layout=layout)
+        frame.sample_rate, frame.pts = rate, start
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def test_every_audio_track_is_copied_with_its_language(tmp_path, small_frames):
@@ -492,13 +500,44 @@ def test_still_images(tmp_path, astronaut, shared_media):
     Image.fromarray(reference).save(webp, quality=80)
     with open_clip(webp) as clip, Image.open(webp) as image:
         np.testing.assert_array_equal(clip.read(0), np.asarray(image.convert("RGB")))
-    # An animated WebP: its first frame, and a warning that the others are not read.
+    # An animated WebP opened as a still: its first frame, and a warning that the others are not read.
     animated = tmp_path / "animated.webp"
     frames = [Image.fromarray(np.roll(astronaut, 8 * i, axis=1)) for i in range(3)]
     frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100, lossless=True)
     with pytest.warns(RuntimeWarning, match="animated image of 3 frames; only its first"):
-        with open_clip(animated) as clip:
+        with open_clip(animated, still=True) as clip:
+            assert len(clip) == 1
             np.testing.assert_array_equal(clip.read(0), astronaut)
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".png"])
+def test_animated_webp_and_png_open_as_clips(tmp_path, astronaut, suffix):
+    """An animated WebP or PNG (APNG) is a clip of all its frames (it opened as its first frame),
+    each shown for its own duration: a variable frame rate where they differ. A render keeps them."""
+    from PIL import Image
+
+    from deage.look import Look
+    from deage.render import render_clip
+
+    small = np.ascontiguousarray(astronaut[::2, ::2])  # 256 x 256
+    frames = [Image.fromarray(np.roll(small, 6 * i, axis=1)) for i in range(4)]
+    animated = tmp_path / f"sticker{suffix}"
+    options = {"lossless": True} if suffix == ".webp" else {}
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=[100, 300, 100, 100], loop=0,
+                   **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clip = open_clip(animated)
+    with clip:
+        assert len(clip) == 4 and clip.info.variable_frame_rate and clip.info.pix_fmt == "rgb24"
+        assert [clip.frame_time(i) for i in range(5)] == pytest.approx([0, 0.1, 0.4, 0.5, 0.6])
+        for i in range(4):
+            np.testing.assert_array_equal(clip.read(i), np.asarray(frames[i]))
+    out = tmp_path / "sticker.mp4"
+    render_clip(animated, out, Look(), provenance=False, cache_dir=tmp_path)
+    with open_clip(out) as back:
+        assert len(back) == 4
+        assert [back.frame_time(i) for i in range(4)] == pytest.approx([0, 0.1, 0.4, 0.5], abs=0.002)
 
 
 @pytest.mark.parametrize("orientation, turn", [(1, 0), (6, 270), (8, 90), (3, 180)])
@@ -667,14 +706,7 @@ def _pcm_source(path: Path, frames: list[np.ndarray], codec: str, rate: int, hz:
                 out.mux(packet)
         for packet in video.encode():
             out.mux(packet)
-        for start in range(0, n, 1000):
-            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + 1000].T.reshape(1, -1)),
-                                               format="s16", layout="stereo")
-            chunk.sample_rate, chunk.pts = rate, start
-            for packet in audio.encode(chunk):
-                out.mux(packet)
-        for packet in audio.encode():
-            out.mux(packet)
+        _mux_audio(out, audio, samples.T.reshape(1, -1), "s16", "stereo", rate, 1000)
     return samples
 
 
@@ -730,11 +762,7 @@ def test_opus_into_mov_and_mulaw_into_mkv_are_reencoded_losslessly(tmp_path, sma
     with av.open(str(phone), "w") as out:  # a telephone / voice recorder's 8 kHz mu-law WAV
         s = out.add_stream("pcm_mulaw", rate=8000, layout="mono")
         tone = (8000 * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000)).astype(np.int16)
-        for i in range(0, 4000, 500):
-            f = av.AudioFrame.from_ndarray(tone[None, i:i + 500], format="s16", layout="mono")
-            f.sample_rate, f.pts = 8000, i
-            for p in s.encode(f):
-                out.mux(p)
+        _mux_audio(out, s, tone[None], "s16", "mono", 8000, 500)
     _, _, source = _decoded_audio(phone)
     target = tmp_path / "out.mkv"
     with pytest.warns(UserWarning, match="pcm_mulaw audio .stream 0. cannot be stored in .mkv files; re-encoded as flac"):

@@ -3,7 +3,8 @@
 Reading::
 
     from deage.video import open_clip
-    with open_clip("shot.mp4") as clip:          # or "plate.%04d.exr", "plate.####.exr", "plate.1001.exr"
+    with open_clip("shot.mp4") as clip:          # or "plate.%04d.exr", "plate.####.exr", "plate.1001.exr",
+                                                 #   a folder of one sequence, a photo, an animated WebP
         clip.info                                # ClipInfo: size, frame_count, fps, time_base, pix_fmt,
                                                  #   bit_depth, rotation, codec, has_audio, duration...
         for rgb in clip.frames(10, 20): ...      # RGB uint8 (H, W, 3), streamed, display orientation
@@ -18,7 +19,7 @@ Writing::
                     audio_from=clip.info.path, inputs=(clip.info.path,)) as out:
         out.write(rgb)                           # uint8, uint16 or float32 RGB (H, W, 3)
 
-    .mp4 -> H.264 (CRF 16), .mov -> ProRes 422 HQ, .mkv -> FFV1 lossless, name.%04d.png -> 16-bit
+    .mp4 / .m4v -> H.264 (CRF 16), .mov -> ProRes 422 HQ, .mkv -> FFV1 lossless, .webm -> VP9, name.%04d.png -> 16-bit
     PNG, name.%04d.tif -> 16-bit TIFF, name.%04d.exr -> half EXR; codec="h264-lossless",
     "prores4444", "ffv1"... force one. Outputs appear under their final name only when complete.
 

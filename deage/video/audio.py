@@ -11,10 +11,11 @@ packets (tried in memory, ``container_holds``: what FFmpeg's muxer accepts, not 
 ``.mp4``, Opus or FLAC in ``.mov``, mu-law in ``.mkv``, AAC in ``.webm``...), the stream is decoded
 and re-encoded, with a warning: AAC in ``.mp4`` (lossy, 128 kb/s a channel: what every player
 plays), Opus in ``.webm`` (lossy, at libopus's own rate), PCM in ``.mov`` and FLAC in ``.mkv``
-(lossless; 24-bit unless the source has 16 bits or fewer), at the source's sample rate and channel layout where the encoder takes them.
+(lossless; 24-bit unless the source has 16 bits or fewer), at the source's sample rate and
+channel layout where the encoder takes them.
 
-Timing: time 0 of the output is the source's first video frame (its video stream's start time;
-0 for an audio-only source). With a range ``(start, end)`` in seconds on that same clock (as
+Timing: time 0 of the output is the source's first video frame (its video stream's start time,
+or its first keyframe where the stream was cut mid-GOP; 0 for an audio-only source). With a range ``(start, end)`` in seconds on that same clock (as
 ``Clip.frame_time`` gives for a frame range), the audio within ``[start, end)`` is kept, moved to
 start at 0. Copied packets are whole (AAC: 1024 samples, ~21 ms at 48 kHz), so a copied trimmed
 output's audio may begin or end up to one packet beyond the range; a re-encoded one is cut at the
@@ -48,6 +49,10 @@ _SHORT_FORMATS = ("u8", "u8p", "s16", "s16p")
 
 _USUAL_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 """FFmpeg's default layout for a channel count, for sources whose channels have no names."""
+
+REENCODE_PREROLL = 1.0
+"""Seconds of audio before a range decoded for a re-encode (decoders settle over a few packets);
+the rest before, and all after, is skipped, not decoded."""
 
 AAC_BIT_RATE = 128_000
 """AAC bit rate per channel when audio is re-encoded for ``.mp4`` (transparent for most material)."""
@@ -326,12 +331,13 @@ class AudioCopier:
         except (av.error.FFmpegError, OSError) as exc:
             raise MediaError(f"corrupt audio data ({getattr(exc, 'strerror', exc)})", self.source) from None
 
-    def _keep(self, packet: av.Packet) -> bool:
+    def _keep(self, packet: av.Packet, preroll: float = 0.0) -> bool:
+        """Whether a packet overlaps the range (widened at its start by ``preroll`` seconds)."""
         if not self._trim:
             return True
         ts = packet.pts if packet.pts is not None else packet.dts
         t = self._seconds(packet, ts)
-        return t + self._seconds(packet, packet.duration or 0) > self._start and t < self._end
+        return t + self._seconds(packet, packet.duration or 0) > self._start - preroll and t < self._end
 
     def _mux(self, packet: av.Packet) -> None:
         index = packet.stream.index
@@ -382,7 +388,7 @@ class AudioCopier:
             if self._seconds(packet, ts) > limit:
                 self._pending = packet
                 return
-            if packet.stream.index in self._reencoders or self._keep(packet):
+            if self._keep(packet, REENCODE_PREROLL if packet.stream.index in self._reencoders else 0.0):
                 self._mux(packet)
 
     def finish(self) -> None:

@@ -49,6 +49,7 @@ import numpy as np
 
 from deage.errors import MediaError
 from deage.video import hashing
+from deage.video.animation import AnimationSource, is_animation
 from deage.video.info import MUXER_TAGS, ClipInfo, as_rate, mid_gop_start, pixel_aspect_of
 from deage.video.pixels import (
     UnsupportedPixelFormat,
@@ -681,7 +682,8 @@ class Clip:
     too); ``read()`` shares one decoder per clip and is not thread-safe (one clip per thread).
     """
 
-    def __init__(self, source: ContainerSource | SequenceSource, *, exr_linear: bool = True) -> None:
+    def __init__(self, source: ContainerSource | SequenceSource | AnimationSource, *,
+                 exr_linear: bool = True) -> None:
         self._source = source
         self._linear = exr_linear and source.codec == "exr"
         self.info: ClipInfo = source.info()
@@ -783,7 +785,7 @@ class Clip:
         Constant-rate clips and sequences: ``i * (1 / fps) / time_base``. Pass these with
         ``time_base`` to ``ClipWriter`` to keep a variable-rate clip's timing.
         """
-        if isinstance(self._source, ContainerSource):
+        if isinstance(self._source, (ContainerSource, AnimationSource)):
             return self._source.pts - self._source.pts[0]
         return np.arange(len(self), dtype=np.int64)
 
@@ -836,13 +838,13 @@ def open_clip(
         path: a container file (mp4, mov, mkv, webm, gif...); a sequence pattern
             (``shot.%04d.exr``, ``shot.####.exr``); one file of a numbered sequence
             (``shot.1001.exr`` opens the whole sequence; a numbered file whose siblings have
-            gaps, such as a photo in a camera folder, opens alone with a warning); or a still
-            image (one frame).
+            gaps, such as a photo in a camera folder, opens alone with a warning); a folder holding
+            one numbered image sequence; a still image (one frame); or an animated WebP / PNG /
+            AVIF (all its frames).
         fps: frame rate of an image sequence (default 24); not allowed for containers.
         exr_linear: EXR holds scene-linear light (the VFX convention): frames are sRGB-encoded
             for display and editing. False reads EXR values as they are.
         still: open just this image file as a one-frame clip, even if its name has a frame number.
-            A folder holding one numbered image sequence (and nothing else that is one) opens it.
 
     Raises:
         MediaError: missing, unreadable, truncated or corrupt file, no video stream, unsupported
@@ -860,6 +862,11 @@ def open_clip(
     if pattern is not None:
         return Clip(SequenceSource.from_pattern(pattern, p, rate), exr_linear=exr_linear)
     if is_image_path(p):
+        if not still and is_animation(p):
+            if rate is not None:
+                raise MediaError("fps can only be given for image sequences; an animation has its own timing", p)
+            _check_readable_file(p)
+            return Clip(AnimationSource(p), exr_linear=exr_linear)
         return Clip(SequenceSource.still(p, rate), exr_linear=exr_linear)
     if rate is not None:
         raise MediaError("fps can only be given for image sequences; a video file has its own rate", p)

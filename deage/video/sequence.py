@@ -19,7 +19,8 @@ by extension. OpenCV is not used for this: its wheels here are built without Ope
 WebP are the exceptions on the way in: they are decoded with Pillow (libjpeg, libwebp), as every
 viewer, OpenCV and browser decodes them. FFmpeg's decoders upsample chroma and convert to RGB
 their own way, a level or three off on most pixels, so an untouched background would not read
-back as the photo. (Of an animated WebP, Pillow gives the first frame, with a warning.)
+back as the photo. (An animated WebP / PNG / AVIF opened as a file is a clip of all its frames,
+``deage.video.reader.AnimationSource``; as a still or a sequence's frame, its first frame, with a warning.)
 HEIC / HEIF and AVIF photos are decoded by Pillow only (libheif through pillow-heif, libavif): a
 phone stores its photo as a grid of tiles (an iPhone's 4032x3024 as 48 HEVC tiles), which FFmpeg's
 demuxer gives as separate streams (only its command-line tool joins them), and the HEIF rotation
@@ -239,7 +240,7 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
             image.load()
             if getattr(image, "is_animated", False):
                 warnings.warn(f"{path}: an animated image of {image.n_frames} frames; only its first frame is "
-                              "read (to render them all, save them as a numbered sequence, frame_0001.png...)",
+                              "read as a still or a sequence's frame (open the file itself to read them all)",
                               RuntimeWarning, stacklevel=2)
             if image.mode not in ("L", "RGB"):
                 image = image.convert("RGB")
