@@ -119,6 +119,34 @@ def _ranges(frames: list[int]) -> str:
     return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)
 
 
+def default_output(clip: Path, codec: str | None = None) -> Path:
+    """Where ``deage render CLIP`` writes without ``-o``: ``CLIP_deaged`` beside the clip, of the
+    clip's own type where deage writes it (``shot.mov`` -> ``shot_deaged.mov``, ``face.png`` ->
+    ``face_deaged.png``), else ``.mp4`` for a movie or an animation and ``.jpg`` for a photo (HEIC,
+    AVIF...); with ``codec``, a type that codec writes.
+
+    Raises:
+        DeageError: the clip is an image sequence or a folder of one (name the output's frames).
+    """
+    from deage.video.animation import is_animation
+    from deage.video.sequence import has_frame_pattern, is_image_path, is_numbered_file
+    from deage.video.writer import codec_extension, resolve_codec
+
+    if clip.is_dir() or has_frame_pattern(clip) or (is_numbered_file(clip) and not clip.is_file()):
+        raise DeageError(f"{clip}: an image sequence needs an output named with -o (shot_young.%04d.exr...)")
+    photo = is_image_path(clip) and not is_animation(clip)
+    candidates = [clip.suffix.lower(), ".jpg" if photo else ".mp4"]
+    if codec is not None:
+        candidates.insert(1, codec_extension(codec))
+    for suffix in candidates:
+        try:
+            if resolve_codec(Path("out" + suffix), codec).sequence == photo:  # photos to a still, clips to a movie
+                return clip.with_name(f"{clip.stem}_deaged{suffix}")
+        except DeageError:
+            continue
+    raise DeageError(f"{clip}: no output type for codec {codec!r}; name the output with -o")
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from deage.look import IDENTITY, Look, default_look, load_look, with_years
     from deage.render import parse_frame_range, render_clip, still_source
@@ -132,6 +160,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         look = with_years(look, args.years)
     if args.burn_in:
         look.burn_in = True
+    if args.output is None:
+        args.output = str(default_output(Path(args.clip), args.codec))
     still = True if args.still else still_source(args.clip, args.output, args.codec)
     with open_clip(args.clip, still=still) as clip:
         frame_range = parse_frame_range(args.frames, len(clip))
@@ -228,7 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render a clip with a look")
     p.add_argument("clip")
     add_still_argument(p)
-    p.add_argument("-o", "--output", required=True, help="output file (.mp4, .mov, shot.%%04d.exr, ...)")
+    p.add_argument("-o", "--output", default=None,
+                   help="output file (.mp4, .mov, .webm, shot.%%04d.exr, young.jpg...); default: beside the clip, "
+                        "NAME_deaged with the clip's own type (.mp4 for types deage does not write, .jpg for "
+                        "such photos)")
     p.add_argument("--look", default=None,
                    help="look JSON, or 'identity' to change nothing (default: the embedded de-ager, ten years "
                         "younger, as examples/looks/young10.json)")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from deage.cli import main
+from deage.errors import DeageError
 from deage.video import open_clip
 
 
@@ -279,3 +280,31 @@ def test_output_cut_short_by_its_reader_stops_quietly(example_clip):
     proc.stdout.close()  # nobody reads: the first write fails
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141 and b"Traceback" not in err and err == b""
+
+
+def test_render_without_output_writes_beside_the_clip(example_clip, astronaut, tmp_path, capsys):
+    """``deage render CLIP`` without -o: NAME_deaged beside the clip, of its own type where deage
+    writes it (.mp4 for types it does not, .jpg for such photos); an image sequence needs -o."""
+    import shutil
+
+    from PIL import Image
+
+    from deage.cli import default_output
+
+    clip = tmp_path / "shot.mp4"
+    shutil.copy(example_clip, clip)
+    assert main(["render", str(clip), "--frames", "0:3", "--look", "identity"]) == 0
+    assert f"-> {tmp_path / 'shot_deaged.mp4'}" in capsys.readouterr().out
+    with open_clip(tmp_path / "shot_deaged.mp4") as out:
+        assert len(out) == 3
+    photo = tmp_path / "IMG_0042.heic"
+    Image.fromarray(astronaut).save(photo, quality=90)
+    assert main(["render", str(photo), "--look", "identity"]) == 0
+    with open_clip(tmp_path / "IMG_0042_deaged.jpg") as out:
+        assert len(out) == 1 and out.info.width == 512
+    assert default_output(tmp_path / "loop.gif") == tmp_path / "loop_deaged.mp4"
+    assert default_output(tmp_path / "plate.mxf") == tmp_path / "plate_deaged.mp4"
+    assert default_output(tmp_path / "shot.mp4", "prores") == tmp_path / "shot_deaged.mov"
+    for sequence in ("plate.%04d.exr", "plate.####.dpx"):
+        with pytest.raises(DeageError, match="needs an output named with -o"):
+            default_output(tmp_path / sequence)

@@ -204,6 +204,18 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
     return spec
 
 
+def codec_extension(codec: str) -> str:
+    """The file extension a codec (deage's name or an alias: ``"prores"``, ``"x265"``) writes by default.
+
+    Raises:
+        OutputError: unknown codec.
+    """
+    name = _ALIASES.get(codec.lower(), codec.lower())
+    if name not in CODECS:
+        raise OutputError(f"unknown codec '{codec}'; choose one of {', '.join(CODECS)}", Path(codec))
+    return CODECS[name].extensions[0]
+
+
 def codec_for(path: str | Path, codec: str | None, source_bit_depth: int) -> str | None:
     """The codec a render of a source with ``source_bit_depth``-bit components writes to ``path``:
     ``codec`` when one is forced; HEVC Main 10 for an ``.mp4`` of a deeper-than-8-bit source (a
