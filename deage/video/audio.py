@@ -15,11 +15,11 @@ plays), Opus in ``.webm`` (lossy, at libopus's own rate), PCM in ``.mov`` and FL
 channel layout where the encoder takes them.
 
 Timing: time 0 of the output is the source's first video frame (its video stream's start time,
-or its first keyframe where the stream was cut mid-GOP; 0 for an audio-only source). With a range ``(start, end)`` in seconds on that same clock (as
-``Clip.frame_time`` gives for a frame range), the audio within ``[start, end)`` is kept, moved to
-start at 0. Copied packets are whole (AAC: 1024 samples, ~21 ms at 48 kHz), so a copied trimmed
-output's audio may begin or end up to one packet beyond the range; a re-encoded one is cut at the
-sample. Without a range every packet is copied, so duration and packet count equal the source's.
+or its first keyframe where the stream was cut mid-GOP; 0 for an audio-only source). With a
+range ``(start, end)`` in seconds on that same clock (as ``Clip.frame_time`` gives for a frame
+range), the audio within ``[start, end)`` is kept, moved to start at 0. Copied packets are whole
+(AAC: 1024 samples, ~21 ms at 48 kHz), so a copied trimmed output's audio may begin or end up to
+one packet beyond the range; a re-encoded one is cut at the sample. Without a range every packet is copied, so duration and packet count equal the source's.
 """
 
 from __future__ import annotations

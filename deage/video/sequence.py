@@ -20,7 +20,8 @@ WebP are the exceptions on the way in: they are decoded with Pillow (libjpeg, li
 viewer, OpenCV and browser decodes them. FFmpeg's decoders upsample chroma and convert to RGB
 their own way, a level or three off on most pixels, so an untouched background would not read
 back as the photo. (An animated WebP / PNG / AVIF opened as a file is a clip of all its frames,
-``deage.video.animation.AnimationSource``; as a still or a sequence's frame, its first frame, with a warning.)
+``deage.video.animation.AnimationSource``; as a still or a sequence's frame, its first frame,
+with a warning.)
 HEIC / HEIF and AVIF photos are decoded by Pillow only (libheif through pillow-heif, libavif): a
 phone stores its photo as a grid of tiles (an iPhone's 4032x3024 as 48 HEVC tiles), which FFmpeg's
 demuxer gives as separate streams (only its command-line tool joins them), and the HEIF rotation
