@@ -756,6 +756,48 @@ def test_audio_the_container_cannot_hold_is_reencoded(tmp_path, small_frames):
     assert np.abs(got[:, :23000] - written[:, 12000:35000]).mean() < 0.01  # starts at frame 6's sample
 
 
+def test_a_damaged_audio_packet_does_not_shift_the_reencoded_audio(tmp_path, small_frames):
+    """A camera file with one damaged audio packet: the decoder drops it, and counting samples put
+    everything after it a packet early (24 ms at 48 kHz, a visible lip-sync error). The decoded
+    frames' timestamps place them; the gap is filled with silence."""
+    rate = 48000
+    source = tmp_path / "damaged.mkv"
+    tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.int16)
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 320, 180, "yuv420p"
+        audio = out.add_stream("mp2", rate=rate, layout="mono")
+        packets = []
+        for start in range(0, rate, 1152):
+            frame = av.AudioFrame.from_ndarray(tone[None, start:start + 1152], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            packets += audio.encode(frame)
+        packets += audio.encode(None)
+        for i, image in enumerate(small_frames * 4):
+            vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+            vf.pts = i
+            for p in video.encode(vf):
+                out.mux(p)
+        for p in video.encode(None):
+            out.mux(p)
+        for n, packet in enumerate(packets):
+            if n == 15:  # zeroed on the card
+                bad = av.Packet(b"\x00" * packet.size)
+                bad.pts, bad.dts, bad.duration, bad.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+                packet = bad
+            packet.stream = audio
+            out.mux(packet)
+    out_path = tmp_path / "out.webm"
+    with open_clip(source) as clip, pytest.warns(UserWarning, match="re-encoded as libopus"):
+        with ClipWriter(out_path, fps=24, width=320, height=180, audio_from=source) as w:
+            for frame in clip.frames():
+                w.write(frame)
+    _, _, got = _decoded_audio(out_path)
+    expected = tone / 32768
+    after = slice(30000, 40000)  # well after the damaged packet (samples 17280-18432)
+    assert np.abs(got[0, after] - expected[after]).mean() < 0.01
+
+
 def test_opus_into_mov_and_mulaw_into_mkv_are_reencoded_losslessly(tmp_path, small_frames):
     frames = small_frames * 2
     phone = tmp_path / "phone.wav"

@@ -50,6 +50,10 @@ _SHORT_FORMATS = ("u8", "u8p", "s16", "s16p")
 _USUAL_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 """FFmpeg's default layout for a channel count, for sources whose channels have no names."""
 
+GAP_SECONDS = 0.002
+"""A jump in a re-encoded stream's timestamps longer than this is filled with silence (shorter
+ones are the container's rounding: Matroska stores milliseconds)."""
+
 REENCODE_PREROLL = 1.0
 """Seconds of audio before a range decoded for a re-encode (decoders settle over a few packets);
 the rest before, and all after, is skipped, not decoded."""
@@ -158,6 +162,8 @@ class _Reencode:
         self.limit = math.inf if math.isinf(end) else round((end - start) * rate)  # samples kept: [0, limit)
         self._planar = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         self._encoder_in = av.AudioResampler(format=sample_format, layout=layout, rate=rate, frame_size=frame_size)
+        self.skipped = 0
+        self._expected: int | None = None  # output sample where the next decoded frame should start
         self._position: int | None = None  # output sample of the next resampled sample
         self._next_pts: int | None = None
         self._time_base = Fraction(1, rate)
@@ -180,12 +186,26 @@ class _Reencode:
         return None, None
 
     def push(self, packet: av.Packet | None) -> list[av.Packet]:
-        """Decode ``packet`` (None: flush) and return the encoded packets ready to mux."""
-        frames = self.decoder.decode(packet)
+        """Decode ``packet`` (None: flush) and return the encoded packets ready to mux. Where the
+        decoded frames' timestamps jump ahead (a damaged packet the decoder refused or dropped, a gap
+        in the recording), silence fills the gap, so what follows stays in time; ``skipped`` counts
+        the packets the decoder refused."""
         planar = []
+        try:
+            frames = self.decoder.decode(packet)
+        except av.error.InvalidDataError:
+            if packet is None:
+                raise
+            frames = []
+            self.skipped += 1
         for frame in frames:
-            if self._position is None and frame.pts is not None and frame.time_base is not None:
-                self._position = round((float(frame.pts * frame.time_base) - self.start) * self.rate)
+            if frame.pts is not None and frame.time_base is not None:
+                at = round((float(frame.pts * frame.time_base) - self.start) * self.rate)
+                if self._position is None:
+                    self._position = at  # the first frame places the stream
+                elif self._expected is not None and at - self._expected > GAP_SECONDS * self.rate:
+                    planar.append(self._silence(at - self._expected))
+                self._expected = at + round(frame.samples * self.rate / (frame.sample_rate or self.rate))
             planar.extend(self._planar.resample(frame))
         if packet is None:
             planar.extend(self._planar.resample(None))
@@ -199,6 +219,12 @@ class _Reencode:
                 encoded.extend(self._encode(ready))
             encoded.extend(self.out.encode(None))
         return encoded
+
+    def _silence(self, samples: int) -> av.AudioFrame:
+        silence = av.AudioFrame.from_ndarray(np.zeros((av.AudioLayout(self.layout).nb_channels, samples), np.float32),
+                                             format="fltp", layout=self.layout)
+        silence.sample_rate = self.rate
+        return silence
 
     def _cut(self, frame: av.AudioFrame) -> av.AudioFrame | None:
         """The part of a planar frame inside [0, limit) on the output clock, or None."""
@@ -396,11 +422,14 @@ class AudioCopier:
         if not self.active:
             return
         self.feed_until(math.inf)
-        for route in self._reencoders.values():
+        for index, route in self._reencoders.items():
             try:
                 self._write(route.push(None))
             except (av.error.FFmpegError, ValueError) as exc:
                 raise MediaError(f"corrupt audio data ({getattr(exc, 'strerror', exc)})", self.source) from None
+            if route.skipped:
+                warnings.warn(f"{self.source}: {route.skipped} damaged packet(s) of audio stream {index} could not "
+                              "be decoded; silence stands in for them", RuntimeWarning, stacklevel=2)
         self.close()
 
     def close(self) -> None:
