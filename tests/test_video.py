@@ -170,13 +170,19 @@ def _encode(path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, rate
         s = out.add_stream(codec, rate=rate)
         s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
         s.options = options or {}
-        for i, fr in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(fr, format="rgb24").reformat(format=pix_fmt)
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
+        _mux_video(out, s, frames)
+
+
+def _mux_video(out, stream, frames: list[np.ndarray], pts: list[int] | None = None) -> None:
+    """Encode RGB uint8 ``frames`` into ``stream`` (converted to its pixel format) at ``pts``
+    (default 0, 1, 2...) and mux them, flushing at the end."""
+    for ts, image in zip(range(len(frames)) if pts is None else pts, frames):
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=stream.pix_fmt)
+        frame.pts = ts
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
 
 
 @pytest.mark.parametrize(
@@ -773,13 +779,7 @@ def test_a_damaged_audio_packet_does_not_shift_the_reencoded_audio(tmp_path, sma
             frame.sample_rate, frame.pts = rate, start
             packets += audio.encode(frame)
         packets += audio.encode(None)
-        for i, image in enumerate(small_frames * 4):
-            vf = av.VideoFrame.from_ndarray(image, format="rgb24")
-            vf.pts = i
-            for p in video.encode(vf):
-                out.mux(p)
-        for p in video.encode(None):
-            out.mux(p)
+        _mux_video(out, video, small_frames * 4)
         for n, packet in enumerate(packets):
             if n == 15:  # zeroed on the card
                 bad = av.Packet(b"\x00" * packet.size)
@@ -901,15 +901,8 @@ def test_avi_dropped_frames_keep_their_time(tmp_path, small_frames):
     with av.open(str(path), "w") as out:
         s = out.add_stream("mpeg4", rate=24)
         s.width, s.height, s.pix_fmt = 320, 180, "yuv420p"
-        for pts, frame in enumerate(frames):
-            if pts == 10:
-                continue  # dropped
-            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            f.pts = pts
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
+        kept = [pts for pts in range(len(frames)) if pts != 10]  # frame 10 dropped
+        _mux_video(out, s, [frames[pts] for pts in kept], kept)
     with av.open(str(path)) as c:
         assert c.streams.video[0].frames == 30  # the dropped frame is listed
     with open_clip(path) as clip:

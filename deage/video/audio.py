@@ -134,7 +134,8 @@ class _Reencode:
 
     Positions are counted in samples at the output rate from the output's time 0: the first decoded
     frame's time places the stream (an audio track starting after the picture keeps its offset),
-    every later sample follows the one before (gaps in the source's timestamps are not kept)."""
+    every later sample follows the one before, and a jump in the decoded frames' timestamps longer
+    than ``GAP_SECONDS`` (a dropped packet, a gap in the recording) is filled with silence."""
 
     def __init__(self, stream, output: av.container.OutputContainer, codec: str, sample_format: str,
                  start: float, end: float, source_name: str, output_path: Path) -> None:
@@ -235,11 +236,8 @@ class _Reencode:
             return None
         if self._next_pts is None:
             self._next_pts = first + lo
-        if lo == 0 and hi == frame.samples:
-            samples = frame.to_ndarray()
-        else:
-            samples = frame.to_ndarray()[:, lo:hi]
-        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=self.layout)
+        cut = av.AudioFrame.from_ndarray(np.ascontiguousarray(frame.to_ndarray()[:, lo:hi]), format="fltp",
+                                         layout=self.layout)
         cut.sample_rate = self.rate
         return cut
 
@@ -302,14 +300,14 @@ class AudioCopier:
         self._routes: dict[int, tuple[av.stream.Stream, int, int, int]] = {}  # index -> (out, tb num, den, shift)
         self._reencoders: dict[int, _Reencode] = {}
         try:
-            self._add_streams(streams, origin + start, origin + end)
+            self._add_streams(streams)
         except BaseException:
             self.close()
             raise
         self._packets: Iterator[av.Packet] = self._demux(streams)
         self._pending: av.Packet | None = None
 
-    def _add_streams(self, streams: list, start: float, end: float) -> None:
+    def _add_streams(self, streams: list) -> None:
         fmt = self.output.format.name
         try:
             firsts = _first_packets(self.source, {s.index for s in streams})
@@ -331,8 +329,8 @@ class AudioCopier:
             else:
                 codec, sample_format = reencode_codec(fmt, stream.codec_context.format.name
                                                       if stream.codec_context.format else "fltp")
-                route = _Reencode(stream, self.output, codec, sample_format, start, end, self.source.name,
-                                  self.output_path)
+                route = _Reencode(stream, self.output, codec, sample_format, self._start, self._end,
+                                  self.source.name, self.output_path)
                 out = route.out
                 self._reencoders[stream.index] = route
                 self._routes[stream.index] = (out, tb.numerator, tb.denominator, 0)

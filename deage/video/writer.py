@@ -192,16 +192,20 @@ def resolve_codec(path: str | Path, codec: str | None = None) -> CodecSpec:
                 "or one image (.png, .jpg, .tif, .exr, .dpx, .webp, .bmp)",
                 p,
             )
-    else:
-        name = _ALIASES.get(codec.lower(), codec.lower())
-        if name not in CODECS:
-            raise OutputError(f"unknown codec '{codec}'; choose one of {', '.join(CODECS)}", p)
-    spec = CODECS[name]
+    spec = CODECS[name] if codec is None else _named_spec(codec, p)
     if ext not in spec.extensions:
         raise OutputError(f"codec {spec.name} cannot be written to a '{ext}' file; use {', '.join(spec.extensions)}", p)
-    if not spec.sequence and pattern is not None and _has_frame_pattern(p):
+    if not spec.sequence and pattern is not None and has_frame_pattern(p):
         raise OutputError(f"codec {spec.name} writes one file, not a '{p.name}' sequence", p)
     return spec
+
+
+def _named_spec(codec: str, path: Path) -> CodecSpec:
+    """The ``CodecSpec`` of deage's codec name or an alias (``"prores"``, ``"x265"``); errors name ``path``."""
+    name = _ALIASES.get(codec.lower(), codec.lower())
+    if name not in CODECS:
+        raise OutputError(f"unknown codec '{codec}'; choose one of {', '.join(CODECS)}", path)
+    return CODECS[name]
 
 
 def codec_extension(codec: str) -> str:
@@ -210,10 +214,7 @@ def codec_extension(codec: str) -> str:
     Raises:
         OutputError: unknown codec.
     """
-    name = _ALIASES.get(codec.lower(), codec.lower())
-    if name not in CODECS:
-        raise OutputError(f"unknown codec '{codec}'; choose one of {', '.join(CODECS)}", Path(codec))
-    return CODECS[name].extensions[0]
+    return _named_spec(codec, Path(codec)).extensions[0]
 
 
 def codec_for(path: str | Path, codec: str | None, source_bit_depth: int) -> str | None:
@@ -228,12 +229,7 @@ def codec_for(path: str | Path, codec: str | None, source_bit_depth: int) -> str
 
 def is_still_path(path: str | Path, codec: str | None = None) -> bool:
     """Whether ``path`` is written as one still image: an image format without a frame-number pattern."""
-    return resolve_codec(path, codec).sequence and not _has_frame_pattern(Path(path))
-
-
-def _has_frame_pattern(path: Path) -> bool:
-    """The file name holds a frame-number pattern (``%04d`` or ``####``; not ``Photo #3.jpg``)."""
-    return has_frame_pattern(path)
+    return resolve_codec(path, codec).sequence and not has_frame_pattern(Path(path))
 
 
 def _chroma_layout(pix_fmt: str) -> str | None:
@@ -422,7 +418,7 @@ class ClipWriter:
         self.exr_linear = exr_linear
         all_inputs = tuple(Path(p) for p in inputs) + ((self.audio_from,) if self.audio_from else ())
         self._input_files, self._input_patterns = _input_files(all_inputs)
-        self.still = self.spec.sequence and not _has_frame_pattern(self.path)
+        self.still = self.spec.sequence and not has_frame_pattern(self.path)
         self._pattern = parse_sequence_path(self.path) if self.spec.sequence and not self.still else None
         self._check_paths()
         self._stack = contextlib.ExitStack()
