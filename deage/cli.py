@@ -160,6 +160,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         look = with_years(look, args.years)
     if args.burn_in:
         look.burn_in = True
+    for key in ("parser", "occluder"):
+        name = getattr(args, key)
+        if name is not None:  # "none" turns off what the look names
+            look.masks = {k: v for k, v in look.masks.items() if k != key}
+            if name.lower() not in ("", "none"):
+                look.masks[key] = name
     if args.output is None:
         args.output = str(default_output(Path(args.clip), args.codec))
     still = True if args.still else still_source(args.clip, args.output, args.codec)
@@ -273,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")
     add_analysis_arguments(p)
     p.add_argument("--burn-in", action="store_true", help="burn a visible 'AI-altered' label into every frame")
+    p.add_argument("--occluder", default=None, metavar="MODEL",
+                   help="occlusion model from weights/ (xseg_1...): hands, hair and objects in front of the face "
+                        "keep their pixels; 'none' turns off the look's")
+    p.add_argument("--parser", default=None, metavar="MODEL",
+                   help="face parser from weights/ (bisenet_19, skin_hair_seg) instead of the skin-colour model; "
+                        "'none' turns off the look's")
     p.add_argument("--first-frame", type=int, default=None,
                    help="number of the first file of a sequence output (default: the source's, or 1001)")
     p.add_argument("--matte", default=None, help="also write the blend matte (e.g. matte.%%04d.png, matte.mov)")

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from deage.errors import LookError
+from deage.face.learned_masks import validate_masks
 from deage.safe_write import atomic_output
 
 LOOK_VERSION = 1
 _SECTIONS = ("edit", "blend")
 IDENTITY = "identity"
 """The editor name (and the CLI's ``--look`` word) for a pass-through render that changes nothing."""
-_TOP_KEYS = {"version", "name", "editor", "faces", "edit", "blend", "keyframes", "notes", "consent", "burn_in"}
+_TOP_KEYS = {"version", "name", "editor", "faces", "edit", "blend", "masks", "keyframes", "notes", "consent", "burn_in"}
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Look:
         blend: compositing parameters (``deage.blend`` ``BlendParams`` fields).
         faces: which tracks to edit: ``"all"``, ``"largest"``, a list of track ids, or
             ``{"reference": "photo.jpg"}`` (the person closest to that photo).
+        masks: the mask stage's model backends, ``{"parser": NAME, "occluder": NAME}`` (either
+            may be left out; ``deage.face.learned_masks``); empty: the embedded skin-colour model.
         keyframes: ``"section.key"`` -> list of ``[frame, value]`` pairs, frames ascending.
         burn_in: draw a visible "AI-altered" label on every output frame.
     """
@@ -46,6 +49,7 @@ class Look:
     edit: dict[str, Any] = field(default_factory=dict)
     blend: dict[str, Any] = field(default_factory=dict)
     faces: Any = "all"
+    masks: dict[str, Any] = field(default_factory=dict)
     keyframes: dict[str, list[list[float]]] = field(default_factory=dict)
     name: str = ""
     notes: str = ""
@@ -68,6 +72,7 @@ class Look:
             "faces": copy.deepcopy(self.faces),
             "edit": copy.deepcopy(self.edit),
             "blend": copy.deepcopy(self.blend),
+            **({"masks": dict(self.masks)} if self.masks else {}),
             "keyframes": copy.deepcopy(self.keyframes),
             "consent": copy.deepcopy(self.consent),
             "burn_in": self.burn_in,
@@ -93,6 +98,7 @@ class Look:
             edit=dict(data.get("edit", {})),
             blend=dict(data.get("blend", {})),
             faces=data.get("faces", "all"),
+            masks=validate_masks(data.get("masks"), source),
             keyframes=_validate_keyframes(data.get("keyframes", {}), source),
             name=str(data.get("name", "")),
             notes=str(data.get("notes", "")),
@@ -104,7 +110,8 @@ class Look:
         return look
 
     def validate(self, source: str | Path | None = None) -> None:
-        """Check the editor name and every section against the stage's own parameter classes."""
+        """Check the editor name and every section against the stage's own parameter classes (and
+        the ``masks`` section's form; its model names are checked when a renderer builds them)."""
         from deage.blend.params import BlendParams
         from deage.edit.registry import editor_spec
 
@@ -117,6 +124,7 @@ class Look:
             BlendParams.from_dict(self.at(0).blend)
         except LookError as exc:
             raise LookError(str(exc), source) from None
+        validate_masks(self.masks, source)
 
     # ---- keyframes -----------------------------------------------------------------------------
     def at(self, frame: int) -> Look:

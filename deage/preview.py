@@ -337,7 +337,6 @@ class PreviewEngine:
             params = spec.params_from_dict(look.edit)
             blend = BlendParams.from_dict(look.blend)
             edit_key = (look.editor, _json_key(look.edit))
-            per_track = getattr(editor, "per_track", False)
             template = editor_template(editor)
             wanted = self.selected_tracks()
             touched: list[tuple[int, int, int, int]] = []  # frame boxes already composited
@@ -360,10 +359,7 @@ class PreviewEngine:
                 result = self._edits.get(key) if clean else None
                 if result is None:
                     cached["edit"] = False
-                    if per_track:
-                        result = editor.edit(aligned, params, track_id=track_id)
-                    else:
-                        result = editor.edit(aligned, params)
+                    result = renderer.edit_face(aligned, params, track_id)
                     if clean:
                         self._edits.put(key, result)
                 t2 = time.perf_counter()

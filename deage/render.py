@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from deage.errors import DeageError, LookError
+from deage.face.learned_masks import LearnedMasks
 from deage.look import Look, default_look
 from deage.types import Face, Image
 
@@ -130,6 +131,9 @@ class FrameRenderer:
     method, called here once; editors with ``per_track = True`` receive the face's ``track_id`` in
     ``edit``.
 
+    The Look's ``masks`` models (a face parser, an occluder: ``deage.face.learned_masks``) are
+    built here once too, and applied to every face's edit.
+
     Args:
         look: the Look.
         analysis: the clip's ``Analysis`` (for editors with ``prepare``, and for fading edits in and
@@ -137,10 +141,11 @@ class FrameRenderer:
         editor: an editor instance to use instead of building the Look's.
         device: where alignment and compositing run; see ``resolve_device`` (default: the CPU, or
             ``$DEAGE_DEVICE``).
+        masks: a parser and occluder to use instead of building the Look's ``masks``.
     """
 
     def __init__(self, look: Look, *, analysis: Any | None = None, editor: Any | None = None,
-                 device: Any = None) -> None:
+                 device: Any = None, masks: LearnedMasks | None = None) -> None:
         from deage.edit.registry import editor_spec
 
         self.look = look
@@ -149,6 +154,9 @@ class FrameRenderer:
         except KeyError as exc:
             raise LookError(str(exc.args[0])) from None
         self.editor = editor if editor is not None else self.spec.build()
+        if masks is None:
+            masks = LearnedMasks.build(look.masks) if self.spec.needs_faces else LearnedMasks()
+        self.masks = masks
         self.analysis = analysis
         if hasattr(self.editor, "prepare"):
             self.editor.prepare(look, analysis)
@@ -191,7 +199,7 @@ class FrameRenderer:
             from deage.gpu.render import render_faces_torch
 
             with self._stream():
-                return render_faces_torch(frame, todo, self._edit, params, blends, self.device, masks=masks,
+                return render_faces_torch(frame, todo, self.edit_face, params, blends, self.device, masks=masks,
                                           template=template, everyone=everyone)
         from deage.blend.composite import composite
         from deage.blend.other_faces import others_in, spare_other_faces
@@ -200,7 +208,7 @@ class FrameRenderer:
         out = frame
         for track_id, face in todo:
             aligned = align_face(out, face, template, crop_size_for(face, template))
-            result = spare_other_faces(self._edit(aligned, params, track_id), aligned, face,
+            result = spare_other_faces(self.edit_face(aligned, params, track_id), aligned, face,
                                        others_in(everyone, track_id))
             if masks:
                 out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)
@@ -221,10 +229,10 @@ class FrameRenderer:
             stream = self._streams.stream = torch.cuda.Stream(self.device)
         return torch.cuda.stream(stream)
 
-    def _edit(self, aligned: Any, params: Any, track_id: int) -> Any:
-        if getattr(self.editor, "per_track", False):
-            return self.editor.edit(aligned, params, track_id=track_id)
-        return self.editor.edit(aligned, params)
+    def edit_face(self, aligned: Any, params: Any, track_id: int) -> Any:
+        """The editor's result on one aligned face, with the Look's parser and occluder applied."""
+        extra = {"track_id": track_id} if getattr(self.editor, "per_track", False) else {}
+        return self.masks.edit(self.editor, aligned, params, **extra)
 
 
 @dataclass
@@ -476,6 +484,7 @@ def render_clip(
     needs_faces = _needs_faces(look)
     started = time.perf_counter()
     still = still_source(source, output, codec) if still is None else bool(still)
+    masks = LearnedMasks.build(look.masks) if needs_faces else LearnedMasks()  # a missing file fails here
     with open_clip(source, still=still) as clip:
         start, stop = check_frames(frames, len(clip), source)
         check_still_output(output, codec, stop - start)
@@ -483,7 +492,7 @@ def render_clip(
         if needs_faces:
             analysis, selected = _analyse_and_select(clip, look, analysis, analysis_settings, cache_dir)
             selection = FaceSelection(analysis, selected)
-        renderer = FrameRenderer(look, analysis=selection.analysis, device=device)
+        renderer = FrameRenderer(look, analysis=selection.analysis, device=device, masks=masks)
         result = RenderResult(output=output, frame_range=(start, stop), matte=Path(matte) if matte else None)
         deep = keeps_precision(clip.info, output, codec)
         with RenderOutputs(output, **output_settings(clip, start, stop), codec=codec, matte=matte,
@@ -500,7 +509,7 @@ def render_clip(
     result.seconds = time.perf_counter() - started
     if provenance:
         extra = {"matte": str(result.matte)} if result.matte else None
-        result.provenance = record_provenance(result, source, look, selection, renderer.editor, operator, extra,
+        result.provenance = record_provenance(result, source, look, selection, renderer, operator, extra,
                                               source_still=still)
     return result
 
@@ -541,14 +550,17 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
     return out
 
 
-def record_provenance(result: RenderResult, source: Path, look: Look, selection: FaceSelection, editor: Any,
-                      operator: str | None, extra: dict[str, Any] | None, *, source_still: bool = False) -> Path:
-    """Write the render's provenance sidecar (``deage.provenance``): analysis settings and the editor's own record."""
+def record_provenance(result: RenderResult, source: Path, look: Look, selection: FaceSelection,
+                      renderer: FrameRenderer, operator: str | None, extra: dict[str, Any] | None, *,
+                      source_still: bool = False) -> Path:
+    """Write the render's provenance sidecar (``deage.provenance``): analysis settings, the
+    editor's own record and the model files of the Look's parser and occluder."""
     from deage.provenance import write_provenance
 
     settings = selection.analysis.settings if selection.analysis is not None else None
     return write_provenance(result, source=source, look=look, operator=operator, extra=extra,
-                            analysis_settings=settings, editor=editor, source_still=source_still)
+                            models=renderer.masks.provenance(), analysis_settings=settings,
+                            editor=renderer.editor, source_still=source_still)
 
 
 def still_source(source: str | Path, output: str | Path, codec: str | None = None) -> bool:

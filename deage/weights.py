@@ -43,7 +43,7 @@ DEFAULT_WEIGHTS_DIR = REPO_ROOT / "weights"
 DEFAULT_MANIFEST = DEFAULT_WEIGHTS_DIR / "manifest.toml"
 ENV_WEIGHTS = "DEAGE_WEIGHTS"
 
-KINDS = ("detector", "landmarker", "recognizer", "parser", "swapper", "restorer", "age-editor")
+KINDS = ("detector", "landmarker", "recognizer", "parser", "occluder", "swapper", "restorer", "age-editor")
 State = Literal["ok", "missing", "mismatch", "unverified", "present"]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REQUIRED = ("file", "sha256", "size", "licence", "source", "kind", "backend", "signature")

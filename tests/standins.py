@@ -216,3 +216,53 @@ def bisenet_state(path: Path, winner: int) -> Path:
         w[winner] = 1.0
     torch.save(net.state_dict(), str(path))
     return path
+
+
+def xseg_model(path: Path, covered: str = "blue", size: int = 256) -> Path:
+    """XSeg-like: [N, size, size, 3] BGR 0..1 -> [N, size, size, 1] "face seen" 0..1.
+
+    ``covered="blue"``: a pixel is covered (0) where its first channel (blue, in the BGR the
+    backend must feed) exceeds both others by more than 0.2; seen (1) elsewhere. A backend that fed
+    RGB would take red for covered and blue for face. ``covered="left_cheek"``: the crop's left half
+    below 45 % of its height (in a face crop: the image-left cheek and jaw) is covered whatever it
+    holds (the output uses the input only through 0 x it).
+    """
+    if covered == "blue":
+        nodes = [
+            helper.make_node("Split", ["input", "thirds"], ["c0", "c1", "c2"], axis=3),
+            helper.make_node("Max", ["c1", "c2"], ["others"]),
+            helper.make_node("Sub", ["c0", "others"], ["lead"]),
+            helper.make_node("Mul", ["lead", "gain"], ["scaled"]),
+            helper.make_node("Sub", ["scaled", "offset"], ["logit"]),
+            helper.make_node("Sigmoid", ["logit"], ["cover"]),
+            helper.make_node("Sub", ["one", "cover"], ["output"]),
+        ]
+        init = {"thirds": np.array([1, 1, 1], np.int64), "gain": np.array(40.0, np.float32),
+                "offset": np.array(8.0, np.float32), "one": np.array(1.0, np.float32)}
+    elif covered == "left_cheek":
+        seen = np.ones((1, size, size, 1), np.float32)
+        seen[0, int(0.45 * size):, : size // 2] = 0.0
+        nodes = [
+            helper.make_node("ReduceMean", ["input"], ["m"], axes=[3], keepdims=1),
+            helper.make_node("Mul", ["m", "zero"], ["z"]),
+            helper.make_node("Add", ["z", "seen"], ["output"]),
+        ]
+        init = {"zero": np.array(0.0, np.float32), "seen": seen}
+    else:
+        raise ValueError(covered)
+    return save_onnx(path, nodes, [("input", ["N", size, size, 3])], [("output", ["N", size, size, 1])], init)
+
+
+def bisenet_onnx_model(path: Path, classes: int = 19, red: int = 1, blue: int = 17) -> Path:
+    """BiSeNet-like ONNX parser: [1, 3, 512, 512] (RGB, ImageNet mean/std) -> [1, classes, 512, 512]
+    scores, a 1x1 convolution: class ``red`` scores where the first channel (red) is high, class
+    ``blue`` where the third (blue) is, the background (class 0) elsewhere. A backend that fed BGR
+    would swap the two."""
+    weight = np.zeros((classes, 3, 1, 1), np.float32)
+    weight[red, 0] = 3.0
+    weight[blue, 2] = 3.0
+    bias = np.full(classes, -5.0, np.float32)
+    bias[0] = 0.0
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["output"])]
+    return save_onnx(path, nodes, [("input", [1, 3, 512, 512])], [("output", [1, classes, 512, 512])],
+                     {"w": weight, "b": bias})

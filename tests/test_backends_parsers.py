@@ -94,3 +94,31 @@ def test_bisenet_refuses_another_network(tmp_path):
     m = write_manifest(tmp_path, {"parse": {"file": "parsing_bisenet.pth", "kind": "parser", "backend": "bisenet"}})
     with pytest.raises(WeightsError, match="not a BiSeNet 19-class state dict.*missing tensors.*unexpected"):
         make_backend("parse", manifest=m, device="cpu")
+
+
+def test_bisenet_onnx_wiring_colour_order_and_size(tmp_path):
+    """Wiring, not accuracy: FaceFusion's ONNX BiSeNet in the manifest's ``bisenet_resnet_34`` place
+    (a stand-in that calls red pixels skin and blue ones hair): fed RGB, a red patch is skin and a
+    blue one hair; masks come back at the image's size, hard and mutually exclusive, and a Look's
+    ``masks.parser`` builds it."""
+    import warnings
+
+    from deage.face.learned_masks import LearnedMasks
+    from deage.weights import UnverifiedWeightsWarning
+    from standins import bisenet_onnx_model
+
+    bisenet_onnx_model(tmp_path / "bisenet_resnet_34.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedWeightsWarning)
+        parser = LearnedMasks.build({"parser": "bisenet_resnet_34"}, weights_dir=tmp_path, device="cpu").parser
+    assert type(parser).__name__ == "BiSeNetOnnxParser"
+    image = np.full((200, 300, 3), 128, np.uint8)
+    image[40:100, 30:110] = (230, 40, 40)
+    image[120:180, 180:280] = (40, 40, 230)
+    masks = parser.parse_image(image)
+    assert list(masks) == list(CLASSES[1:])
+    stack = np.stack(list(masks.values()))
+    assert stack.shape == (18, 200, 300) and set(np.unique(stack)) <= {0.0, 1.0} and stack.sum(0).max() <= 1.0
+    assert masks["skin"][50:90, 40:100].min() == 1.0 and masks["hair"][50:90, 40:100].max() == 0.0
+    assert masks["hair"][130:170, 190:270].min() == 1.0 and masks["skin"][130:170, 190:270].max() == 0.0
+    assert stack[:, 5:30, 5:20].max() == 0.0  # grey: background

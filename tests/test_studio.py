@@ -445,3 +445,30 @@ def test_studio_render_shows_progress_and_the_video(studio):
     panel.close()
     with pytest.raises(DeageError, match="same as the input"):
         studio.render(studio.path, frames=(0, 1))
+
+
+def test_studio_mask_models_menu(studio, tmp_path, monkeypatch):
+    """The masks tab lists the occluders whose files are in the weights folder (a stand-in here:
+    wiring, not accuracy); picking one puts it in the look and the preview renders with it,
+    "none" takes it out."""
+    import warnings
+
+    from deage.weights import UnverifiedWeightsWarning
+    from standins import xseg_model
+
+    xseg_model(tmp_path / "w" / "xseg_1.onnx", "left_cheek")
+    monkeypatch.setenv("DEAGE_WEIGHTS", str(tmp_path / "w"))
+    before = studio.refresh()
+    studio.controls.set_look(studio.look)  # re-reads the folder
+    menu = studio.controls.masks["occluder"]
+    assert [v for _, v in menu.options] == ["", "xseg_1"] and menu.value == ""
+    assert [v for _, v in studio.controls.masks["parser"].options] == [""]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedWeightsWarning)
+        menu.value = "xseg_1"
+        assert studio.look.masks == {"occluder": "xseg_1"}
+        covered = studio.refresh()
+    assert covered.look.masks == {"occluder": "xseg_1"}
+    assert not np.array_equal(covered.after, before.after)  # the covered cheek is left alone
+    menu.value = ""
+    assert studio.look.masks == {} and np.array_equal(studio.refresh().after, before.after)

@@ -20,7 +20,8 @@ The skin model is a robust Gaussian in CIE Lab fitted to pixels sampled on the c
 hair, beards, glasses frames and background of a different colour. Skin-coloured islands that
 something not skin-coloured cuts off from the cheeks, nose, glabella and throat (a badge on a
 cap, a tan strap) are excluded too. Hands are skin-coloured: a hand over the face is only
-excluded when a learned parser's masks are given.
+excluded by an occlusion model (a Look's ``masks.occluder``, ``deage.face.learned_masks``) or a
+parser with a "hand" class.
 
 A learned face parser (``deage.face.protocols.Parser``) replaces the skin-colour model when its
 masks are given: pass them as ``parsing`` (class name -> float32 (S, S) in [0, 1]; names from the
@@ -162,6 +163,23 @@ def _ellipse(center: np.ndarray, axes: tuple[float, float], frame: FaceFrame, sc
     return _poly(poly.astype(np.float64) / 16.0, scale, size)
 
 
+def _forehead_top(pts: np.ndarray, fr: FaceFrame) -> np.ndarray:
+    """The forehead's estimated top edge above the brows (points 17-26), float64 (10, 2)."""
+    d = fr.eye_distance
+    top = pts[17:27] + fr.up * 0.95 * d
+    top[:5] -= fr.x_axis * 0.08 * d
+    top[5:] += fr.x_axis * 0.08 * d
+    return top
+
+
+def face_outline(landmarks: Points, frame: FaceFrame | None = None) -> np.ndarray:
+    """The face's outline, float64 (27, 2) in the landmarks' pixels: the jaw line (points 0-16)
+    and the forehead's estimated top (0.95 eye distances above the brows), a closed polygon."""
+    pts = np.asarray(landmarks, np.float64)
+    fr = frame if frame is not None else FaceFrame.from_landmarks(pts)
+    return np.vstack([pts[0:17], _forehead_top(pts, fr)[::-1]])
+
+
 def landmark_regions(
     landmarks: Points, size: int, crop_size: int
 ) -> tuple[dict[str, Mask], Mask, Mask, Mask, FaceFrame]:
@@ -178,12 +196,9 @@ def landmark_regions(
     soft = 0.06 * d * k  # feather of region edges, in raster pixels
 
     brows = pts[17:27]
-    forehead_top = brows + up * 0.95 * d
-    forehead_top[:5] -= ex * 0.08 * d
-    forehead_top[5:] += ex * 0.08 * d
+    forehead_top = _forehead_top(pts, fr)
     jaw = pts[0:17]
-    face_poly = np.vstack([jaw, forehead_top[::-1]])
-    face = _poly(face_poly, k, size)
+    face = _poly(face_outline(pts, fr), k, size)
 
     regions: dict[str, Mask] = {}
     regions["forehead"] = _poly(np.vstack([brows + up * 0.16 * d, forehead_top[::-1]]), k, size)

@@ -63,3 +63,13 @@ class Parser(Protocol):
     name: str
 
     def parse(self, aligned: AlignedFace) -> dict[str, Mask]: ...
+
+
+@runtime_checkable
+class Occluder(Protocol):
+    """Where an aligned face is seen: float32 (S, S) in [0, 1] for an (S, S) crop, 1 on the face's
+    own pixels, 0 where something is in front of it (a hand, a microphone, a strand of hair)."""
+
+    name: str
+
+    def visible(self, aligned: AlignedFace) -> Mask: ...

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from deage.errors import DeageError
+from deage.face.learned_masks import LearnedMasks
 from deage.look import Look, default_look
 from deage.render import (
     FaceSelection,
@@ -225,6 +226,8 @@ def render_clip_ray(
         raise DeageError(f"workers must be at least 1, got {workers}")
     needs_faces = _needs_faces(look)
     started = time.perf_counter()
+    if needs_faces:  # the look's mask models: a missing file fails here, not in every task
+        LearnedMasks.build(look.masks)
     with open_clip(source) as clip:
         start, stop = check_frames(frames, len(clip), source)
         selection = FaceSelection(None, [])
@@ -300,13 +303,14 @@ def render_clip_ray(
             with contextlib.suppress(OSError):
                 folder.path.parent.rmdir()  # the default root, when no other render uses it
     result.seconds = time.perf_counter() - started
-    if provenance:  # the editor is built here too, for its own record (a swap's sources and consent)
+    if provenance:  # the renderer is built here too, for its editor's own record (a swap's
+        # sources and consent) and its mask models' files
         extra: dict[str, Any] = {"ray": {"ranges": len(pieces), "chunk": chunk, "overlap": overlap,
                                          "resumed_ranges": resumed}}
         if result.matte:
             extra["matte"] = str(result.matte)
-        editor = FrameRenderer(look, analysis=selection.analysis).editor
-        result.provenance = record_provenance(result, source, look, selection, editor, operator, extra)
+        renderer = FrameRenderer(look, analysis=selection.analysis)
+        result.provenance = record_provenance(result, source, look, selection, renderer, operator, extra)
     return result
 
 

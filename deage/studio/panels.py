@@ -22,6 +22,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from deage.face.learned_masks import MASK_KEYS, available
 from deage.look import Look
 from deage.studio import controls as ctl
 from deage.studio.views import encode_jpeg, timecode, timeline_html
@@ -231,6 +232,7 @@ class ControlPanel:
                                  description="editor", layout=w.Layout(width="260px"))
         self.editor.add_class("deage-editor")
         self.editor.observe(self._editor_changed, "value")
+        self.masks = {key: self._mask_menu(key) for key in MASK_KEYS}
         self.tabs = w.Tab(layout=w.Layout(width="100%"))
         self.widget = w.VBox([self.editor, self.tabs], layout=w.Layout(width="100%"))
         self.widget.add_class("deage-controls")
@@ -250,7 +252,37 @@ class ControlPanel:
                 self.editor.value = look.editor
         if rebuild:
             self._build()
+        self._show_masks()
         self.show_frame(self._frame)
+
+    def _mask_menu(self, key: str) -> w.Dropdown:
+        """A menu of the ``masks.<key>`` models whose files are present, and "none"."""
+        menu = w.Dropdown(description=key, layout=w.Layout(width="260px"))
+        menu.add_class(f"deage-mask-{key}")
+        self._mask_options(menu, key)
+        menu.observe(lambda change, k=key: self._mask_changed(k, change), "value")
+        return menu
+
+    def _mask_options(self, menu: w.Dropdown, key: str) -> None:
+        current = self._look.masks.get(key, "")
+        options = [("none", ""), *((name, name) for name in available(key))]
+        if current and current not in [v for _, v in options]:
+            options.append((f"{current} (file missing)", current))
+        with self._quiet():
+            menu.options = options
+            menu.value = current
+
+    def _show_masks(self) -> None:
+        for key, menu in self.masks.items():
+            self._mask_options(menu, key)
+
+    def _mask_changed(self, key: str, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        self._look.masks = {k: v for k, v in self._look.masks.items() if k != key}
+        if change["new"]:
+            self._look.masks[key] = change["new"]
+        self._changed()
 
     def control(self, key: str) -> ctl.Control:
         if key not in self.rows:
@@ -277,10 +309,15 @@ class ControlPanel:
             row.value.observe(lambda change, r=row: self._value_changed(r, change), "value")
             row.auto.observe(lambda change, r=row: self._auto_changed(r, change), "value")
             row.key.on_click(lambda _b, r=row: self.toggle_key(r.control.key))
-        order = ["look", "wrinkles", "fine-tune", "blend"]
+        order = ["look", "wrinkles", "fine-tune", "blend", "masks"]
         names = sorted(groups, key=lambda g: (order.index(g) if g in order else len(order), g))
         if not names:
             names, groups = ["look"], {"look": [w.HTML('<i>this editor has no parameters</i>')]}
+        elif ctl.editor_controls(self._look.editor):  # an editor that works on faces
+            groups["masks"] = [*self.masks.values(), w.HTML(
+                '<span style="color:#888;font-size:11px">models from weights/: the occluder keeps hands and '
+                'objects in front of the face out of the edit; the parser replaces the skin-colour model</span>')]
+            names.append("masks")
         self.tabs.children = [w.VBox(groups[g], layout=w.Layout(width="100%")) for g in names]
         for i, name in enumerate(names):
             self.tabs.set_title(i, name)

@@ -34,7 +34,9 @@ BACKENDS: dict[str, str] = {
     "pfld": "deage.face.backends.pfld:PfldLandmarker",
     "arcface": "deage.face.backends.arcface:ArcFaceRecognizer",
     "bisenet": "deage.face.backends.bisenet:BiSeNetParser",
+    "bisenet_onnx": "deage.face.backends.bisenet:BiSeNetOnnxParser",
     "skin_hair_seg": "deage.face.backends.skin_hair_seg:SkinHairParser",
+    "xseg": "deage.face.backends.xseg:XsegOccluder",
     "fran": "deage.edit.learned.fran:FranEditor",
     "stylegan_onnx": "deage.edit.learned.stylegan_onnx:StyleganOnnxEditor",
 }

@@ -19,13 +19,12 @@ import numpy as np
 
 from deage.errors import WeightsError
 from deage.face.align import align_face
-from deage.face.backends.common import check_image, normalises_inside, to_blob
-from deage.onnx_session import check_io, create_session, session_device
+from deage.face.backends.common import OnnxBackend, check_image, normalises_inside, to_blob
 from deage.types import Face, Image
 from deage.weights import TensorSpec
 
 
-class ArcFaceRecognizer:
+class ArcFaceRecognizer(OnnxBackend):
     """Recognizer: ``describe(image, face)`` -> float32 (D,) unit vector; ``distance`` = 1 - cos."""
 
     name = "arcface"
@@ -43,16 +42,13 @@ class ArcFaceRecognizer:
             input_normalisation: "auto" (inspect the graph as insightface does: MXNet exports that
                 scale inside take raw 0..255), "raw", or "centered" ((x - 127.5) / 127.5).
         """
-        self.path = Path(path)
-        self.session = create_session(self.path, device)
-        check_io(self.session, self.path, self.name, self.INPUTS, self.OUTPUTS)
+        self._open(path, device)
         shape = self.session.get_inputs()[0].shape
         size = shape[2] if isinstance(shape[2], int) else 112
         if shape[2] != shape[3] or size % 16:
             raise WeightsError(f"input is {shape}, ArcFace expects a square crop whose side is a multiple of 16",
                                self.path)
         self.input_size = int(size)
-        self.input_name = self.session.get_inputs()[0].name
         self.threshold = float(threshold)
         if input_normalisation == "auto":
             input_normalisation = "raw" if normalises_inside(self.path) else "centered"
@@ -60,10 +56,6 @@ class ArcFaceRecognizer:
             raise WeightsError(f"input_normalisation must be auto, raw or centered, got {input_normalisation!r}",
                                self.path)
         self.input_normalisation = input_normalisation
-
-    @property
-    def device(self) -> str:
-        return session_device(self.session)
 
     def describe(self, image: Image, face: Face) -> np.ndarray:
         """L2-normalised float32 (D,) descriptor of ``face`` in an RGB uint8 (H, W, 3) frame."""

@@ -9,7 +9,39 @@ import cv2
 import numpy as np
 
 from deage.errors import DeageError, WeightsError
+from deage.onnx_session import check_io, create_session, session_device
 from deage.types import Face, Image, Points
+from deage.weights import TensorSpec
+
+
+class OnnxBackend:
+    """What every ONNX model backend shares: its session on a verified file (CUDA where it loads,
+    else the CPU), the file's inputs and outputs checked against the class's ``INPUTS`` and
+    ``OUTPUTS`` (``None``: outputs not checked), and the first input's name.
+
+    Subclasses call ``_open(path, device)`` first thing in ``__init__``.
+    """
+
+    name: str = "onnx"
+    INPUTS: tuple[TensorSpec, ...] = ()
+    OUTPUTS: tuple[TensorSpec, ...] | None = None
+
+    def _open(self, path: str | Path, device: str) -> None:
+        """Load ``path`` on ``device`` ("auto", "cpu", "cuda"...; ``deage.onnx_session``).
+
+        Raises:
+            WeightsError: the file does not load, or its inputs / outputs are not what this
+                backend feeds and reads (naming the file, the tensor and both shapes).
+        """
+        self.path = Path(path)
+        self.session = create_session(self.path, device)
+        check_io(self.session, self.path, self.name, self.INPUTS, self.OUTPUTS)
+        self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def device(self) -> str:
+        """Where the session runs: "cuda", "tensorrt" or "cpu"."""
+        return session_device(self.session)
 
 
 def check_image(image: np.ndarray, who: str) -> Image:

@@ -22,8 +22,9 @@ import numpy as np
 
 from deage.errors import WeightsError
 from deage.face.align import invert_affine, transform_points
-from deage.face.backends.common import check_image, eye_angle, normalises_inside, square_crop, to_blob, with_landmarks
-from deage.onnx_session import check_io, create_session, session_device
+from deage.face.backends.common import (
+    OnnxBackend, check_image, eye_angle, normalises_inside, square_crop, to_blob, with_landmarks,
+)
 from deage.types import Face, Image, Points
 from deage.weights import TensorSpec
 
@@ -47,7 +48,7 @@ def landmarks106_to_68(points106: Points) -> Points:
     return pts[LANDMARK106_TO_68].mean(axis=1).astype(np.float32)
 
 
-class Landmark106:
+class Landmark106(OnnxBackend):
     """Landmarker: insightface 2d106det; ``fit`` returns 68 iBUG points, ``fit106`` the raw 106."""
 
     name = "landmark106"
@@ -66,10 +67,7 @@ class Landmark106:
             box_scale: crop side as a multiple of the box's longer side.
             upright: rotate the crop so the eye line of ``face.keypoints5`` is horizontal.
         """
-        self.path = Path(path)
-        self.session = create_session(self.path, device)
-        check_io(self.session, self.path, self.name, self.INPUTS, self.OUTPUTS)
-        self.input_name = self.session.get_inputs()[0].name
+        self._open(path, device)
         if input_normalisation == "auto":
             input_normalisation = "raw" if normalises_inside(self.path) else "centered"
         if input_normalisation not in ("raw", "centered"):
@@ -78,10 +76,6 @@ class Landmark106:
         self.input_normalisation = input_normalisation
         self.box_scale = float(box_scale)
         self.upright = bool(upright)
-
-    @property
-    def device(self) -> str:
-        return session_device(self.session)
 
     def fit106(self, image: Image, face: Face) -> Points:
         """The 106 points (float32 (106, 2), frame pixels, insightface order) of ``face``."""

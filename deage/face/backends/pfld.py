@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from deage.face.align import invert_affine, transform_points
-from deage.face.backends.common import check_image, eye_angle, square_crop, to_blob, with_landmarks
-from deage.onnx_session import check_io, create_session, session_device
+from deage.face.backends.common import OnnxBackend, check_image, eye_angle, square_crop, to_blob, with_landmarks
 from deage.types import Face, Image, Points
 from deage.weights import TensorSpec
 
 
-class PfldLandmarker:
+class PfldLandmarker(OnnxBackend):
     """Landmarker: 68 iBUG points from a detected face's box."""
 
     name = "pfld"
@@ -40,17 +39,10 @@ class PfldLandmarker:
             refine: run a second pass on a crop made from the first pass's landmarks.
             landmark_scale: crop side as a multiple of the landmarks' extent (second pass).
         """
-        self.path = Path(path)
-        self.session = create_session(self.path, device)
-        check_io(self.session, self.path, self.name, self.INPUTS, self.OUTPUTS)
-        self.input_name = self.session.get_inputs()[0].name
+        self._open(path, device)
         self.box_scale = float(box_scale)
         self.refine = bool(refine)
         self.landmark_scale = float(landmark_scale)
-
-    @property
-    def device(self) -> str:
-        return session_device(self.session)
 
     def fit(self, image: Image, face: Face) -> Face:
         """A copy of ``face`` with 68 landmarks (frame pixels) and key points refined from them.

@@ -16,8 +16,7 @@ import cv2
 import numpy as np
 
 from deage.errors import WeightsError
-from deage.face.backends.common import check_image, make_face, nms, to_blob
-from deage.onnx_session import check_io, create_session, session_device
+from deage.face.backends.common import OnnxBackend, check_image, make_face, nms, to_blob
 from deage.types import Face, Image
 from deage.weights import TensorSpec
 
@@ -25,7 +24,7 @@ _NAMED = re.compile(r"^(score|bbox|kps)_(\d+)$")
 _COMPONENT_WIDTH = {"score": 1, "bbox": 4, "kps": 10}
 
 
-class ScrfdDetector:
+class ScrfdDetector(OnnxBackend):
     """Detector: SCRFD on a letterboxed ``input_size`` square; boxes, scores 0..1, 5 key points."""
 
     name = "scrfd"
@@ -52,10 +51,7 @@ class ScrfdDetector:
             nms_threshold: IoU above which the lower-scored of two boxes is dropped.
             min_face: drop faces whose box is smaller than this many pixels (shorter side).
         """
-        self.path = Path(path)
-        self.session = create_session(self.path, device)
-        check_io(self.session, self.path, self.name, self.INPUTS)
-        self.input_name = self.session.get_inputs()[0].name
+        self._open(path, device)
         fixed = self.session.get_inputs()[0].shape[2:]
         self.input_size = (fixed[1], fixed[0]) if all(isinstance(d, int) for d in fixed) else (input_size, input_size)
         if any(s % 32 for s in self.input_size):
@@ -64,10 +60,6 @@ class ScrfdDetector:
         self.nms_threshold = float(nms_threshold)
         self.min_face = float(min_face)
         self._layout = _output_layout(self.session, self.path)
-
-    @property
-    def device(self) -> str:
-        return session_device(self.session)
 
     def detect(self, image: Image) -> list[Face]:
         """Faces in an RGB uint8 (H, W, 3) image, best score first, in image pixel coordinates."""

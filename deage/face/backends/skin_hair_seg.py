@@ -13,8 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deage.face.backends.common import check_image, to_blob
-from deage.onnx_session import check_io, create_session, session_device
+from deage.face.backends.common import OnnxBackend, check_image, to_blob
 from deage.types import AlignedFace, Image, Mask
 from deage.weights import TensorSpec
 
@@ -23,7 +22,7 @@ _MEAN = np.array([0.485, 0.456, 0.406]) * 255.0
 _STD = np.array([0.229, 0.224, 0.225]) * 255.0
 
 
-class SkinHairParser:
+class SkinHairParser(OnnxBackend):
     """Parser: soft "skin", "clothes" and "hair" masks (float32 0..1) of a crop or a whole image."""
 
     name = "skin_hair_seg"
@@ -32,14 +31,7 @@ class SkinHairParser:
     MANIFEST_OPTIONS = ()
 
     def __init__(self, path: str | Path, device: str = "auto") -> None:
-        self.path = Path(path)
-        self.session = create_session(self.path, device)
-        check_io(self.session, self.path, self.name, self.INPUTS, self.OUTPUTS)
-        self.input_name = self.session.get_inputs()[0].name
-
-    @property
-    def device(self) -> str:
-        return session_device(self.session)
+        self._open(path, device)
 
     def parse(self, aligned: AlignedFace) -> dict[str, Mask]:
         """Masks (float32 (S, S), 0..1) of an aligned crop, keyed "skin", "clothes", "hair"."""
