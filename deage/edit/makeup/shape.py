@@ -34,6 +34,15 @@ _LOWER_LIP = {55: 0.6, 56: 1.0, 57: 1.0, 58: 1.0, 59: 0.6}
 _LIP_OUT = 0.3
 _LIP_MAX = 0.045  # eye distances
 _LIP_RING = 0.35  # eye distances beyond the outer lip contour, held still
+# How far beyond the face's outline the warp reaches: a ring of still points RING eye distances
+# beyond the jaw line, and the flow eased from full at REACH_FULL to 0 at REACH_END beyond the
+# outline. The jaw line moves as far as with a wider reach (within 5 %) and the map stays far
+# from folding (Jacobian >= 0.85 at full strength); a wider reach (0.6 / 0.3 / 0.75) moved collars,
+# necklaces, hair and hands below and beside the face for no visible gain (benchmarks/edit_reach.py,
+# seven photos at 20 years: mean change 0.3-0.8 eye distances beyond the outline 0.69 -> 0.26
+# levels, the largest 69 -> 31 on average).
+RING = 0.4
+REACH_FULL, REACH_END = 0.15, 0.45
 MIN_JACOBIAN = 0.5
 DEAD_ZONE = 0.2  # crop pixels
 MAX_DISPLACEMENT = 0.09  # eye distances
@@ -68,7 +77,7 @@ def control_points(
         cheek = 0.5 * (jaw + wing) + up * 0.12 * d
         extra_src.append(cheek)
         extra_mov.append(cheek_fullness * (ex * side * _CHEEK_OUT * d + up * _CHEEK_UP * d))
-    ring = np.vstack([_pushed_out(pts[0:17], centre, 0.6 * d), pts[17:27] + up * 0.9 * d])
+    ring = np.vstack([_pushed_out(pts[0:17], centre, RING * d), pts[17:27] + up * 0.9 * d])
     src = np.vstack([pts, np.array(extra_src), ring])
     mov = np.vstack([moves, np.array(extra_mov), np.zeros((len(ring), 2))])
     return src, mov, fr
@@ -180,10 +189,11 @@ def shape_flow(
 
 
 def _falloff(landmarks: Points, fr: FaceFrame, crop_size: int, grid: int) -> np.ndarray:
-    """1 on the face and 0.3 eye distances around it, easing to 0 at 0.75 eye distances out."""
+    """1 on the face and ``REACH_FULL`` eye distances around it, easing to 0 at ``REACH_END`` out."""
     pts = np.asarray(landmarks, np.float64)
     hull = np.vstack([pts[0:17], (pts[17:27] + fr.up * 0.6 * fr.eye_distance)[::-1]])
-    return _eased_outside(hull, crop_size, grid, 0.3 * fr.eye_distance, 0.45 * fr.eye_distance)
+    d = fr.eye_distance
+    return _eased_outside(hull, crop_size, grid, REACH_FULL * d, (REACH_END - REACH_FULL) * d)
 
 
 def _mouth_falloff(ring: np.ndarray, crop_size: int, grid: int) -> np.ndarray:
