@@ -283,8 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="occlusion model from weights/ (xseg_1...): hands, hair and objects in front of the face "
                         "keep their pixels; 'none' turns off the look's")
     p.add_argument("--parser", default=None, metavar="MODEL",
-                   help="face parser from weights/ (bisenet_19, skin_hair_seg) instead of the skin-colour model; "
-                        "'none' turns off the look's")
+                   help="face parser from weights/ (bisenet_resnet_34, bisenet_19, skin_hair_seg) instead of the "
+                        "skin-colour model; 'none' turns off the look's")
     p.add_argument("--first-frame", type=int, default=None,
                    help="number of the first file of a sequence output (default: the source's, or 1001)")
     p.add_argument("--matte", default=None, help="also write the blend matte (e.g. matte.%%04d.png, matte.mov)")

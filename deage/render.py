@@ -158,6 +158,8 @@ class FrameRenderer:
             masks = LearnedMasks.build(look.masks) if self.spec.needs_faces else LearnedMasks()
         self.masks = masks
         self.analysis = analysis
+        if hasattr(self.editor, "use_masks"):  # an editor that uses them beyond its mask (a swap's sources)
+            self.editor.use_masks(masks)
         if hasattr(self.editor, "prepare"):
             self.editor.prepare(look, analysis)
         self.device = resolve_device(device)

@@ -231,3 +231,66 @@ def test_a_render_with_a_missing_mask_model_fails_before_the_analysis(tmp_path, 
     with pytest.raises(WeightsError, match=r"xseg_1\.onnx"):
         render.render_clip(photo, tmp_path / "out.png", look)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_the_shape_warp_is_stilled_around_what_covers_the_face(tmp_path, astronaut, face):
+    """Wiring: with the left cheek and jaw covered (stand-in), the jaw lift does not move anything
+    on that side, not even beyond the face's outline where the mask does not reach (a hand over the
+    jaw would bend where it crosses the outline); the other side's warp is untouched. The input
+    result is not modified."""
+    from deage.edit.makeup import MakeupEditor, MakeupParams
+
+    masks = _build({"occluder": "xseg_1"}, _occluder_dir(tmp_path, "left_cheek"))
+    editor = MakeupEditor()
+    aligned = align_face(astronaut, face, editor.template, crop_size_for(face, editor.template))
+    result = editor.edit(aligned, MakeupParams(years=25))
+    flow = result.retouch.flow.copy()
+    occluded = masks.occlude(aligned, result)
+    still = occluded.retouch.flow
+    grid = flow.shape[0]
+    moving = np.hypot(flow[..., 0], flow[..., 1]) > 0.5
+    covered = np.zeros((grid, grid), bool)
+    covered[int(0.45 * grid):, : grid // 2 - 2] = True
+    assert (moving & covered).sum() > 10  # the jaw lift moves that side without an occluder
+    assert np.abs(still[covered]).max() < 0.1  # crop pixels: under the warp's own dead zone (0.2)
+    far = np.zeros((grid, grid), bool)
+    far[:, int(0.65 * grid):] = True  # the right jaw, beyond the stilled band
+    assert (moving & far).sum() > 5 and np.abs(still[far] - flow[far]).max() < 0.05
+    np.testing.assert_array_equal(result.retouch.flow, flow)
+    assert occluded.image.shape == result.image.shape and not np.array_equal(occluded.image, result.image)
+
+
+def test_a_swap_never_carries_what_covers_the_source_face(tmp_path, astronaut, group_photo):
+    """Wiring (stand-in occluder that calls blue "covered"): a source photo with a blue patch on
+    her cheek (a hand, a microphone) swapped onto another face. Without the occluder the patch
+    comes along onto the target; with it, that cheek is filled from the mirror image of her other
+    cheek: no blue on the target, and that cheek is the source's skin, not a hole."""
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    photo = astronaut.copy()
+    source_face = largest_face(photo)
+    lm = source_face.landmarks
+    patch_at = tuple(int(v) for v in (lm[2] + lm[31]) / 2)
+    radius = int(0.25 * np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
+    cv2.circle(photo, patch_at, radius, (30, 60, 230), -1)
+    source = tmp_path / "source.png"
+    cv2.imwrite(str(source), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    target = cv2.resize(group_photo, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    face = max(DlibDetector().detect(target), key=lambda f: f.center[0])  # the rightmost person
+    look = Look(editor="swap", edit={"sources": {"a": {"photo": str(source), "consent": {
+        "name": "test subject", "reference": "test fixture, not for publication"}}}})
+
+    def blue(image: np.ndarray) -> np.ndarray:
+        rgb = image.astype(int)
+        return (rgb[..., 2] - np.maximum(rgb[..., 0], rgb[..., 1])) > 80
+
+    carried, _ = FrameRenderer(look).render(target, 0, {0: face})
+    masks = _build({"occluder": "xseg_1"}, _occluder_dir(tmp_path, "blue"))
+    renderer = FrameRenderer(look, masks=masks)
+    clean, (matte,) = renderer.render(target, 0, {0: face})
+    assert blue(carried).sum() > 100 and blue(target).sum() == 0
+    assert blue(clean).sum() == 0
+    # the covered cheek came from her other cheek: the swap covers it, in skin tones
+    x0, y0, x1, y1 = face.box.astype(int)
+    assert matte[y0:y1, x0:x1].mean() > 0.5
+    assert renderer.editor._covered["a"] and not FrameRenderer(look).editor._covered["a"]

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from deage.errors import DeageError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.types import AlignedFace, Face, Image, Mask
 
@@ -99,6 +100,13 @@ class EditResult:
         result = cls(None, mask, retouch, layers)  # type: ignore[arg-type]
         result._source = source
         return result
+
+    def with_retouch(self, retouch: Retouch) -> EditResult:
+        """A copy whose edit is ``retouch`` instead (same source crop, mask and layers; its image
+        rendered when first read). Only for results made by ``from_retouch``."""
+        if self._source is None:
+            raise DeageError("with_retouch needs a result made by EditResult.from_retouch")
+        return EditResult.from_retouch(self._source, retouch, self.mask, self.layers)
 
     @property
     def image(self) -> Image:

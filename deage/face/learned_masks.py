@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +115,6 @@ class LearnedMasks:
             records.append(manifest.provenance(entry.name, weights_dir))
         return cls(parser=built.get("parser"), occluder=built.get("occluder"), records=records)
 
-    @property
-    def active(self) -> bool:
-        return self.parser is not None or self.occluder is not None
-
     def edit(self, editor: Any, aligned: AlignedFace, params: Any, **kwargs: Any) -> EditResult:
         """``editor.edit(aligned, params, **kwargs)`` with the parser's masks (for an editor that
         takes ``parsing``) and its mask cut to where the face is seen (``occlude``)."""
@@ -127,12 +123,19 @@ class LearnedMasks:
         return self.occlude(aligned, editor.edit(aligned, params, **kwargs))
 
     def occlude(self, aligned: AlignedFace, result: EditResult) -> EditResult:
-        """``result`` with its mask (float32 (S, S)) multiplied by ``visible``; the result itself
-        when there is no occluder (the input, which a preview may cache, is never modified)."""
+        """``result`` with its mask (float32 (S, S)) multiplied by ``visible`` and, for a retouch
+        with a shape warp, the warp stilled on and around what covers the face (``still_flow``);
+        the result itself when there is no occluder (the input, which a preview may cache, is
+        never modified)."""
         if self.occluder is None:
             return result
+        seen = self.visible(aligned)
         occluded = copy.copy(result)
-        occluded.mask = (np.asarray(result.mask, np.float32) * self.visible(aligned)).astype(np.float32)
+        occluded.mask = (np.asarray(result.mask, np.float32) * seen).astype(np.float32)
+        retouch = result.retouch
+        if retouch is not None and retouch.flow is not None and seen.min() < 1.0:
+            flow = still_flow(retouch.flow, seen, _eye_distance(aligned))
+            occluded = occluded.with_retouch(replace(retouch, flow=flow))
         return occluded
 
     def visible(self, aligned: AlignedFace) -> Mask:
@@ -178,6 +181,37 @@ def _inside_outline(aligned: AlignedFace) -> Mask | None:
     inset = OUTLINE_INSET * fr.eye_distance
     depth = cv2.distanceTransform((canvas > 127).astype(np.uint8), cv2.DIST_L2, 5)
     return np.clip((depth - inset) / max(inset, 1e-3), 0.0, 1.0).astype(np.float32)
+
+
+SHIELD = 0.45
+"""Eye distances around what covers a face where a shape warp is stilled: as far as the makeup
+de-ager's warp reaches beyond the face's outline (``deage.edit.makeup.shape.REACH_END``), so a
+hand over the jaw is not bent by the jaw lift where it crosses the outline (inside the outline
+the hand is out of the mask; beyond it, where the occluder cannot tell it from the neck, the warp
+would move it)."""
+
+
+def still_flow(flow: np.ndarray, seen: Mask, eye_distance: float) -> np.ndarray:
+    """``flow`` (float32 (G, G, 2), crop pixels, on an (S, S) crop) set to 0 where ``seen``
+    (float32 (S, S)) is 0 and ``SHIELD`` eye distances (``eye_distance``: crop pixels) around it,
+    easing back to the full flow over a third of that."""
+    grid, size = flow.shape[0], seen.shape[0]
+    cells = SHIELD * eye_distance * grid / float(size)
+    still = cv2.resize(seen, (grid, grid), interpolation=cv2.INTER_AREA)
+    radius = max(1, int(round(cells)))
+    still = cv2.erode(still, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2),
+                      borderType=cv2.BORDER_REPLICATE)
+    still = cv2.GaussianBlur(still, (0, 0), max(0.5, cells / 6), borderType=cv2.BORDER_REPLICATE)
+    return (flow * np.clip(still, 0.0, 1.0)[..., None]).astype(np.float32)
+
+
+def _eye_distance(aligned: AlignedFace) -> float:
+    """The crop's eye distance in crop pixels (a tenth of the crop without landmarks)."""
+    if aligned.landmarks is None:
+        return 0.1 * aligned.size
+    from deage.face.masks import FaceFrame
+
+    return FaceFrame.from_landmarks(aligned.landmarks).eye_distance
 
 
 def _takes_parsing(editor: Any) -> bool:

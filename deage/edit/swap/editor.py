@@ -89,6 +89,18 @@ class SwapEditor:
         self._rgba: dict[str, np.ndarray] = {}
         self._models: dict[tuple[str, str], Any] = {}
         self._latents: dict[tuple[str, str, str], np.ndarray] = {}
+        self._masks: Any = None
+        self._covered: dict[str, bool] = {}
+
+    def use_masks(self, masks: Any) -> None:
+        """Take a renderer's mask models (``deage.face.learned_masks.LearnedMasks``; called before
+        ``prepare``). With an occluder, what covers a source photo's face (a hand, a microphone,
+        hair) is never carried onto the target: the covered part is filled from the mirror image
+        of the source's other half where that is seen, and left to the target elsewhere."""
+        masks = masks if getattr(masks, "occluder", None) is not None else None
+        if masks is not self._masks:
+            self._masks = masks
+            self._loaded.clear()  # the sources load again, with or without their covered parts
 
     # ---- preparation -------------------------------------------------------------------------
     def prepare(self, look: Any, analysis: Any | None = None) -> None:
@@ -117,7 +129,7 @@ class SwapEditor:
         for spec in params.sources:
             key = (SourceSpec(**{**spec.__dict__, "consent": None}), base_dir)
             if self._loaded.get(spec.name) != key:
-                self._sources[spec.name] = load_source(spec, base_dir)
+                self._sources[spec.name] = self._uncovered(load_source(spec, base_dir))
                 self._loaded[spec.name] = key
                 self._rgba.pop(spec.name, None)
                 for k in [k for k in self._latents if k[2] == spec.name]:
@@ -135,6 +147,22 @@ class SwapEditor:
                 self._latent(params, name)
         if params.restore != NO_RESTORE:
             self._restorer(params)
+
+    def _uncovered(self, source: SourceFace) -> SourceFace:
+        """``source`` with what covers its face taken out of its ``valid`` and ``skin`` (with an
+        occluder; ``use_masks``); notes whether anything was."""
+        self._covered[source.name] = False
+        if self._masks is None:
+            return source
+        seen = self._masks.visible(source.aligned)
+        # Grown by 2 % of the crop: an occluder's edge is soft, and its fringe would come along.
+        r = max(1, round(0.02 * source.aligned.size))
+        seen = cv2.erode(seen, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        seen = np.clip(seen * 2.0 - 1.0, 0.0, 1.0)  # half seen is not seen
+        source.valid = (source.valid * seen).astype(np.float32)
+        source.skin = (source.skin * seen).astype(np.float32)
+        self._covered[source.name] = bool((seen < 0.5).any())
+        return source
 
     def _resolve_mappings(self, params: SwapParams, base_dir: Path | None) -> tuple[dict[int, str], str | None]:
         explicit: dict[int, str] = {}
@@ -373,15 +401,21 @@ class SwapEditor:
         warped = self._remap(packed, source.landmarks, dst_points, size)
         excess = turn(source.landmarks) - turn(target_lm)  # > 0: the source's image-right half is narrower
         amount = symmetry * float(np.clip((abs(excess) - 0.15) / 0.3, 0.0, 1.0))
-        if amount > 0:
+        covered = self._covered.get(source.name, False)
+        if amount > 0 or covered:
             mirrored = self._remap(np.ascontiguousarray(packed[:, ::-1]),
                                    mirror_landmarks(source.landmarks, source.aligned.size), dst_points, size)
-            side = midline_side(target_lm, size, 0.3 * FaceFrame.from_landmarks(target_lm).eye_distance)
             # Only where the mirror image has the photo's own pixels.
             has_mirror = mirrored[..., 4].astype(np.float32) / np.float32(255.0)
-            weight = (side if excess > 0 else 1.0 - side) * np.float32(amount) * has_mirror
-            if core is not None:
-                weight = weight * _up(core, size)
+            weight = np.zeros((size, size), np.float32)
+            if amount > 0:
+                side = midline_side(target_lm, size, 0.3 * FaceFrame.from_landmarks(target_lm).eye_distance)
+                weight = (side if excess > 0 else 1.0 - side) * np.float32(amount) * has_mirror
+                if core is not None:
+                    weight = weight * _up(core, size)
+            if covered:  # what covered the source's face: its other half, mirrored, where that is seen
+                holes = np.float32(1.0) - warped[..., 4].astype(np.float32) / np.float32(255.0)
+                weight = np.maximum(weight, holes * has_mirror)
             warped = _mix(warped, mirrored, weight)
 
         def small(channel: np.ndarray) -> Mask:
