@@ -20,6 +20,7 @@ of (clip, analysis, Look) and threads may share them.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,19 +169,23 @@ that): at the outline itself an occluder's face edge is soft and would dim the j
 
 
 def _inside_outline(aligned: AlignedFace) -> Mask | None:
-    """float32 (S, S): 1 well inside the face's outline, easing to 0 at it; None without landmarks."""
+    """float32 (S, S): 1 well inside the face's outline, easing to 0 at it; None without landmarks.
+    Drawn on a raster of at most 256 pixels (it is smooth) and resized."""
     if aligned.landmarks is None:
         return None
     from deage.face.masks import FaceFrame, face_outline
 
     size = aligned.size
+    raster = min(size, 256)
+    k = raster / float(size)
     fr = FaceFrame.from_landmarks(aligned.landmarks)
-    canvas = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(canvas, [np.round(face_outline(aligned.landmarks, fr) * 16).astype(np.int32)], 255,
-                 lineType=cv2.LINE_AA, shift=4)
-    inset = OUTLINE_INSET * fr.eye_distance
-    depth = cv2.distanceTransform((canvas > 127).astype(np.uint8), cv2.DIST_L2, 5)
-    return np.clip((depth - inset) / max(inset, 1e-3), 0.0, 1.0).astype(np.float32)
+    canvas = np.zeros((raster, raster), np.uint8)
+    outline = (face_outline(aligned.landmarks, fr) + 0.5) * k - 0.5  # the cv2.resize pixel-centre convention
+    cv2.fillPoly(canvas, [np.round(outline * 16).astype(np.int32)], 1, shift=4)
+    inset = OUTLINE_INSET * fr.eye_distance * k
+    depth = cv2.distanceTransform(canvas, cv2.DIST_L2, 5)
+    inside = np.clip((depth - inset) / max(inset, 1e-3), 0.0, 1.0).astype(np.float32)
+    return inside if raster == size else cv2.resize(inside, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 SHIELD = 0.45
@@ -215,7 +220,12 @@ def _eye_distance(aligned: AlignedFace) -> float:
 
 
 def _takes_parsing(editor: Any) -> bool:
+    return _edit_takes_parsing(type(editor))
+
+
+@functools.lru_cache(maxsize=None)
+def _edit_takes_parsing(kind: type) -> bool:
     try:
-        return "parsing" in inspect.signature(editor.edit).parameters
-    except (TypeError, ValueError):
+        return "parsing" in inspect.signature(kind.edit).parameters
+    except (AttributeError, TypeError, ValueError):
         return False
