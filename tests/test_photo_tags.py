@@ -103,3 +103,35 @@ def test_a_tiff_render_keeps_the_profile(tmp_path, astronaut, profile):
     plain = tmp_path / "plain.tif"
     Image.fromarray(astronaut).save(plain)
     assert embed_photo_tags(plain.read_bytes(), ".tif", PhotoTags(icc=None, exif=b"x")) == plain.read_bytes()
+
+
+@pytest.mark.parametrize("subsampling", [2, 0])
+def test_a_jpeg_photo_rendered_to_jpeg_is_encoded_as_the_camera_encoded_it(tmp_path, astronaut, subsampling):
+    """A real face photo stored as a JPEG (quality 85; 4:2:0 as phones store them, and 4:4:4):
+    the render's JPEG has the source's quantisation tables and subsampling and about its size,
+    and far from the face its pixels come back as the source's: 0.05 levels on average, 96 % exact,
+    at 4:4:4; 0.4 levels, 81 % exact at 4:2:0, where the chroma is subsampled a second time
+    (FFmpeg's MJPEG encoder, the writer before: 1.4-1.5 levels, 18-20 % exact, and files nearly
+    twice the size); the face is de-aged."""
+    from PIL import JpegImagePlugin
+
+    from deage.face.backends.dlib_backend import DlibDetector
+
+    source = tmp_path / "photo.jpg"
+    Image.fromarray(astronaut).save(source, "JPEG", quality=85, subsampling=subsampling)
+    out = tmp_path / "young.jpg"
+    render_clip(source, out, default_look())
+    with Image.open(source) as a, Image.open(out) as b:
+        assert b.quantization == a.quantization
+        assert JpegImagePlugin.get_sampling(b) == JpegImagePlugin.get_sampling(a) == subsampling
+        before, after = np.asarray(a.convert("RGB")).astype(int), np.asarray(b.convert("RGB")).astype(int)
+    assert 0.75 < out.stat().st_size / source.stat().st_size < 1.25
+    (face,) = DlibDetector().detect(astronaut)
+    x0, y0, x1, y1 = face.box.astype(int)
+    w, h = x1 - x0, y1 - y0
+    far = np.ones(astronaut.shape[:2], bool)
+    far[max(y0 - h, 0):y1 + h, max(x0 - w, 0):x1 + w] = False
+    change = np.abs(after - before).max(axis=2)
+    mean, exact = (0.1, 0.9) if subsampling == 0 else (0.5, 0.75)
+    assert change[far].mean() < mean and (change[far] == 0).mean() > exact
+    assert change[y0:y1, x0:x1].mean() > 0.5

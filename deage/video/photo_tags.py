@@ -12,6 +12,14 @@ embedded thumbnail (the unedited picture in small, which some viewers show), and
 ``Software`` naming deage. A TIFF output gets the ICC profile (its colours then read as the
 source's) but not the EXIF (an EXIF directory's offsets would have to be rebuilt); EXR and DPX
 outputs get neither.
+
+A JPEG photo rendered to JPEG is encoded as its camera encoded it (``read_jpeg_encoding``,
+``encode_like``: the source's quantisation tables and chroma subsampling, by libjpeg through
+Pillow, the library that decoded it): the file keeps the source's size and quality, and outside
+the edit the pixels come back as the source's (a quality-85 JPEG of a real portrait: 0.05 levels
+on average, 96 % exact at 4:4:4; 0.4 levels, 81 % exact at 4:2:0, whose chroma is subsampled
+again; FFmpeg's MJPEG encoder, with its own colour conversion and tables, moved them 1.4-1.5
+levels, 18-20 % exact, in files nearly twice the size).
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 _ORIENTATION = 0x0112
 _SOFTWARE = 0x0131
@@ -71,6 +81,47 @@ def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
         if exif_bytes is not None and exif_bytes.startswith(b"Exif\x00\x00"):
             exif_bytes = exif_bytes[6:]
     return PhotoTags(icc=bytes(icc) if icc else None, exif=exif_bytes)
+
+
+@dataclass(frozen=True)
+class JpegEncoding:
+    """How a JPEG photo was encoded: its quantisation tables (Pillow's ``qtables``: table number
+    -> 64 values in natural order) and chroma subsampling (Pillow's: 0 = 4:4:4, 1 = 4:2:2,
+    2 = 4:2:0)."""
+
+    qtables: dict[int, list[int]]
+    subsampling: int
+
+
+def read_jpeg_encoding(path: str | Path) -> JpegEncoding | None:
+    """The encoding of the JPEG at ``path`` (its header only), or None for any other file, a
+    greyscale or CMYK JPEG, or one whose layout Pillow cannot repeat."""
+    from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if image.format != "JPEG" or image.mode != "RGB":
+                return None
+            tables = {int(k): list(v) for k, v in (image.quantization or {}).items()}
+            subsampling = JpegImagePlugin.get_sampling(image)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return None
+    if len(tables) < 2 or subsampling not in (0, 1, 2):
+        return None
+    return JpegEncoding(tables, int(subsampling))
+
+
+def encode_like(image: np.ndarray, encoding: JpegEncoding) -> bytes:
+    """RGB uint8 (H, W, 3) ``image`` encoded as a baseline JPEG with ``encoding``'s tables and
+    subsampling (libjpeg through Pillow; optimised Huffman tables)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), "RGB").save(
+        out, "JPEG", qtables=encoding.qtables, subsampling=encoding.subsampling, optimize=True)
+    return out.getvalue()
 
 
 def embed_photo_tags(data: bytes, suffix: str, tags: PhotoTags) -> bytes:

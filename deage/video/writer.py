@@ -69,7 +69,7 @@ from deage.errors import OutputError
 from deage.safe_write import atomic_output, check_output_path
 from deage.video.audio import AudioCopier, source_has_audio
 from deage.video.info import ColourTags, as_rate
-from deage.video.photo_tags import PhotoTags, embed_photo_tags
+from deage.video.photo_tags import JpegEncoding, PhotoTags, embed_photo_tags, encode_like
 from deage.video.pixels import (
     AVCOL_PRI_BT709,
     AVCOL_RANGE_JPEG,
@@ -337,6 +337,9 @@ class ClipWriter:
             12-bit plate into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
         photo_tags: a source photo's ICC profile and EXIF (``deage.video.photo_tags``), put into a
             still JPEG, PNG or WebP output (a still TIFF gets the profile).
+        jpeg_encoding: a source JPEG's tables and subsampling (``photo_tags.read_jpeg_encoding``):
+            a still JPEG output of 8-bit RGB is encoded with them (libjpeg, as the source was)
+            instead of FFmpeg's MJPEG encoder.
         metadata: container tags for a movie output (``ClipInfo.metadata``: the source's creation
             time, title, location...).
 
@@ -366,9 +369,11 @@ class ClipWriter:
         source_pix_fmt: str | None = None,
         photo_tags: PhotoTags | None = None,
         metadata: dict[str, str] | None = None,
+        jpeg_encoding: JpegEncoding | None = None,
     ) -> None:
         self.path = Path(path)
         self.photo_tags = photo_tags
+        self.jpeg_encoding = jpeg_encoding
         self.metadata = dict(metadata or {})
         self.spec = resolve_codec(self.path, codec)
         self.fps = as_rate(fps)
@@ -716,24 +721,34 @@ class ClipWriter:
     def _encode_image(self, image: np.ndarray, pts: int, tmp: Path, final: Path, timecode: str | None) -> None:
         """Worker thread: convert, encode (one encoder per thread) and write one image file (with
         ``timecode`` in its header where the format has a place for it)."""
-        encoder = getattr(self._local, "encoder", None)
-        if encoder is None:
-            encoder = self._local.encoder = self._make_image_encoder()
-        vf = self._to_encoder_frame(image)
-        vf.pts, vf.time_base = pts, self.time_base
+        if self._like_source_jpeg(image):
+            assert self.jpeg_encoding is not None
+            encoded = encode_like(image, self.jpeg_encoding)
+        else:
+            encoder = getattr(self._local, "encoder", None)
+            if encoder is None:
+                encoder = self._local.encoder = self._make_image_encoder()
+            vf = self._to_encoder_frame(image)
+            vf.pts, vf.time_base = pts, self.time_base
+            try:
+                packets = encoder.encode(vf)
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise OutputError(f"encoding failed ({getattr(exc, 'strerror', exc)})", final) from None
+            if len(packets) != 1:
+                raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
+            encoded = bytes(packets[0])
         try:
-            packets = encoder.encode(vf)
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise OutputError(f"encoding failed ({getattr(exc, 'strerror', exc)})", final) from None
-        if len(packets) != 1:
-            raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
-        try:
-            data = stamp_image(bytes(packets[0]), final.suffix, timecode, self.fps)
+            data = stamp_image(encoded, final.suffix, timecode, self.fps)
             if self.still and self.photo_tags:
                 data = embed_photo_tags(data, final.suffix, self.photo_tags)
             tmp.write_bytes(data)
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
+
+    def _like_source_jpeg(self, image: np.ndarray) -> bool:
+        """A still JPEG of 8-bit RGB with square pixels, from a source JPEG: encoded as the source was."""
+        return (self.jpeg_encoding is not None and self.still and self.spec.name == "jpeg"
+                and self.pixel_aspect == 1 and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3)
 
     def _drain(self) -> None:
         while self._pending:
