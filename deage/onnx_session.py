@@ -106,6 +106,9 @@ def create_session(path: str | Path, device: str = "auto", *, threads: int = 0) 
     options.log_severity_level = 3  # errors only, from this session's own logger
     if threads:
         options.intra_op_num_threads = int(threads)
+    # Idle intra-op threads sleep instead of spinning: a render runs sessions from several editing
+    # threads beside the encoder, and spinning threads took their cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     names = [name for name, _ in wanted]
     try:
         with _quiet_onnxruntime():

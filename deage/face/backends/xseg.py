@@ -49,8 +49,7 @@ class XsegOccluder(OnnxBackend):
         x = rgb_to_bgr(cv2.resize(image, (SIZE, SIZE), interpolation=interp))
         blob = (x.astype(np.float32) / np.float32(255.0))[None]
         out = np.asarray(self.session.run(None, {self.input_name: blob})[0], np.float32)[0, ..., 0]
-        mask = np.clip(out, 0.0, 1.0)
+        mask = cv2.GaussianBlur(np.clip(out, 0.0, 1.0), (0, 0), max(0.5, EDGE * SIZE))  # at the network's size
         if (h, w) != (SIZE, SIZE):
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-        mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, EDGE * max(h, w)))
         return np.clip(mask, 0.0, 1.0).astype(np.float32)
