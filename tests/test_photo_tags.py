@@ -135,3 +135,16 @@ def test_a_jpeg_photo_rendered_to_jpeg_is_encoded_as_the_camera_encoded_it(tmp_p
     mean, exact = (0.1, 0.9) if subsampling == 0 else (0.5, 0.75)
     assert change[far].mean() < mean and (change[far] == 0).mean() > exact
     assert change[y0:y1, x0:x1].mean() > 0.5
+
+
+def test_tables_libjpeg_refuses_fall_back_to_ffmpegs_encoder(tmp_path, astronaut):
+    """A source encoding Pillow cannot repeat (here: tables of the wrong length) still gives a JPEG."""
+    from deage.video.photo_tags import JpegEncoding
+    from deage.video.writer import ClipWriter
+
+    out = tmp_path / "still.jpg"
+    with ClipWriter(out, fps=1, width=512, height=512, jpeg_encoding=JpegEncoding({0: [1] * 10, 1: [1] * 10}, 2)) as w:
+        w.write(astronaut)
+    with Image.open(out) as image:
+        assert image.size == (512, 512)
+        assert np.abs(np.asarray(image.convert("RGB")).astype(int) - astronaut).mean() < 3

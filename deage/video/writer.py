@@ -721,10 +721,14 @@ class ClipWriter:
     def _encode_image(self, image: np.ndarray, pts: int, tmp: Path, final: Path, timecode: str | None) -> None:
         """Worker thread: convert, encode (one encoder per thread) and write one image file (with
         ``timecode`` in its header where the format has a place for it)."""
+        encoded = None
         if self._like_source_jpeg(image):
             assert self.jpeg_encoding is not None
-            encoded = encode_like(image, self.jpeg_encoding)
-        else:
+            try:
+                encoded = encode_like(image, self.jpeg_encoding)
+            except (OSError, ValueError):  # tables libjpeg will not take (a 12-bit JPEG's): FFmpeg's encoder
+                encoded = None
+        if encoded is None:
             encoder = getattr(self._local, "encoder", None)
             if encoder is None:
                 encoder = self._local.encoder = self._make_image_encoder()
