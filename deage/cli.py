@@ -163,9 +163,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     for key in ("parser", "occluder"):
         name = getattr(args, key)
         if name is not None:  # "none" turns off what the look names
-            look.masks = {k: v for k, v in look.masks.items() if k != key}
-            if name.lower() not in ("", "none"):
-                look.masks[key] = name
+            look.set_mask(key, None if name.lower() == "none" else name)
     if args.output is None:
         args.output = str(default_output(Path(args.clip), args.codec))
     still = True if args.still else still_source(args.clip, args.output, args.codec)

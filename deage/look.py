@@ -126,6 +126,13 @@ class Look:
             raise LookError(str(exc), source) from None
         validate_masks(self.masks, source)
 
+    def set_mask(self, key: str, name: str | None) -> None:
+        """Name the model of ``masks.<key>`` ("parser" / "occluder"); None or "" removes it."""
+        self.masks = {k: v for k, v in self.masks.items() if k != key}
+        if name:
+            self.masks[key] = name
+        validate_masks(self.masks)
+
     # ---- keyframes -----------------------------------------------------------------------------
     def at(self, frame: int) -> Look:
         """This look with every keyframed value resolved at ``frame`` (a new Look, keyframes kept)."""

@@ -143,7 +143,8 @@ def test_tables_libjpeg_refuses_fall_back_to_ffmpegs_encoder(tmp_path, astronaut
     from deage.video.writer import ClipWriter
 
     out = tmp_path / "still.jpg"
-    with ClipWriter(out, fps=1, width=512, height=512, jpeg_encoding=JpegEncoding({0: [1] * 10, 1: [1] * 10}, 2)) as w:
+    tags = PhotoTags(jpeg=JpegEncoding({0: [1] * 10, 1: [1] * 10}, 2))
+    with ClipWriter(out, fps=1, width=512, height=512, photo_tags=tags) as w:
         w.write(astronaut)
     with Image.open(out) as image:
         assert image.size == (512, 512)

@@ -42,7 +42,7 @@ from deage.errors import OutputError
 from deage.video import ClipWriter, is_sequence_path
 from deage.video.info import ClipInfo
 from deage.video.passthrough import can_encode_over, encode_over
-from deage.video.photo_tags import read_jpeg_encoding, read_photo_tags
+from deage.video.photo_tags import read_photo_tags
 from deage.video.pixels import bit_depth, float_to_uint8, float_to_uint16
 from deage.video.planes import FramePlanes
 from deage.video.reader import DeferredFrame
@@ -122,7 +122,6 @@ class RenderOutputs:
             field_order=getattr(info, "field_order", "progressive"),
             source_pix_fmt=info.pix_fmt,
             photo_tags=read_photo_tags(source) if info.is_sequence and not numbered else None,
-            jpeg_encoding=read_jpeg_encoding(source) if info.is_sequence and not numbered else None,
             metadata=getattr(info, "metadata", None),
             **common,
         )

@@ -226,8 +226,8 @@ def render_clip_ray(
         raise DeageError(f"workers must be at least 1, got {workers}")
     needs_faces = _needs_faces(look)
     started = time.perf_counter()
-    if needs_faces:  # the look's mask models: a missing file fails here, not in every task
-        LearnedMasks.build(look.masks)
+    # The look's mask models: a missing file fails here, not in every task (kept for the provenance).
+    masks = LearnedMasks.build(look.masks) if needs_faces else LearnedMasks()
     with open_clip(source) as clip:
         start, stop = check_frames(frames, len(clip), source)
         selection = FaceSelection(None, [])
@@ -309,7 +309,7 @@ def render_clip_ray(
                                          "resumed_ranges": resumed}}
         if result.matte:
             extra["matte"] = str(result.matte)
-        renderer = FrameRenderer(look, analysis=selection.analysis)
+        renderer = FrameRenderer(look, analysis=selection.analysis, masks=masks)
         result.provenance = record_provenance(result, source, look, selection, renderer, operator, extra)
     return result
 

@@ -279,9 +279,7 @@ class ControlPanel:
     def _mask_changed(self, key: str, change: dict[str, Any]) -> None:
         if self._quiet:
             return
-        self._look.masks = {k: v for k, v in self._look.masks.items() if k != key}
-        if change["new"]:
-            self._look.masks[key] = change["new"]
+        self._look.set_mask(key, change["new"])
         self._changed()
 
     def control(self, key: str) -> ctl.Control:

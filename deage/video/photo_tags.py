@@ -13,7 +13,7 @@ embedded thumbnail (the unedited picture in small, which some viewers show), and
 source's) but not the EXIF (an EXIF directory's offsets would have to be rebuilt); EXR and DPX
 outputs get neither.
 
-A JPEG photo rendered to JPEG is encoded as its camera encoded it (``read_jpeg_encoding``,
+A JPEG photo rendered to JPEG is encoded as its camera encoded it (``PhotoTags.jpeg``,
 ``encode_like``: the source's quantisation tables and chroma subsampling, by libjpeg through
 Pillow, the library that decoded it): the file keeps the source's size and quality, and outside
 the edit the pixels come back as the source's (a quality-85 JPEG of a real portrait: 0.05 levels
@@ -40,21 +40,34 @@ _TIFF_ICC = 34675  # the ICC profile tag, stored as UNDEFINED (type 7) bytes
 
 
 @dataclass(frozen=True)
+class JpegEncoding:
+    """How a JPEG photo was encoded: its quantisation tables (Pillow's ``qtables``: table number
+    -> 64 values in natural order) and chroma subsampling (Pillow's: 0 = 4:4:4, 1 = 4:2:2,
+    2 = 4:2:0)."""
+
+    qtables: dict[int, list[int]]
+    subsampling: int
+
+
+@dataclass(frozen=True)
 class PhotoTags:
     """A photo's ICC profile (the raw profile bytes) and EXIF (TIFF-structured bytes, without the
     ``Exif\\0\\0`` prefix), either None when the photo has none."""
 
     icc: bytes | None = None
     exif: bytes | None = None
+    jpeg: JpegEncoding | None = None
 
     def __bool__(self) -> bool:
+        """Whether there is anything to embed (a profile or EXIF; ``jpeg`` is how to encode)."""
         return bool(self.icc or self.exif)
 
 
 def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
-    """The ICC profile and EXIF of the photo at ``path`` (JPEG, PNG, WebP, TIFF, HEIF where
-    Pillow reads it), EXIF made ready to go with a render (see the module docstring); an empty
-    ``PhotoTags`` for a file Pillow cannot open (a DPX, an EXR) or one without either."""
+    """The ICC profile, EXIF and (for an RGB JPEG) encoding of the photo at ``path`` (JPEG, PNG,
+    WebP, TIFF, HEIF where Pillow reads it), EXIF made ready to go with a render (see the module
+    docstring); an empty ``PhotoTags`` for a file Pillow cannot open (a DPX, an EXR) or one
+    without any."""
     from PIL import Image, UnidentifiedImageError
 
     from deage.video.sequence import register_pillow_plugins
@@ -64,6 +77,7 @@ def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
         with Image.open(path) as image:
             icc = image.info.get("icc_profile") or None
             exif = image.getexif()
+            jpeg = _jpeg_encoding(image)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return PhotoTags()
     exif_bytes = None
@@ -80,32 +94,18 @@ def read_photo_tags(path: str | Path, software: str = "deage") -> PhotoTags:
             exif_bytes = None
         if exif_bytes is not None and exif_bytes.startswith(b"Exif\x00\x00"):
             exif_bytes = exif_bytes[6:]
-    return PhotoTags(icc=bytes(icc) if icc else None, exif=exif_bytes)
+    return PhotoTags(icc=bytes(icc) if icc else None, exif=exif_bytes, jpeg=jpeg)
 
 
-@dataclass(frozen=True)
-class JpegEncoding:
-    """How a JPEG photo was encoded: its quantisation tables (Pillow's ``qtables``: table number
-    -> 64 values in natural order) and chroma subsampling (Pillow's: 0 = 4:4:4, 1 = 4:2:2,
-    2 = 4:2:0)."""
+def _jpeg_encoding(image) -> JpegEncoding | None:
+    """The encoding of an open Pillow image if it is an RGB JPEG whose layout Pillow can repeat
+    (not greyscale or CMYK, two tables or more, 4:4:4 / 4:2:2 / 4:2:0), else None."""
+    from PIL import JpegImagePlugin
 
-    qtables: dict[int, list[int]]
-    subsampling: int
-
-
-def read_jpeg_encoding(path: str | Path) -> JpegEncoding | None:
-    """The encoding of the JPEG at ``path`` (its header only), or None for any other file, a
-    greyscale or CMYK JPEG, or one whose layout Pillow cannot repeat."""
-    from PIL import Image, JpegImagePlugin, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            if image.format != "JPEG" or image.mode != "RGB":
-                return None
-            tables = {int(k): list(v) for k, v in (image.quantization or {}).items()}
-            subsampling = JpegImagePlugin.get_sampling(image)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+    if image.format != "JPEG" or image.mode != "RGB":
         return None
+    tables = {int(k): list(v) for k, v in (image.quantization or {}).items()}
+    subsampling = JpegImagePlugin.get_sampling(image)
     if len(tables) < 2 or subsampling not in (0, 1, 2):
         return None
     return JpegEncoding(tables, int(subsampling))

@@ -69,7 +69,7 @@ from deage.errors import OutputError
 from deage.safe_write import atomic_output, check_output_path
 from deage.video.audio import AudioCopier, source_has_audio
 from deage.video.info import ColourTags, as_rate
-from deage.video.photo_tags import JpegEncoding, PhotoTags, embed_photo_tags, encode_like
+from deage.video.photo_tags import PhotoTags, embed_photo_tags, encode_like
 from deage.video.pixels import (
     AVCOL_PRI_BT709,
     AVCOL_RANGE_JPEG,
@@ -336,10 +336,9 @@ class ClipWriter:
             is written as ProRes 4444 rather than 422 HQ (see ``_keep_source_chroma``); a 10- or
             12-bit plate into DPX keeps its depth (16-bit DPX otherwise, for deep frames).
         photo_tags: a source photo's ICC profile and EXIF (``deage.video.photo_tags``), put into a
-            still JPEG, PNG or WebP output (a still TIFF gets the profile).
-        jpeg_encoding: a source JPEG's tables and subsampling (``photo_tags.read_jpeg_encoding``):
-            a still JPEG output of 8-bit RGB is encoded with them (libjpeg, as the source was)
-            instead of FFmpeg's MJPEG encoder.
+            still JPEG, PNG or WebP output (a still TIFF gets the profile); with a source JPEG's
+            encoding (``PhotoTags.jpeg``), a still JPEG output of 8-bit RGB is encoded with its
+            tables and subsampling (libjpeg, as the source was) instead of FFmpeg's MJPEG encoder.
         metadata: container tags for a movie output (``ClipInfo.metadata``: the source's creation
             time, title, location...).
 
@@ -369,11 +368,9 @@ class ClipWriter:
         source_pix_fmt: str | None = None,
         photo_tags: PhotoTags | None = None,
         metadata: dict[str, str] | None = None,
-        jpeg_encoding: JpegEncoding | None = None,
     ) -> None:
         self.path = Path(path)
         self.photo_tags = photo_tags
-        self.jpeg_encoding = jpeg_encoding
         self.metadata = dict(metadata or {})
         self.spec = resolve_codec(self.path, codec)
         self.fps = as_rate(fps)
@@ -721,26 +718,9 @@ class ClipWriter:
     def _encode_image(self, image: np.ndarray, pts: int, tmp: Path, final: Path, timecode: str | None) -> None:
         """Worker thread: convert, encode (one encoder per thread) and write one image file (with
         ``timecode`` in its header where the format has a place for it)."""
-        encoded = None
-        if self._like_source_jpeg(image):
-            assert self.jpeg_encoding is not None
-            try:
-                encoded = encode_like(image, self.jpeg_encoding)
-            except (OSError, ValueError):  # tables libjpeg will not take (a 12-bit JPEG's): FFmpeg's encoder
-                encoded = None
+        encoded = self._encode_like_source(image)
         if encoded is None:
-            encoder = getattr(self._local, "encoder", None)
-            if encoder is None:
-                encoder = self._local.encoder = self._make_image_encoder()
-            vf = self._to_encoder_frame(image)
-            vf.pts, vf.time_base = pts, self.time_base
-            try:
-                packets = encoder.encode(vf)
-            except (av.error.FFmpegError, ValueError) as exc:
-                raise OutputError(f"encoding failed ({getattr(exc, 'strerror', exc)})", final) from None
-            if len(packets) != 1:
-                raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
-            encoded = bytes(packets[0])
+            encoded = self._encode_with_ffmpeg(image, pts, final)
         try:
             data = stamp_image(encoded, final.suffix, timecode, self.fps)
             if self.still and self.photo_tags:
@@ -749,10 +729,33 @@ class ClipWriter:
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
 
-    def _like_source_jpeg(self, image: np.ndarray) -> bool:
-        """A still JPEG of 8-bit RGB with square pixels, from a source JPEG: encoded as the source was."""
-        return (self.jpeg_encoding is not None and self.still and self.spec.name == "jpeg"
-                and self.pixel_aspect == 1 and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3)
+    def _encode_like_source(self, image: np.ndarray) -> bytes | None:
+        """A still JPEG of 8-bit RGB with square pixels, from a source JPEG, encoded as the source
+        was (``PhotoTags.jpeg``); None otherwise, and for tables libjpeg will not take (a 12-bit
+        JPEG's), which FFmpeg's encoder then writes."""
+        jpeg = self.photo_tags.jpeg if self.photo_tags is not None else None
+        if (jpeg is None or not self.still or self.spec.name != "jpeg" or self.pixel_aspect != 1
+                or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
+            return None
+        try:
+            return encode_like(image, jpeg)
+        except (OSError, ValueError):
+            return None
+
+    def _encode_with_ffmpeg(self, image: np.ndarray, pts: int, final: Path) -> bytes:
+        """One image encoded by this thread's FFmpeg encoder of the writer's codec."""
+        encoder = getattr(self._local, "encoder", None)
+        if encoder is None:
+            encoder = self._local.encoder = self._make_image_encoder()
+        vf = self._to_encoder_frame(image)
+        vf.pts, vf.time_base = pts, self.time_base
+        try:
+            packets = encoder.encode(vf)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise OutputError(f"encoding failed ({getattr(exc, 'strerror', exc)})", final) from None
+        if len(packets) != 1:
+            raise OutputError(f"{self.spec.encoder} returned {len(packets)} packets for one image", final)
+        return bytes(packets[0])
 
     def _drain(self) -> None:
         while self._pending:
