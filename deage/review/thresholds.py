@@ -37,6 +37,9 @@ class Thresholds:
             at most this (e.g. -0.1: at least 10 % less fine-line energy); None = not checked.
         max_crease_change: the shot's relative crease-depth change over all facial skin must be
             at most this (e.g. -0.2: creases at least 20 % shallower); None = not checked.
+        max_age_change: the shot's mean apparent-age change (years, render - source, by
+            ``deage.face.apparent_age``) must be at most this (e.g. -3: looks at least 3 years
+            younger); None = not checked.
     """
 
     max_identity: float | None = 0.35
@@ -47,6 +50,7 @@ class Thresholds:
     max_jitter_ratio: float | None = 1.5
     max_wrinkle_change: float | None = None
     max_crease_change: float | None = None
+    max_age_change: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -55,7 +59,7 @@ class Thresholds:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise DeageError(f"threshold {f.name} must be a finite number or None, got {value!r}")
-            if f.name not in ("max_wrinkle_change", "max_crease_change") and value < 0:
+            if f.name not in ("max_wrinkle_change", "max_crease_change", "max_age_change") and value < 0:
                 raise DeageError(f"threshold {f.name} must not be negative, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,10 +106,12 @@ class Check:
 
     @property
     def text(self) -> str:
-        """The value as shown: 3 decimals, a whole number for counts, "not measured" for NaN."""
+        """The value as shown: 3 decimals (years: 1), a whole number for counts, "not measured" for NaN."""
         if not math.isfinite(self.value):
             return "not measured"
-        return f"{int(self.value)}" if self.key == "faces_missed" else f"{self.value:.3f}"
+        if self.key == "faces_missed":
+            return f"{int(self.value)}"
+        return f"{self.value:+.1f}" if self.key == "age" else f"{self.value:.3f}"
 
     def line(self) -> str:
         """One text line, e.g. ``PASS  identity distance (dlib, worst frame): 0.213 <= 0.35  (frame 7)``."""
@@ -140,6 +146,8 @@ def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
         _check("wrinkles", "wrinkle-band change, all facial skin (shot)", s["wrinkle_change"]["face"],
                t.max_wrinkle_change),
         _check("creases", "crease-depth change, all facial skin (shot)", s["crease_change"], t.max_crease_change),
+        _check("age", "apparent-age change, years (render - source, shot mean)", s["apparent_age_change"],
+               t.max_age_change),
     ]
 
 
