@@ -14,6 +14,8 @@ from conftest import read_rgb
 from deage.blend.composite import composite
 from deage.edit.base import Editor, EditResult, crop_size_for
 from deage.edit.makeup import MakeupEditor, MakeupParams
+from deage.edit.makeup.creases import cheeks
+from deage.edit.makeup.texture import HOLLOW_BRIGHT, hollow_lift
 from deage.edit.makeup.shape import MAX_DISPLACEMENT, MIN_JACOBIAN, _min_jacobian, shape_flow
 from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import HEAD_ZOOM, align_face
@@ -98,12 +100,13 @@ def test_years_drive_every_operation_through_the_preset_curve():
     previous = None
     for years in (0, 5, 10, 20, 30):
         s = MakeupParams(years=years).resolve()
-        values = [*s.wrinkles.values(), s.under_eye, s.redness, s.evenness, s.spots, s.jaw_lift, s.cheek_fullness,
+        values = [*s.wrinkles.values(), s.under_eye, s.redness, s.evenness, s.spots, s.hollows, s.jaw_lift, s.cheek_fullness,
                   s.eye_aperture, s.lip_fullness, s.lip_contrast, s.eye_whites, s.teeth]
         if previous is not None:
             assert all(v >= p for v, p in zip(values, previous)) and sum(values) > sum(previous)
         previous = values
     assert MakeupParams(years=0).resolve().is_identity
+    assert not MakeupParams(years=0, hollows=0.5).resolve().is_identity
     s = MakeupParams(years=10, spots=0.0, wrinkles={"neck": 1.0}).resolve()
     assert s.spots == 0.0 and s.wrinkles["neck"] == 1.0 and 0 < s.wrinkles["forehead"] < 1
 
@@ -407,6 +410,48 @@ def test_tone_lifts_spots_and_redness(editor, shared_media):
         before = float(np.abs(marked.image.astype(np.float32) - aligned.image)[where].mean())
         after = float(np.abs(edited - clean)[where].mean())
         assert after < 0.5 * before, f"{name}: {after:.1f} of {before:.1f} levels left"
+
+
+def test_hollow_lift_fills_hollows_tones_bulges_and_ignores_what_is_not_skin():
+    """On a flat skin patch: a broad dark hollow is lifted, a bright bulge toned down (by
+    HOLLOW_BRIGHT of that), nothing changes where the strength is 0, and a dark background beside
+    the skin (skin mask 0) is no hollow's surroundings: the skin next to it stays."""
+    d, n = 100.0, 240
+    ys, xs = np.mgrid[0:n, 0:n].astype(np.float32)
+    bump = lambda cx, cy: np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (0.1 * d) ** 2))  # noqa: E731
+    base = (0.5 - 0.1 * bump(70, 70) + 0.1 * bump(170, 70)).astype(np.float32)
+    skin = np.ones((n, n), np.float32)
+    base[:, 220:], skin[:, 220:] = 0.05, 0.0      # dark background at the right edge, not skin
+    strength = np.ones((n, n), np.float32)
+    strength[200:] = 0.0
+    lift = hollow_lift(base, strength, skin, d)
+    assert lift[70, 70] > 0.04 and lift[70, 170] < -0.7 * 0.04
+    assert abs(lift[70, 170]) == pytest.approx(HOLLOW_BRIGHT * lift[70, 70], rel=0.15)
+    assert np.all(lift[200:] == 0)
+    assert abs(lift[150, 205]) < 0.004             # skin beside the background: no hollow
+    assert abs(lift[150, 120]) < 0.004             # flat skin far from both
+
+
+def test_hollows_even_the_cheeks_broad_shading_and_keep_their_texture_and_the_rest(editor, older_face, real_faces):
+    """``hollows`` alone (years 0): on the cheeks the broad shading of folds (0.06-0.25 eye
+    distances) loses at least 15 % of its contrast (20 % on Grace Hopper, whose deepest creases
+    count as features, and 38 % on the astronaut when written), the finest texture there keeps
+    90 % of its, and the forehead, eyes, brows and lips are not touched."""
+    for image, face in ((older_face, largest_face(older_face)), real_faces[0][1:]):
+        aligned = align_face(image, face, TEMPLATE, 512)
+        result = editor.edit(aligned, MakeupParams(years=0, hollows=1.0))
+        fr = face_regions(aligned.image, aligned.landmarks)
+        d = fr.frame.eye_distance
+        cheek = cheeks(aligned.landmarks, 512, 512) > 0.9
+        luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+        band = lambda y, a, b: cv2.GaussianBlur(y, (0, 0), a * d) - cv2.GaussianBlur(y, (0, 0), b * d)  # noqa: E731
+        before, after = luma(aligned.image), luma(result.image)
+        broad = band(after, 0.06, 0.25)[cheek].std() / band(before, 0.06, 0.25)[cheek].std()
+        fine = band(after, 0.004, 0.02)[cheek].std() / band(before, 0.004, 0.02)[cheek].std()
+        assert broad < 0.85 and fine > 0.9, (broad, fine)
+        inside = cv2.erode((fr.protect > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # eyes, brows, lips
+        untouched = (fr.regions["forehead"] > 0.5) | inside
+        assert np.abs(after - before)[untouched].max() < 1.0
 
 
 def test_under_eye_darkness_is_lifted(editor, shared_media):

@@ -42,6 +42,7 @@ HINTS: dict[str, dict[str, Any]] = {
                               "label": "wrinkles"},
     "MakeupParams.texture_keep": {"unit": "x", "label": "texture kept"},
     "MakeupParams.under_eye": {"label": "under-eye lift"},
+    "MakeupParams.hollows": {"label": "hollows filled"},
     "MakeupParams.cheek_fullness": {"label": "cheek fullness"},
     "MakeupParams.eye_aperture": {"label": "eye opening"},
     "MakeupParams.lip_fullness": {"label": "lip fullness"},

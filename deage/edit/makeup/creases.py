@@ -122,6 +122,37 @@ def lower_face(landmarks: np.ndarray, size: int, crop_size: int,
     return smoothstep(below.astype(np.float32), 0.0, 0.15)
 
 
+CHEEK_INSET = 0.12
+"""Fraction of the way from the face's outline to the nose's bridge that the cheek mask stays
+inside the jaw line (the outline's own shading is the face's roundness, not a hollow)."""
+
+
+def cheeks(landmarks: np.ndarray, size: int, crop_size: int,
+           window: tuple[slice, slice] | None = None) -> Mask:
+    """float32 (size, size) in [0, 1]: both cheeks, from below the eyes to beside the mouth and
+    down to the jaw line (kept ``CHEEK_INSET`` inside it), clear of the nose, the mouth and the
+    outline; soft edges; with ``window`` (rows, columns of that raster), only that part of it.
+
+    ``landmarks``: float (68, 2) in crop pixels of a ``crop_size`` crop.
+    """
+    pts = np.asarray(landmarks, np.float64)
+    frame = FaceFrame.from_landmarks(pts)
+    d, down, out = frame.eye_distance, -frame.up, frame.x_axis
+    centre = pts[27:31].mean(0)
+    polys = []
+    for side, eye, nostril, corner, jaw in ((-1, (36, 39), 31, 48, (1, 2, 3, 4, 5, 6)),
+                                            (1, (45, 42), 35, 54, (15, 14, 13, 12, 11, 10))):
+        ring = [pts[eye[0]] + down * 0.3 * d, pts[eye[1]] + down * 0.28 * d,
+                pts[nostril] + out * side * 0.12 * d, pts[corner] + out * side * 0.12 * d,
+                pts[corner] + out * side * 0.05 * d + down * 0.35 * d]
+        ring += [pts[j] + (centre - pts[j]) * CHEEK_INSET for j in reversed(jaw)]
+        polys.append(np.round(np.asarray(ring) * (size / crop_size) * 16).astype(np.int32))
+    canvas = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(canvas, polys, 255, lineType=cv2.LINE_AA, shift=4)
+    mask = cv2.GaussianBlur(canvas.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.06 * d * size / crop_size))
+    return mask[window] if window is not None else mask
+
+
 def silhouette(landmarks: np.ndarray, size: int, crop_size: int,
                window: tuple[slice, slice] | None = None) -> Mask:
     """float32 (size, size) in [0, 1]: 1 within ``SILHOUETTE_BAND[0]`` eye distances of the jaw

@@ -10,7 +10,7 @@ import numpy as np
 from deage.edit.base import EditResult, Retouch
 from deage.edit.makeup.params import MakeupParams, MakeupSettings
 from deage.edit.makeup.shape import shape_flow
-from deage.edit.makeup.creases import find_creases, lower_face, silhouette
+from deage.edit.makeup.creases import cheeks, find_creases, lower_face, silhouette
 from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
@@ -21,6 +21,8 @@ from deage.types import AlignedFace, Mask
 
 # Regions whose deep folds (broad shading, not just fine lines) are softened too.
 FOLD_REGIONS = ("nasolabial", "marionette", "under_eye", "glabella")
+# Regions whose hollows (the broad shadows of sagging tissue) are lifted.
+HOLLOW_REGIONS = ("nasolabial", "marionette", "under_eye")
 
 
 class MakeupEditor:
@@ -128,8 +130,13 @@ class MakeupEditor:
                                lower=lower_face(aligned.landmarks, work, size, win),
                                outline=silhouette(aligned.landmarks, work, size, win))
         delta = np.zeros((work, work, 3), np.float32)
+        hollows = np.zeros((work, work), np.float32)
+        hollows[win] = np.maximum(part.union(dict.fromkeys(HOLLOW_REGIONS, settings.hollows)),
+                                  cheeks(aligned.landmarks, work, size, win) * np.float32(settings.hollows))
+        hollows[win] *= 1.0 - part.protect
         delta[win] = wrinkle_delta(sub, wrinkles[win], folds[win], regions.eye_distance, part.skin,
-                                   settings.texture_keep, creases=creases)
+                                   settings.texture_keep, creases=creases,
+                                   hollow_strength=hollows[win] if settings.hollows > 0 else None)
         tone, tone_acting = tone_delta(
             sub, part, under_eye=settings.under_eye, redness=settings.redness,
             evenness=settings.evenness, spots=settings.spots, creases=creases,
@@ -147,7 +154,7 @@ class MakeupEditor:
         gain = None
         if settings.texture_keep != 1.0:
             gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
-        support = np.maximum(np.maximum(wrinkles, folds), np.maximum(acting, contrasted))
+        support = np.maximum(np.maximum(np.maximum(wrinkles, folds), hollows), np.maximum(acting, contrasted))
         if gain is not None:
             support = np.maximum(support, np.abs(gain))
         if flow is not None:

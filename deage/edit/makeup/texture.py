@@ -11,6 +11,11 @@ the face's own resolution in the frame, see ``MakeupEditor``):
   with a radius of a twentieth of the eye distance): fine lines, wrinkles, and skin texture;
 - *fold band*: that low-pass minus a broader one: the soft shading of deep folds (nasolabial,
   marionette, tear trough, frown lines).
+- *hollows*: broader still (to ``HOLLOW_SIGMA`` eye distances), on the cheeks, nasolabial,
+  marionette and under-eye regions only: the shadow a sagging cheek casts along the nasolabial
+  fold, jowls, a tear trough, and the bulge above them. Hollows are lifted fully, bulges evened
+  by ``HOLLOW_BRIGHT`` of that (``hollow_lift``), the way a filler or a contouring brush works;
+  the face's broad modelling (its lighting, beyond ``HOLLOW_SIGMA``) stays.
 
 Features (glasses frames, lash lines, moles: structures far deeper than any crease) are left
 alone throughout. In the wrinkle band, detail is soft-clipped to the level of the face's own skin texture, so pores
@@ -90,6 +95,40 @@ def soft_clip(x: np.ndarray, dark: float, bright: float) -> np.ndarray:
     return level * np.tanh(x / level)
 
 
+HOLLOW_SIGMA = 0.25
+"""Eye distances: the skin tone around a hollow is its skin-weighted mean at this scale."""
+HOLLOW_INNER = 0.06
+"""Eye distances: a hollow's own tone is its skin-weighted mean at this scale (finer shading is
+the wrinkle and fold bands' work)."""
+HOLLOW_BRIGHT = 0.7
+"""Share of a bulge (lighter than around it: the sagging cheek above a fold) that is evened,
+against all of a hollow: both sides of a fold read as age, the shadow most."""
+
+
+def hollow_lift(base: np.ndarray, strength: Mask, skin: Mask, eye_distance: float) -> np.ndarray:
+    """Luminance change (float32 (H, W)) evening broad hollows and bulges by ``strength`` (float32
+    (H, W), 0..1): positive where a hollow is filled, negative (``HOLLOW_BRIGHT`` as strong) where
+    a bulge is toned down.
+
+    A hollow is where the skin-weighted mean at ``HOLLOW_INNER`` eye distances is darker than that
+    at ``HOLLOW_SIGMA`` (normalised by ``skin``, so the background, hair and a beard beside the
+    face never count as the surroundings). Computed at a quarter of the working resolution: it is
+    smooth by construction. ``base`` is the edge-preserving low-pass of the luminance (0..1).
+    """
+    h, w = base.shape
+    if not np.any(strength > 0):
+        return np.zeros_like(base)
+    quarter = (max(w // 4, 1), max(h // 4, 1))
+    b = cv2.resize(base, quarter, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(skin, quarter, interpolation=cv2.INTER_AREA)
+    d = eye_distance * quarter[0] / w
+    near = weighted_blur(b, weight, max(0.5, HOLLOW_INNER * d))
+    wide = weighted_blur(b, weight, max(1.0, HOLLOW_SIGMA * d))
+    diff = wide - near
+    depth = np.where(diff > 0, diff, np.float32(HOLLOW_BRIGHT) * diff)
+    return cv2.resize(depth, (w, h), interpolation=cv2.INTER_LINEAR) * strength
+
+
 def wrinkle_delta(
     small: np.ndarray,
     wrinkle_strength: Mask,
@@ -98,6 +137,7 @@ def wrinkle_delta(
     skin: Mask,
     texture_keep: float = 1.0,
     creases: CreaseMap | None = None,
+    hollow_strength: Mask | None = None,
 ) -> np.ndarray:
     """The additive change that fills creases and softens wrinkles and folds but keeps skin texture.
 
@@ -120,6 +160,8 @@ def wrinkle_delta(
         skin: float32 (H, W) skin probability (where to fill creases and measure texture).
         texture_keep: scale of the kept texture (1 = natural).
         creases: the face's ``CreaseMap`` on the same pixels (computed here when not given).
+        hollow_strength: float32 (H, W) in [0, 1], how far broad hollows are filled and bulges
+            evened (``hollow_lift``); None: not at all.
 
     Returns:
         float32 (H, W, 3) change to add to ``small``.
@@ -152,6 +194,8 @@ def wrinkle_delta(
         fold_bright = np.where(fold > 0, np.float32(0.2), np.float32(1.0))
         deep = smoothstep(np.abs(fold) / np.maximum(broad, np.float32(0.02)), 0.2, 0.35)
         change -= fold * (np.float32(0.6) * fold_strength * fold_bright * (1.0 - deep) * keep)
+    if hollow_strength is not None:
+        change += hollow_lift(base, hollow_strength * keep, skin, eye_distance)
     # The skin's colour around each pixel, creases left out of the mean, per unit of luminance.
     # The band and fold changes are applied in proportion to it, which keeps the skin's hue and
     # saturation; a filled crease takes that colour at the surface's lightness, so it is filled
