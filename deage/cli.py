@@ -60,16 +60,22 @@ def cmd_analyse(args: argparse.Namespace) -> int:
             )
         finally:
             bar.close()
+        if args.ages:
+            from deage.face.apparent_age import measure_tracks
+
+            measure_tracks(analysis, analysis.track_ids, clip.read)
     if args.json:
         print(json.dumps({"tracks": analysis.summary(), "frames_without_face": analysis.frames_without_face,
                           "frame_count": analysis.frame_count, "cuts": analysis.cuts}, indent=2))
         return 0
     rows = analysis.summary()
     print(f"{args.clip}: {analysis.frame_count} frames, {len(rows)} track(s)")
-    print(f"{'track':>5}  {'first':>6}  {'last':>6}  {'missing':>7}  {'score':>6}")
+    print(f"{'track':>5}  {'first':>6}  {'last':>6}  {'missing':>7}  {'score':>6}" + ("  looks" if args.ages else ""))
     for row in rows:
         missing = row["frames_without_face"]
-        print(f"{row['id']:>5}  {row['first_frame']:>6}  {row['last_frame']:>6}  {len(missing):>7}  {row['mean_score']:>6.2f}")
+        looks = f"  {row['apparent_age']:>5.1f}" if "apparent_age" in row else ""
+        print(f"{row['id']:>5}  {row['first_frame']:>6}  {row['last_frame']:>6}  {len(missing):>7}  "
+              f"{row['mean_score']:>6.2f}{looks}")
     if analysis.frames_without_face:
         print(f"frames without any face: {_ranges(analysis.frames_without_face)}")
     if analysis.cuts:
@@ -148,7 +154,7 @@ def default_output(clip: Path, codec: str | None = None) -> Path:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from deage.look import IDENTITY, Look, default_look, load_look, with_years
+    from deage.look import IDENTITY, Look, default_look, load_look, with_target_age, with_years
     from deage.render import parse_frame_range, render_clip, still_source
     from deage.video import open_clip
 
@@ -156,8 +162,13 @@ def cmd_render(args: argparse.Namespace) -> int:
         look = Look()
     else:
         look = load_look(args.look) if args.look else default_look()
+    if args.years is not None and args.target_age is not None:
+        raise DeageError("give --years or --target-age, not both (with a target age each face gets the years it "
+                         "looks older than it)")
     if args.years is not None:
         look = with_years(look, args.years)
+    if args.target_age is not None:
+        look = with_target_age(look, args.target_age)
     if args.burn_in:
         look.burn_in = True
     for key in ("parser", "occluder"):
@@ -254,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("clip")
     add_still_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--ages", action="store_true",
+                   help="also say how old each face looks (apparent age, years; median of 5 of its frames)")
     add_analysis_arguments(p)
     p.add_argument("--cache-dir", default=None, help="analysis cache folder (default: .deage-cache beside the clip)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
@@ -272,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=float, default=None,
                    help="years younger, 0-30, for the makeup de-ager: replaces the look's edit.years "
                         "(with no --look: the default look at that many years)")
+    p.add_argument("--target-age", type=float, default=None, metavar="AGE",
+                   help="make every face look AGE (1-80) with the makeup de-ager: each face gets as many years as "
+                        "it looks older than AGE (measured by the apparent-age model; 0-30), one that already "
+                        "looks AGE or younger is left alone")
     p.add_argument("--frames", default=None, help="A:B, 0-based clip indices, B exclusive; negative ones count from the end (-24: = the last 24)")
     p.add_argument("--codec", default=None, help="force an output codec (see docs)")
     p.add_argument("--cache-dir", default=None, help="analysis cache folder")

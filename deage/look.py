@@ -231,13 +231,27 @@ def with_years(look: Look, years: float) -> Look:
     Raises:
         LookError: the look uses another editor, keyframes ``edit.years``, or ``years`` is out of range.
     """
+    return _with_makeup_value(look, "years", years, "years apply", f"{years:g} years younger")
+
+
+def with_target_age(look: Look, age: float) -> Look:
+    """A copy of a makeup ``look`` making every face look ``age`` years old (1-80): ``edit.target_age``
+    set (each face then gets as many years as it looks older than that, see ``MakeupParams``),
+    every other setting kept; named "looks N" as ``with_years`` names its looks.
+
+    Raises:
+        LookError: the look uses another editor, keyframes ``edit.target_age``, or ``age`` is out of range.
+    """
+    return _with_makeup_value(look, "target_age", age, "a target age applies", f"looks {age:g}")
+
+
+def _with_makeup_value(look: Look, key: str, value: float, what: str, label: str) -> Look:
     if look.editor != "makeup":
-        raise LookError(f"years apply to the makeup editor; this look uses the {look.editor!r} editor")
-    if "edit.years" in look.keyframes:
-        raise LookError("this look keyframes edit.years; change its keyframes instead of overriding them")
+        raise LookError(f"{what} to the makeup editor; this look uses the {look.editor!r} editor")
+    if f"edit.{key}" in look.keyframes:
+        raise LookError(f"this look keyframes edit.{key}; change its keyframes instead of overriding them")
     out = copy.deepcopy(look)
-    out.edit["years"] = years
-    label = f"{years:g} years younger"
+    out.edit[key] = value
     out.name = label if not look.name or _YEARS_NAME.fullmatch(look.name) else f"{look.name}, {label}"
     out.validate()
     return out

@@ -234,7 +234,22 @@ class FrameRenderer:
     def edit_face(self, aligned: Any, params: Any, track_id: int) -> Any:
         """The editor's result on one aligned face, with the Look's parser and occluder applied."""
         extra = {"track_id": track_id} if getattr(self.editor, "per_track", False) else {}
-        return self.masks.edit(self.editor, aligned, params, **extra)
+        return self.masks.edit(self.editor, aligned, self.params_for(params, track_id), **extra)
+
+    def params_for(self, params: Any, track_id: int) -> Any:
+        """``params`` for one face: parameters with a ``target_age`` (the makeup de-ager's) are
+        resolved with that track's apparent age (``Analysis.apparent_ages``).
+
+        Raises:
+            DeageError: a ``target_age`` and no apparent age measured for the track.
+        """
+        if getattr(params, "target_age", None) is None:
+            return params
+        age = self.analysis.apparent_ages.get(track_id) if self.analysis is not None else None
+        if age is None:
+            raise DeageError(f"the look's target_age needs how old face track {track_id} looks, and it was not "
+                             "measured (deage.face.apparent_age.measure_tracks; render_clip and the studio do it)")
+        return params.for_apparent_age(age)
 
 
 @dataclass
@@ -547,7 +562,7 @@ def render_image(image: Image, look: Look | None = None, *, analysis_settings: A
     if not _needs_faces(look):
         return image.copy()
     analysis = analyse_frames([image], 1, analysis_settings or AnalysisSettings())
-    selection = FaceSelection(*_analyse_and_select(None, look, analysis, None, None))
+    selection = FaceSelection(*_analyse_and_select(None, look, analysis, None, None, read=lambda _index: image))
     out, _ = FrameRenderer(look, analysis=analysis, device=device).render(image, 0, selection.faces_at(0))
     return out
 
@@ -556,10 +571,14 @@ def record_provenance(result: RenderResult, source: Path, look: Look, selection:
                       renderer: FrameRenderer, operator: str | None, extra: dict[str, Any] | None, *,
                       source_still: bool = False) -> Path:
     """Write the render's provenance sidecar (``deage.provenance``): analysis settings, the
-    editor's own record and the model files of the Look's parser and occluder."""
+    editor's own record, the model files of the Look's parser and occluder, and with a
+    ``target_age`` the apparent age of each selected track (its years followed from it)."""
     from deage.provenance import write_provenance
 
     settings = selection.analysis.settings if selection.analysis is not None else None
+    if uses_apparent_age(look) and selection.analysis is not None:
+        ages = selection.analysis.apparent_ages
+        extra = {**(extra or {}), "apparent_ages": {str(t): round(ages[t], 2) for t in selection.track_ids if t in ages}}
     return write_provenance(result, source=source, look=look, operator=operator, extra=extra,
                             models=renderer.masks.provenance(), analysis_settings=settings,
                             editor=renderer.editor, source_still=source_still)
@@ -622,7 +641,11 @@ def _needs_faces(look: Look) -> bool:
         raise LookError(str(exc.args[0])) from None
 
 
-def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cache_dir: Any) -> tuple[Any, list[int]]:
+def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cache_dir: Any,
+                        read: Any = None) -> tuple[Any, list[int]]:
+    """The clip's analysis (run or loaded when None) and the tracks the Look selects; when the
+    Look has a ``target_age``, those tracks' apparent ages measured into the analysis (frames from
+    ``read``, index -> RGB frame, default ``clip.read``)."""
     from deage.face.analysis import AnalysisSettings, analyse_clip
     from deage.face.select import select_tracks
 
@@ -631,4 +654,15 @@ def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cac
     how = look.faces
     if isinstance(how, dict):
         how = look.resolve_path(how["reference"])
-    return analysis, select_tracks(analysis, how)
+    selected = select_tracks(analysis, how)
+    if uses_apparent_age(look):
+        from deage.face.apparent_age import measure_tracks
+
+        measure_tracks(analysis, selected, read or clip.read)
+    return analysis, selected
+
+
+def uses_apparent_age(look: Look) -> bool:
+    """True when the Look's edit has a ``target_age`` (set, or keyframed): each face's edit then
+    depends on how old it looks."""
+    return look.edit.get("target_age") is not None or "edit.target_age" in look.keyframes

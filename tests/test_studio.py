@@ -367,6 +367,19 @@ def test_studio_slider_redraws_the_preview(studio, artifacts_dir):
     cv2.imwrite(str(artifacts_dir / "studio_side_by_side_face.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
 
+def test_studio_shows_how_old_the_edited_face_looks_before_and_after(studio):
+    studio.refresh()
+    assert "looks" not in studio.status.value  # off by default
+    studio.age.value = True
+    result = studio.refresh()
+    (before, after), = studio.apparent_ages(result)
+    assert 15 < before < 70 and after < before           # the de-aged face looks younger
+    assert f"looks {before:.1f} → {after:.1f}" in studio.status.value
+    studio.view.value = "difference"                      # a redraw reuses the measurement
+    studio.refresh()
+    assert f"looks {before:.1f} → {after:.1f}" in studio.status.value
+
+
 def test_studio_collapses_a_burst_of_slider_moves(studio):
     """A person dragging the slider: 20 values arrive faster than previews are drawn."""
     studio.refresh()

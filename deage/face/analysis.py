@@ -194,6 +194,9 @@ class Analysis:
             are stored in the clip's own pixels and carry this value (``Face.pixel_aspect``).
         from_cache: True when this analysis was loaded from the disk cache (not part of equality).
         source: the clip's path, for messages ("" when unknown).
+        apparent_ages: track id -> how old that face looks, in years, for the tracks measured
+            (``deage.face.apparent_age.measure_tracks``: a render whose Look has a ``target_age``
+            measures its tracks; ``deage analyse --ages``); not part of equality.
     """
 
     clip_hash: str
@@ -209,6 +212,7 @@ class Analysis:
     pixel_aspect: float = 1.0
     from_cache: bool = field(default=False, compare=False)
     source: str = field(default="", compare=False)
+    apparent_ages: dict[int, float] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         self.pixel_aspect = float(self.pixel_aspect)
@@ -248,7 +252,7 @@ class Analysis:
     def summary(self) -> list[dict[str, Any]]:
         """One row per track, what ``deage analyse`` prints: ``id``, ``first_frame``, ``last_frame``,
         ``frames`` (how many have this face), ``frames_without_face`` (list of the frames between
-        first and last without it), ``mean_score``."""
+        first and last without it), ``mean_score``, and ``apparent_age`` for a measured track."""
         return [
             {
                 "id": t.track_id,
@@ -257,6 +261,7 @@ class Analysis:
                 "frames": len(t.faces),
                 "frames_without_face": t.missing_frames,
                 "mean_score": round(t.mean_score, 3),
+                **({"apparent_age": round(self.apparent_ages[t.track_id], 1)} if t.track_id in self.apparent_ages else {}),
             }
             for t in self.tracks
         ]
@@ -264,11 +269,14 @@ class Analysis:
     def format_summary(self) -> str:
         """The summary as an aligned text table, with a line for frames that have no face."""
         head = f"{self.source or 'clip'}: {self.width}x{self.height}, {self.frame_count} frames @ {float(self.fps):.3f} fps"
-        lines = [head, f"{'track':>5} {'first':>6} {'last':>6} {'frames':>6} {'gaps':>5} {'score':>6}"]
+        ages = bool(self.apparent_ages)
+        lines = [head, f"{'track':>5} {'first':>6} {'last':>6} {'frames':>6} {'gaps':>5} {'score':>6}"
+                       + (f" {'looks':>5}" if ages else "")]
         for row in self.summary():
+            looks = f" {row['apparent_age']:>5.1f}" if "apparent_age" in row else (f" {'-':>5}" if ages else "")
             lines.append(
                 f"{row['id']:>5} {row['first_frame']:>6} {row['last_frame']:>6} {row['frames']:>6} "
-                f"{len(row['frames_without_face']):>5} {row['mean_score']:>6.3f}"
+                f"{len(row['frames_without_face']):>5} {row['mean_score']:>6.3f}{looks}"
             )
         lines.append(f"frames without a face: {_ranges_text(self.frames_without_face) or 'none'}")
         return "\n".join(lines)
@@ -324,6 +332,7 @@ class Analysis:
             "cuts": self.cuts,
             "tracks": self.track_ids,
             "source": self.source,
+            "apparent_ages": {str(k): v for k, v in self.apparent_ages.items()},
         }
         arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         for t in self.tracks:
@@ -358,6 +367,7 @@ class Analysis:
                 cuts=[int(i) for i in meta.get("cuts", [])],
                 pixel_aspect=float(meta.get("pixel_aspect", 1.0)),
                 source=str(meta.get("source", "")),
+                apparent_ages={int(k): float(v) for k, v in meta.get("apparent_ages", {}).items()},
             )
         except DeageError:
             raise

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import dlib
@@ -49,6 +50,8 @@ PLACEMENTS: tuple[tuple[float, float, float], ...] = (
     (0.0, 0.0, 0.95), (0.0, 0.0, 1.05),
 )
 """Crops averaged per estimate: (shift x, shift y) in chip widths, and scale; each is also mirrored."""
+TRACK_SAMPLES = 5
+"""Frames of a track (evenly spread over it) whose estimates make its apparent age (their median)."""
 
 
 def find_age_model() -> Path:
@@ -142,3 +145,36 @@ class AgeEstimator(OnnxBackend):
         chips = [np.concatenate([self.chips(source, f), self.chips(render, f)]) for f in faces]
         per = self.ages(np.concatenate(chips)).reshape(len(faces), 2, -1).mean(axis=2)
         return per[:, 0], per[:, 1]
+
+
+def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int], Image],
+                   estimator: AgeEstimator | None = None, samples: int = TRACK_SAMPLES) -> dict[int, float]:
+    """Fill ``analysis.apparent_ages`` for ``track_ids`` that lack one and return it.
+
+    A track's apparent age is the median estimate over up to ``samples`` of its frames with
+    landmarks, evenly spread from its first to its last (one number per person and shot: an edit
+    driven by it does not flicker).
+
+    Args:
+        analysis: a ``deage.face.analysis.Analysis``.
+        track_ids: the tracks to measure.
+        read: frame index -> that frame of the clip, RGB uint8 (H, W, 3).
+        estimator: the ``AgeEstimator`` (default: the embedded one, built only if a track needs it).
+
+    Raises:
+        WeightsError: the embedded age model is missing (and a track needed measuring).
+    """
+    ages = analysis.apparent_ages
+    todo = [t for t in track_ids if t not in ages]
+    if not todo:
+        return ages
+    estimator = estimator or AgeEstimator()
+    for track_id in todo:
+        track = analysis.track(track_id)
+        frames = sorted(i for i, f in track.faces.items() if f.landmarks is not None)
+        if not frames:
+            continue
+        picks = sorted({frames[round(k * (len(frames) - 1) / max(samples - 1, 1))] for k in range(samples)})
+        estimates = [float(estimator.estimate(read(i), [track.faces[i]])[0]) for i in picks]
+        ages[track_id] = float(np.median(estimates))
+    return ages

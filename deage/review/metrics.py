@@ -680,7 +680,7 @@ def compute_metrics(
             rec, backend = make_identity_recognizer(recognizer)
             meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every,
                               ages=_age_estimator(notes) if apparent_age else None)
-            renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
+            renderer = _look_renderer(look, analysis, notes, src.read) if matte_clip is None else None
             rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
                                 renderer)
         finally:
@@ -705,14 +705,19 @@ def _age_estimator(notes: list[str]) -> Any | None:
         return None
 
 
-def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | None:
+def _look_renderer(look: Any | None, analysis: Any, notes: list[str], read: Callable[[int], Image]) -> Any | None:
     """A ``deage.render.FrameRenderer`` for the Look (to settle faces whose edit is too light to see
-    through codec noise), or None when the Look edits no faces or cannot be built here."""
+    through codec noise), or None when the Look edits no faces or cannot be built here. A Look
+    with a ``target_age`` has the faces' apparent ages measured first (frames from ``read``)."""
     if look is None:
         return None
-    from deage.render import FrameRenderer
+    from deage.render import FrameRenderer, uses_apparent_age
 
     try:
+        if uses_apparent_age(look):
+            from deage.face.apparent_age import measure_tracks
+
+            measure_tracks(analysis, analysis.track_ids, read)
         renderer = FrameRenderer(look, analysis=analysis)
     except DeageError as exc:
         notes.append(f"cannot re-render the Look here ({exc}); light edits may count as faces missed")

@@ -138,6 +138,12 @@ class Studio:
                                             layout=w.Layout(width="64px"))
         self.zoom = w.ToggleButtons(options=["frame", "face"], value="frame", tooltip="zoom to the edited faces",
                                     style={"button_width": "auto"})
+        self.age = w.ToggleButton(value=False, description="age", layout=w.Layout(width="54px"),
+                                  tooltip="apparent age of the edited faces before -> after, on the status line "
+                                          "(deage.face.apparent_age; ~50 ms a face)")
+        self.age.observe(lambda _change: self._submit(), "value")
+        self._estimator: Any = None
+        self._ages: tuple[tuple[int, str], list[tuple[float, float]]] | None = None
         for widget in (self.view, self.split, self.gain, self.overlay_ids, self.overlay_landmarks,
                        self.overlay_masks, self.zoom):
             widget.observe(lambda _change: self._view_changed(), "value")
@@ -159,7 +165,7 @@ class Studio:
                         f'{float(self.fps):.3f} fps · {len(self._clip)} frames'
                         f'{" · audio" if info.has_audio else ""}</span>')
         toolbar = w.HBox([self.view, self.split, self.gain, self.overlay_ids, self.overlay_landmarks,
-                          self.overlay_masks, self.zoom], layout=w.Layout(flex_flow="row wrap", align_items="center"))
+                          self.overlay_masks, self.zoom, self.age], layout=w.Layout(flex_flow="row wrap", align_items="center"))
         left = w.VBox([self.image, toolbar, self.scrubber.widget, self.status],
                       layout=w.Layout(flex="1 1 auto", width="auto", min_width="400px", margin="0 10px 0 0"))
         right = w.VBox([self.controls.widget, self.faces.widget, self.look_file.widget, self.burn_in],
@@ -171,7 +177,7 @@ class Studio:
         ], layout=w.Layout(width="100%"))
         self.widget.add_class("deage-studio")
 
-        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float, bool]] = LatestWins(
+        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]] = LatestWins(
             self._work, self._done)
         self._sync_faces()
         self._view_changed()
@@ -350,7 +356,7 @@ class Studio:
     def _submit(self) -> None:
         self._worker.submit(_Request(self.frame, copy.deepcopy(self._look), self.options()))
 
-    def _work(self, request: _Request) -> tuple[PreviewResult, bytes, float, bool]:
+    def _work(self, request: _Request) -> tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]:
         started = time.perf_counter()
         engine = self.engine
         key = (request.index, json.dumps(request.look.to_dict(), sort_keys=True, default=str))
@@ -362,7 +368,28 @@ class Studio:
         self._last_key = key
         picture = self.picture(result, request.options)
         data = views.encode_jpeg(picture, self.quality)
-        return result, data, (time.perf_counter() - started) * 1e3, rendered
+        ages = self.apparent_ages(result, key) if self.age.value else []
+        return result, data, (time.perf_counter() - started) * 1e3, rendered, ages
+
+    def apparent_ages(self, result: PreviewResult, key: tuple[int, str] | None = None) -> list[tuple[float, float]]:
+        """(before, after) apparent age in years of each edited face of ``result`` with landmarks
+        (``deage.face.apparent_age``, on the same crops); remembered for ``key`` (frame and Look).
+
+        Raises:
+            WeightsError: the embedded age model is not installed.
+        """
+        if key is not None and self._ages is not None and self._ages[0] == key:
+            return self._ages[1]
+        if self._estimator is None:
+            from deage.face.apparent_age import AgeEstimator
+
+            self._estimator = AgeEstimator()
+        faces = [result.faces[t] for t in result.selected if t in result.faces and result.faces[t].landmarks is not None]
+        before, after = self._estimator.compare(result.before, result.after, faces)
+        ages = [(float(b), float(a)) for b, a in zip(before, after)]
+        if key is not None:
+            self._ages = (key, ages)
+        return ages
 
     def picture(self, result: PreviewResult, options: ViewOptions | None = None) -> np.ndarray:
         """The preview picture (RGB uint8) of ``result`` drawn with ``options`` (default: the panel's)."""
@@ -396,14 +423,14 @@ class Studio:
                                     after if after is not None else before, split=o.split)
         return views.fit_width(picture, self.display_width, self._clip.info.pixel_aspect)
 
-    def _done(self, done: Done[_Request, tuple[PreviewResult, bytes, float, bool]]) -> None:
+    def _done(self, done: Done[_Request, tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]]) -> None:
         if done.error is not None:
             message = str(done.error) if isinstance(done.error, DeageError) else \
                 f"preview failed: {type(done.error).__name__}: {done.error}"
             self._status(message, "error")
             return
         assert done.result is not None
-        result, data, ms, rendered = done.result
+        result, data, ms, rendered, ages = done.result
         self.preview = result
         self.image.value = data
         t = result.timings
@@ -412,6 +439,8 @@ class Studio:
         if faces and rendered:
             parts.append(f"(edit {t['edit']:.0f} · blend {t['blend']:.0f} · decode {t['decode']:.0f})")
         parts.append(f"· frame {result.index} · {faces} face{'s' if faces != 1 else ''} edited")
+        if ages:
+            parts.append("· looks " + ", ".join(f"{b:.1f} → {a:.1f}" for b, a in ages))
         if self.analysis is None and self.engine.needs_faces:
             parts.append("· no analysis yet: press 'analyse faces'")
         elif self.analysis is not None and not result.faces:

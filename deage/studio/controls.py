@@ -43,6 +43,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "MakeupParams.texture_keep": {"unit": "x", "label": "texture kept"},
     "MakeupParams.under_eye": {"label": "under-eye lift"},
     "MakeupParams.hollows": {"label": "hollows filled"},
+    "MakeupParams.target_age": {"range": (1.0, 80.0), "step": 1.0, "unit": "years", "label": "target age"},
     "MakeupParams.cheek_fullness": {"label": "cheek fullness"},
     "MakeupParams.eye_aperture": {"label": "eye opening"},
     "MakeupParams.lip_fullness": {"label": "lip fullness"},

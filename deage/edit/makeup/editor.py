@@ -87,7 +87,8 @@ class MakeupEditor:
         Raises:
             NoFaceError: the aligned face has no 68 landmarks.
             DeageError: the crop is not a square RGB uint8 image.
-            LookError: ``params`` is a dict with bad keys or values.
+            LookError: ``params`` is a dict with bad keys or values, or has a ``target_age``
+                (unresolved: see ``MakeupParams.for_apparent_age``).
         """
         image = aligned.image
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 \
@@ -101,6 +102,9 @@ class MakeupEditor:
             params = MakeupParams.from_dict(params)
         elif not isinstance(params, MakeupParams):
             raise LookError(f"makeup: expected MakeupParams, got {type(params).__name__}")
+        if params.target_age is not None:
+            raise LookError("makeup: target_age depends on how old each face looks; resolve it per face with "
+                            "params.for_apparent_age(age) (deage.render.FrameRenderer does)")
         settings = params.resolve()
         size = aligned.size
         if settings.is_identity:

@@ -5,7 +5,7 @@ preset curve, plus per-operation overrides. Round-trips through JSON (``from_dic
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from deage.errors import LookError
@@ -40,6 +40,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "evenness": (0.0, 1.0),
     "spots": (0.0, 1.0),
     "hollows": (0.0, 1.0),
+    "target_age": (1.0, 80.0),
     "jaw_lift": (0.0, 1.0),
     "cheek_fullness": (0.0, 1.0),
     "eye_aperture": (0.0, 1.0),
@@ -116,6 +117,12 @@ class MakeupParams:
         eye_whites: clearer whites of the eyes (less yellow and red, a little lighter), 0..1.
         teeth: whiter teeth (less yellow, a little lighter; ivory, never blue-white), 0..1.
 
+        target_age: the age every face should look, in years (1..80), or None. When set, each
+            face gets ``years`` = how old it looks (its track's apparent age, measured by
+            ``deage.face.apparent_age`` when the render starts) minus this, within 0..30: in a
+            group shot the older faces get more, and a face that already looks this age or
+            younger is left alone. ``years`` is then not used.
+
     Every override left as None follows ``years``.
     """
 
@@ -127,6 +134,7 @@ class MakeupParams:
     evenness: float | None = None
     spots: float | None = None
     hollows: float | None = None
+    target_age: float | None = None
     jaw_lift: float | None = None
     cheek_fullness: float | None = None
     eye_aperture: float | None = None
@@ -147,6 +155,15 @@ class MakeupParams:
             value = getattr(self, name)
             if value is not None:
                 _number(name, value, lo, hi)
+
+    def for_apparent_age(self, age: float) -> MakeupParams:
+        """These parameters for a face that looks ``age`` years old: with ``target_age`` set,
+        ``years`` becomes ``age - target_age`` (within 0..30) and ``target_age`` is cleared;
+        without it, these parameters unchanged."""
+        if self.target_age is None:
+            return self
+        years = min(max(float(age) - self.target_age, 0.0), MAX_YEARS)
+        return replace(self, years=years, target_age=None)
 
     # ---- resolution through the preset curve ---------------------------------------------------
     def resolve(self) -> MakeupSettings:

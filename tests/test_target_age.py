@@ -1,0 +1,126 @@
+"""A target age: every face made to look one age, each by as many years as it looks older.
+
+The faces' apparent ages come from the embedded age model (``deage.face.apparent_age``), one per
+track; what these tests check is the wiring from those ages to each face's edit, on real photos.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import insightface_image_path, read_rgb
+from deage.edit.makeup import MakeupEditor, MakeupParams
+from deage.errors import DeageError, LookError
+from deage.face.align import align_face
+from deage.face.analysis import Analysis, AnalysisSettings, analyse_frames
+from deage.face.apparent_age import measure_tracks
+from deage.look import Look, with_target_age
+from deage.render import FrameRenderer, render_clip, uses_apparent_age
+
+TARGET = 30.0
+
+
+def makeup(**edit) -> Look:
+    return Look(editor="makeup", edit=edit)
+
+
+def test_params_resolve_years_from_the_apparent_age():
+    p = MakeupParams(years=5, target_age=25)
+    assert p.for_apparent_age(40).years == 15 and p.for_apparent_age(40).target_age is None
+    assert p.for_apparent_age(20).years == 0 and p.for_apparent_age(20).resolve().is_identity
+    assert p.for_apparent_age(75).years == 30                    # at most 30 years
+    plain = MakeupParams(years=5)
+    assert plain.for_apparent_age(70) is plain
+    assert MakeupParams.from_dict({"target_age": 40}).to_dict() == {"years": 10.0, "target_age": 40.0}
+    with pytest.raises(LookError, match="target_age"):
+        MakeupParams.from_dict({"target_age": 0})
+    assert uses_apparent_age(makeup(target_age=30)) and not uses_apparent_age(makeup(years=20))
+    keyed = makeup(years=20)
+    keyed.set_key("edit.target_age", 0, 40.0)
+    assert uses_apparent_age(keyed)
+
+
+def test_the_editor_refuses_an_unresolved_target_age(astronaut):
+    face = analyse_frames([astronaut], 1, AnalysisSettings()).faces_at(0)[1]
+    aligned = align_face(astronaut, face, MakeupEditor.template, 512)
+    with pytest.raises(LookError, match="for_apparent_age"):
+        MakeupEditor().edit(aligned, MakeupParams(target_age=30))
+
+
+@pytest.fixture(scope="module")
+def group():
+    photo = read_rgb(insightface_image_path("t1.jpg"))  # six adults, who look 26 to 34
+    return photo, analyse_frames([photo], 1, AnalysisSettings())
+
+
+def test_each_face_gets_the_years_it_looks_older_than_the_target(group, tmp_path):
+    """The group photo at target age 30: the faces that look 30 or younger keep every pixel, the
+    older ones are de-aged by their own excess (recorded in the provenance), the oldest most."""
+    photo, analysis = group
+    src = tmp_path / "group.png"
+    import cv2
+
+    cv2.imwrite(str(src), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "group_30.png"
+    result = render_clip(src, out, with_target_age(makeup(years=10), TARGET))
+    record = json.loads(out.with_name(out.name + ".provenance.json").read_text())
+    ages = {int(k): v for k, v in record["apparent_ages"].items()}
+    assert len(ages) == 6 and result.frames == 1
+    assert {t for t, a in ages.items() if a <= TARGET} and {t for t, a in ages.items() if a > TARGET + 1}
+    rendered = read_rgb(out)
+    faces = analysis.faces_at(0)
+    changes = {}
+    for t, age in ages.items():
+        x0, y0, x1, y1 = (int(v) for v in faces[t].box)
+        changes[t] = np.abs(rendered[y0:y1, x0:x1].astype(np.int16) - photo[y0:y1, x0:x1]).mean()
+        if age <= TARGET:
+            assert changes[t] == 0.0, (t, age, changes[t])
+        else:
+            assert changes[t] > 0.0, (t, age, changes[t])
+    oldest = max(ages, key=ages.get)
+    assert changes[oldest] == max(changes.values()) and ages[oldest] > TARGET + 2
+
+
+def test_the_renderer_needs_the_ages_and_the_preview_measures_them(group):
+    photo, analysis = group
+    bare = Analysis(**{**analysis.__dict__, "apparent_ages": {}})
+    renderer = FrameRenderer(makeup(target_age=TARGET), analysis=bare)
+    with pytest.raises(DeageError, match="face track 1"):
+        renderer.render(photo, 0, bare.faces_at(0))
+    measured = measure_tracks(bare, [1, 2], lambda _i: photo)
+    assert set(measured) == {1, 2} and all(15 < a < 50 for a in measured.values())
+    first = dict(measured)
+    measure_tracks(bare, [1, 2], lambda _i: pytest.fail("a measured track is not measured again"))
+    assert bare.apparent_ages == first
+
+
+def test_the_ages_travel_with_the_analysis_file(group, tmp_path):
+    _, analysis = group
+    copy = Analysis(**{**analysis.__dict__, "apparent_ages": {1: 27.5, 3: 33.25}})
+    loaded = Analysis.load(copy.save(tmp_path / "a.npz"))
+    assert loaded.apparent_ages == {1: 27.5, 3: 33.25}
+    assert "looks" in loaded.format_summary() and "27.5" in loaded.format_summary()
+
+
+def test_cli_target_age_and_ages(astronaut, tmp_path):
+    import cv2
+
+    src = tmp_path / "astronaut.png"
+    cv2.imwrite(str(src), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    cli = [sys.executable, "-m", "deage.cli"]
+    both = subprocess.run([*cli, "render", str(src), "-o", str(tmp_path / "o.png"), "--years", "5", "--target-age", "30"],
+                          capture_output=True, text=True)
+    assert both.returncode == 2 and "not both" in both.stderr
+    ages = subprocess.run([*cli, "analyse", str(src), "--ages", "--no-cache"], capture_output=True, text=True)
+    assert ages.returncode == 0 and "looks" in ages.stdout
+    looks = float(ages.stdout.strip().splitlines()[-1].split()[-1])
+    assert 22 <= looks <= 50
+    older = subprocess.run([*cli, "render", str(src), "-o", str(tmp_path / "same.png"), "--target-age", "60"],
+                           capture_output=True, text=True)
+    assert older.returncode == 0, older.stderr
+    assert np.array_equal(read_rgb(tmp_path / "same.png"), astronaut)   # looks younger than 60: untouched
