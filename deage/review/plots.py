@@ -29,14 +29,15 @@ def _limit(ax: Any, value: float | None, label: str) -> None:
 def plot_metrics(metrics: Any, thresholds: Thresholds | None = None, *, width: float = 10.0) -> Figure:
     """One panel per metric over the source frame numbers, with the thresholds as red dashed lines.
 
-    Panels: identity distance; wrinkle-band change per region and crease-depth change (%);
+    Panels: identity distance; apparent-age change (years, on the frames identity is sampled);
+    wrinkle-band change per region and crease-depth change (%);
     flicker ratio; landmark jitter (render and source, % of the eye distance); seam ratio; faces
     measured and missed.
     """
     t = thresholds or Thresholds()
     x = np.asarray(metrics.frames)
-    fig = Figure(figsize=(width, 13.0), layout="constrained")
-    axes = fig.subplots(6, 1, sharex=True)
+    fig = Figure(figsize=(width, 15.0), layout="constrained")
+    axes = fig.subplots(7, 1, sharex=True)
     fig.suptitle(f"{_name(metrics.render)} vs {_name(metrics.source)}  (frames {metrics.frame_range[0]}"
                  f"-{metrics.frame_range[1] - 1})", fontsize=11)
 
@@ -49,6 +50,14 @@ def plot_metrics(metrics: Any, thresholds: Thresholds | None = None, *, width: f
     ax.set_ylim(0, 1.15 * max(id_limit or 0.0, _finite_max(metrics.identity_distance), 0.05))
 
     ax = axes[1]
+    if len(metrics.age_change) == len(x):
+        ok = np.isfinite(np.asarray(metrics.age_change, np.float64))
+        ax.plot(x[ok], np.asarray(metrics.age_change)[ok], "o-", markersize=3, color="#8c564b")
+    ax.axhline(0, color="#777777", linewidth=0.8)
+    _limit(ax, t.max_age_change, "limit")
+    ax.set_ylabel("apparent age\nchange (years)")
+
+    ax = axes[2]
     for region in REGIONS:
         values = np.asarray(metrics.wrinkle_change.get(region, np.full(len(x), np.nan))) * 100.0
         ax.plot(x, values, "-", linewidth=2.2 if region == "face" else 1.0, color=_REGION_COLOURS.get(region),
@@ -62,25 +71,25 @@ def plot_metrics(metrics: Any, thresholds: Thresholds | None = None, *, width: f
     ax.set_ylabel("wrinkle band and\ncrease change (%)")
     ax.legend(fontsize=7, ncol=5, loc="lower left", framealpha=0.7)
 
-    ax = axes[2]
+    ax = axes[3]
     ax.plot(x, metrics.flicker_ratio, "-", color="#9467bd", label="per frame")
     ax.axhline(1.0, color="#777777", linewidth=0.8)
     _limit(ax, t.max_flicker_ratio, "limit (shot)")
     ax.set_ylabel("flicker ratio\nrender / source")
 
-    ax = axes[3]
+    ax = axes[4]
     ax.plot(x, np.asarray(metrics.landmark_jitter_source) * 100.0, "-", color="#7f7f7f", label="source")
     ax.plot(x, np.asarray(metrics.landmark_jitter) * 100.0, "-", color="#ff7f0e", label="render")
     ax.set_ylabel("landmark jitter\n(% eye dist.)")
     ax.legend(fontsize=7, loc="upper left")
 
-    ax = axes[4]
+    ax = axes[5]
     ax.plot(x, metrics.seam_ratio, "-", color="#2ca02c")
     ax.axhline(1.0, color="#777777", linewidth=0.8)
     _limit(ax, t.max_seam_ratio, "limit")
     ax.set_ylabel("seam ratio")
 
-    ax = axes[5]
+    ax = axes[6]
     ax.step(x, metrics.faces, where="mid", color="#1f77b4", label="faces measured")
     missed = np.asarray(metrics.faces_missed)
     if missed.any():
