@@ -9,7 +9,7 @@ landmarks the way dlib's ``get_face_chip`` aligns them (padding 0.2), ``(RGB - c
 
 One chip's guess is unsteady: a 3 % shift of the crop moves it by up to ten years on some faces
 (astronaut: 27-47 over the placements below). So an estimate is the mean over ``PLACEMENTS``
-(seven crops, each also mirrored: 14 chips, ~15 ms a face on one CPU core), and a render is
+(seven crops, each also mirrored: 14 chips, ~45 ms a face on this 2-core CPU), and a render is
 compared with its source on the very same chips (``compare``): what differs is then the pixels,
 not the crop. It is a yardstick, not ground truth: it guesses from a 64-pixel chip (skin,
 wrinkles, the face's proportions), and its errors on one face (often 5-10 years) are larger

@@ -66,6 +66,11 @@ class _Request:
     options: ViewOptions
 
 
+_Shown = tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]
+"""What a preview job hands the panel: the frame, its JPEG, milliseconds, whether it was rendered
+(not just redrawn), and (before, after) apparent ages of its edited faces when asked for."""
+
+
 class Studio:
     """Shape, preview and render a Look on one clip, in a notebook.
 
@@ -177,7 +182,7 @@ class Studio:
         ], layout=w.Layout(width="100%"))
         self.widget.add_class("deage-studio")
 
-        self._worker: LatestWins[_Request, tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]] = LatestWins(
+        self._worker: LatestWins[_Request, _Shown] = LatestWins(
             self._work, self._done)
         self._sync_faces()
         self._view_changed()
@@ -356,7 +361,7 @@ class Studio:
     def _submit(self) -> None:
         self._worker.submit(_Request(self.frame, copy.deepcopy(self._look), self.options()))
 
-    def _work(self, request: _Request) -> tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]:
+    def _work(self, request: _Request) -> _Shown:
         started = time.perf_counter()
         engine = self.engine
         key = (request.index, json.dumps(request.look.to_dict(), sort_keys=True, default=str))
@@ -423,7 +428,7 @@ class Studio:
                                     after if after is not None else before, split=o.split)
         return views.fit_width(picture, self.display_width, self._clip.info.pixel_aspect)
 
-    def _done(self, done: Done[_Request, tuple[PreviewResult, bytes, float, bool, list[tuple[float, float]]]]) -> None:
+    def _done(self, done: Done[_Request, _Shown]) -> None:
         if done.error is not None:
             message = str(done.error) if isinstance(done.error, DeageError) else \
                 f"preview failed: {type(done.error).__name__}: {done.error}"
