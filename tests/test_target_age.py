@@ -86,6 +86,25 @@ def test_each_face_gets_the_years_it_looks_older_than_the_target(group, tmp_path
     assert changes[oldest] == max(changes.values()) and ages[oldest] > TARGET + 2
 
 
+def test_the_review_expects_no_edit_on_the_faces_that_already_look_the_target(group, tmp_path):
+    """The faces the look leaves alone (they look younger than its target) are not "missed", with
+    a matte (read from it) or without (settled by re-rendering the look)."""
+    import cv2
+
+    from deage.review.metrics import compute_metrics
+
+    photo, _ = group
+    src = tmp_path / "group.png"
+    cv2.imwrite(str(src), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    look = with_target_age(makeup(years=10), TARGET)
+    render_clip(src, tmp_path / "with_matte.png", look, matte=tmp_path / "with_matte_matte.png")
+    render_clip(src, tmp_path / "plain.png", look)
+    for name in ("with_matte.png", "plain.png"):
+        metrics = compute_metrics(tmp_path / name, src)
+        assert metrics.faces[0] == 6 and metrics.summary()["faces_missed"] == 0, (name, metrics.warnings)
+    assert metrics.summary()["apparent_age_change"] < 0
+
+
 def test_the_renderer_needs_the_ages_and_the_preview_measures_them(group):
     photo, analysis = group
     bare = Analysis(**{**analysis.__dict__, "apparent_ages": {}})

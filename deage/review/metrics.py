@@ -523,11 +523,12 @@ def make_identity_recognizer(name: str = "auto") -> tuple[Any, str]:
     return make_recognizer(name), name
 
 
-def expects_edit(look: Any | None, index: int) -> bool:
+def expects_edit(look: Any | None, index: int, apparent_age: float | None = None) -> bool:
     """Whether ``look`` (a ``deage.look.Look``, or None = unknown) should change faces at frame ``index``.
 
     False for editors that need no faces (identity), a blend ``amount`` of 0, or parameters the
-    editor reports as an identity (``is_identity``, e.g. makeup with ``years`` keyed to 0).
+    editor reports as an identity (``is_identity``, e.g. makeup with ``years`` keyed to 0, or a
+    ``target_age`` the face, ``apparent_age`` years old, already looks).
     Unknown looks (no sidecar) are assumed to edit.
     """
     if look is None:
@@ -548,6 +549,8 @@ def expects_edit(look: Any | None, index: int) -> bool:
         params = spec.params_from_dict(at.edit)
     except DeageError:  # parameters that need files or consent this machine lacks: assume an edit
         return True
+    if apparent_age is not None and hasattr(params, "for_apparent_age"):
+        params = params.for_apparent_age(apparent_age)
     for obj in (params, getattr(params, "resolve", lambda: None)()):
         flag = getattr(obj, "is_identity", None)
         if callable(flag):
@@ -667,6 +670,8 @@ def compute_metrics(
         if not selected:
             notes.append("no face was found in the source range: face metrics are empty")
         gaps = {t.track_id: set(t.missing_frames) for t in analysis.tracks if t.track_id in selected}
+        if look is not None and selected:
+            _measure_ages(look, analysis, selected, src.read, notes)
 
         if matte is None and record is not None and record.get("matte"):
             from deage.video.sequence import has_frame_pattern
@@ -680,7 +685,7 @@ def compute_metrics(
             rec, backend = make_identity_recognizer(recognizer)
             meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every,
                               ages=_age_estimator(notes) if apparent_age else None)
-            renderer = _look_renderer(look, analysis, notes, src.read) if matte_clip is None else None
+            renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
             rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
                                 renderer)
         finally:
@@ -705,19 +710,30 @@ def _age_estimator(notes: list[str]) -> Any | None:
         return None
 
 
-def _look_renderer(look: Any | None, analysis: Any, notes: list[str], read: Callable[[int], Image]) -> Any | None:
-    """A ``deage.render.FrameRenderer`` for the Look (to settle faces whose edit is too light to see
-    through codec noise), or None when the Look edits no faces or cannot be built here. A Look
-    with a ``target_age`` has the faces' apparent ages measured first (frames from ``read``)."""
-    if look is None:
-        return None
-    from deage.render import FrameRenderer, uses_apparent_age
+def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[[int], Image],
+                  notes: list[str]) -> None:
+    """With a ``target_age`` Look, the selected tracks' apparent ages, as the render measured them
+    (which faces it should have edited, and by how much, follow from them)."""
+    from deage.render import uses_apparent_age
+
+    if not uses_apparent_age(look):
+        return
+    from deage.face.apparent_age import measure_tracks
 
     try:
-        if uses_apparent_age(look):
-            from deage.face.apparent_age import measure_tracks
+        measure_tracks(analysis, selected, read)
+    except DeageError as exc:
+        notes.append(f"the look's target age needs the faces' apparent ages, which cannot be measured here ({exc})")
 
-            measure_tracks(analysis, analysis.track_ids, read)
+
+def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | None:
+    """A ``deage.render.FrameRenderer`` for the Look (to settle faces whose edit is too light to see
+    through codec noise), or None when the Look edits no faces or cannot be built here."""
+    if look is None:
+        return None
+    from deage.render import FrameRenderer
+
+    try:
         renderer = FrameRenderer(look, analysis=analysis)
     except DeageError as exc:
         notes.append(f"cannot re-render the Look here ({exc}); light edits may count as faces missed")
@@ -734,16 +750,14 @@ def _measure_all(meter: ShotMeter, src: Any, out: Any, matte_clip: Any, start: i
         m = next(mattes)[..., 0] if mattes is not None else None
         present = analysis.faces_at(index) if index < analysis.frame_count else {}
         faces = {t: present[t] for t in selected if t in present}
-        expected = expects_edit(look, index)
+        expected = {t: expects_edit(look, index, analysis.apparent_ages.get(t)) for t in selected}
         redo = None
-        if expected and renderer is not None:
+        if any(expected.values()) and renderer is not None:
             redo = lambda a=a, index=index, faces=faces: renderer.render(a, index, faces)[0]  # noqa: E731
         measured = meter.measure(index, a, b, faces, m, redo)
-        missed = 0
-        if expected:
-            missed += sum(1 for fm in measured if not fm.edited)
-            missed += sum(1 for f in faces.values() if f.landmarks is None)
-            missed += sum(1 for t, g in gaps.items() if index in g)
+        missed = sum(1 for fm in measured if not fm.edited and expected[fm.track_id])
+        missed += sum(1 for t, f in faces.items() if f.landmarks is None and expected[t])
+        missed += sum(1 for t, g in gaps.items() if index in g and expected[t])
         rows.append({"index": index, "faces": measured, "missed": missed})
         if progress is not None:
             progress(done, stop - start)
