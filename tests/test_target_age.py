@@ -103,6 +103,16 @@ def test_the_review_expects_no_edit_on_the_faces_that_already_look_the_target(gr
         metrics = compute_metrics(tmp_path / name, src)
         assert metrics.faces[0] == 6 and metrics.summary()["faces_missed"] == 0, (name, metrics.warnings)
     assert metrics.summary()["apparent_age_change"] < 0
+    by_track = metrics.summary()["apparent_age_by_track"]              # each person's own figures
+    assert len(by_track) == 6
+    record = json.loads((tmp_path / "plain.png.provenance.json").read_text())["apparent_ages"]
+    for track, (before, after) in by_track.items():
+        assert before == pytest.approx(record[track], abs=0.05)       # the render's own measure
+        if before <= TARGET:
+            assert abs(after - before) < 0.5                          # left alone (neighbours' edits aside)
+    from deage.review.report import summary_html
+
+    assert "Apparent age per face" in summary_html(metrics)
 
 
 def test_the_renderer_needs_the_ages_and_the_preview_measures_them(group):

@@ -154,6 +154,8 @@ class RenderMetrics:
             crease_source, crease_render: float64 (N,) the depths (code values), for totals.
         age_source: float64 (N,) mean apparent age (years) of the frame's faces in the source;
             age_change: float64 (N,) mean of render minus source over them (NaN where not sampled).
+        age_by_track: track id -> (source, render) apparent age in years, means over the frames
+            where that face was sampled (each person's own figures: a target-age look's check).
         face_boxes: float32 (N, 4) union box of the measured faces (NaN without faces), for thumbnails.
         look: the render's Look as a dict (from its sidecar), or None.
         provenance: the render's sidecar record, or None.
@@ -192,6 +194,7 @@ class RenderMetrics:
     crease_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
     age_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
     age_change: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    age_by_track: dict[int, tuple[float, float]] = field(default_factory=dict)
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -214,7 +217,8 @@ class RenderMetrics:
         ``flicker_ratio`` (total render change / total source change), ``flicker_ratio_max``,
         ``edit_flicker_mean``, ``landmark_jitter`` / ``landmark_jitter_source`` (means) and
         ``landmark_jitter_ratio``, ``landmark_shift_mean``, ``seam_ratio_max`` / ``_mean``,
-        ``apparent_age_source`` and ``apparent_age_change`` (means over the sampled frames, years).
+        ``apparent_age_source`` and ``apparent_age_change`` (means over the sampled frames, years),
+        ``apparent_age_by_track`` (track id as text -> [source, render] years).
         """
 
         def nanstat(fn: Callable[[np.ndarray], float], a: np.ndarray) -> float:
@@ -259,6 +263,7 @@ class RenderMetrics:
             "seam_ratio_mean": nanstat(np.mean, self.seam_ratio),
             "apparent_age_source": nanstat(np.mean, self.age_source),
             "apparent_age_change": nanstat(np.mean, self.age_change),
+            "apparent_age_by_track": {str(t): [a, b] for t, (a, b) in sorted(self.age_by_track.items())},
         }
 
     def worst_frame(self, metric: str, *, lowest: bool = False) -> int | None:
@@ -791,6 +796,12 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
     fl_out = per_frame(lambda fs: finite([f.flicker_render for f in fs], np.mean))
     flicker_ratio = np.where(np.isfinite(fl_src) & np.isfinite(fl_out),
                              (fl_out + FLICKER_EPS) / (fl_src + FLICKER_EPS), nan)
+    by_track: dict[int, list[tuple[float, float]]] = {}
+    for r in rows:
+        for f in r["faces"]:
+            if math.isfinite(f.age_source) and math.isfinite(f.age_render):
+                by_track.setdefault(f.track_id, []).append((f.age_source, f.age_render))
+    age_by_track = {t: (float(np.mean([a for a, _ in v])), float(np.mean([b for _, b in v]))) for t, v in by_track.items()}
     boxes = np.full((n, 4), np.nan, np.float32)
     for i, r in enumerate(rows):
         if r["faces"]:
@@ -825,6 +836,7 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         crease_render=cr_out,
         age_source=age_src,
         age_change=age_change,
+        age_by_track=age_by_track,
         look=look.to_dict() if look is not None else None,
         provenance=record,
         warnings=notes,

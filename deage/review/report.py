@@ -103,8 +103,14 @@ def summary_html(metrics: RenderMetrics) -> str:
     wr = s["wrinkle_change"]
     regions = "".join(f"<th>{_e('all skin' if r == 'face' else r.replace('_', ' '))}</th>" for r in REGIONS)
     values = "".join(f"<td class='num'>{pct(wr[r])}</td>" for r in REGIONS)
+    ages = "".join(f"<tr><td class='num'>{_e(t)}</td><td class='num'>{_fmt(a, 1)}</td><td class='num'>{_fmt(b, 1)}</td>"
+                   f"<td class='num'>{_fmt(b - a, 1)}</td></tr>" for t, (a, b) in s["apparent_age_by_track"].items())
+    if ages:
+        ages = ("<p>Apparent age per face (years, means over the sampled frames; a yardstick within a few years):</p>"
+                '<table class="ages"><thead><tr><th>track</th><th>source</th><th>render</th><th>change</th></tr></thead>'
+                f"<tbody>{ages}</tbody></table>")
     return ('<table class="summary"><thead><tr><th>figure</th><th>value</th><th>no change</th></tr></thead>'
-            f"<tbody>{body}</tbody></table>"
+            f"<tbody>{body}</tbody></table>{ages}"
             "<p>Wrinkle-band energy change per region (negative = fewer fine lines; no change = 0):</p>"
             f'<table class="wrinkles"><thead><tr>{regions}</tr></thead><tbody><tr>{values}</tr></tbody></table>')
 
