@@ -82,6 +82,8 @@ def test_makeup_and_blend_get_a_control_per_parameter():
         assert c.optional and (c.low, c.high) == (0.0, 1.0)
     assert (controls["edit.texture_keep"].low, controls["edit.texture_keep"].high) == (0.0, 2.0)
     assert controls["edit.under_eye"].optional
+    target = controls["edit.target_age"]                    # beside years, on the look tab; auto = off
+    assert target.optional and (target.low, target.high, target.unit, target.group) == (1.0, 80.0, "years", "look")
     from deage.blend.params import COLOUR_MATCHES, MODES
 
     assert controls["blend.mode"].kind == "choice" and controls["blend.mode"].choices == MODES

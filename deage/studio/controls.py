@@ -43,7 +43,8 @@ HINTS: dict[str, dict[str, Any]] = {
     "MakeupParams.texture_keep": {"unit": "x", "label": "texture kept"},
     "MakeupParams.under_eye": {"label": "under-eye lift"},
     "MakeupParams.hollows": {"label": "hollows filled"},
-    "MakeupParams.target_age": {"range": (1.0, 80.0), "step": 1.0, "unit": "years", "label": "target age"},
+    "MakeupParams.target_age": {"range": (1.0, 80.0), "step": 1.0, "unit": "years", "label": "target age",
+                                "group": "look"},
     "MakeupParams.cheek_fullness": {"label": "cheek fullness"},
     "MakeupParams.eye_aperture": {"label": "eye opening"},
     "MakeupParams.lip_fullness": {"label": "lip fullness"},
@@ -85,6 +86,7 @@ class Control:
         choices: allowed values (kind ``"choice"``).
         optional: None is a valid value ("auto": follow the editor's preset).
         help: the parameter's docstring text.
+        group: the studio tab it belongs in ("" = by its kind: see ``deage.studio.panels``).
     """
 
     key: str
@@ -98,6 +100,7 @@ class Control:
     choices: tuple[Any, ...] = ()
     optional: bool = False
     help: str = ""
+    group: str = ""
 
     @property
     def section(self) -> str:
@@ -203,7 +206,8 @@ def _number_control(key: str, label: str, kind: str, default: Any, optional: boo
     if step is None:
         step = 1.0 if kind == "int" else (0.01 if high - low <= 2.0 else 0.1 if high - low <= 20 else 0.5)
     return Control(key=key, label=hints.get("label", label), kind=kind, default=default, low=low, high=high,
-                   step=float(step), unit=hints.get("unit", ""), optional=optional, help=help_text)
+                   step=float(step), unit=hints.get("unit", ""), optional=optional, help=help_text,
+                   group=hints.get("group", ""))
 
 
 def controls_for(cls: type, section: str) -> list[Control]:

@@ -205,6 +205,8 @@ def _format(step: float | None) -> str:
 
 
 def _group(control: ctl.Control) -> str:
+    if control.group:
+        return control.group
     if control.section == "blend":
         return "blend"
     if "." in control.name:
