@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_still_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--ages", action="store_true",
-                   help="also say how old each face looks (apparent age, years; median of 5 of its frames)")
+                   help="also say how old each face looks (apparent age, years; median of 5 of its frames where it is seen best)")
     add_analysis_arguments(p)
     p.add_argument("--cache-dir", default=None, help="analysis cache folder (default: .deage-cache beside the clip)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")

@@ -128,6 +128,35 @@ def test_the_renderer_needs_the_ages_and_the_preview_measures_them(group):
     assert bare.apparent_ages == first
 
 
+def test_a_tracks_age_is_read_where_its_face_is_seen_best(group):
+    """A track that starts small and turned and ends large and frontal is measured on the frames
+    where it is largest and most frontal (the median of their estimates)."""
+    from deage.face.apparent_age import view_quality
+    from deage.types import Face, Track
+
+    photo, analysis = group
+    face = analysis.faces_at(0)[1]
+    centre = face.landmarks.mean(0)
+    faces = {}
+    for i in range(20):
+        lm = (face.landmarks - centre) * (0.5 + 0.05 * i) + centre
+        if i < 10:
+            lm[:36, 0] += 6.0 * (10 - i)          # a head turned away early on: the outline and nose shift
+            lm[27:36, 0] += 4.0 * (10 - i)
+        faces[i] = Face(box=face.box, score=face.score, keypoints5=face.keypoints5, landmarks=lm.astype(np.float32))
+    assert view_quality(faces[19]) > view_quality(faces[10]) > view_quality(faces[0])
+    shot = Analysis(**{**analysis.__dict__, "tracks": [Track(1, faces)], "apparent_ages": {}, "frame_count": 20})
+    read: list[int] = []
+
+    class Stub:
+        def estimate(self, image, faces_):
+            return np.array([float(read[-1])])     # "age" = the frame it was read from
+
+    measure_tracks(shot, [1], lambda i: read.append(i) or photo, estimator=Stub())
+    assert len(read) == 5 and min(read) >= 12 and max(read) == 19   # none of the small, turned first half
+    assert shot.apparent_ages[1] == float(np.median(read))
+
+
 def test_the_ages_travel_with_the_analysis_file(group, tmp_path):
     _, analysis = group
     copy = Analysis(**{**analysis.__dict__, "apparent_ages": {1: 27.5, 3: 33.25}})

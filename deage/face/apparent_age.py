@@ -51,7 +51,10 @@ PLACEMENTS: tuple[tuple[float, float, float], ...] = (
 )
 """Crops averaged per estimate: (shift x, shift y) in chip widths, and scale; each is also mirrored."""
 TRACK_SAMPLES = 5
-"""Frames of a track (evenly spread over it) whose estimates make its apparent age (their median)."""
+"""Frames of a track whose estimates make its apparent age (their median)."""
+TRACK_BEST = 0.8
+"""Those frames are spread over the track's frames where its face is seen best: at least this
+share of its best view (face width times how frontal it is: ``view_quality``)."""
 
 
 def find_age_model() -> Path:
@@ -151,9 +154,10 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
                    estimator: AgeEstimator | None = None, samples: int = TRACK_SAMPLES) -> dict[int, float]:
     """Fill ``analysis.apparent_ages`` for ``track_ids`` that lack one and return it.
 
-    A track's apparent age is the median estimate over up to ``samples`` of its frames with
-    landmarks, evenly spread from its first to its last (one number per person and shot: an edit
-    driven by it does not flicker).
+    A track's apparent age is the median estimate over up to ``samples`` of its frames, evenly
+    spread over those where its face is seen best (``TRACK_BEST``: large and frontal, where the
+    64-pixel network sees most); one number per person and shot, so an edit driven by it does not
+    flicker.
 
     Args:
         analysis: a ``deage.face.analysis.Analysis``.
@@ -171,10 +175,22 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
     estimator = estimator or AgeEstimator()
     for track_id in todo:
         track = analysis.track(track_id)
-        frames = sorted(i for i, f in track.faces.items() if f.landmarks is not None)
-        if not frames:
+        quality = {i: view_quality(f) for i, f in track.faces.items() if f.landmarks is not None}
+        if not quality:
             continue
+        best = max(quality.values())
+        frames = sorted(i for i, q in quality.items() if q >= TRACK_BEST * best)
         picks = sorted({frames[round(k * (len(frames) - 1) / max(samples - 1, 1))] for k in range(samples)})
         estimates = [float(estimator.estimate(read(i), [track.faces[i]])[0]) for i in picks]
         ages[track_id] = float(np.median(estimates))
     return ages
+
+
+def view_quality(face: Face) -> float:
+    """How well a face with 68 landmarks is seen: its eye-to-mouth width in pixels times how
+    frontal it is (1 when the nose's bridge is midway between the outer eye corners, falling to
+    0 as the head turns to a profile)."""
+    lm = np.asarray(face.landmarks, np.float64)
+    left, right = np.linalg.norm(lm[30] - lm[36]), np.linalg.norm(lm[30] - lm[45])
+    frontal = min(left, right) / max(left, right, 1e-6)
+    return float(np.linalg.norm(lm[45] - lm[36]) * frontal)
