@@ -115,6 +115,28 @@ def test_the_review_expects_no_edit_on_the_faces_that_already_look_the_target(gr
     assert "Apparent age per face" in summary_html(metrics)
 
 
+def test_the_review_of_a_target_age_render_without_the_age_model_says_so(group, tmp_path, monkeypatch):
+    import cv2
+
+    import deage.face.apparent_age as apparent_age
+    from deage.errors import WeightsError
+    from deage.review.metrics import compute_metrics
+
+    photo, _ = group
+    src = tmp_path / "group.png"
+    cv2.imwrite(str(src), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    render_clip(src, tmp_path / "plain.png", with_target_age(makeup(years=10), TARGET))
+
+    def missing(*_a, **_k):
+        raise WeightsError("the embedded age model is missing")
+
+    monkeypatch.setattr(apparent_age, "find_age_model", missing)
+    metrics = compute_metrics(tmp_path / "plain.png", src)
+    assert any("target age" in w for w in metrics.warnings) and any("apparent age not measured" in w
+                                                                     for w in metrics.warnings)
+    assert np.isnan(metrics.summary()["apparent_age_change"]) and metrics.faces[0] == 6
+
+
 def test_the_renderer_needs_the_ages_and_the_preview_measures_them(group):
     photo, analysis = group
     bare = Analysis(**{**analysis.__dict__, "apparent_ages": {}})

@@ -736,8 +736,10 @@ def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | N
     through codec noise), or None when the Look edits no faces or cannot be built here."""
     if look is None:
         return None
-    from deage.render import FrameRenderer
+    from deage.render import FrameRenderer, uses_apparent_age
 
+    if uses_apparent_age(look) and not analysis.apparent_ages:
+        return None  # a target age without the faces' ages (said in the notes): nothing to re-render from
     try:
         renderer = FrameRenderer(look, analysis=analysis)
     except DeageError as exc:
