@@ -262,8 +262,10 @@ def test_report_command_writes_page_and_exit_status(makeup_render, tmp_path, cap
     assert report_command(args) == 0
     out = capsys.readouterr().out
     assert "PASS: report written to" in out and html_path.is_file()
+    assert re.search(r"apparent age per face \(years, source -> render\): track 1: \d+\.\d -> \d+\.\d", out)
     page = html_path.read_text()
     assert 'id="verdict">PASS<' in page and page.count("data:image/jpeg;base64,") >= 3
+    assert "Apparent age per face" in page
     data = json.loads(json_path.read_text())
     assert data["frame_range"] == list(FRAMES) and len(data["per_frame"]["seam_ratio"]) == 8
     args = parser.parse_args([str(makeup_render), "--identity-every", "4", "-o", str(html_path),

@@ -343,6 +343,10 @@ def report_command(args: argparse.Namespace) -> int:
     ok = passed(checks)
     for c in checks:
         print(c.line())
+    ages = metrics.summary()["apparent_age_by_track"]
+    if ages:
+        print("apparent age per face (years, source -> render): "
+              + ", ".join(f"track {t}: {a:.1f} -> {b:.1f}" for t, (a, b) in ages.items()))
     for w in metrics.warnings:
         print(f"warning: {w}")
     print(f"{'PASS' if ok else 'FAIL'}: report written to {path}")
