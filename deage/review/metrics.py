@@ -675,8 +675,9 @@ def compute_metrics(
         if not selected:
             notes.append("no face was found in the source range: face metrics are empty")
         gaps = {t.track_id: set(t.missing_frames) for t in analysis.tracks if t.track_id in selected}
+        estimator = _age_estimator(notes) if apparent_age else None
         if look is not None and selected:
-            _measure_ages(look, analysis, selected, src.read, notes)
+            _measure_ages(look, analysis, selected, src.read, notes, estimator)
 
         if matte is None and record is not None and record.get("matte"):
             from deage.video.sequence import has_frame_pattern
@@ -688,8 +689,7 @@ def compute_metrics(
             if matte_clip is not None and len(matte_clip) != len(out):
                 raise MediaError(f"matte has {len(matte_clip)} frames, the render {len(out)}", matte)
             rec, backend = make_identity_recognizer(recognizer)
-            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every,
-                              ages=_age_estimator(notes) if apparent_age else None)
+            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every, ages=estimator)
             renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
             rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
                                 renderer)
@@ -716,9 +716,10 @@ def _age_estimator(notes: list[str]) -> Any | None:
 
 
 def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[[int], Image],
-                  notes: list[str]) -> None:
+                  notes: list[str], estimator: Any | None) -> None:
     """With a ``target_age`` Look, the selected tracks' apparent ages, as the render measured them
-    (which faces it should have edited, and by how much, follow from them)."""
+    (which faces it should have edited, and by how much, follow from them), with ``estimator``
+    (None: the embedded one, built here)."""
     from deage.render import uses_apparent_age
 
     if not uses_apparent_age(look):
@@ -726,7 +727,7 @@ def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[
     from deage.face.apparent_age import measure_tracks
 
     try:
-        measure_tracks(analysis, selected, read)
+        measure_tracks(analysis, selected, read, estimator)
     except DeageError as exc:
         notes.append(f"the look's target age needs the faces' apparent ages, which cannot be measured here ({exc})")
 
