@@ -134,13 +134,15 @@ class MakeupEditor:
                                lower=lower_face(aligned.landmarks, work, size, win),
                                outline=silhouette(aligned.landmarks, work, size, win))
         delta = np.zeros((work, work, 3), np.float32)
-        hollows = np.zeros((work, work), np.float32)
-        hollows[win] = np.maximum(part.union(dict.fromkeys(HOLLOW_REGIONS, settings.hollows)),
-                                  cheeks(aligned.landmarks, work, size, win) * np.float32(settings.hollows))
-        hollows[win] *= 1.0 - part.protect
+        hollows = None  # off unless set: no cheek raster for the default looks
+        if settings.hollows > 0:
+            hollows = np.zeros((work, work), np.float32)
+            hollows[win] = np.maximum(part.union(dict.fromkeys(HOLLOW_REGIONS, settings.hollows)),
+                                      cheeks(aligned.landmarks, work, size, win) * np.float32(settings.hollows))
+            hollows[win] *= 1.0 - part.protect
         delta[win] = wrinkle_delta(sub, wrinkles[win], folds[win], regions.eye_distance, part.skin,
                                    settings.texture_keep, creases=creases,
-                                   hollow_strength=hollows[win] if settings.hollows > 0 else None)
+                                   hollow_strength=None if hollows is None else hollows[win])
         tone, tone_acting = tone_delta(
             sub, part, under_eye=settings.under_eye, redness=settings.redness,
             evenness=settings.evenness, spots=settings.spots, creases=creases,
@@ -158,7 +160,9 @@ class MakeupEditor:
         gain = None
         if settings.texture_keep != 1.0:
             gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
-        support = np.maximum(np.maximum(np.maximum(wrinkles, folds), hollows), np.maximum(acting, contrasted))
+        support = np.maximum(np.maximum(wrinkles, folds), np.maximum(acting, contrasted))
+        if hollows is not None:
+            support = np.maximum(support, hollows)
         if gain is not None:
             support = np.maximum(support, np.abs(gain))
         if flow is not None:
