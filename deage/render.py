@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from deage.arrays import any_channel_differs
 from deage.errors import DeageError, LookError
 from deage.face.learned_masks import LearnedMasks
 from deage.look import Look, default_look
@@ -413,7 +414,7 @@ def onto_plate(plate: np.ndarray, before: Image, after: Image) -> np.ndarray:
         float32 (H, W, 3): ``plate`` where ``after`` equals ``before`` (the very same values), else
         ``plate + (after - before) / 255``. ``plate`` itself is returned when nothing changed.
     """
-    changed = np.any(after != before, axis=2)
+    changed = any_channel_differs(after, before)
     if not changed.any():
         return plate
     ys, xs = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]

@@ -256,7 +256,7 @@ def _warp_box(flow: np.ndarray, to_grid: np.ndarray, to_crop: np.ndarray, grid: 
     """
     w, h = size
     flow = cv2.resize(flow, (grid, grid), interpolation=cv2.INTER_LINEAR)
-    moving = np.abs(flow).max(axis=2) > 0
+    moving = (flow[..., 0] != 0) | (flow[..., 1] != 0)
     if not moving.any():
         return None
     # Region coordinates of every grid cell, plus the flow turned into frame pixels.

@@ -9,6 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deage.arrays import largest_difference
 from deage.types import Image
 
 # (per-frame metric, how to say it, lowest is worst)
@@ -101,7 +102,7 @@ def make_thumbnail(before: Image, after: Image, box: np.ndarray | None, *, size:
     dsize = (max(1, int(round(a.shape[1] * aspect * scale))), max(1, int(round(a.shape[0] * scale))))
     interp = cv2.INTER_AREA if dsize[0] * dsize[1] < a.shape[0] * a.shape[1] else cv2.INTER_CUBIC
     a, b = cv2.resize(a, dsize, interpolation=interp), cv2.resize(b, dsize, interpolation=interp)
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2)
+    diff = largest_difference(a, b)
     heat = cv2.applyColorMap(np.clip(diff * 4, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
     return Thumbnail(frame, reason, a, b, cv2.cvtColor(heat, cv2.COLOR_BGR2RGB))
 

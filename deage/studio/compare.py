@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from deage.arrays import largest_difference
 from deage.errors import DeageError
 from deage.preview import LRU, Done, LatestWins
 from deage.studio import views
@@ -40,7 +41,7 @@ def frame_offset(render: str | Path) -> int:
 def frame_stats(source: np.ndarray, render: np.ndarray, threshold: int = 2) -> dict[str, float]:
     """Mean and largest absolute difference (8-bit levels, largest channel) and the percentage of
     pixels that changed by more than ``threshold`` levels."""
-    diff = np.abs(source.astype(np.int16) - render.astype(np.int16)).max(axis=2)
+    diff = largest_difference(source, render)
     return {"mean": float(diff.mean()), "max": float(diff.max()), "changed_pct": float((diff > threshold).mean() * 100)}
 
 

@@ -14,6 +14,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from deage.arrays import largest_difference
 from deage.types import Face, Image, Mask
 
 VIEWS = ("after", "before", "side by side", "wipe", "difference")
@@ -63,7 +64,7 @@ def difference_map(before: Image, after: Image, gain: float = 8.0) -> Image:
     change show the grey frame at 35 %, so it is clear where on the face the change is.
     """
     _check_pair(before, after)
-    diff = cv2.absdiff(before, after).max(axis=2).astype(np.float32)
+    diff = largest_difference(before, after).astype(np.float32)
     level = np.clip(diff * np.float32(gain), 0, 255).astype(np.uint8)
     heat = cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB).astype(np.float32)
     grey = cv2.cvtColor(before, cv2.COLOR_RGB2GRAY).astype(np.float32)[..., None] * np.float32(0.35)

@@ -8,6 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deage.arrays import channel_max
 from deage.errors import DeageError, LookError
 from deage.types import AlignedFace, Mask
 
@@ -37,7 +38,7 @@ def change_mask(delta: np.ndarray, full_at: float = 4.0 / 255.0) -> Mask:
     (4 code values) with a smoothstep, so untouched background stays exactly 0.
     """
     size = delta.shape[0]
-    mag = np.abs(delta).max(axis=2).astype(np.float32)
+    mag = channel_max(np.abs(delta)).astype(np.float32)
     mag = cv2.GaussianBlur(mag, (0, 0), max(size * 0.01, 0.5))
     t = np.clip(mag / full_at, 0.0, 1.0)
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
