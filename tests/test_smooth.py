@@ -115,3 +115,23 @@ def test_smooth_track_keeps_frames_scores_descriptors_and_rederives_keypoints():
     assert out.faces[2].descriptor is track.faces[2].descriptor
     assert track.faces[0].keypoints5[2].tolist() != out.faces[0].keypoints5[2].tolist()
     assert smooth_track(Track(5), FPS).faces == {}
+
+
+def test_smoothing_restarts_at_a_cut():
+    """A face re-identified after a cut is framed anew: the frames either side of the cut are
+    smoothed apart (each run of the shot passes a still face through unchanged), whereas one run
+    across the cut drags the frames next to it part-way towards the other shot's position."""
+    frames = np.arange(20)
+    points = np.zeros((20, 1, 2))
+    points[:10, 0, 0], points[10:, 0, 0] = 100.0, 400.0  # a still face, then the cut to another framing
+    assert contiguous_runs(frames, cuts=[10]) == [slice(0, 10), slice(10, 20)]
+    assert contiguous_runs(frames, cuts=[0, 25]) == [slice(0, 20)]  # cuts outside the run change nothing
+    apart = smooth_track_points(frames, points, FPS, OneEuroParams(), 120.0, cuts=[10])
+    assert np.abs(apart - points).max() < 1e-3
+    across = smooth_track_points(frames, points, FPS, OneEuroParams(), 120.0)
+    assert np.abs(across[9:11] - points[9:11]).max() > 5.0  # what restarting at the cut prevents
+    track = Track(1, {i: Face(np.array([x - 50, 50, x + 50, 150], np.float32), 0.9, np.tile(p, (5, 1)), None)
+                      for i, (x, p) in enumerate(zip(points[:, 0, 0], points))})
+    smoothed = smooth_track(track, FPS, OneEuroParams(), cuts=[10])
+    assert smoothed.faces[9].box[0] == pytest.approx(50.0, abs=1e-3)
+    assert smoothed.faces[10].box[0] == pytest.approx(350.0, abs=1e-3)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 10
+ANALYSIS_VERSION = 11
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
@@ -87,7 +87,8 @@ class AnalysisSettings:
     Identity:
         descriptors: compute identity descriptors (re-identify faces that come back; select by photo).
         descriptor_interval: frames between descriptor refreshes per track (0 = only when a track starts).
-        reid_threshold: largest descriptor distance to re-identify; None = the recognizer's threshold.
+        reid_threshold: largest descriptor distance to re-identify; None = 2/3 of the recognizer's
+            threshold (``deage.face.track.REID_FRACTION``).
     Smoothing (applied after tracking; changing these re-uses the cache):
         smooth: apply the One Euro filter to landmarks and boxes.
         min_cutoff, beta, d_cutoff, zero_phase: see ``deage.face.smooth.OneEuroParams``.
@@ -188,7 +189,8 @@ class Analysis:
         tracks: sorted by id (ids start at 1).
         frames_without_face: frames no track covers.
         keyframes: frames where the detector ran.
-        cuts: first frames of new shots (hard cuts; no track runs across one).
+        cuts: first frames of new shots (hard cuts). Every track ends at one; a face after it that
+            is re-identified as the same person continues its id, and nothing is smoothed across it.
         pixel_aspect: width / height of one frame pixel (``ClipInfo.pixel_aspect``). An anamorphic
             clip is analysed unsqueezed (faces are found with their true proportions); the faces
             are stored in the clip's own pixels and carry this value (``Face.pixel_aspect``).
@@ -578,7 +580,7 @@ def smoothed(analysis: Analysis, settings: AnalysisSettings | None = None) -> An
     settings = settings or analysis.settings
     tracks = analysis.tracks
     if settings.smooth:
-        tracks = [smooth_track(t, float(analysis.fps), settings.one_euro()) for t in tracks]
+        tracks = [smooth_track(t, float(analysis.fps), settings.one_euro(), analysis.cuts) for t in tracks]
     return dataclasses.replace(analysis, tracks=tracks, settings=settings)
 
 

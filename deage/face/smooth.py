@@ -18,6 +18,7 @@ closely while a still forehead stays smooth.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,20 +123,26 @@ def smooth_sequence(
     return (fwd * scale + origin).astype(np.float32)
 
 
-def contiguous_runs(frames: np.ndarray) -> list[slice]:
-    """Slices of a sorted int array's runs of consecutive values: [0,1,2,5,6] -> [0:3, 3:5]."""
+def contiguous_runs(frames: np.ndarray, cuts: Iterable[int] = ()) -> list[slice]:
+    """Slices of a sorted int array's runs of consecutive values: [0,1,2,5,6] -> [0:3, 3:5]. A run
+    also breaks before a frame in ``cuts`` (the first frames of new shots): [3,4,5,6] with cut 5
+    -> [0:2, 2:4]."""
     frames = np.asarray(frames)
     if len(frames) == 0:
         return []
-    breaks = np.flatnonzero(np.diff(frames) != 1) + 1
+    step = np.diff(frames) != 1
+    cut = np.isin(frames[1:], np.asarray(list(cuts), dtype=np.int64))
+    breaks = np.flatnonzero(step | cut) + 1
     edges = [0, *breaks.tolist(), len(frames)]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def smooth_track_points(
-    frames: np.ndarray, points: np.ndarray, fps: float, params: OneEuroParams = OneEuroParams(), scale: float = 1.0
+    frames: np.ndarray, points: np.ndarray, fps: float, params: OneEuroParams = OneEuroParams(), scale: float = 1.0,
+    cuts: Iterable[int] = (),
 ) -> np.ndarray:
-    """Smooth one track's points, each run of consecutive frames on its own (gaps reset the filter).
+    """Smooth one track's points, each run of consecutive frames on its own (gaps and cuts reset
+    the filter: nothing is averaged across a cut, where a re-identified face is framed anew).
 
     Args:
         frames: int (T,) sorted frame indices of the track.
@@ -143,6 +150,7 @@ def smooth_track_points(
         fps: frames per second (timestamps are ``frame / fps``).
         params: One Euro parameters.
         scale: the face size in pixels (see ``smooth_sequence``).
+        cuts: first frames of new shots (``Analysis.cuts``).
 
     Returns:
         float32 (T, N, 2).
@@ -154,13 +162,15 @@ def smooth_track_points(
     if pts.ndim != 3 or len(pts) != len(frames):
         raise DeageError(f"points must be (T, N, 2) for T={len(frames)} frames, got {pts.shape}")
     out = np.empty(pts.shape, dtype=np.float32)
-    for run in contiguous_runs(frames):
+    for run in contiguous_runs(frames, cuts):
         out[run] = smooth_sequence(pts[run], frames[run] / float(fps), params, scale)
     return out
 
 
-def smooth_track(track: Track, fps: float, params: OneEuroParams = OneEuroParams()) -> Track:
-    """A new ``Track`` with landmarks and box corners smoothed (``keypoints5`` re-derived from the landmarks).
+def smooth_track(track: Track, fps: float, params: OneEuroParams = OneEuroParams(), cuts: Iterable[int] = ()) -> Track:
+    """A new ``Track`` with landmarks and box corners smoothed (``keypoints5`` re-derived from the
+    landmarks), each run of consecutive frames within one shot on its own (``cuts``: first frames
+    of new shots).
 
     The scale is the track's median box width, so ``beta`` is in face widths per second. Faces
     without landmarks keep their points; scores and descriptors are copied.
@@ -178,7 +188,7 @@ def smooth_track(track: Track, fps: float, params: OneEuroParams = OneEuroParams
         parts.append(np.stack([np.asarray(f.keypoints5, np.float64) for f in faces]))
     points = np.concatenate(parts, axis=1)
     scale = float(np.median(corners[:, 1, 0] - corners[:, 0, 0]))
-    out = smooth_track_points(frames, points, fps, params, max(scale, 1.0))
+    out = smooth_track_points(frames, points, fps, params, max(scale, 1.0), cuts)
     result = Track(track.track_id)
     for k, (i, f) in enumerate(zip(frames.tolist(), faces)):
         box = out[k, :2].reshape(4)
