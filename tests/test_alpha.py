@@ -63,6 +63,37 @@ def test_a_cut_out_photo_keeps_its_alpha_and_the_face_is_edited(astronaut, tmp_p
     np.testing.assert_array_equal(after[far], before[far])
 
 
+@pytest.mark.parametrize("kind", ["grey+alpha png", "palette png", "rgba webp"])
+def test_other_cut_out_stills_keep_their_alpha_value_for_value(astronaut, tmp_path, kind):
+    """Cut-outs as tools make them: a grey portrait with alpha (PNG ``LA``: its opaque 255 came out
+    254, swscale scaling an 8-bit alpha by 256), a palette PNG with transparency (pngquant, TinyPNG:
+    its alpha was dropped), an RGBA WebP (Pillow decodes WebP; its alpha was dropped). Each comes
+    out with its alpha exactly, silently, and its face edited."""
+    from PIL import Image
+
+    alpha = np.where(cut_out(astronaut) > 127, 255, 0).astype(np.uint8)  # a palette holds few alphas
+    rgba = Image.fromarray(np.dstack([astronaut, alpha]))
+    source = tmp_path / ("cutout.webp" if kind == "rgba webp" else "cutout.png")
+    if kind == "grey+alpha png":
+        rgba.convert("LA").save(source)
+    elif kind == "palette png":
+        rgba.quantize(colors=255, method=Image.Quantize.FASTOCTREE).save(source)
+    else:
+        rgba.save(source, lossless=True)
+    with open_clip(source) as clip:
+        assert clip.info.has_alpha
+        np.testing.assert_array_equal(np.round(clip.read_alpha(0) * 255), alpha)
+    out = tmp_path / ("young" + source.suffix)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render_clip(source, out, LOOK, cache_dir=tmp_path / "cache", provenance=False)
+    with Image.open(source) as a, Image.open(out) as b:
+        np.testing.assert_array_equal(np.asarray(b.convert("RGBA"))[..., 3], alpha)
+        before = np.asarray(a.convert("RGB")).astype(np.float32)
+        after = np.asarray(b.convert("RGB")).astype(np.float32)
+    assert np.abs(after[80:220, 180:300] - before[80:220, 180:300]).mean() > 0.5  # the face is edited
+
+
 @pytest.mark.parametrize("processes", [0, 2])
 def test_a_16_bit_rgba_sequence_keeps_each_frames_own_alpha(astronaut, tmp_path, monkeypatch, processes):
     """Two 16-bit RGBA PNG plates with different mattes: each rendered frame carries its own

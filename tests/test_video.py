@@ -587,6 +587,21 @@ def test_a_truncated_photo_is_a_clear_error_and_trailing_data_is_not(tmp_path, a
         np.testing.assert_array_equal(clip.read(0), plain.read(0))
 
 
+@pytest.mark.parametrize("stored, named", [("JPEG", ".png"), ("PNG", ".jpg"), ("WEBP", ".png"), ("TIFF", ".jpg")])
+def test_a_photo_named_for_another_type_opens_by_its_content(tmp_path, astronaut, stored, named):
+    """Downloads are often misnamed (a JPEG saved as ``photo.png``): the file's signature decides
+    how it is decoded, not its name (a JPEG named .png was called corrupt); the pixels are those
+    of the same file rightly named."""
+    from PIL import Image
+
+    right = tmp_path / f"right.{stored.lower()}"
+    Image.fromarray(astronaut).save(right, stored)
+    wrong = tmp_path / f"photo{named}"
+    wrong.write_bytes(right.read_bytes())
+    with open_clip(wrong) as clip, open_clip(right) as plain:
+        np.testing.assert_array_equal(clip.read(0), plain.read(0))
+
+
 def test_heic_phone_photo_opens_whole_and_upright(tmp_path, astronaut):
     """A phone's HEIC photo is a grid of tiles (an iPhone's: 48 of 512x512): FFmpeg's demuxer gives
     the tiles as separate streams, so such a photo opened as its first 512x512 tile. Decoded by

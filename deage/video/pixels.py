@@ -94,6 +94,10 @@ def frame_alpha(frame: av.VideoFrame, rotation: int = 0, *, linear: bool = False
         alpha = np.ones((frame.height, frame.width), np.float32)
     elif is_float_format(name):
         alpha = np.clip(_float_planes(frame, with_alpha=True)[..., 3], 0.0, 1.0)
+    elif max(c.bits for c in frame.format.components if c.is_alpha) <= 8:
+        # swscale scales an 8-bit alpha into rgba64le by 256 or 257 depending on the format (255 ->
+        # 65280 for ya8, yuva*, gbrap: 254 once written back); into rgba it copies it as it is
+        alpha = _to_array(frame, "rgba")[..., 3].astype(np.float32) / np.float32(255.0)
     else:
         alpha = _to_array(frame, "rgba64le")[..., 3].astype(np.float32) / np.float32(65535.0)
     return _rotate(alpha, rotation, mirror)
@@ -201,13 +205,16 @@ _RGB_PREFIXES = ("rgb", "bgr", "gbr")
 """Pixel formats that hold RGB (packed or planar), not YUV or grey."""
 
 
+_EIGHT_BIT_RGB = ("rgb24", "rgba")
+
+
 def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
-    """``frame.to_ndarray(format=fmt)`` (``rgb24``, ``rgb48le`` or ``rgba64le``) with the swscale
+    """``frame.to_ndarray(format=fmt)`` (``rgb24``, ``rgba``, ``rgb48le`` or ``rgba64le``) with the swscale
     conversion's tags, the copy out of the frame made by numpy: PyAV's own copy holds the GIL,
     which stalls a render's other threads for the length of a frame copy."""
     kwargs = _yuv_kwargs(frame)
     try:
-        if kwargs and fmt != "rgb24" and frame.format.chroma_height(frame.height) < frame.height:
+        if kwargs and fmt not in _EIGHT_BIT_RGB and frame.format.chroma_height(frame.height) < frame.height:
             # swscale's interpolated-chroma path into 16-bit RGB garbles vertically subsampled
             # chroma (4:2:0, 4:4:0: magenta and green, 49 levels off; libswscale 9.5): the chroma
             # is first scaled up to 4:4:4 (bilinear, as the 8-bit path interpolates it), so deep
@@ -220,7 +227,7 @@ def _to_array(frame: av.VideoFrame, fmt: str) -> np.ndarray:
     except (OSError, ValueError, av.error.FFmpegError) as exc:
         raise UnsupportedPixelFormat(frame.format.name) from exc
     channels = 4 if fmt.startswith("rgba") else 3
-    rows = plane_rows(rgb.planes[0], np.uint8 if fmt == "rgb24" else "<u2")
+    rows = plane_rows(rgb.planes[0], np.uint8 if fmt in _EIGHT_BIT_RGB else "<u2")
     return rows[:, : rgb.width * channels].reshape(rgb.height, rgb.width, channels).copy()
 
 

@@ -41,6 +41,7 @@ import av
 import numpy as np
 
 from deage.errors import MediaError
+from deage.video.pixels import plane_rows
 
 #: image extension -> FFmpeg codec that decodes it
 IMAGE_CODECS: dict[str, str] = {
@@ -209,6 +210,7 @@ def decode_image_with_aspect(path: Path) -> tuple[av.VideoFrame, Fraction | None
         raise MediaError(f"cannot read image file ({exc.strerror or exc})", path) from None
     if not data:
         raise MediaError("image file is empty (0 bytes)", path)
+    codec = codec_by_content(data) or codec  # a JPEG saved as "photo.png" is still a JPEG
     if codec in PILLOW_DECODED or path.suffix.lower() in PILLOW_ONLY_SUFFIXES:
         frame = _decode_with_pillow(data, path)
         if frame is not None:
@@ -224,12 +226,36 @@ def decode_image_with_aspect(path: Path) -> tuple[av.VideoFrame, Fraction | None
         raise MediaError(f"corrupt or unreadable {codec} image ({exc})", path) from None
     if not frames:
         raise MediaError(f"corrupt or truncated {codec} image (nothing decodable)", path)
-    return frames[0], (Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None)
+    return _palette_alpha_as_rgba(frames[0]), (Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None)
+
+
+_SIGNATURES = ((b"\xff\xd8\xff", "mjpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"II*\x00", "tiff"),
+               (b"MM\x00*", "tiff"), (b"v/1\x01", "exr"), (b"SDPX", "dpx"), (b"XPDS", "dpx"), (b"BM", "bmp"))
+
+
+def codec_by_content(data: bytes) -> str | None:
+    """The FFmpeg codec of an image file's bytes from their signature (JPEG, PNG, TIFF, EXR, DPX,
+    BMP, WebP), whatever the file's name says; None for anything else (HEIF and AVIF go by name)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return next((codec for magic, codec in _SIGNATURES if data.startswith(magic)), None)
+
+
+def _palette_alpha_as_rgba(frame: av.VideoFrame) -> av.VideoFrame:
+    """A palette frame whose palette holds transparency (a PNG with a tRNS chunk, as pngquant and
+    web tools make cut-outs) as an ``rgba`` frame, so its alpha is seen and kept like any other's;
+    every other frame as it is. (FFmpeg's palette: 256 32-bit BGRA entries in native order.)"""
+    if frame.format.name != "pal8" or len(frame.planes) < 2:
+        return frame
+    palette = np.frombuffer(frame.planes[1], np.uint8)[:1024].reshape(-1, 4)
+    used = np.unique(plane_rows(frame.planes[0])[:, : frame.width])
+    alpha = palette[used[used < len(palette)], 3]
+    return frame.reformat(format="rgba") if (alpha < 255).any() else frame
 
 
 def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
-    """An 8-bit image file's stored pixels (no EXIF turn) as an rgb24 frame, or gray for a grey
-    one; CMYK and other modes converted to RGB by Pillow. None for an image over Pillow's size
+    """An 8-bit image file's stored pixels (no EXIF turn) as an rgb24 frame, gray for a grey
+    one, rgba for one with transparency (an RGBA WebP); CMYK and other modes converted to RGB by Pillow. None for an image over Pillow's size
     limit (FFmpeg decodes those)."""
     import io
 
@@ -243,14 +269,17 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
                 warnings.warn(f"{path}: an animated image of {image.n_frames} frames; only its first frame is "
                               "read as a still or a sequence's frame (open the file itself to read them all)",
                               RuntimeWarning, stacklevel=2)
-            if image.mode not in ("L", "RGB"):
+            if image.has_transparency_data and image.mode != "RGBA":
+                image = image.convert("RGBA")  # a cut-out keeps its alpha (LA, PA, a palette's tRNS)
+            elif image.mode not in ("L", "RGB", "RGBA"):
                 image = image.convert("RGB")
             pixels = np.asarray(image)
     except Image.DecompressionBombError:
         return None
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
         raise MediaError(f"image file is truncated or corrupt ({exc})", path) from None
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="gray" if pixels.ndim == 2 else "rgb24")
+    fmt = "gray" if pixels.ndim == 2 else "rgba" if pixels.shape[2] == 4 else "rgb24"
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=fmt)
 
 
 def register_pillow_plugins() -> None:

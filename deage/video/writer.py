@@ -719,12 +719,15 @@ class ClipWriter:
         """Worker thread: convert, encode (one encoder per thread) and write one image file (with
         ``timecode`` in its header where the format has a place for it)."""
         encoded = self._encode_like_source(image)
+        tags = self.photo_tags
         if encoded is None:
             encoded = self._encode_with_ffmpeg(image, pts, final)
+        elif tags is not None and tags.jpeg is not None and tags.jpeg.exif is not None:
+            tags = dataclasses.replace(tags, exif=tags.jpeg.exif)  # stored as the source was: its own EXIF
         try:
             data = stamp_image(encoded, final.suffix, timecode, self.fps)
-            if self.still and self.photo_tags:
-                data = embed_photo_tags(data, final.suffix, self.photo_tags)
+            if self.still and tags:
+                data = embed_photo_tags(data, final.suffix, tags)
             tmp.write_bytes(data)
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
