@@ -465,6 +465,23 @@ def test_under_eye_darkness_is_lifted(editor, shared_media):
     assert luma(result.image)[under].mean() > luma(aligned.image)[under].mean() + 1.0
 
 
+def test_a_shadowed_under_eye_is_measured_against_its_own_cheek(editor, astronaut):
+    """Side light: the astronaut's face right of her nose at 40 % of its light. Her shadowed
+    under-eye is as dark as the cheek beside it, so the under-eye lift leaves it (under 2
+    levels); measured against both cheeks, as before, it was lifted 28 levels into a bright patch
+    (on a real side-lit clip, +16)."""
+    face = largest_face(astronaut)
+    ramp = 1.0 - 0.6 * np.clip((np.arange(512) - face.landmarks[27, 0] + 20) / 40.0, 0, 1)
+    lit = np.clip(astronaut * ramp[None, :, None], 0, 255).astype(np.uint8)
+    aligned = align_face(lit, largest_face(lit), TEMPLATE, 512)
+    regions = face_regions(aligned.image, aligned.landmarks)
+    right = (regions.regions["under_eye"] > 0.5) & (np.arange(512)[None, :] > aligned.landmarks[27, 0])
+    assert right.sum() > 500 and regions.side_references[1][0] < regions.side_references[0][0] - 20
+    result = editor.edit(aligned, MakeupParams(years=0, under_eye=1.0))
+    luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    assert abs((luma(result.image) - luma(aligned.image))[right].mean()) < 2.0
+
+
 def _lab(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
 

@@ -212,3 +212,24 @@ def test_bad_input_is_a_clear_error(astronaut_crop):
     flat = np.zeros((68, 2), np.float32)
     with pytest.raises(DeageError, match="degenerate"):
         face_regions(astronaut_crop.image, flat)
+
+
+def test_a_light_sweater_under_the_chin_is_not_neck_skin(shared_media):
+    """The selfie's woman on the right wears a cream sweater up to her chin. Its colour passes
+    the skin model's chromaticity test, so it was taken for neck skin and retouched (an orange
+    cast along its edge, up to 49 levels at 25 years). Below the face, skin must be no brighter
+    than 1.1-1.3 times the face's own: the sweater (its pixels 1.3 times as bright or more) drops
+    out, while an older neck, lit as her face is, stays skin."""
+    image = read_rgb(shared_media / "fo_selfie_diverse_group.jpg")
+    face = max((f for f in detect_faces(image) if f.width > 120), key=lambda f: f.box[0])
+    aligned = align_face(image, face, "head", 512)
+    regions = face_regions(aligned.image, aligned.landmarks, 160)
+    small = cv2.resize(aligned.image, (160, 160), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    luma = small @ np.float32([0.299, 0.587, 0.114])
+    ys = np.arange(160)[:, None] * np.ones((1, 160))
+    chin = aligned.landmarks[8, 1] * 160 / 512
+    reference = masks.SkinColourModel.features(small)[..., 2][masks.skin_sample_mask(
+        regions.frame, aligned.landmarks, 160, 512) > 0.5].mean()
+    sweater = (ys > chin + 0.3 * regions.eye_distance) & (luma > 1.3 * reference)
+    assert sweater.sum() > 300
+    assert regions.skin[sweater].mean() < 0.05, regions.skin[sweater].mean()

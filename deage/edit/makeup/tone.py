@@ -91,13 +91,15 @@ def tone_delta(
         if under_eye > 0 and regions.skin_reference is not None:
             m = cv2.resize(regions.regions["under_eye"], half, interpolation=cv2.INTER_AREA)
             m = cv2.GaussianBlur(m, (0, 0), max(0.7, 0.04 * d))
-            ref = regions.skin_reference
-            # Lift what is darker than the cheeks and pull its colour (often violet or brown)
-            # halfway to theirs.
-            lift = np.maximum(float(ref[0]) * 0.98 - mid[..., 0], 0.0)
+            # Lift what is darker than the cheek on its side of the face and pull its colour
+            # (often violet or brown) halfway to that cheek's, never lifting it above the whole
+            # face's skin. The side matters under side light: measured against both cheeks, the
+            # shadowed under-eye of a real clip was lifted into a bright patch (+16 levels).
+            ref_l, ref_ab = _cheek_reference(regions, half)
+            lift = np.maximum(ref_l * np.float32(0.98) - mid[..., 0], 0.0)
             k = np.float32(under_eye) * m
             adj[..., 0] += np.float32(0.8) * k * lift
-            adj[..., 1:] += np.float32(0.5) * k[..., None] * (ref[1:] - mid[..., 1:])
+            adj[..., 1:] += np.float32(0.5) * k[..., None] * (ref_ab - mid[..., 1:])
             broad = np.maximum(broad, m * under_eye)
         rgb_new = cv2.cvtColor((lab + adj).astype(np.float32), cv2.COLOR_Lab2RGB)
         delta += cv2.resize(rgb_new - rgb_h, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -125,4 +127,19 @@ def tone_delta(
         delta += np.float32(spots) * weight[..., None] * (surround - small)
         acting = np.maximum(acting, weight * spots)
     return delta.astype(np.float32), acting
+
+
+def _cheek_reference(regions: FaceRegions, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of a ``size`` (width, height) raster of the regions' window: the Lab lightness
+    (H, W) and a, b (H, W, 2) of the cheek on that pixel's side of the face (``side_references``,
+    blended across the middle), the lightness no higher than the whole face's skin; the whole
+    face's skin reference everywhere where the sides were not sampled."""
+    ref = np.asarray(regions.skin_reference, np.float32)
+    w, h = size
+    if regions.side is None or regions.side_references is None:
+        return np.full((h, w), ref[0], np.float32), np.broadcast_to(ref[1:], (h, w, 2))
+    left, right = (ref if r is None else np.asarray(r, np.float32) for r in regions.side_references)
+    side = cv2.resize(regions.side, size, interpolation=cv2.INTER_LINEAR)[..., None]
+    blend = left * (1.0 - side) + right * side
+    return np.minimum(blend[..., 0], ref[0]), blend[..., 1:]
 
