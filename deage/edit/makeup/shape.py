@@ -167,7 +167,8 @@ def shape_flow(
     if np.any(mov):
         norm = np.hypot(mov[:, 0], mov[:, 1])[:, None]
         mov = mov * np.minimum(1.0, cap / np.maximum(norm, 1e-9))
-        flow = _spline_flow(src, mov, crop_size, grid) * _falloff(landmarks, fr, crop_size, grid)[..., None]
+        reach = _falloff(landmarks, fr, crop_size, grid)
+        flow = _spline_flow(src, mov, crop_size, grid, where=reach) * reach[..., None]
     if lip_fullness > 0:
         # The lips' warp is its own small spline, added to the broad one: its ring of still
         # points around the mouth, put in the broad spline, would bend the jaw lift's field there.
