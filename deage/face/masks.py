@@ -268,7 +268,7 @@ def landmark_regions(
 NECK_FULL, NECK_END = 0.6, 1.1
 NECK_BRIGHTEST = (1.1, 1.3)
 """Luminance, relative to the face's sampled skin, over which a pixel below the face stops
-passing for neck skin (``SkinColourModel.neck_probability``)."""
+passing for neck skin (``SkinColourModel.too_bright_for_neck``)."""
 NECK_WIDTH = 0.8  # the band's width at its foot, as a fraction of the jaw's at points 4 / 12
 
 
@@ -365,14 +365,13 @@ class SkinColourModel:
         luma = np.clip((ratio - 0.3) / 0.25, 0.0, 1.0)
         return (chroma * luma).astype(np.float32)
 
-    def neck_probability(self, features: np.ndarray) -> Mask:
-        """``probability`` as it is judged below the face, where a white collar, a light shirt or
-        sweater is what most often passes for skin: there skin is no brighter than
-        ``NECK_BRIGHTEST`` times the face's sampled skin (a neck lies in the chin's shadow). (A
-        tighter chromaticity left an older neck's creases unsoftened: 86 % of their depth kept,
-        against 81 %.)"""
-        ratio = features[..., 2] / self.luma_median
-        return (self.probability(features) * (1.0 - smoothstep(ratio, *NECK_BRIGHTEST))).astype(np.float32)
+    def too_bright_for_neck(self, features: np.ndarray) -> Mask:
+        """float32 (R, R) in [0, 1]: how surely a pixel is too bright to be neck skin, 1 from
+        ``NECK_BRIGHTEST[1]`` times the face's sampled skin. Below the face a white collar or a
+        light shirt or sweater is what most often passes the colour test, and a neck lies in the
+        chin's shadow. (A tighter chromaticity there left an older neck's creases unsoftened: 86 %
+        of their depth kept, against 81 %.)"""
+        return smoothstep(features[..., 2] / np.float32(self.luma_median), *NECK_BRIGHTEST)
 
 
 def rgb_to_lab(image: Image | np.ndarray) -> np.ndarray:
@@ -496,8 +495,7 @@ def face_regions(
         feats = SkinColourModel.features(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.025 * px)))
         model = SkinColourModel.fit(feats, sample)
         below = np.clip(neck - face, 0.0, 1.0)  # the neck, where clothing passes for skin most often
-        likely = model.probability(feats)
-        likely += below * (model.neck_probability(feats) - likely)
+        likely = model.probability(feats) * (1.0 - below * model.too_bright_for_neck(feats))
         skin = _soften(likely, 0.015 * px)
         skin = skin * connected_to_face(skin * area, skin_seed_mask(fr, lm, raster, crop_size), px)
     keep = (1.0 - protect).astype(np.float32)
@@ -525,9 +523,9 @@ def face_side(frame: FaceFrame, size: int, crop_size: int) -> Mask:
     the eyes, perpendicular to the line joining them)."""
     k = size / float(crop_size)
     middle = 0.5 * (frame.left_eye + frame.right_eye) * k
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-    across = ((xs - middle[0]) * frame.x_axis[0] + (ys - middle[1]) * frame.x_axis[1]) / (frame.eye_distance * k)
-    return smoothstep(across.astype(np.float32), -0.1, 0.1)
+    steps = np.arange(size, dtype=np.float32)
+    across = np.add.outer((steps - middle[1]) * frame.x_axis[1], (steps - middle[0]) * frame.x_axis[0])
+    return smoothstep((across / np.float32(frame.eye_distance * k)).astype(np.float32), -0.1, 0.1)
 
 
 def _resized_max(parsing: dict[str, Mask], names: tuple[str, ...], size: int) -> Mask | None:
