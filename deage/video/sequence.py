@@ -255,8 +255,8 @@ def _palette_alpha_as_rgba(frame: av.VideoFrame) -> av.VideoFrame:
 
 def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
     """An 8-bit image file's stored pixels (no EXIF turn) as an rgb24 frame, gray for a grey
-    one, rgba for one with transparency (an RGBA WebP); CMYK and other modes converted to RGB by Pillow. None for an image over Pillow's size
-    limit (FFmpeg decodes those)."""
+    one, rgba for one with transparency (an RGBA WebP); CMYK and other modes converted to RGB by
+    Pillow. None for an image over Pillow's size limit (FFmpeg decodes those)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
