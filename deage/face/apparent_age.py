@@ -8,12 +8,12 @@ landmarks the way dlib's ``get_face_chip`` aligns them (padding 0.2), ``(RGB - c
 256``, NCHW; out: probabilities of 81 ages (0.25, 1, 2 ... 80), whose expectation is the guess.
 
 One chip's guess is unsteady: shifting the crop by 3 % or scaling it by 5 % moves it by years
-(the astronaut reads 27 to 47 over the placements below and their mirror images). So an estimate is the mean over ``PLACEMENTS``
-(seven crops, each also mirrored: 14 chips, ~45 ms a face on this 2-core CPU), and a render is
-compared with its source on the very same chips (``compare``): what differs is then the pixels,
-not the crop. It is a yardstick, not ground truth: it guesses from a 64-pixel chip (skin,
-wrinkles, the face's proportions), and its errors on one face (often 5-10 years) are larger
-than on the change between a face and its edit.
+(the astronaut reads 27 to 47 over the placements below and their mirror images). So an
+estimate is the mean over ``PLACEMENTS`` (seven crops, each also mirrored: 14 chips, ~45 ms a
+face on this 2-core CPU), and a render is compared with its source on the very same chips
+(``compare``): what differs is then the pixels, not the crop. It is a yardstick, not ground
+truth: it guesses from a 64-pixel chip (skin, wrinkles, the face's proportions), and its errors
+on one face (often 5-10 years) are larger than on the change between a face and its edit.
 """
 
 from __future__ import annotations

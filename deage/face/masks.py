@@ -479,10 +479,10 @@ def face_regions(
         small = small.astype(np.float32) / 255.0
     px = fr.eye_distance * raster / crop_size  # eye distance in raster pixels
     sample = skin_sample_mask(fr, lm, raster, crop_size) * (1.0 - protect)
-    picked = small[sample > 0.5]
-    reference = np.median(rgb_to_lab(picked[None]), axis=(0, 1)) if len(picked) >= 16 else None
+    sampled = sample > 0.5
+    reference = _median_lab(small[sampled])
     side = face_side(fr, raster, crop_size)
-    halves = tuple(_median_lab(small[(sample > 0.5) & half]) for half in (side < 0.5, side >= 0.5))
+    halves = tuple(_median_lab(small[sampled & half]) for half in (side < 0.5, side >= 0.5))
     area = np.maximum(face, neck)
     if parsing:
         skin = _parser_skin(parsing, raster, area, neck)
@@ -508,7 +508,7 @@ def face_regions(
         gated = {name: up(m) for name, m in gated.items()}
         skin, protect, face, side = up(skin), up(protect), up(face), up(side)
     return FaceRegions(size=size, regions=gated, skin=skin, protect=protect, face=face, frame=fr, crop_size=crop_size,
-                       skin_reference=None if reference is None else reference.astype(np.float32),
+                       skin_reference=reference,
                        side=side, side_references=halves if reference is not None else None)
 
 
