@@ -238,16 +238,19 @@ class FrameRenderer:
         return self.masks.edit(self.editor, aligned, self.params_for(params, track_id), **extra)
 
     def params_for(self, params: Any, track_id: int) -> Any:
-        """``params`` for one face: parameters with a ``target_age`` (the makeup de-ager's) are
-        resolved with that track's apparent age (``Analysis.apparent_ages``).
+        """``params`` for one face: parameters that depend on how old a face looks (the makeup
+        de-ager's, ``for_apparent_age``) are resolved with that track's apparent age
+        (``Analysis.apparent_ages``); where none was measured they stay as they are.
 
         Raises:
             DeageError: a ``target_age`` and no apparent age measured for the track.
         """
-        if getattr(params, "target_age", None) is None:
+        if not hasattr(params, "for_apparent_age"):
             return params
         age = self.analysis.apparent_ages.get(track_id) if self.analysis is not None else None
         if age is None:
+            if getattr(params, "target_age", None) is None:
+                return params
             raise DeageError(f"the look's target_age needs how old face track {track_id} looks, and it was not "
                              "measured (deage.face.apparent_age.measure_tracks; render_clip and the studio do it)")
         return params.for_apparent_age(age)
@@ -656,14 +659,42 @@ def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cac
     if isinstance(how, dict):
         how = look.resolve_path(how["reference"])
     selected = select_tracks(analysis, how)
-    if uses_apparent_age(look):
-        from deage.face.apparent_age import measure_tracks
-
-        measure_tracks(analysis, selected, read or clip.read)
+    measure_apparent_ages(look, analysis, selected, read or clip.read)
     return analysis, selected
 
 
 def uses_apparent_age(look: Look) -> bool:
-    """True when the Look's edit has a ``target_age`` (set, or keyframed): each face's edit then
-    depends on how old it looks."""
+    """True when each face's edit depends on how old it looks: the Look's edit has a
+    ``target_age`` (set, or keyframed), or it is the makeup de-ager's with ``hollows`` left to its
+    preset (which gives them to faces that look older: ``MakeupParams.for_apparent_age``)."""
+    if needs_apparent_age(look):
+        return True
+    return look.editor == "makeup" and look.edit.get("hollows") is None and "edit.hollows" not in look.keyframes
+
+
+def needs_apparent_age(look: Look) -> bool:
+    """True when the Look cannot render without the faces' apparent ages: it has a ``target_age``
+    (set, or keyframed). Other Looks that use them (``uses_apparent_age``) render without."""
     return look.edit.get("target_age") is not None or "edit.target_age" in look.keyframes
+
+
+def measure_apparent_ages(look: Look, analysis: Any, track_ids: Any, read: Any) -> None:
+    """Measure the apparent age of the ``track_ids`` the Look's edit depends on into
+    ``analysis.apparent_ages`` (once a track: ``deage.face.apparent_age.measure_tracks``; ``read``:
+    frame index -> RGB uint8 frame).
+
+    Raises:
+        WeightsError: the age model is missing and the Look needs the ages (``needs_apparent_age``);
+            a Look that only uses them renders without, with a warning in the log.
+    """
+    if not uses_apparent_age(look):
+        return
+    from deage.face.apparent_age import measure_tracks
+
+    try:
+        measure_tracks(analysis, track_ids, read)
+    except DeageError as exc:
+        if needs_apparent_age(look):
+            raise
+        warnings.warn(f"faces rendered without their apparent age (so no hollows from the preset): {exc}",
+                      RuntimeWarning, stacklevel=2)

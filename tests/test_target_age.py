@@ -1,4 +1,5 @@
-"""A target age: every face made to look one age, each by as many years as it looks older.
+"""A target age: every face made to look one age, each by as many years as it looks older; and the
+makeup preset's hollows, which only faces that look older get.
 
 The faces' apparent ages come from the embedded age model (``deage.face.apparent_age``), one per
 track; what these tests check is the wiring from those ages to each face's edit, on real photos.
@@ -10,6 +11,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ from deage.face.align import align_face
 from deage.face.analysis import Analysis, AnalysisSettings, analyse_frames
 from deage.face.apparent_age import measure_tracks
 from deage.look import Look, with_target_age
-from deage.render import FrameRenderer, render_clip, uses_apparent_age
+from deage.render import FrameRenderer, needs_apparent_age, render_clip, uses_apparent_age
 
 TARGET = 30.0
 
@@ -34,15 +36,83 @@ def test_params_resolve_years_from_the_apparent_age():
     assert p.for_apparent_age(40).years == 15 and p.for_apparent_age(40).target_age is None
     assert p.for_apparent_age(20).years == 0 and p.for_apparent_age(20).resolve().is_identity
     assert p.for_apparent_age(75).years == 30                    # at most 30 years
-    plain = MakeupParams(years=5)
+    plain = MakeupParams(years=5, hollows=0.0)
     assert plain.for_apparent_age(70) is plain
     assert MakeupParams.from_dict({"target_age": 40}).to_dict() == {"years": 10.0, "target_age": 40.0}
     with pytest.raises(LookError, match="target_age"):
         MakeupParams.from_dict({"target_age": 0})
-    assert uses_apparent_age(makeup(target_age=30)) and not uses_apparent_age(makeup(years=20))
-    keyed = makeup(years=20)
+    assert uses_apparent_age(makeup(target_age=30)) and not uses_apparent_age(makeup(years=20, hollows=0.5))
+    assert uses_apparent_age(makeup(years=20)) and not needs_apparent_age(makeup(years=20))  # the preset's hollows
+    assert not uses_apparent_age(Look(editor="identity"))
+    keyed = makeup(years=20, hollows=0.0)
     keyed.set_key("edit.target_age", 0, 40.0)
-    assert uses_apparent_age(keyed)
+    assert uses_apparent_age(keyed) and needs_apparent_age(keyed)
+    keyed = makeup(years=20)
+    keyed.set_key("edit.hollows", 0, 0.5)
+    assert not uses_apparent_age(keyed)
+
+
+def test_the_preset_gives_hollows_only_to_faces_that_look_older():
+    ten = MakeupParams(years=10)
+    assert ten.resolve().hollows == 0.0                          # no age known: none
+    assert ten.for_apparent_age(30).hollows == 0.0 and ten.for_apparent_age(40).hollows == 0.0
+    old = ten.for_apparent_age(70).hollows
+    assert old == pytest.approx(0.8 * (1 - (2 / 3) ** 1.6), abs=1e-4)   # the texture curve at 10 of 30 years
+    assert 0 < ten.for_apparent_age(47.5).hollows < old
+    assert MakeupParams(years=30).for_apparent_age(60).hollows == 0.8
+    assert MakeupParams(years=0).for_apparent_age(70).resolve().is_identity
+    assert MakeupParams(years=10, hollows=0.2).for_apparent_age(70).hollows == 0.2   # an artist's value stays
+    resolved = MakeupParams(target_age=40).for_apparent_age(75)   # 35 years older: the most, 30
+    assert resolved.years == 30 and resolved.hollows == 0.8 and resolved.target_age is None
+
+
+def test_an_older_face_gets_its_folds_softened_and_a_young_one_is_left_as_it_was(older_face, astronaut):
+    """Rendered with the default look, Grace Hopper (she looks about 79) gets the preset's hollows:
+    the shading along her nasolabial folds and jowls is evened, a change of its own over the
+    same look with hollows 0; the astronaut (she looks about 33) renders pixel for pixel as with
+    hollows 0."""
+    from deage.look import default_look
+    from deage.render import render_image
+
+    def without_hollows(look: Look) -> Look:
+        return Look.from_dict({**look.to_dict(), "edit": {**look.edit, "hollows": 0.0}})
+
+    look = default_look()
+    young = render_image(astronaut, look)
+    assert np.array_equal(young, render_image(astronaut, without_hollows(look)))
+    assert not np.array_equal(young, astronaut)
+
+    folds, flat = render_image(older_face, look), render_image(older_face, without_hollows(look))
+    face = analyse_frames([older_face], 1, AnalysisSettings()).faces_at(0)[1]
+    lm = np.asarray(face.landmarks)
+    x0, x1 = int(lm[48, 0] - 20), int(lm[54, 0] + 20)            # mouth corners and the folds beside them
+    y0, y1 = int(lm[31, 1]), int(lm[57, 1] + 20)
+    change = np.abs(folds.astype(np.int16) - flat.astype(np.int16)).max(axis=2)[y0:y1, x0:x1]
+    assert change.mean() > 0.8 and np.percentile(change, 95) >= 3   # levels (1.27 and 5 when written)
+    assert np.array_equal(folds[:, : int(lm[:, 0].min()) - 80], older_face[:, : int(lm[:, 0].min()) - 80])
+
+    def shading(im: np.ndarray) -> float:  # spread of the broad shading (folds, jowls), not the texture
+        return float(cv2.GaussianBlur(im[y0:y1, x0:x1].astype(np.float32).mean(2), (0, 0), 6).std())
+
+    assert shading(folds) < shading(flat) - 0.3                   # 13.7 -> 13.05 levels when written
+
+
+def test_without_the_age_model_the_preset_renders_with_no_hollows_and_says_so(older_face, monkeypatch):
+    import deage.face.apparent_age as apparent_age
+    from deage.errors import WeightsError
+    from deage.look import default_look
+    from deage.render import render_image
+
+    def missing(*_a, **_k):
+        raise WeightsError("the embedded age model is missing")
+
+    monkeypatch.setattr(apparent_age, "find_age_model", missing)
+    with pytest.warns(RuntimeWarning, match="apparent age"):
+        out = render_image(older_face, default_look())
+    flat = Look.from_dict({**default_look().to_dict(), "edit": {**default_look().edit, "hollows": 0.0}})
+    assert np.array_equal(out, render_image(older_face, flat))
+    with pytest.raises(WeightsError):
+        render_image(older_face, with_target_age(default_look(), 40))
 
 
 def test_the_editor_refuses_an_unresolved_target_age(astronaut):
@@ -63,8 +133,6 @@ def test_each_face_gets_the_years_it_looks_older_than_the_target(group, tmp_path
     older ones are de-aged by their own excess (recorded in the provenance), the oldest most."""
     photo, analysis = group
     src = tmp_path / "group.png"
-    import cv2
-
     cv2.imwrite(str(src), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     out = tmp_path / "group_30.png"
     result = render_clip(src, out, with_target_age(makeup(years=10), TARGET))
@@ -89,8 +157,6 @@ def test_each_face_gets_the_years_it_looks_older_than_the_target(group, tmp_path
 def test_the_review_expects_no_edit_on_the_faces_that_already_look_the_target(group, tmp_path):
     """The faces the look leaves alone (they look younger than its target) are not "missed", with
     a matte (read from it) or without (settled by re-rendering the look)."""
-    import cv2
-
     from deage.review.metrics import compute_metrics
 
     photo, _ = group
@@ -116,8 +182,6 @@ def test_the_review_expects_no_edit_on_the_faces_that_already_look_the_target(gr
 
 
 def test_the_review_of_a_target_age_render_without_the_age_model_says_so(group, tmp_path, monkeypatch):
-    import cv2
-
     import deage.face.apparent_age as apparent_age
     from deage.errors import WeightsError
     from deage.review.metrics import compute_metrics
@@ -148,6 +212,21 @@ def test_the_renderer_needs_the_ages_and_the_preview_measures_them(group):
     first = dict(measured)
     measure_tracks(bare, [1, 2], lambda _i: pytest.fail("a measured track is not measured again"))
     assert bare.apparent_ages == first
+
+
+def test_the_ages_of_many_faces_read_each_frame_once(group):
+    """Six people in one photo: one read of its one frame for all six (a long clip's frames are
+    read in ascending order, each once, not seeked to once per track)."""
+    photo, analysis = group
+    bare = Analysis(**{**analysis.__dict__, "apparent_ages": {}})
+    reads: list[int] = []
+
+    def read(index: int) -> np.ndarray:
+        reads.append(index)
+        return photo
+
+    measured = measure_tracks(bare, bare.track_ids, read)
+    assert reads == [0] and len(measured) == 6 and all(15 < a < 50 for a in measured.values())
 
 
 def test_a_tracks_age_is_read_where_its_face_is_seen_best(group):
@@ -188,8 +267,6 @@ def test_the_ages_travel_with_the_analysis_file(group, tmp_path):
 
 
 def test_cli_target_age_and_ages(astronaut, tmp_path):
-    import cv2
-
     src = tmp_path / "astronaut.png"
     cv2.imwrite(str(src), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     cli = [sys.executable, "-m", "deage.cli"]

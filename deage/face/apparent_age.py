@@ -157,7 +157,7 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
     A track's apparent age is the median estimate over up to ``samples`` of its frames, evenly
     spread over those where its face is seen best (``TRACK_BEST``: large and frontal, where the
     64-pixel network sees most); one number per person and shot, so an edit driven by it does not
-    flicker.
+    flicker. The frames are read in ascending order, each once for all the tracks it shows.
 
     Args:
         analysis: a ``deage.face.analysis.Analysis``.
@@ -172,18 +172,32 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
     todo = [t for t in track_ids if t not in ages]
     if not todo:
         return ages
-    estimator = estimator or AgeEstimator()
+    wanted: dict[int, list[int]] = {}  # frame index -> the tracks to estimate on it
     for track_id in todo:
-        track = analysis.track(track_id)
-        quality = {i: view_quality(f) for i, f in track.faces.items() if f.landmarks is not None}
-        if not quality:
-            continue
-        best = max(quality.values())
-        frames = sorted(i for i, q in quality.items() if q >= TRACK_BEST * best)
-        picks = sorted({frames[round(k * (len(frames) - 1) / max(samples - 1, 1))] for k in range(samples)})
-        estimates = [float(estimator.estimate(read(i), [track.faces[i]])[0]) for i in picks]
-        ages[track_id] = float(np.median(estimates))
+        for index in _best_frames(analysis.track(track_id), samples):
+            wanted.setdefault(index, []).append(track_id)
+    if not wanted:
+        return ages
+    estimator = estimator or AgeEstimator()
+    estimates: dict[int, list[float]] = {}
+    for index in sorted(wanted):
+        faces = [analysis.track(t).faces[index] for t in wanted[index]]
+        for track_id, age in zip(wanted[index], estimator.estimate(read(index), faces)):
+            estimates.setdefault(track_id, []).append(float(age))
+    for track_id, values in estimates.items():
+        ages[track_id] = float(np.median(values))
     return ages
+
+
+def _best_frames(track: Any, samples: int) -> list[int]:
+    """Up to ``samples`` frame indices of ``track`` evenly spread over those where its face (with
+    landmarks) is seen best (``TRACK_BEST`` of its best ``view_quality``); none without landmarks."""
+    quality = {i: view_quality(f) for i, f in track.faces.items() if f.landmarks is not None}
+    if not quality:
+        return []
+    best = max(quality.values())
+    frames = sorted(i for i, q in quality.items() if q >= TRACK_BEST * best)
+    return sorted({frames[round(k * (len(frames) - 1) / max(samples - 1, 1))] for k in range(samples)})
 
 
 def view_quality(face: Face) -> float:

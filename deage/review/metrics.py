@@ -717,10 +717,11 @@ def _age_estimator(notes: list[str]) -> Any | None:
 
 def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[[int], Image],
                   notes: list[str], estimator: Any | None) -> None:
-    """With a ``target_age`` Look, the selected tracks' apparent ages, as the render measured them
-    (which faces it should have edited, and by how much, follow from them), with ``estimator``
-    (None: the embedded one, built here)."""
-    from deage.render import uses_apparent_age
+    """With a Look whose edit depends on how old faces look (a ``target_age``, the makeup preset's
+    hollows), the selected tracks' apparent ages, as the render measured them (which faces it
+    should have edited, and by how much, follow from them), with ``estimator`` (None: the
+    embedded one, built here)."""
+    from deage.render import needs_apparent_age, uses_apparent_age
 
     if not uses_apparent_age(look):
         return
@@ -729,7 +730,8 @@ def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[
     try:
         measure_tracks(analysis, selected, read, estimator)
     except DeageError as exc:
-        notes.append(f"the look's target age needs the faces' apparent ages, which cannot be measured here ({exc})")
+        what = "target age" if needs_apparent_age(look) else "preset (its hollows)"
+        notes.append(f"the look's {what} needs the faces' apparent ages, which cannot be measured here ({exc})")
 
 
 def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | None:
@@ -737,9 +739,9 @@ def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | N
     through codec noise), or None when the Look edits no faces or cannot be built here."""
     if look is None:
         return None
-    from deage.render import FrameRenderer, uses_apparent_age
+    from deage.render import FrameRenderer, needs_apparent_age
 
-    if uses_apparent_age(look) and not analysis.apparent_ages:
+    if needs_apparent_age(look) and not analysis.apparent_ages:
         return None  # a target age without the faces' ages (said in the notes): nothing to re-render from
     try:
         renderer = FrameRenderer(look, analysis=analysis)

@@ -25,10 +25,17 @@ _WRINKLES_AT_FULL: dict[str, float] = {
     "neck": 0.65,
 }
 _TONE_AT_FULL = {"under_eye": 0.7, "redness": 0.55, "evenness": 0.5, "spots": 0.8}
-_HOLLOWS_AT_FULL = 0.0
-"""``hollows`` is an artist's choice, not part of the preset: on an older face it softens the
-nasolabial fold and the cheeks' sagging, on a young smiling one it flattens the round of the cheek
-(apparent age of a 23-year-old at 30 years: +2.7 with it at 0.8, +0.5 without)."""
+_HOLLOWS_AT_FULL = 0.8
+"""``hollows`` at full years for a face that looks old (``OLDER_FACE``). It follows how old the
+face looks, not ``years`` alone: on an older face it softens the nasolabial fold and the cheeks'
+sagging, the shading an old face's age is read from, but on a young smiling face it flattens the
+round of the cheek (apparent age of a 23-year-old at 30 years: +2.7 with it at 0.8, +0.5
+without). So the preset gives it only to faces whose apparent age is known (``for_apparent_age``)
+and reaches ``OLDER_FACE``."""
+OLDER_FACE = (40.0, 55.0)
+"""Apparent ages (years) over which the preset's ``hollows`` come in: none for a face that looks
+40 or younger, all of them from 55 (the embedded age estimate is a few years either way, and the
+young faces measured here looked 23-38)."""
 _SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35, "lip_fullness": 0.6}
 _FEATURES_AT_FULL = {"lip_contrast": 0.7, "eye_whites": 0.7, "teeth": 0.6}
 
@@ -107,7 +114,8 @@ class MakeupParams:
         spots: reduction of small dark spots (age spots, blemishes), 0..1.
         hollows: evening of the cheeks' broad shading, the shading of age (the shadow of a
             sagging cheek along the nasolabial fold, jowls, tear troughs, the bulge above them),
-            0..1; not driven by ``years`` (0 unless set): for older faces.
+            0..1; when unset it follows ``years`` and how old the face looks: 0 for faces that
+            look 40 or younger, and 0 where no apparent age is known (``for_apparent_age``).
         jaw_lift: jowl and jaw-line lift, 0..1.
         cheek_fullness: fuller, higher cheeks, 0..1.
         eye_aperture: slightly more open eyes, 0..1.
@@ -158,12 +166,19 @@ class MakeupParams:
 
     def for_apparent_age(self, age: float) -> MakeupParams:
         """These parameters for a face that looks ``age`` years old: with ``target_age`` set,
-        ``years`` becomes ``age - target_age`` (within 0..30) and ``target_age`` is cleared;
-        without it, these parameters unchanged."""
-        if self.target_age is None:
-            return self
-        years = min(max(float(age) - self.target_age, 0.0), MAX_YEARS)
-        return replace(self, years=years, target_age=None)
+        ``years`` becomes ``age - target_age`` (within 0..30) and ``target_age`` is cleared; an
+        unset ``hollows`` becomes the preset's for those years and that age (``OLDER_FACE``)."""
+        params = self
+        if self.target_age is not None:
+            years = min(max(float(age) - self.target_age, 0.0), MAX_YEARS)
+            params = replace(params, years=years, target_age=None)
+        if params.hollows is None:
+            lo, hi = OLDER_FACE
+            older = min(max((float(age) - lo) / (hi - lo), 0.0), 1.0)
+            older = older * older * (3.0 - 2.0 * older)
+            hollows = _HOLLOWS_AT_FULL * _texture_curve(params.years / MAX_YEARS) * older
+            params = replace(params, hollows=round(hollows, 4))
+        return params
 
     # ---- resolution through the preset curve ---------------------------------------------------
     def resolve(self) -> MakeupSettings:
@@ -180,7 +195,7 @@ class MakeupParams:
             wrinkles=wrinkles,
             texture_keep=pick("texture_keep", 1.0),
             **{k: pick(k, v * tex) for k, v in _TONE_AT_FULL.items()},
-            hollows=pick("hollows", _HOLLOWS_AT_FULL * shp),
+            hollows=pick("hollows", 0.0),  # the preset's needs the face's age: for_apparent_age
             **{k: pick(k, v * shp) for k, v in _SHAPE_AT_FULL.items()},
             **{k: pick(k, v * tex) for k, v in _FEATURES_AT_FULL.items()},
         )
