@@ -68,6 +68,7 @@ def test_render_that_changes_nothing_reads_as_no_change(identity_render, example
     assert s["landmark_jitter_ratio"] == 1.0 and s["landmark_jitter_source"] > 0
     assert s["faces_missed"] == 0
     assert s["apparent_age_change"] == 0.0 and 15 < s["apparent_age_source"] < 60
+    assert s["feature_detail"] == 1.0 and s["feature_detail_min"] == 1.0
     assert passed(evaluate(m))
     json.dumps(m.to_dict(), allow_nan=False)                 # NaN (first frame's flicker) became null
 
@@ -88,6 +89,7 @@ def test_embedded_deager_moves_metrics_the_expected_way(makeup_metrics):
     assert s["faces_missed"] == 0
     assert s["apparent_age_change"] < -0.5                    # looks younger (deage.face.apparent_age)
     assert np.isfinite(makeup_metrics.age_change[::2]).all() and np.isnan(makeup_metrics.age_change[1::2]).all()
+    assert 0.95 < s["feature_detail_min"] <= s["feature_detail"] < 1.1  # eyes, brows, lips kept (through H.264)
     assert passed(evaluate(makeup_metrics))
 
 
@@ -172,6 +174,47 @@ def test_crease_depth_reads_an_older_faces_de_age(older_face):
         assert fm.crease_source > 5  # an older face's skin: several code values deep on average
         changes[years] = fm.crease_render / fm.crease_source - 1.0
     assert changes[0] == 0.0 and changes[25] < changes[10] < -0.05 and changes[25] < -0.15, changes
+
+
+def _blur_eyes_and_brows(image: np.ndarray, faces: dict, sigma: float) -> np.ndarray:
+    """``image`` with each face's eyes and brows blurred (Gaussian, ``sigma`` eye distances)."""
+    out = image.copy()
+    for face in faces.values():
+        lm = face.landmarks
+        d = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+        mask = np.zeros(image.shape[:2], np.float32)
+        for part in (slice(36, 42), slice(42, 48), slice(17, 22), slice(22, 27)):
+            x, y = lm[part].mean(0)
+            cv2.ellipse(mask, (int(x), int(y)), (int(0.3 * d), int(0.16 * d)), 0, 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), 0.04 * d)[..., None]
+        out = (cv2.GaussianBlur(image, (0, 0), sigma * d) * mask + out * (1 - mask)).round().astype(np.uint8)
+    return out
+
+
+def test_feature_detail_flags_blurred_eyes_not_a_de_age(older_face, astronaut, makeup_metrics):
+    """The de-ager leaves eyes, brows and lips alone: their detail reads 0.97-1.02 at 10 and 30
+    years (measured when written, on these two faces and five more). Blurring the eyes and brows
+    by 4 % of the eye distance (what an editor that smears features does) reads 0.77 and fails
+    the default check."""
+    import deage
+    from deage.face.analysis import AnalysisSettings, analyse_frames
+
+    for photo in (older_face, astronaut):
+        faces = analyse_frames([photo], 1, AnalysisSettings()).faces_at(0)
+        for years in (10, 30):
+            (fm,) = ShotMeter(None, None).measure(0, photo, deage.render_image(photo, Look(editor="makeup",
+                                                                                           edit={"years": years})), faces)
+            assert 0.96 < fm.detail_render / fm.detail_source < 1.04, years
+        (fm,) = ShotMeter(None, None).measure(0, photo, _blur_eyes_and_brows(photo, faces, 0.04), faces)
+        blurred = fm.detail_render / fm.detail_source
+        assert blurred < 0.85, blurred
+    # The de-aged clip's metrics with frame 3's features blurred like that: the check fails there.
+    per_frame = makeup_metrics.feature_detail.copy()
+    per_frame[3] = blurred
+    metrics = dataclasses.replace(makeup_metrics, feature_detail=per_frame)
+    check = {c.key: c for c in evaluate(metrics)}["features"]
+    assert check.status == "FAIL" and check.frame == makeup_metrics.frames[3] and ">=" in check.line()
+    assert {c.key: c for c in evaluate(metrics, Thresholds(min_feature_detail=0.7))}["features"].status == "PASS"
 
 
 def test_seam_ratio_flags_a_hard_edge_not_a_feathered_one(frames_and_faces):

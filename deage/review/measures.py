@@ -16,6 +16,8 @@ values, i.e. luma, which is what the eye judges flicker and seams on). ``luma`` 
 - ``seam_ratio``: gradient magnitude of the render over that of the source along the band where
   the edit ends (the matte's transition, or where the edit's change falls off), averaged
   locally, worst quarter: 1 = no visible edge added, above 1 = a seam.
+- ``feature_detail``: mean edge strength (gradient magnitude) inside a soft mask: how much of the
+  fine detail of a face's features (eyes and lashes, brows, lips, nostrils) a crop holds.
 - ``mean_change``: masked mean absolute difference, for flicker (frame to frame) and for
   "was this face edited at all".
 - ``landmark_acceleration``: second difference of landmark positions over three frames, in eye
@@ -110,6 +112,18 @@ def gradient_magnitude(lum: np.ndarray) -> np.ndarray:
     gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
     return cv2.magnitude(gx, gy)
+
+
+def feature_detail(lum: np.ndarray, eye_dist: float, mask: Mask) -> float:
+    """Mean gradient magnitude of a luma crop (float32 (S, S) in [0, 1]) under ``mask`` (float32
+    (S, S) soft weights in [0, 1]), after the seam's light smoothing (``SEAM_SCALES[0]`` eye
+    distances: pixel grain and codec noise drop out, a lash line or a lip's edge stays), in 8-bit
+    code values per pixel; NaN for an (almost) empty mask."""
+    w = float(mask.sum())
+    if w <= 4.0:
+        return float("nan")
+    grad = gradient_magnitude(cv2.GaussianBlur(lum, (0, 0), max(0.5, SEAM_SCALES[0] * eye_dist)))
+    return float((grad * mask).sum() / w * 255.0)
 
 
 SEAM_SCALES = (0.012, 0.015, 0.12)

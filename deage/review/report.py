@@ -95,6 +95,8 @@ def summary_html(metrics: RenderMetrics) -> str:
         ("landmark shift, mean (% eye distance)", _fmt(s["landmark_shift_mean"] * 100, 2), "0"),
         ("seam ratio, worst / mean", f"{_fmt(s['seam_ratio_max'])} / {_fmt(s['seam_ratio_mean'])}", "1"),
         ("crease depth change, all facial skin (negative = shallower)", pct(s["crease_change"]), "0"),
+        ("detail kept in eyes, brows, lips (render / source), shot / worst frame",
+         f"{_fmt(s['feature_detail'])} / {_fmt(s['feature_detail_min'])}", "1"),
         ("apparent age, source / change (years; negative = looks younger)",
          f"{_fmt(s['apparent_age_source'], 1)} / {_fmt(s['apparent_age_change'], 1)}", "0"),
     ]
@@ -281,6 +283,9 @@ _THRESHOLD_FLAGS = (
     ("--max-age-change", "max_age_change", float,
      "require the faces to look this many years older at most, e.g. -3 for at least 3 years younger "
      "(apparent age; default: not checked)"),
+    ("--min-feature-detail", "min_feature_detail", float,
+     "least edge strength kept in eyes, brows and lips on any frame, render / source (default %(default)s; "
+     "0 for a face replacement, which brings another face's features)"),
 )
 
 

@@ -40,6 +40,12 @@ class Thresholds:
         max_age_change: the shot's mean apparent-age change (years, render - source, by
             ``deage.face.apparent_age``) must be at most this (e.g. -3: looks at least 3 years
             younger); None = not checked.
+        min_feature_detail: on every frame, the edge strength inside each face's features (eyes
+            and lashes, brows, lips, nostrils), render over source, must be at least this: an
+            edit must not blur or paint over what makes the face that person's. The embedded
+            de-ager keeps them (0.97-1.02 on seven photos at 10 and 30 years, 0.99-1.01 on the
+            example clip through H.264); eyes and brows blurred by 2-4 % of the eye distance
+            read 0.77-0.96. A face replacement brings another face's features: set None there.
     """
 
     max_identity: float | None = 0.35
@@ -51,6 +57,7 @@ class Thresholds:
     max_wrinkle_change: float | None = None
     max_crease_change: float | None = None
     max_age_change: float | None = None
+    min_feature_detail: float | None = 0.9
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -121,10 +128,12 @@ class Check:
         return f"{self.status:<5} {self.label}: {value}{limit}{where}"
 
 
-def _check(key: str, label: str, value: float, limit: float | None, frame: int | None = None) -> Check:
+def _check(key: str, label: str, value: float, limit: float | None, frame: int | None = None,
+           better: str = "lower") -> Check:
     if limit is None or not math.isfinite(value):
-        return Check(key, label, value, limit, None, frame)
-    return Check(key, label, value, limit, bool(value <= limit + 1e-12), frame)
+        return Check(key, label, value, limit, None, frame, better)
+    ok = value <= limit + 1e-12 if better == "lower" else value >= limit - 1e-12
+    return Check(key, label, value, limit, bool(ok), frame, better)
 
 
 def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
@@ -148,6 +157,9 @@ def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
         _check("creases", "crease-depth change, all facial skin (shot)", s["crease_change"], t.max_crease_change),
         _check("age", "apparent-age change, years (render - source, shot mean)", s["apparent_age_change"],
                t.max_age_change),
+        _check("features", "detail kept in eyes, brows, lips (render / source, worst frame)",
+               s["feature_detail_min"], t.min_feature_detail, metrics.worst_frame("feature_detail", lowest=True),
+               better="higher"),
     ]
 
 

@@ -20,6 +20,7 @@ _WORST: tuple[tuple[str, str, bool], ...] = (
     ("faces_missed", "face missed", False),
     ("landmark_jitter", "most landmark jitter", False),
     ("wrinkle_change.face", "least wrinkle reduction", False),
+    ("feature_detail", "least feature detail kept", True),
 )
 
 
