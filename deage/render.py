@@ -685,7 +685,7 @@ def measure_apparent_ages(look: Look, analysis: Any, track_ids: Any, read: Any) 
 
     Raises:
         WeightsError: the age model is missing and the Look needs the ages (``needs_apparent_age``);
-            a Look that only uses them renders without, with a warning in the log.
+            a Look that only uses them renders without (a ``RuntimeWarning`` says so).
     """
     if not uses_apparent_age(look):
         return
