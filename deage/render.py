@@ -665,11 +665,10 @@ def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cac
 
 def uses_apparent_age(look: Look) -> bool:
     """True when each face's edit depends on how old it looks: the Look's edit has a
-    ``target_age`` (set, or keyframed), or it is the makeup de-ager's with ``hollows`` left to its
-    preset (which gives them to faces that look older: ``MakeupParams.for_apparent_age``)."""
-    if needs_apparent_age(look):
-        return True
-    return look.editor == "makeup" and look.edit.get("hollows") is None and "edit.hollows" not in look.keyframes
+    ``target_age`` (set, or keyframed), or it is the makeup de-ager's, whose preset gives hollows
+    only to faces that look older and no shape or feature work to children
+    (``MakeupParams.for_apparent_age``)."""
+    return needs_apparent_age(look) or look.editor == "makeup"
 
 
 def needs_apparent_age(look: Look) -> bool:
@@ -696,5 +695,5 @@ def measure_apparent_ages(look: Look, analysis: Any, track_ids: Any, read: Any) 
     except DeageError as exc:
         if needs_apparent_age(look):
             raise
-        warnings.warn(f"faces rendered without their apparent age (so no hollows from the preset): {exc}",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(f"faces rendered without their apparent age (the preset's hollows and its care of "
+                      f"children's faces need it): {exc}", RuntimeWarning, stacklevel=2)

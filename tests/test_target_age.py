@@ -41,15 +41,12 @@ def test_params_resolve_years_from_the_apparent_age():
     assert MakeupParams.from_dict({"target_age": 40}).to_dict() == {"years": 10.0, "target_age": 40.0}
     with pytest.raises(LookError, match="target_age"):
         MakeupParams.from_dict({"target_age": 0})
-    assert uses_apparent_age(makeup(target_age=30)) and not uses_apparent_age(makeup(years=20, hollows=0.5))
-    assert uses_apparent_age(makeup(years=20)) and not needs_apparent_age(makeup(years=20))  # the preset's hollows
+    assert uses_apparent_age(makeup(target_age=30)) and needs_apparent_age(makeup(target_age=30))
+    assert uses_apparent_age(makeup(years=20)) and not needs_apparent_age(makeup(years=20))  # the preset
     assert not uses_apparent_age(Look(editor="identity"))
     keyed = makeup(years=20, hollows=0.0)
     keyed.set_key("edit.target_age", 0, 40.0)
     assert uses_apparent_age(keyed) and needs_apparent_age(keyed)
-    keyed = makeup(years=20)
-    keyed.set_key("edit.hollows", 0, 0.5)
-    assert not uses_apparent_age(keyed)
 
 
 def test_the_preset_gives_hollows_only_to_faces_that_look_older():
@@ -64,6 +61,37 @@ def test_the_preset_gives_hollows_only_to_faces_that_look_older():
     assert MakeupParams(years=10, hollows=0.2).for_apparent_age(70).hollows == 0.2   # an artist's value stays
     resolved = MakeupParams(target_age=40).for_apparent_age(75)   # 35 years older: the most, 30
     assert resolved.years == 30 and resolved.hollows == 0.8 and resolved.target_age is None
+
+
+def test_a_child_keeps_the_shape_and_features_of_her_face():
+    """On a face that looks 12 or younger the preset does no shape or feature work (a child has no
+    jowls or thinned lips to give back); from 18 all of it; an artist's value stays."""
+    ten = MakeupParams(years=10)
+    adult = ten.resolve()
+    child = ten.for_apparent_age(4).resolve()
+    teen = ten.for_apparent_age(15).resolve()
+    for name in ("jaw_lift", "cheek_fullness", "eye_aperture", "lip_fullness", "lip_contrast", "eye_whites", "teeth"):
+        assert getattr(child, name) == 0.0 and 0 < getattr(teen, name) < getattr(adult, name), name
+        assert getattr(ten.for_apparent_age(18).resolve(), name) == pytest.approx(getattr(adult, name), abs=1e-4)
+    assert child.wrinkles == adult.wrinkles and child.under_eye == adult.under_eye   # the skin work stays
+    assert ten.for_apparent_age(30) == MakeupParams(years=10, hollows=0.0)          # an adult: nothing scaled
+    assert MakeupParams(years=10, lip_fullness=0.5).for_apparent_age(4).lip_fullness == 0.5
+
+
+def test_a_small_girls_photo_gets_skin_work_only(shared_media):
+    """source_s11.jpg, a girl of about three (she looks 2.8 to the age model): the default look
+    renders her exactly as the same look with every shape and feature operation at 0, and still
+    touches her skin."""
+    from deage.look import default_look
+    from deage.render import render_image
+
+    child = read_rgb(shared_media / "source_s11.jpg")
+    look = default_look()
+    still = ("jaw_lift", "cheek_fullness", "eye_aperture", "lip_fullness", "lip_contrast", "eye_whites", "teeth")
+    plain = Look.from_dict({**look.to_dict(), "edit": {**look.edit, **dict.fromkeys(still, 0.0)}})
+    out = render_image(child, look)
+    assert np.array_equal(out, render_image(child, plain))
+    assert np.abs(out.astype(np.int16) - child.astype(np.int16)).max() > 2
 
 
 def test_an_older_face_gets_its_folds_softened_and_a_young_one_is_left_as_it_was(older_face, astronaut):
@@ -107,10 +135,10 @@ def test_without_the_age_model_the_preset_renders_with_no_hollows_and_says_so(ol
         raise WeightsError("the embedded age model is missing")
 
     monkeypatch.setattr(apparent_age, "find_age_model", missing)
+    flat = Look.from_dict({**default_look().to_dict(), "edit": {**default_look().edit, "hollows": 0.0}})
     with pytest.warns(RuntimeWarning, match="apparent age"):
         out = render_image(older_face, default_look())
-    flat = Look.from_dict({**default_look().to_dict(), "edit": {**default_look().edit, "hollows": 0.0}})
-    assert np.array_equal(out, render_image(older_face, flat))
+        assert np.array_equal(out, render_image(older_face, flat))
     with pytest.raises(WeightsError):
         render_image(older_face, with_target_age(default_look(), 40))
 

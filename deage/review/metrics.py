@@ -731,8 +731,8 @@ def _age_estimator(notes: list[str]) -> Any | None:
 
 def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[[int], Image],
                   notes: list[str], estimator: Any | None) -> None:
-    """With a Look whose edit depends on how old faces look (a ``target_age``, the makeup preset's
-    hollows), the selected tracks' apparent ages, as the render measured them (which faces it
+    """With a Look whose edit depends on how old faces look (a ``target_age``, the makeup preset),
+    the selected tracks' apparent ages, as the render measured them (which faces it
     should have edited, and by how much, follow from them), with ``estimator`` (None: the
     embedded one, built here)."""
     from deage.render import needs_apparent_age, uses_apparent_age
@@ -744,7 +744,7 @@ def _measure_ages(look: Any, analysis: Any, selected: list[int], read: Callable[
     try:
         measure_tracks(analysis, selected, read, estimator)
     except DeageError as exc:
-        what = "target age" if needs_apparent_age(look) else "preset (its hollows)"
+        what = "target age" if needs_apparent_age(look) else "preset"
         notes.append(f"the look's {what} needs the faces' apparent ages, which cannot be measured here ({exc})")
 
 

@@ -36,6 +36,12 @@ OLDER_FACE = (40.0, 55.0)
 """Apparent ages (years) over which the preset's ``hollows`` come in: none for a face that looks
 40 or younger, all of them from 55 (the embedded age estimate is a few years either way, and the
 young faces measured here looked 23-38)."""
+CHILD_FACE = (12.0, 18.0)
+"""Apparent ages (years) over which the preset's shape and feature work (jaw, cheeks, eye opening,
+lips, whites of the eyes, teeth) comes in: none for a face that looks 12 or younger, all of it
+from 18. A child's face has no jowls, thinned lips or yellowed whites to give back, and fuller,
+redder lips or wider eyes make a child look like someone else; the skin work (creases, spots,
+redness) is kept, and finds little to do on a child."""
 _SHAPE_AT_FULL = {"jaw_lift": 0.8, "cheek_fullness": 0.6, "eye_aperture": 0.35, "lip_fullness": 0.6}
 _FEATURES_AT_FULL = {"lip_contrast": 0.7, "eye_whites": 0.7, "teeth": 0.6}
 
@@ -167,17 +173,22 @@ class MakeupParams:
     def for_apparent_age(self, age: float) -> MakeupParams:
         """These parameters for a face that looks ``age`` years old: with ``target_age`` set,
         ``years`` becomes ``age - target_age`` (within 0..30) and ``target_age`` is cleared; an
-        unset ``hollows`` becomes the preset's for those years and that age (``OLDER_FACE``)."""
+        unset ``hollows`` becomes the preset's for those years and that age (``OLDER_FACE``), and
+        on a face that looks under 18 the unset shape and feature operations are scaled down, to
+        none at 12 (``CHILD_FACE``)."""
         params = self
         if self.target_age is not None:
             years = min(max(float(age) - self.target_age, 0.0), MAX_YEARS)
             params = replace(params, years=years, target_age=None)
+        t = params.years / MAX_YEARS
         if params.hollows is None:
-            lo, hi = OLDER_FACE
-            older = min(max((float(age) - lo) / (hi - lo), 0.0), 1.0)
-            older = older * older * (3.0 - 2.0 * older)
-            hollows = _HOLLOWS_AT_FULL * _texture_curve(params.years / MAX_YEARS) * older
+            hollows = _HOLLOWS_AT_FULL * _texture_curve(t) * _ramp(age, OLDER_FACE)
             params = replace(params, hollows=round(hollows, 4))
+        adult = _ramp(age, CHILD_FACE)
+        if adult < 1.0:
+            scaled = {k: v * _shape_curve(t) for k, v in _SHAPE_AT_FULL.items()}
+            scaled.update({k: v * _texture_curve(t) for k, v in _FEATURES_AT_FULL.items()})
+            params = replace(params, **{k: round(v * adult, 4) for k, v in scaled.items() if getattr(params, k) is None})
         return params
 
     # ---- resolution through the preset curve ---------------------------------------------------
@@ -245,6 +256,13 @@ class MakeupParams:
             if value is not None:
                 out[name] = float(value)
         return out
+
+
+def _ramp(age: float, span: tuple[float, float]) -> float:
+    """0 below ``span[0]`` years, 1 above ``span[1]``, a smooth cubic between."""
+    lo, hi = span
+    x = min(max((float(age) - lo) / (hi - lo), 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def _number(name: str, value: Any, lo: float, hi: float) -> float:
