@@ -172,13 +172,11 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
     todo = [t for t in track_ids if t not in ages]
     if not todo:
         return ages
+    estimator = estimator or AgeEstimator()  # first: a missing model fails before any work
     wanted: dict[int, list[int]] = {}  # frame index -> the tracks to estimate on it
     for track_id in todo:
         for index in _best_frames(analysis.track(track_id), samples):
             wanted.setdefault(index, []).append(track_id)
-    if not wanted:
-        return ages
-    estimator = estimator or AgeEstimator()
     estimates: dict[int, list[float]] = {}
     for index in sorted(wanted):
         faces = [analysis.track(t).faces[index] for t in wanted[index]]

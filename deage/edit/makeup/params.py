@@ -186,9 +186,9 @@ class MakeupParams:
             params = replace(params, hollows=round(hollows, 4))
         adult = _ramp(age, CHILD_FACE)
         if adult < 1.0:
-            scaled = {k: v * _shape_curve(t) for k, v in _SHAPE_AT_FULL.items()}
-            scaled.update({k: v * _texture_curve(t) for k, v in _FEATURES_AT_FULL.items()})
-            params = replace(params, **{k: round(v * adult, 4) for k, v in scaled.items() if getattr(params, k) is None})
+            preset = params.resolve()
+            params = replace(params, **{k: round(getattr(preset, k) * adult, 4)
+                                        for k in (*_SHAPE_AT_FULL, *_FEATURES_AT_FULL) if getattr(params, k) is None})
         return params
 
     # ---- resolution through the preset curve ---------------------------------------------------
