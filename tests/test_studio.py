@@ -430,6 +430,44 @@ def test_studio_auto_override_face_choice_and_editor(studio, short_analysis):
     assert np.array_equal(result.after, result.before)
 
 
+def test_studio_auto_values_follow_the_edited_faces_apparent_age(short_clip, short_analysis, tmp_path):
+    """The "auto" sliders show what the preset gives the face being edited: hollows on a face that
+    looks 62, no lip or eye work on one that looks 8 (as the render does), not an adult's of
+    unknown age. The ages are set by hand here to pin the two cases; the preview measures them."""
+    import dataclasses
+
+    from deage.edit.makeup.params import MakeupParams
+    from deage.studio import Studio
+
+    track = short_analysis.tracks[0].track_id
+    analysis = dataclasses.replace(short_analysis, apparent_ages={track: 62.0})
+    studio = Studio(short_clip, look=copy.deepcopy(MAKEUP), analysis=analysis, output_dir=tmp_path / "out")
+    try:
+        hollows, lips = studio.controls.rows["edit.hollows"], studio.controls.rows["edit.lip_fullness"]
+        studio.refresh()
+        older = MakeupParams(years=20.0).for_apparent_age(62.0).resolve()
+        assert older.hollows > 0.2 and hollows.value.value == pytest.approx(older.hollows, abs=0.01)
+        assert hollows.auto.value and hollows.value.disabled and "hollows" not in studio.look.edit
+        assert f"face {track}, who looks 62" in studio.controls.age_note.value
+        studio.set_key("edit.hollows", 0)  # a key holds the value shown
+        assert studio.look.keyframes["edit.hollows"] == [[0, pytest.approx(older.hollows, abs=1e-3)]]
+        studio.controls.toggle_key("edit.hollows", 0)  # removing the last key keeps it as a value
+        studio.set("edit.hollows", None)
+        analysis.apparent_ages[track] = 8.0
+        studio.refresh()
+        assert hollows.value.value == 0.0 and lips.value.value == 0.0
+        assert MakeupParams(years=20.0).resolve().lip_fullness > 0.05  # what an adult would get
+        assert "who looks 8" in studio.controls.age_note.value
+        analysis.apparent_ages.clear()  # the next preview drawn measures her (an adult) itself
+        studio.set_frame(1)
+        studio.refresh()
+        age = analysis.apparent_ages[track]
+        assert 20 < age < 60 and f"who looks {age:.0f}" in studio.controls.age_note.value
+        assert lips.value.value == pytest.approx(MakeupParams(years=20.0).resolve().lip_fullness, abs=0.01)
+    finally:
+        studio.close()
+
+
 def test_studio_look_save_load_and_errors(studio, tmp_path):
     studio.set("edit.years", 17.5)
     studio.set_key("edit.years", 2, 5.0)

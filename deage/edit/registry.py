@@ -20,8 +20,12 @@ class EditorSpec:
     description: str
     needs_faces: bool = True
 
+    def params_class(self) -> Any:
+        """The editor's parameters class (imported on first use)."""
+        return _load(self.params)
+
     def params_from_dict(self, data: dict[str, Any]) -> Any:
-        return _load(self.params).from_dict(data)
+        return self.params_class().from_dict(data)
 
     def build(self, **kwargs: Any) -> Any:
         return _load(self.editor)(**kwargs)

@@ -438,6 +438,7 @@ class Studio:
         result, data, ms, rendered, ages = done.result
         self.preview = result
         self.image.value = data
+        self._show_face_age(result)
         t = result.timings
         faces = len(result.selected)
         parts = [f"preview {ms:.0f} ms" if rendered else f"view redrawn in {ms:.0f} ms"]
@@ -453,6 +454,19 @@ class Studio:
         if done.superseded:
             parts.append("· updating…")
         self._status(" ".join(parts), "info")
+
+    def _show_face_age(self, result: PreviewResult) -> None:
+        """Put the "auto" values of the first edited face with a measured apparent age on the
+        sliders (a face in this frame first; the preview measures them when the Look uses them)."""
+        ages = self.analysis.apparent_ages if self.analysis is not None else {}
+        try:
+            selected = self.engine.selected_tracks() if self.analysis is not None else []
+        except DeageError:
+            selected = []
+        here = [t for t in result.selected if t in ages]
+        elsewhere = [t for t in selected if t in ages]
+        track = (here or elsewhere or [None])[0]
+        self.controls.set_apparent_age(track, ages.get(track) if track is not None else None)
 
     def _status(self, text: str, level: str = "info") -> None:
         self.status.value = views.status_html(text, level)

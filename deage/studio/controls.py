@@ -122,11 +122,6 @@ class Control:
         return min(max(float(value), lo), hi)
 
 
-def _load(ref: str) -> Any:
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 def _parse_type(annotation: Any) -> tuple[str, bool]:
     """(base type name, optional) from a field annotation (string or type)."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
@@ -252,7 +247,7 @@ def editor_controls(editor: str) -> list[Control]:
     if spec is None:
         return []
     try:
-        cls = _load(spec.params)
+        cls = spec.params_class()
     except (ImportError, AttributeError):
         return []
     return controls_for(cls, "edit")
@@ -309,10 +304,14 @@ def set_value(look: Look, control: Control, value: Any) -> None:
         section.pop(head, None)
 
 
-def resolved_value(look: Look, control: Control) -> Any:
+def resolved_value(look: Look, control: Control, apparent_age: float | None = None) -> Any:
     """The value the editor will actually use for ``control`` in ``look`` (already resolved at a
     frame): the set value, else what the params class resolves "auto" to (``resolve()``, when it
-    has one, e.g. the makeup editor's preset curve), else the default."""
+    has one, e.g. the makeup editor's preset curve), else the default.
+
+    ``apparent_age``: how old the face looks, in years (``Analysis.apparent_ages``), for a params
+    class whose preset follows it (``for_apparent_age``: the makeup preset's hollows, a child's
+    shape work); None shows the values for an adult face of unknown age."""
     value = get_value(look, control)
     if value is not None:
         return value
@@ -325,6 +324,8 @@ def resolved_value(look: Look, control: Control) -> Any:
                 params = spec.params_from_dict(look.edit)
             except Exception:  # an invalid section: the caller reports it; show the default
                 return control.default
+            if apparent_age is not None and callable(getattr(params, "for_apparent_age", None)):
+                params = params.for_apparent_age(float(apparent_age))
             resolve = getattr(params, "resolve", None)
             settings = resolve() if callable(resolve) else params
             head, _, sub = control.name.partition(".")

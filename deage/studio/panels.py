@@ -230,13 +230,16 @@ class ControlPanel:
         self._quiet = _Quiet()
         self.rows: dict[str, _Row] = {}
         self.focus: str | None = None
+        self.apparent_age: tuple[int, float] | None = None  # (track id, years) the "auto" values are for
         self.editor = w.Dropdown(options=editors, value=look.editor if look.editor in editors else editors[0],
                                  description="editor", layout=w.Layout(width="260px"))
         self.editor.add_class("deage-editor")
         self.editor.observe(self._editor_changed, "value")
         self.masks = {key: self._mask_menu(key) for key in MASK_KEYS}
         self.tabs = w.Tab(layout=w.Layout(width="100%"))
-        self.widget = w.VBox([self.editor, self.tabs], layout=w.Layout(width="100%"))
+        self.age_note = w.HTML("", layout=w.Layout(width="100%"))
+        self.age_note.add_class("deage-age-note")
+        self.widget = w.VBox([self.editor, self.age_note, self.tabs], layout=w.Layout(width="100%"))
         self.widget.add_class("deage-controls")
         self._build()
 
@@ -299,6 +302,36 @@ class ControlPanel:
                 row.auto.value = False
             row.value.value = value
 
+    def set_apparent_age(self, track_id: int | None, age: float | None) -> None:
+        """Show the "auto" values the preset gives face ``track_id``, which looks ``age`` years old
+        (``MakeupParams.for_apparent_age``: hollows from 40, no shape work on a child); None: the
+        values for an adult of unknown age."""
+        wanted = None if track_id is None or age is None else (int(track_id), float(age))
+        if wanted == self.apparent_age:
+            return
+        self.apparent_age = wanted
+        self.show_frame(self._frame)
+
+    def _resolved(self, look: Look, c: ctl.Control) -> Any:
+        return ctl.resolved_value(look, c, self.apparent_age[1] if self.apparent_age else None)
+
+    def _show_age_note(self) -> None:
+        from deage.edit.registry import EDITORS
+
+        spec = EDITORS.get(self._look.editor)
+        follows = spec is not None and hasattr(spec.params_class(), "for_apparent_age")
+        if not follows:
+            text = ""
+        elif self.apparent_age is None:
+            text = '"auto" values for an adult of unknown age: analyse the faces to see those of the face edited'
+        else:
+            track_id, age = self.apparent_age
+            text = (f'"auto" values for face {track_id}, who looks {age:.0f}; each face gets those for its '
+                    f'own apparent age')
+        html = f'<span style="color:#888;font-size:11px">{_attr(text)}</span>' if text else ""
+        if self.age_note.value != html:
+            self.age_note.value = html
+
     # ---- building --------------------------------------------------------------------------------
     def _build(self) -> None:
         controls = ctl.editor_controls(self._look.editor) + ctl.blend_controls()
@@ -336,7 +369,7 @@ class ControlPanel:
                 value = ctl.get_value(resolved, c)
                 row.auto.value = value is None and c.optional and c.keyable
                 row.auto.disabled = keyed
-                shown = ctl.resolved_value(resolved, c) if value is None else value
+                shown = self._resolved(resolved, c) if value is None else value
                 self._put(row, shown)
                 if c.kind in ("float", "int"):
                     row.value.disabled = bool(row.auto.value)
@@ -348,6 +381,7 @@ class ControlPanel:
                 label = _label_html(c, keyed)
                 if row.value.description != label:
                     row.value.description = label
+        self._show_age_note()
 
     @staticmethod
     def _put(row: _Row, value: Any) -> None:
@@ -410,12 +444,12 @@ class ControlPanel:
         self.focus = key
         keys = self._look.keyframes.get(key, [])
         if any(int(k[0]) == frame for k in keys):
-            held = ctl.resolved_value(self._look.at(frame), c)
+            held = self._resolved(self._look.at(frame), c)
             self._look.remove_key(key, frame)
             if key not in self._look.keyframes and held is not None:
                 ctl.set_value(self._look, c, float(held))  # the last key removed: keep its value
         else:
-            value = ctl.resolved_value(self._look.at(frame), c)
+            value = self._resolved(self._look.at(frame), c)
             self._look.set_key(key, frame, float(value if value is not None else c.low or 0.0))
         self._changed()
 
