@@ -449,6 +449,7 @@ def test_studio_auto_values_follow_the_edited_faces_apparent_age(short_clip, sho
         assert older.hollows > 0.2 and hollows.value.value == pytest.approx(older.hollows, abs=0.01)
         assert hollows.auto.value and hollows.value.disabled and "hollows" not in studio.look.edit
         assert f"face {track}, who looks 62" in studio.controls.age_note.value
+        assert "looks 62" in studio.faces.infos[track].value  # and on the face's card
         studio.set_key("edit.hollows", 0)  # a key holds the value shown
         assert studio.look.keyframes["edit.hollows"] == [[0, pytest.approx(older.hollows, abs=1e-3)]]
         studio.controls.toggle_key("edit.hollows", 0)  # removing the last key keeps it as a value

@@ -457,7 +457,8 @@ class Studio:
 
     def _show_face_age(self, result: PreviewResult) -> None:
         """Put the "auto" values of the first edited face with a measured apparent age on the
-        sliders (a face in this frame first; the preview measures them when the Look uses them)."""
+        sliders (a face in this frame first), and each measured face's age on its card (the
+        preview measures the edited faces' ages when the Look uses them)."""
         ages = self.analysis.apparent_ages if self.analysis is not None else {}
         try:
             selected = self.engine.selected_tracks() if self.analysis is not None else []
@@ -467,6 +468,7 @@ class Studio:
         elsewhere = [t for t in selected if t in ages]
         track = (here or elsewhere or [None])[0]
         self.controls.set_apparent_age(track, ages.get(track) if track is not None else None)
+        self.faces.show_ages(ages)
 
     def _status(self, text: str, level: str = "info") -> None:
         self.status.value = views.status_html(text, level)

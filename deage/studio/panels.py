@@ -475,6 +475,9 @@ class FacePicker:
         self._on_change = on_change
         self._quiet = _Quiet()
         self.boxes: dict[int, w.Checkbox] = {}
+        self.infos: dict[int, w.HTML] = {}
+        self._rows: dict[int, dict[str, Any]] = {}
+        self._ages: dict[int, float] = {}
         self.all = w.Button(description="all", layout=w.Layout(width="48px"), tooltip="edit every face")
         self.largest = w.Button(description="largest", layout=w.Layout(width="70px"),
                                 tooltip="edit the largest face only")
@@ -489,7 +492,8 @@ class FacePicker:
     def set_tracks(self, rows: list[dict[str, Any]], thumbnails: dict[int, Any], selected: list[int]) -> None:
         """``rows``: ``Analysis.summary()``; ``thumbnails``: track id -> RGB uint8 crop."""
         cards = []
-        self.boxes = {}
+        self.boxes, self.infos = {}, {}
+        self._rows = {int(row["id"]): row for row in rows}
         for row in rows:
             tid = int(row["id"])
             box = w.Checkbox(value=tid in selected, description=f"#{tid}", indent=False, layout=w.Layout(width="70px"))
@@ -499,14 +503,27 @@ class FacePicker:
             if tid in thumbnails:
                 parts.append(w.Image(value=encode_jpeg(thumbnails[tid], 85), format="jpeg",
                                      layout=w.Layout(width="72px", height="72px", object_fit="cover")))
-            info = w.HTML(f'<span style="font-size:11px;color:#888">frames {row["first_frame"]}–{row["last_frame"]}'
-                          f' ({row["frames"]})</span>')
+            info = self.infos[tid] = w.HTML(self._info_html(tid))
             card = w.VBox(parts + [box, info], layout=w.Layout(margin="2px 6px", align_items="center"))
             card.add_class("deage-face-card")
             cards.append(card)
         self.cards.children = cards
         self.note.value = ('<span style="color:#888">no face found in the clip</span>' if not rows else
                            f'<span style="color:#888">{len(rows)} track(s)</span>')
+
+    def show_ages(self, ages: dict[int, float]) -> None:
+        """Add "looks N" to the cards of the tracks in ``ages`` (track id -> apparent age, years)."""
+        self._ages = {int(t): float(a) for t, a in ages.items()}
+        for tid, info in self.infos.items():
+            html = self._info_html(tid)
+            if info.value != html:
+                info.value = html
+
+    def _info_html(self, tid: int) -> str:
+        row = self._rows[tid]
+        age = f' · looks {self._ages[tid]:.0f}' if tid in self._ages else ""
+        return (f'<span style="font-size:11px;color:#888">frames {row["first_frame"]}–{row["last_frame"]}'
+                f' ({row["frames"]}){age}</span>')
 
     def show_selected(self, selected: list[int]) -> None:
         with self._quiet():
