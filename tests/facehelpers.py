@@ -76,3 +76,29 @@ def descriptor(image: np.ndarray, face: Face) -> np.ndarray:
     parts = [dlib.point(int(round(x)), int(round(y))) for x, y in pts]
     shape = dlib.full_object_detection(dlib.rectangle(x0, y0, x1, y1), parts)
     return np.array(recognizer.compute_face_descriptor(np.ascontiguousarray(image), shape), dtype=np.float32)
+
+
+def wear_face_mask(image: np.ndarray, face: Face, colour: str = "blue") -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (RGB uint8) with a surgical mask over ``face``'s nose, cheeks and chin: one of
+    insightface's mask photos (``mask_white`` / ``blue`` / ``black`` / ``green.jpg``), warped from
+    below the eyes (jaw points 1 and 15) to under the chin. Returns (image, float32 (H, W) alpha of
+    the mask in [0, 1])."""
+    from pathlib import Path
+
+    import cv2
+    import insightface
+
+    path = Path(insightface.__file__).parent / "data" / "images" / f"mask_{colour}.jpg"
+    mask = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    lm = np.asarray(face.landmarks, np.float64)
+    up = (lm[29] - lm[8]) / np.linalg.norm(lm[29] - lm[8])
+    drop = 0.5 * np.linalg.norm(lm[8] - lm[57])
+    quad = np.float32([lm[1], lm[15], lm[11] - up * drop, lm[5] - up * drop])
+    h, w = mask.shape[:2]
+    matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), quad)
+    size = (image.shape[1], image.shape[0])
+    warped = cv2.warpPerspective(mask, matrix, size)
+    alpha = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, size).astype(np.float32) / 255.0
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 1.0)
+    out = image * (1.0 - alpha[..., None]) + warped * alpha[..., None]
+    return np.round(out).astype(np.uint8), alpha

@@ -685,3 +685,33 @@ def test_bad_input_is_a_clear_error(editor, astronaut):
     with pytest.raises(LookError, match="unknown parameter"):
         editor.edit(aligned, {"strength": 1})
     assert editor.edit(aligned, {"years": 4}).image.shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize("colour", ["blue", "white"])
+def test_a_face_mask_is_left_as_it_is_and_the_eyes_are_still_de_aged(editor, shared_media, colour):
+    """A surgical mask over the lower face (insightface's mask photos warped onto a real face),
+    30 years with hollows: before, the mask's pleats were filled, its colour evened and it was
+    warped by the jaw lift and lip fullness (changes of 12-20 levels on average over the mask).
+    Now the lower face's shape and lip work fade out with how little of it is skin
+    (``for_covered_face``) and every skin operation leaves the mask, while the forehead and the
+    eyes' surroundings are still retouched."""
+    from deage.edit.makeup.editor import for_covered_face
+    from deage.face.masks import landmark_regions
+    from facehelpers import wear_face_mask
+
+    image = read_rgb(shared_media / "source_s12.jpg")
+    masked, alpha = wear_face_mask(image, largest_face(image), colour)
+    aligned = align_face(masked, largest_face(masked), TEMPLATE, 512)
+    result = editor.edit(aligned, MakeupParams(years=30, hollows=0.8))
+    on_mask = cv2.erode((cv2.warpAffine(alpha, aligned.matrix[:2].astype(np.float64), (512, 512)) > 0.95)
+                        .astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    change = np.abs(result.image.astype(np.int16) - aligned.image).max(-1)
+    assert on_mask.sum() > 10000
+    assert change[on_mask].mean() < 1.0 and (change[on_mask] > 4).mean() < 0.03, change[on_mask].mean()
+    regions = landmark_regions(aligned.landmarks, 512, 512)[0]
+    above = ((regions["forehead"] > 0.5) | (regions["crows_feet"] > 0.5)) & ~on_mask
+    assert change[above].mean() > 0.5  # the skin above the mask is still retouched
+    settings = MakeupParams(years=30).resolve()
+    assert for_covered_face(settings, None) == settings and for_covered_face(settings, 1.0) == settings
+    covered = for_covered_face(settings, 0.05)
+    assert covered.jaw_lift == covered.lip_fullness == covered.teeth == 0 and covered.eye_aperture > 0

@@ -233,3 +233,41 @@ def test_a_light_sweater_under_the_chin_is_not_neck_skin(shared_media):
     sweater = (ys > chin + 0.3 * regions.eye_distance) & (luma > 1.3 * reference)
     assert sweater.sum() > 300
     assert regions.skin[sweater].mean() < 0.05, regions.skin[sweater].mean()
+
+
+@pytest.mark.parametrize("photo, colour", [
+    ("driving_d19.jpg", "blue"), ("driving_d19.jpg", "white"), ("driving_d19.jpg", "green"),
+    ("source_s12.jpg", "blue"), ("source_s12.jpg", "white"), ("source_s12.jpg", "black"),
+])
+def test_a_face_mask_is_not_skin_and_the_skin_above_it_still_is(shared_media, photo, colour):
+    """A surgical mask over the nose, cheeks and chin (insightface's mask photos warped onto real
+    faces). The cheek sample lands on the mask, so the skin model used to learn the mask as the
+    skin: every de-age operation then retouched it (its pleats filled, its colour evened) and the
+    skin above it was left out. Now the cheeks' colour is checked against the skin between the
+    brows (``lower_face_covered``): the model is fitted there, the mask is not skin, the forehead
+    is, and ``lower_visible`` says how little of the lower face is skin."""
+    from facehelpers import wear_face_mask
+
+    image = read_rgb(shared_media / photo)
+    bare = align_face(image, largest_face(image), "ffhq", 512)
+    bare_regions = face_regions(bare.image, bare.landmarks)
+    assert bare_regions.lower_visible is None  # uncovered
+    masked, alpha = wear_face_mask(image, largest_face(image), colour)
+    aligned = align_face(masked, largest_face(masked), "ffhq", 512)
+    regions = face_regions(aligned.image, aligned.landmarks)
+    on_mask = cv2.warpAffine(alpha, aligned.matrix[:2].astype(np.float64), (512, 512)) > 0.95
+    assert on_mask.sum() > 20000
+    assert regions.lower_visible is not None and regions.lower_visible < 0.1, regions.lower_visible
+    assert regions.skin[on_mask].mean() < 0.02
+    forehead = (masks.landmark_regions(aligned.landmarks, 512, 512)[0]["forehead"] > 0.5) & ~on_mask
+    assert regions.skin[forehead].mean() > 0.6, regions.skin[forehead].mean()
+
+
+def test_no_bare_face_counts_as_covered(selfie_crops, astronaut_crop, older_face, group_photo):
+    """Every skin tone and age, beards and glasses: cheeks are as red as the skin between the
+    brows or redder, and never as dark as a black mask."""
+    crops = [*selfie_crops, astronaut_crop, align_face(older_face, largest_face(older_face), "ffhq", 512)]
+    crops += [align_face(group_photo, f, "ffhq", 512) for f in detect_faces(group_photo)]
+    assert len(crops) >= 12
+    for crop in crops:
+        assert face_regions(crop.image, crop.landmarks, 256).lower_visible is None

@@ -19,7 +19,10 @@ The skin model is a robust Gaussian in CIE Lab fitted to pixels sampled on the c
 (median and MAD, so a beard or a shadow in part of the sample does not capture it); it excludes
 hair, beards, glasses frames and background of a different colour. Skin-coloured islands that
 something not skin-coloured cuts off from the cheeks, nose, glabella and throat (a badge on a
-cap, a tan strap) are excluded too. Hands are skin-coloured: a hand over the face is only
+cap, a tan strap) are excluded too. When the cheek sample is far less red or far darker than the
+skin between the brows (``lower_face_covered``: a face mask, a scarf), the model is fitted to the
+skin between the brows and on the nose's bridge instead, and what is nearer the cover's colour is
+not skin. Hands are skin-coloured: a hand over the face is only
 excluded by an occlusion model (a Look's ``masks.occluder``, ``deage.face.learned_masks``) or a
 parser with a "hand" class.
 
@@ -102,12 +105,16 @@ class FaceRegions:
         face: the whole face area, features included (jaw contour plus estimated forehead).
         frame: the face's coordinate frame, in the coordinates of the crop the landmarks came from.
         crop_size: size S of that crop.
-        skin_reference: float32 (3,) median colour of the cheek/nose sample, CIE Lab (L 0..100,
-            a, b), or None when the sample was empty.
+        skin_reference: float32 (3,) median colour of the cheek/nose sample (between the brows
+            and on the nose's bridge when the lower face is covered), CIE Lab (L 0..100, a, b), or
+            None when the sample was empty.
         side: float32 (size, size) in [0, 1]: 0 on the face's image-left half, 1 on its right
             half, easing across its middle (perpendicular to the line between the eyes).
         side_references: the same median for the left and the right half of the sample (None
             for a half with too few skin pixels: a cheek hidden by a turned head), or None.
+        lower_visible: when the lower face is covered (``lower_face_covered``: a face mask, a
+            scarf), the share of the lower face below the nose's tip that is still skin, 0..1;
+            None when it is not covered (the usual case).
     """
 
     size: int
@@ -120,6 +127,7 @@ class FaceRegions:
     skin_reference: np.ndarray | None = field(default=None)
     side: Mask | None = field(default=None)
     side_references: tuple[np.ndarray | None, np.ndarray | None] | None = field(default=None)
+    lower_visible: float | None = field(default=None)
 
     @property
     def eye_distance(self) -> float:
@@ -410,6 +418,71 @@ def skin_seed_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: in
     return out
 
 
+def upper_skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: int) -> Mask:
+    """Skin a face mask or a scarf leaves visible: between the brows and the top of the nose's
+    bridge (float32 (size, size))."""
+    pts = np.asarray(landmarks, np.float64)
+    d = frame.eye_distance
+    k = size / float(crop_size)
+    out = np.zeros((size, size), np.float32)
+    for centre, r in ((0.5 * (pts[21] + pts[22]) + frame.up * 0.14 * d, 0.1 * d), (0.5 * (pts[27] + pts[28]), 0.09 * d)):
+        cv2.circle(out, tuple(int(round(v * k)) for v in centre), max(1, int(round(r * k))), 1.0, -1)
+    return out
+
+
+COVER_REDNESS_GAP = 0.09
+"""How much less red (log R/G) than the skin between the brows the cheek sample must be for the
+lower face to count as covered. Uncovered cheeks are about as red or redder (by -0.19 to +0.06
+over 20 faces of all skin tones, old and young, some with beards); white, blue and green face
+masks read 0.09 to 0.7 less red."""
+COVER_DARKER = 0.4
+"""...or how much darker (luminance ratio) the cheek sample must be: a black mask (0.26-0.31;
+uncovered cheeks 0.78-1.16 of the glabella's luminance)."""
+COVER_MOST_RED = 0.08
+"""And the cheek sample must not be skin-red: log R/G at most this (white, black, blue and green
+masks read -0.33 to 0.07, uncovered cheeks 0.115 and more), so a ruddy glabella or a beard
+never makes a bare face count as covered (which would take its cheeks for the cover)."""
+
+
+def lower_face_covered(features: np.ndarray, cheeks: np.ndarray, upper: np.ndarray) -> bool:
+    """Whether something not skin covers the cheeks and mouth (a face mask, a scarf): the cheek
+    sample (``skin_sample_mask``) is not skin-red (``COVER_MOST_RED``) and is far less red or far
+    darker than the skin between the brows and on the nose's bridge (``upper_skin_sample_mask``).
+
+    ``features``: ``SkinColourModel.features`` (R, R, 3); ``cheeks``, ``upper``: bool (R, R).
+    A black-and-white picture of a white mask is not told apart (no colour, similar lightness).
+    """
+    if cheeks.sum() < 16 or upper.sum() < 8:
+        return False
+    low, high = np.median(features[cheeks], axis=0), np.median(features[upper], axis=0)
+    if low[0] > COVER_MOST_RED:
+        return False
+    return bool(high[0] - low[0] > COVER_REDNESS_GAP or low[2] < COVER_DARKER * high[2])
+
+
+def _unlike_cover(features: np.ndarray, skin_chroma: np.ndarray, cover_chroma: np.ndarray) -> Mask:
+    """float32 (R, R) in [0, 1]: 1 where a pixel's chromaticity is nearer the skin's than the
+    cover's, 0 where nearer the cover's (all 1 when the two are too alike to tell apart: a black
+    mask, which the skin model's lightness test leaves out)."""
+    if float(np.hypot(*(skin_chroma - cover_chroma))) < 0.06:
+        return np.ones(features.shape[:2], np.float32)
+    to_skin = np.einsum("...c,...c->...", features[..., :2] - skin_chroma, features[..., :2] - skin_chroma)
+    to_cover = np.einsum("...c,...c->...", features[..., :2] - cover_chroma, features[..., :2] - cover_chroma)
+    return smoothstep((to_cover / (to_cover + to_skin + np.float32(1e-6))).astype(np.float32), 0.35, 0.65)
+
+
+def _lower_visible(skin: Mask, face: Mask, keep: Mask, frame: FaceFrame, landmarks: np.ndarray,
+                   size: int, crop_size: int) -> float:
+    """Share of the face below the nose's tip (features cut out) that ``skin`` finds, 0..1."""
+    k = size / float(crop_size)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    tip = landmarks[30] * k
+    below = -((xs - tip[0]) * frame.up[0] + (ys - tip[1]) * frame.up[1]) > 0.1 * frame.eye_distance * k
+    weight = face * keep * below
+    total = float(weight.sum())
+    return float((skin * weight).sum() / total) if total > 0 else 0.0
+
+
 def connected_to_face(skin: Mask, seeds: Mask, eye_distance_px: float) -> Mask:
     """1 where skin-coloured pixels join the face's own skin, 0 on separate skin-coloured islands.
 
@@ -480,6 +553,16 @@ def face_regions(
     px = fr.eye_distance * raster / crop_size  # eye distance in raster pixels
     sample = skin_sample_mask(fr, lm, raster, crop_size) * (1.0 - protect)
     sampled = sample > 0.5
+    # Features of a blurred copy: thin wrinkles, pores and small spots must not read as "not
+    # skin"; hair, beards and frames are larger than the blur.
+    feats = SkinColourModel.features(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.025 * px)))
+    upper = (upper_skin_sample_mask(fr, lm, raster, crop_size) * (1.0 - protect)) > 0.5
+    covered = lower_face_covered(feats, sampled, upper)
+    cover_chroma = None
+    if covered:  # sample the skin the cover leaves: between the brows and on the nose's bridge
+        cover_chroma = np.median(feats[sampled], axis=0)[:2]
+        sampled = upper
+        sample = upper.astype(np.float32)
     reference = _median_lab(small[sampled])
     side = face_side(fr, raster, crop_size)
     halves = tuple(_median_lab(small[sampled & half]) for half in (side < 0.5, side >= 0.5))
@@ -490,16 +573,16 @@ def face_regions(
         if feature is not None:
             protect = np.maximum(protect, _soften(feature, 0.02 * px))
     else:
-        # Features of a blurred copy: thin wrinkles, pores and small spots must not read as
-        # "not skin"; hair, beards and frames are larger than the blur.
-        feats = SkinColourModel.features(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.025 * px)))
         model = SkinColourModel.fit(feats, sample)
         below = np.clip(neck - face, 0.0, 1.0)  # the neck, where clothing passes for skin most often
         likely = model.probability(feats) * (1.0 - below * model.too_bright_for_neck(feats))
+        if cover_chroma is not None:  # a pale mask passes the colour test on pale skin: nearer its colour is not skin
+            likely = likely * _unlike_cover(feats, model.chroma_median, cover_chroma)
         skin = _soften(likely, 0.015 * px)
         skin = skin * connected_to_face(skin * area, skin_seed_mask(fr, lm, raster, crop_size), px)
     keep = (1.0 - protect).astype(np.float32)
     skin = (np.clip(skin, 0, 1) * keep * area).astype(np.float32)
+    lower_visible = _lower_visible(skin, face, keep, fr, lm, raster, crop_size) if covered else None
     gated = {name: m * skin for name, m in regions.items()}
     if raster != size:
         def up(m: Mask) -> Mask:
@@ -509,7 +592,8 @@ def face_regions(
         skin, protect, face, side = up(skin), up(protect), up(face), up(side)
     return FaceRegions(size=size, regions=gated, skin=skin, protect=protect, face=face, frame=fr, crop_size=crop_size,
                        skin_reference=reference,
-                       side=side, side_references=halves if reference is not None else None)
+                       side=side, side_references=halves if reference is not None else None,
+                       lower_visible=lower_visible)
 
 
 def _median_lab(pixels: np.ndarray) -> np.ndarray | None:
