@@ -712,6 +712,7 @@ def test_a_face_mask_is_left_as_it_is_and_the_eyes_are_still_de_aged(editor, sha
     above = ((regions["forehead"] > 0.5) | (regions["crows_feet"] > 0.5)) & ~on_mask
     assert change[above].mean() > 0.5  # the skin above the mask is still retouched
     settings = MakeupParams(years=30).resolve()
-    assert for_covered_face(settings, None) == settings and for_covered_face(settings, 1.0) == settings
-    covered = for_covered_face(settings, 0.05)
+    assert for_covered_face(settings, 0.0, None) == settings and for_covered_face(settings, 1.0, 1.0) == settings
+    assert 0 < for_covered_face(settings, 0.5, 0.05).jaw_lift < settings.jaw_lift  # a near call: half way
+    covered = for_covered_face(settings, 1.0, 0.05)
     assert covered.jaw_lift == covered.lip_fullness == covered.teeth == 0 and covered.eye_aperture > 0

@@ -257,7 +257,7 @@ def test_a_face_mask_is_not_skin_and_the_skin_above_it_still_is(shared_media, ph
     regions = face_regions(aligned.image, aligned.landmarks)
     on_mask = cv2.warpAffine(alpha, aligned.matrix[:2].astype(np.float64), (512, 512)) > 0.95
     assert on_mask.sum() > 20000
-    assert regions.lower_visible is not None and regions.lower_visible < 0.1, regions.lower_visible
+    assert regions.cover == 1.0 and regions.lower_visible is not None and regions.lower_visible < 0.1
     assert regions.skin[on_mask].mean() < 0.02
     forehead = (masks.landmark_regions(aligned.landmarks, 512, 512)[0]["forehead"] > 0.5) & ~on_mask
     assert regions.skin[forehead].mean() > 0.6, regions.skin[forehead].mean()
@@ -270,4 +270,22 @@ def test_no_bare_face_counts_as_covered(selfie_crops, astronaut_crop, older_face
     crops += [align_face(group_photo, f, "ffhq", 512) for f in detect_faces(group_photo)]
     assert len(crops) >= 12
     for crop in crops:
-        assert face_regions(crop.image, crop.landmarks, 256).lower_visible is None
+        regions = face_regions(crop.image, crop.landmarks, 256)
+        assert regions.cover == 0.0 and regions.lower_visible is None
+
+
+@pytest.mark.parametrize("cheek, high, expected", [
+    ((0.00, 0.8), (0.20, 0.8), 1.0),    # a white mask: not skin-red, much less red than the brows
+    ((0.14, 0.8), (0.30, 0.8), 0.0),    # ruddy brows, skin-red cheeks: bare
+    ((0.03, 0.25), (0.06, 0.8), 1.0),   # a black mask: not skin-red, far darker
+    ((0.03, 0.7), (0.06, 0.8), 0.0),    # a grey-lit bare face: neither far less red nor darker
+    ((0.00, 0.8), (0.06, 0.8), 0.5),    # a near call counts in part (no switching between frames)
+])
+def test_the_cover_weight_is_soft(cheek, high, expected):
+    """``lower_face_cover`` on features with known medians (log R/G, log B/G, luminance)."""
+    features = np.zeros((8, 8, 3), np.float32)
+    features[:4, :, 0], features[:4, :, 2] = high
+    features[4:, :, 0], features[4:, :, 2] = cheek
+    rows = np.arange(8)[:, None] * np.ones((1, 8), int)
+    cover = masks.lower_face_cover(features, rows >= 4, rows < 4)
+    assert cover == pytest.approx(expected, abs=0.01) if expected in (0.0, 1.0) else 0.1 < cover < 0.9

@@ -19,10 +19,10 @@ The skin model is a robust Gaussian in CIE Lab fitted to pixels sampled on the c
 (median and MAD, so a beard or a shadow in part of the sample does not capture it); it excludes
 hair, beards, glasses frames and background of a different colour. Skin-coloured islands that
 something not skin-coloured cuts off from the cheeks, nose, glabella and throat (a badge on a
-cap, a tan strap) are excluded too. When the cheek sample is far less red or far darker than the
-skin between the brows (``lower_face_covered``: a face mask, a scarf), the model is fitted to the
-skin between the brows and on the nose's bridge instead, and what is nearer the cover's colour is
-not skin. Hands are skin-coloured: a hand over the face is only
+cap, a tan strap) are excluded too. When the cheek sample is not skin-red and far less red or
+far darker than the skin between the brows (``lower_face_cover``: a face mask, a scarf), the model
+is fitted to the skin between the brows and on the nose's bridge instead, and what is nearer the
+cover's colour is not skin. Hands are skin-coloured: a hand over the face is only
 excluded by an occlusion model (a Look's ``masks.occluder``, ``deage.face.learned_masks``) or a
 parser with a "hand" class.
 
@@ -112,9 +112,10 @@ class FaceRegions:
             half, easing across its middle (perpendicular to the line between the eyes).
         side_references: the same median for the left and the right half of the sample (None
             for a half with too few skin pixels: a cheek hidden by a turned head), or None.
-        lower_visible: when the lower face is covered (``lower_face_covered``: a face mask, a
-            scarf), the share of the lower face below the nose's tip that is still skin, 0..1;
-            None when it is not covered (the usual case).
+        cover: how surely a face mask or a scarf covers the lower face (``lower_face_cover``),
+            0..1; 0 for a bare face.
+        lower_visible: when ``cover`` > 0, the share of the face below the nose's tip that is
+            still skin, 0..1; None for a bare face.
     """
 
     size: int
@@ -127,6 +128,7 @@ class FaceRegions:
     skin_reference: np.ndarray | None = field(default=None)
     side: Mask | None = field(default=None)
     side_references: tuple[np.ndarray | None, np.ndarray | None] | None = field(default=None)
+    cover: float = 0.0
     lower_visible: float | None = field(default=None)
 
     @property
@@ -430,34 +432,40 @@ def upper_skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_
     return out
 
 
-COVER_REDNESS_GAP = 0.09
-"""How much less red (log R/G) than the skin between the brows the cheek sample must be for the
-lower face to count as covered. Uncovered cheeks are about as red or redder (by -0.19 to +0.06
-over 20 faces of all skin tones, old and young, some with beards); white, blue and green face
-masks read 0.09 to 0.7 less red."""
-COVER_DARKER = 0.4
-"""...or how much darker (luminance ratio) the cheek sample must be: a black mask (0.26-0.31;
-uncovered cheeks 0.78-1.16 of the glabella's luminance)."""
-COVER_MOST_RED = 0.08
-"""And the cheek sample must not be skin-red: log R/G at most this (white, black, blue and green
-masks read -0.33 to 0.07, uncovered cheeks 0.115 and more), so a ruddy glabella or a beard
-never makes a bare face count as covered (which would take its cheeks for the cover)."""
+COVER_REDNESS_GAP = (0.04, 0.08)
+"""How much less red (log R/G) than the skin between the brows the cheek sample is where a cover
+starts to count, and counts in full. Uncovered cheeks are about as red or redder (by -0.19 to
++0.06 over 20 faces of all skin tones, old and young, some with beards); white, blue and green
+face masks read 0.09 to 0.7 less red."""
+COVER_DARKER = (0.5, 0.4)
+"""...or how dark (luminance ratio to the skin between the brows) it is where a cover starts to
+count and counts in full: a black mask (0.26-0.31; uncovered cheeks 0.78-1.16)."""
+COVER_MOST_RED = (0.11, 0.08)
+"""And only where the cheek sample is not skin-red: its log R/G where a cover starts to count and
+counts in full (white, black, blue and green masks read -0.33 to 0.07, uncovered cheeks 0.115
+and more), so a ruddy glabella or a beard never makes a bare face count as covered (which would
+take its cheeks for the cover)."""
 
 
-def lower_face_covered(features: np.ndarray, cheeks: np.ndarray, upper: np.ndarray) -> bool:
-    """Whether something not skin covers the cheeks and mouth (a face mask, a scarf): the cheek
-    sample (``skin_sample_mask``) is not skin-red (``COVER_MOST_RED``) and is far less red or far
-    darker than the skin between the brows and on the nose's bridge (``upper_skin_sample_mask``).
+def lower_face_cover(features: np.ndarray, cheeks: np.ndarray, upper: np.ndarray) -> float:
+    """How surely something not skin covers the cheeks and mouth (a face mask, a scarf), 0..1:
+    the cheek sample (``skin_sample_mask``) is not skin-red (``COVER_MOST_RED``) and is far less
+    red (``COVER_REDNESS_GAP``) or far darker (``COVER_DARKER``) than the skin between the brows
+    and on the nose's bridge (``upper_skin_sample_mask``). Soft, so that a near call does not
+    switch between frames of a clip. A bare face gives 0.
 
     ``features``: ``SkinColourModel.features`` (R, R, 3); ``cheeks``, ``upper``: bool (R, R).
     A black-and-white picture of a white mask is not told apart (no colour, similar lightness).
     """
     if cheeks.sum() < 16 or upper.sum() < 8:
-        return False
+        return 0.0
     low, high = np.median(features[cheeks], axis=0), np.median(features[upper], axis=0)
-    if low[0] > COVER_MOST_RED:
-        return False
-    return bool(high[0] - low[0] > COVER_REDNESS_GAP or low[2] < COVER_DARKER * high[2])
+
+    def ramp(x: float, edges: tuple[float, float]) -> float:
+        return float(smoothstep(np.float32((x - edges[0]) / (edges[1] - edges[0])), 0.0, 1.0))
+
+    not_skin = ramp(low[0], COVER_MOST_RED)
+    return not_skin * max(ramp(high[0] - low[0], COVER_REDNESS_GAP), ramp(low[2] / max(high[2], 1e-3), COVER_DARKER))
 
 
 def _unlike_cover(features: np.ndarray, skin_chroma: np.ndarray, cover_chroma: np.ndarray) -> Mask:
@@ -557,15 +565,14 @@ def face_regions(
     # skin"; hair, beards and frames are larger than the blur.
     feats = SkinColourModel.features(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.025 * px)))
     upper = (upper_skin_sample_mask(fr, lm, raster, crop_size) * (1.0 - protect)) > 0.5
-    covered = lower_face_covered(feats, sampled, upper)
-    cover_chroma = None
-    if covered:  # sample the skin the cover leaves: between the brows and on the nose's bridge
-        cover_chroma = np.median(feats[sampled], axis=0)[:2]
-        sampled = upper
-        sample = upper.astype(np.float32)
-    reference = _median_lab(small[sampled])
+    # How surely a mask or a scarf covers the lower face (0 on a bare face): then the skin is also
+    # learnt where the cover leaves it, between the brows and on the nose's bridge, and the two
+    # results are mixed by that weight (no jump between frames where a pale mask is a near call).
+    cover = lower_face_cover(feats, sampled, upper)
     side = face_side(fr, raster, crop_size)
-    halves = tuple(_median_lab(small[sampled & half]) for half in (side < 0.5, side >= 0.5))
+    reference, halves = _references(small, sampled, side)
+    if cover > 0:
+        reference, halves = _mixed_references((reference, halves), _references(small, upper, side), cover)
     area = np.maximum(face, neck)
     if parsing:
         skin = _parser_skin(parsing, raster, area, neck)
@@ -573,16 +580,17 @@ def face_regions(
         if feature is not None:
             protect = np.maximum(protect, _soften(feature, 0.02 * px))
     else:
-        model = SkinColourModel.fit(feats, sample)
         below = np.clip(neck - face, 0.0, 1.0)  # the neck, where clothing passes for skin most often
-        likely = model.probability(feats) * (1.0 - below * model.too_bright_for_neck(feats))
-        if cover_chroma is not None:  # a pale mask passes the colour test on pale skin: nearer its colour is not skin
-            likely = likely * _unlike_cover(feats, model.chroma_median, cover_chroma)
-        skin = _soften(likely, 0.015 * px)
-        skin = skin * connected_to_face(skin * area, skin_seed_mask(fr, lm, raster, crop_size), px)
+        seeds = skin_seed_mask(fr, lm, raster, crop_size)
+        skin = _colour_skin(feats, sample, below, area, seeds, px) if cover < 1 else None
+        if cover > 0:
+            # A pale mask passes the colour test on pale skin: what is nearer its colour is not skin.
+            covered = _colour_skin(feats, upper.astype(np.float32), below, area, seeds, px,
+                                   cover_chroma=np.median(feats[sampled], axis=0)[:2])
+            skin = covered if skin is None else skin + np.float32(cover) * (covered - skin)
     keep = (1.0 - protect).astype(np.float32)
     skin = (np.clip(skin, 0, 1) * keep * area).astype(np.float32)
-    lower_visible = _lower_visible(skin, face, keep, fr, lm, raster, crop_size) if covered else None
+    lower_visible = _lower_visible(skin, face, keep, fr, lm, raster, crop_size) if cover > 0 else None
     gated = {name: m * skin for name, m in regions.items()}
     if raster != size:
         def up(m: Mask) -> Mask:
@@ -593,7 +601,35 @@ def face_regions(
     return FaceRegions(size=size, regions=gated, skin=skin, protect=protect, face=face, frame=fr, crop_size=crop_size,
                        skin_reference=reference,
                        side=side, side_references=halves if reference is not None else None,
-                       lower_visible=lower_visible)
+                       cover=cover, lower_visible=lower_visible)
+
+
+def _colour_skin(feats: np.ndarray, sample: Mask, below: Mask, area: Mask, seeds: Mask, px: float,
+                 cover_chroma: np.ndarray | None = None) -> Mask:
+    """Skin probability (R, R) from a ``SkinColourModel`` fitted where ``sample`` > 0.5, kept
+    where it joins ``seeds``; with ``cover_chroma``, what is nearer that colour than the skin's
+    is not skin."""
+    model = SkinColourModel.fit(feats, sample)
+    likely = model.probability(feats) * (1.0 - below * model.too_bright_for_neck(feats))
+    if cover_chroma is not None:
+        likely = likely * _unlike_cover(feats, model.chroma_median, cover_chroma)
+    skin = _soften(likely, 0.015 * px)
+    return skin * connected_to_face(skin * area, seeds, px)
+
+
+def _references(small: np.ndarray, sampled: np.ndarray, side: Mask) -> tuple[np.ndarray | None, tuple]:
+    """Median Lab of the ``sampled`` pixels of ``small``, and of its image-left and right halves."""
+    return _median_lab(small[sampled]), tuple(_median_lab(small[sampled & half]) for half in (side < 0.5, side >= 0.5))
+
+
+def _mixed_references(bare: tuple, covered: tuple, weight: float) -> tuple[np.ndarray | None, tuple]:
+    """``bare`` and ``covered`` (reference, halves) mixed by ``weight`` (one alone where the other is None)."""
+    def mix(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        if a is None or b is None:
+            return b if a is None else a
+        return (a + np.float32(weight) * (b - a)).astype(np.float32)
+
+    return mix(bare[0], covered[0]), tuple(mix(a, b) for a, b in zip(bare[1], covered[1]))
 
 
 def _median_lab(pixels: np.ndarray) -> np.ndarray | None:

@@ -123,7 +123,7 @@ class MakeupEditor:
         work = self.working_size(aligned)
         small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
         regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
-        settings = for_covered_face(settings, regions.lower_visible)
+        settings = for_covered_face(settings, regions.cover, regions.lower_visible)
         # The skin operations run on the window around the skin (the crop's sides are background
         # and hair): every one of them acts on skin only and reaches less than WINDOW_MARGIN.
         win = _skin_window(regions)
@@ -140,8 +140,8 @@ class MakeupEditor:
         if settings.hollows > 0:
             hollows = np.zeros((work, work), np.float32)
             cheek = cheeks(aligned.landmarks, work, size, win)
-            if regions.lower_visible is not None:  # a mask over the cheeks: their skin only
-                cheek = cheek * part.skin
+            if regions.cover > 0:  # a mask over the cheeks: their skin only
+                cheek = cheek * (1.0 + np.float32(regions.cover) * (part.skin - 1.0))
             hollows[win] = np.maximum(part.union(dict.fromkeys(HOLLOW_REGIONS, settings.hollows)),
                                       cheek * np.float32(settings.hollows))
             hollows[win] *= 1.0 - part.protect
@@ -191,15 +191,16 @@ to be done in full (``for_covered_face``)."""
 LOWER_FACE_WORK = ("jaw_lift", "cheek_fullness", "lip_fullness", "lip_contrast", "teeth")
 
 
-def for_covered_face(settings: MakeupSettings, lower_visible: float | None) -> MakeupSettings:
-    """``settings`` for a face whose lower face is covered (``FaceRegions.lower_visible``): the
-    jaw lift, cheek fullness, lip fullness, lip contrast and teeth would warp and recolour the
-    mask or scarf over them, so they fade out with how little of the lower face is skin (none
-    below ``LOWER_VISIBLE[0]``). An uncovered face (None) keeps every setting."""
-    if lower_visible is None:
+def for_covered_face(settings: MakeupSettings, cover: float, lower_visible: float | None) -> MakeupSettings:
+    """``settings`` for a face whose lower face is covered (``FaceRegions.cover``, 0..1, and
+    ``lower_visible``): the jaw lift, cheek fullness, lip fullness, lip contrast and teeth would
+    warp and recolour the mask or scarf over them, so they fade out with how little of the lower
+    face is skin (none below ``LOWER_VISIBLE[0]``), in proportion to ``cover``. A bare face
+    (``cover`` 0) keeps every setting."""
+    if cover <= 0 or lower_visible is None:
         return settings
     t = float(np.clip((lower_visible - LOWER_VISIBLE[0]) / (LOWER_VISIBLE[1] - LOWER_VISIBLE[0]), 0.0, 1.0))
-    scale = t * t * (3.0 - 2.0 * t)
+    scale = 1.0 - float(cover) * (1.0 - t * t * (3.0 - 2.0 * t))
     return replace(settings, **{name: getattr(settings, name) * scale for name in LOWER_FACE_WORK})
 
 
