@@ -394,15 +394,11 @@ def skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: 
     """Where to sample skin colour: mid cheeks and the lower nose bridge (float32 (size, size))."""
     pts = np.asarray(landmarks, np.float64)
     d = frame.eye_distance
-    k = size / float(crop_size)
-    out = np.zeros((size, size), np.float32)
-    for centre, r in (
+    return _disks(np.zeros((size, size), np.float32), size / float(crop_size), (
         (0.5 * (pts[2] + pts[31]) + frame.up * 0.1 * d, 0.16 * d),
         (0.5 * (pts[14] + pts[35]) + frame.up * 0.1 * d, 0.16 * d),
         (pts[29], 0.07 * d),
-    ):
-        cv2.circle(out, tuple(int(round(v * k)) for v in centre), max(1, int(round(r * k))), 1.0, -1)
-    return out
+    ))
 
 
 def skin_seed_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: int) -> Mask:
@@ -410,14 +406,10 @@ def skin_seed_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: in
     sample, the glabella between the brows and the throat below the chin (float32 (size, size))."""
     pts = np.asarray(landmarks, np.float64)
     d = frame.eye_distance
-    k = size / float(crop_size)
-    out = skin_sample_mask(frame, landmarks, size, crop_size)
-    for centre, r in (
+    return _disks(skin_sample_mask(frame, landmarks, size, crop_size), size / float(crop_size), (
         (0.5 * (pts[21] + pts[22]) + frame.up * 0.12 * d, 0.06 * d),
         (pts[8] - frame.up * 0.3 * d, 0.08 * d),
-    ):
-        cv2.circle(out, tuple(int(round(v * k)) for v in centre), max(1, int(round(r * k))), 1.0, -1)
-    return out
+    ))
 
 
 def upper_skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_size: int) -> Mask:
@@ -425,9 +417,16 @@ def upper_skin_sample_mask(frame: FaceFrame, landmarks: Points, size: int, crop_
     bridge (float32 (size, size))."""
     pts = np.asarray(landmarks, np.float64)
     d = frame.eye_distance
-    k = size / float(crop_size)
-    out = np.zeros((size, size), np.float32)
-    for centre, r in ((0.5 * (pts[21] + pts[22]) + frame.up * 0.14 * d, 0.1 * d), (0.5 * (pts[27] + pts[28]), 0.09 * d)):
+    return _disks(np.zeros((size, size), np.float32), size / float(crop_size), (
+        (0.5 * (pts[21] + pts[22]) + frame.up * 0.14 * d, 0.1 * d),
+        (0.5 * (pts[27] + pts[28]), 0.09 * d),
+    ))
+
+
+def _disks(out: Mask, k: float, disks: tuple[tuple[np.ndarray, float], ...]) -> Mask:
+    """``out`` with filled disks of 1 drawn on it: (centre, radius) in crop pixels, scaled by ``k``
+    to the raster (at least 1 pixel across)."""
+    for centre, r in disks:
         cv2.circle(out, tuple(int(round(v * k)) for v in centre), max(1, int(round(r * k))), 1.0, -1)
     return out
 
@@ -460,12 +459,9 @@ def lower_face_cover(features: np.ndarray, cheeks: np.ndarray, upper: np.ndarray
     if cheeks.sum() < 16 or upper.sum() < 8:
         return 0.0
     low, high = np.median(features[cheeks], axis=0), np.median(features[upper], axis=0)
-
-    def ramp(x: float, edges: tuple[float, float]) -> float:
-        return float(smoothstep(np.float32((x - edges[0]) / (edges[1] - edges[0])), 0.0, 1.0))
-
-    not_skin = ramp(low[0], COVER_MOST_RED)
-    return not_skin * max(ramp(high[0] - low[0], COVER_REDNESS_GAP), ramp(low[2] / max(high[2], 1e-3), COVER_DARKER))
+    not_skin = float(smoothstep(low[0], *COVER_MOST_RED))
+    return not_skin * max(float(smoothstep(high[0] - low[0], *COVER_REDNESS_GAP)),
+                          float(smoothstep(low[2] / max(high[2], 1e-3), *COVER_DARKER)))
 
 
 def _unlike_cover(features: np.ndarray, skin_chroma: np.ndarray, cover_chroma: np.ndarray) -> Mask:

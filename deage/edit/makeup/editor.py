@@ -17,7 +17,7 @@ from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import affine_scale
-from deage.face.masks import FaceRegions, face_regions
+from deage.face.masks import FaceRegions, face_regions, smoothstep
 from deage.types import AlignedFace, Mask
 
 # Regions whose deep folds (broad shading, not just fine lines) are softened too.
@@ -199,8 +199,7 @@ def for_covered_face(settings: MakeupSettings, cover: float, lower_visible: floa
     (``cover`` 0) keeps every setting."""
     if cover <= 0 or lower_visible is None:
         return settings
-    t = float(np.clip((lower_visible - LOWER_VISIBLE[0]) / (LOWER_VISIBLE[1] - LOWER_VISIBLE[0]), 0.0, 1.0))
-    scale = 1.0 - float(cover) * (1.0 - t * t * (3.0 - 2.0 * t))
+    scale = 1.0 - float(cover) * (1.0 - float(smoothstep(np.float64(lower_visible), *LOWER_VISIBLE)))
     return replace(settings, **{name: getattr(settings, name) * scale for name in LOWER_FACE_WORK})
 
 
