@@ -102,3 +102,18 @@ def wear_face_mask(image: np.ndarray, face: Face, colour: str = "blue") -> tuple
     alpha = cv2.GaussianBlur(alpha, (0, 0), 1.0)
     out = image * (1.0 - alpha[..., None]) + warped * alpha[..., None]
     return np.round(out).astype(np.uint8), alpha
+
+
+def hold_bar(image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (RGB uint8) with a grey bar, like a microphone held from below, over ``face``'s
+    chin: 0.3 eye distances wide, from just above the lower lip's bottom down out of the picture,
+    shaded left to right (40 to 110 levels, so its edges are lighter than a dark coat and darker
+    than skin). Returns (image, float32 (H, W) mask of the bar, 1 on it)."""
+    lm = np.asarray(face.landmarks, np.float64)
+    ed = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
+    centre, top, width = lm[57, 0] + 0.15 * ed, int(lm[57, 1] - 0.05 * ed), 0.3 * ed
+    x0, x1 = int(round(centre - width / 2)), int(round(centre + width / 2))
+    out, bar = image.copy(), np.zeros(image.shape[:2], np.float32)
+    out[top:, x0:x1 + 1] = np.linspace(40, 110, x1 - x0 + 1)[None, :, None].astype(np.uint8)
+    bar[top:, x0:x1 + 1] = 1.0
+    return out, bar

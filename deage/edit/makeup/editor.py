@@ -17,7 +17,9 @@ from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import affine_scale
-from deage.face.masks import FaceRegions, face_regions, smoothstep
+from deage.face.crossing_edges import crossing_edges, edge_mask
+from deage.face.learned_masks import still_flow
+from deage.face.masks import FaceRegions, face_outline, face_regions, smoothstep
 from deage.types import AlignedFace, Mask
 
 # Regions whose deep folds (broad shading, not just fine lines) are softened too.
@@ -162,6 +164,8 @@ class MakeupEditor:
             aligned.landmarks, size, jaw_lift=settings.jaw_lift, cheek_fullness=settings.cheek_fullness,
             eye_aperture=settings.eye_aperture, lip_fullness=settings.lip_fullness, grid=self.flow_grid,
         )
+        if flow is not None:
+            flow, delta = _spare_crossing_edges(flow, delta, small, regions, aligned.landmarks)
         gain = None
         if settings.texture_keep != 1.0:
             gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
@@ -201,6 +205,34 @@ def for_covered_face(settings: MakeupSettings, cover: float, lower_visible: floa
         return settings
     scale = 1.0 - float(cover) * (1.0 - float(smoothstep(np.float64(lower_visible), *LOWER_VISIBLE)))
     return replace(settings, **{name: getattr(settings, name) * scale for name in LOWER_FACE_WORK})
+
+
+def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, small: np.ndarray, regions: FaceRegions,
+                          landmarks: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``flow`` (float32 (G, G, 2), crop pixels) and ``delta`` (float32 (W, W, 3)) around the
+    straight edges of a thing held in front of the chin (``deage.face.crossing_edges``: a
+    microphone, a phone, a cup): the warp stilled as an occluder model's mask would still it, so
+    it does not bend them, and the colour change taken off ``EDGE_CLEAR`` working pixels either
+    side of them, where the skin's retouch would spill onto the thing when it is brought to the
+    frame's resolution (a light rim along a dark microphone). Both as they were, the same objects,
+    when nothing crosses (a bare face). ``small``: the crop at the working raster (W), RGB float32
+    in [0, 1]."""
+    work, grid = small.shape[0], flow.shape[0]
+    k = work / float(regions.crop_size)
+    moved = cv2.resize(np.hypot(flow[..., 0], flow[..., 1]), (work, work), interpolation=cv2.INTER_LINEAR)
+    outline = (face_outline(landmarks, regions.frame) + 0.5) * k - 0.5
+    edges = crossing_edges(luminance(small), outline, regions.skin, regions.protect, regions.eye_distance,
+                           moving=moved)
+    if not edges:
+        return flow, delta
+    # drawn a flow cell wide, so that each edge holds its cells still when the mask is resized to the grid
+    seen = 1.0 - edge_mask(edges, work, thickness=int(np.ceil(work / grid)) + 1)
+    keep = 1.0 - edge_mask(edges, work, thickness=2 * EDGE_CLEAR + 1)
+    return still_flow(flow, seen, regions.eye_distance), delta * keep[..., None]
+
+
+EDGE_CLEAR = 2
+"""Working-raster pixels either side of a held thing's edge where the colour change is taken off."""
 
 
 WINDOW_MARGIN = 0.5
