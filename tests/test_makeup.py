@@ -129,18 +129,46 @@ def test_zero_years_changes_nothing(editor, astronaut):
 
 
 def test_wrinkle_band_energy_drops_at_full_strength(editor, real_faces):
-    """Energy of the fine-line/wrinkle band inside the wrinkle regions falls by at least 35 %
-    (these are young faces: most of that band is texture and features, which are kept)."""
+    """Energy of the fine-line/wrinkle band inside the wrinkle regions falls by at least 30 %
+    (these are young faces: most of that band is texture and features, which are kept). The thin
+    hair along the hairline, which the forehead region reaches into, is not counted: it is kept
+    (``test_the_hairline_is_not_drawn_back``); counted, its erasure had made driving_d19's fall
+    38 % where its skin's is 33 %."""
     for name, frame, face in real_faces:
         if name not in ("astronaut", "driving_d19", "selfie_4"):
             continue
         aligned = _measured(frame, face)
         result = editor.edit(aligned, FULL)
-        mask = _line_mask(aligned)
         scale = aligned.size * HEAD_ZOOM / 512
+        hair = cv2.resize(result.layers["hair"], (aligned.size,) * 2, interpolation=cv2.INTER_LINEAR) > 0.1
+        near_hair = cv2.dilate(hair.astype(np.uint8), np.ones((int(25 * scale),) * 2, np.uint8)) > 0  # the band's reach
+        mask = _line_mask(aligned) & ~near_hair
         before = float((_wrinkle_band(aligned.image, scale)[mask] ** 2).mean())
         after = float((_wrinkle_band(result.image, scale)[mask] ** 2).mean())
-        assert after <= 0.65 * before, f"{name}: wrinkle-band energy fell only {1 - after / before:.0%}"
+        assert after <= 0.7 * before, f"{name}: wrinkle-band energy fell only {1 - after / before:.0%}"
+
+
+def test_the_hairline_is_not_drawn_back(editor, real_faces):
+    """Thin hair at the temples and along the hairline lies over skin and passes the skin-colour
+    model: filled as creases and lifted as spots it was lightened (driving_d19 at 25 years: up to
+    26 levels at the temples, 13 at 10 years), which draws the hairline back, an age cue. Now the
+    darkness that runs on from the hair is left alone, while the forehead below it is still
+    retouched."""
+    for name, frame, face in real_faces:
+        if name not in ("driving_d19", "astronaut", "source_s12"):
+            continue
+        aligned = _measured(frame, face)
+        result = editor.edit(aligned, MakeupParams(years=25))
+        size = (aligned.size,) * 2
+        hair = cv2.resize(result.layers["hair"], size, interpolation=cv2.INTER_LINEAR)
+        skin = cv2.resize(result.layers["skin"], size, interpolation=cv2.INTER_LINEAR)
+        change = np.abs(result.image.astype(np.int16) - aligned.image).max(-1)
+        hairline = (hair > 0.9) & (skin > 0.5)  # hair the skin model took for skin
+        assert hairline.sum() > 500, name
+        # before: mean 5.5-7.5 levels, 1 % over 21-25 (astronaut, driving_d19, source_s12)
+        assert change[hairline].mean() < 3.5 and np.percentile(change[hairline], 99) < 13, name
+        forehead = face_regions(aligned.image, aligned.landmarks, aligned.size).regions["forehead"] > 0.5
+        assert change[forehead & (hair < 0.1)].mean() > 0.8, name  # the forehead is still retouched
 
 
 def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifacts_dir):

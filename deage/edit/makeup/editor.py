@@ -14,12 +14,12 @@ from deage.edit.makeup.shape import shape_flow
 from deage.edit.makeup.creases import cheeks, find_creases, lower_face, silhouette
 from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
-from deage.edit.makeup.tone import tone_delta
+from deage.edit.makeup.tone import hair_darkness, tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import affine_scale
 from deage.face.crossing_edges import crossing_edges, edge_mask
 from deage.face.learned_masks import still_flow
-from deage.face.masks import FaceRegions, face_outline, face_regions, smoothstep
+from deage.face.masks import FaceFrame, FaceRegions, face_outline, face_regions, smoothstep
 from deage.types import AlignedFace, Mask
 
 # Regions whose deep folds (broad shading, not just fine lines) are softened too.
@@ -85,7 +85,9 @@ class MakeupEditor:
             ``Retouch`` (for compositing at frame resolution) and review layers ("wrinkles",
             "folds", "tone", "contrast" (lips, eye whites, teeth), "skin", "protect"; "creases": valley
             depth on skin, 1 = 25 % deep; "features": what the skin operations leave alone,
-            frames, lash lines, moles) at working resolution.
+            frames, lash lines, moles; "hair": what is not skin above the brows and the darkness
+            that runs on from it into the skin, thin hair at the hairline and temples, which is
+            neither filled nor lifted, ``tone.hair_darkness``) at working resolution.
 
         Raises:
             NoFaceError: the aligned face has no 68 landmarks.
@@ -134,7 +136,13 @@ class MakeupEditor:
         wrinkles, folds = np.zeros((work, work), np.float32), np.zeros((work, work), np.float32)
         wrinkles[win] = part.union(settings.wrinkles)
         folds[win] = part.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
-        creases = find_creases(luminance(sub), regions.eye_distance, part.skin,
+        lum = luminance(sub)
+        # Thin hair at the temples and the hairline passes for skin: neither filled nor lifted.
+        hair = hair_darkness(part.skin, part.protect, lum, _above_brows(aligned.landmarks, work, size, win),
+                             regions.eye_distance)
+        wrinkles[win] *= 1.0 - hair
+        folds[win] *= 1.0 - hair
+        creases = find_creases(lum, regions.eye_distance, part.skin,
                                lower=lower_face(aligned.landmarks, work, size, win),
                                outline=silhouette(aligned.landmarks, work, size, win))
         delta = np.zeros((work, work, 3), np.float32)
@@ -152,7 +160,7 @@ class MakeupEditor:
                                    hollow_strength=None if hollows is None else hollows[win])
         tone, tone_acting = tone_delta(
             sub, part, under_eye=settings.under_eye, redness=settings.redness,
-            evenness=settings.evenness, spots=settings.spots, creases=creases,
+            evenness=settings.evenness, spots=settings.spots, creases=creases, hair=hair,
         )
         delta[win] += tone
         acting = np.zeros((work, work), np.float32)
@@ -183,9 +191,11 @@ class MakeupEditor:
         crease_layer, feature_layer = np.zeros((work, work), np.float32), np.zeros((work, work), np.float32)
         crease_layer[win] = np.clip(creases.depth / 0.25, 0, 1) * part.skin
         feature_layer[win] = np.maximum(creases.feature, creases.marks)
+        hair_layer = np.zeros((work, work), np.float32)
+        hair_layer[win] = hair
         layers = {"wrinkles": wrinkles, "folds": folds, "tone": acting, "contrast": contrasted,
                   "skin": regions.skin, "protect": regions.protect, "creases": crease_layer,
-                  "features": feature_layer}
+                  "features": feature_layer, "hair": hair_layer}
         return retouch, support, layers
 
 
@@ -233,6 +243,19 @@ def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, small: np.ndarray
 
 EDGE_CLEAR = 2
 """Working-raster pixels either side of a held thing's edge where the colour change is taken off."""
+
+
+def _above_brows(landmarks: Any, work: int, size: int, win: tuple[slice, slice]) -> Mask:
+    """float32 on the window ``win`` of the working raster (``work`` across a crop of ``size``):
+    0 below the brows' top, rising to 1 a tenth of an eye distance above it (along the face's up)."""
+    frame = FaceFrame.from_landmarks(landmarks)
+    k = work / float(size)
+    brows = (np.asarray(landmarks, np.float64)[17:27] + 0.5) * k - 0.5
+    rows = np.arange(win[0].start, win[0].stop or work, dtype=np.float64)
+    cols = np.arange(win[1].start, win[1].stop or work, dtype=np.float64)
+    top = float((brows @ frame.up).max())
+    height = (cols[None, :] * frame.up[0] + rows[:, None] * frame.up[1] - top) / (frame.eye_distance * k)
+    return smoothstep(height.astype(np.float32), 0.0, 0.1)
 
 
 WINDOW_MARGIN = 0.5

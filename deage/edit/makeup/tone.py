@@ -49,6 +49,7 @@ def tone_delta(
     evenness: float,
     spots: float,
     creases: CreaseMap | None = None,
+    hair: Mask | None = None,
 ) -> tuple[np.ndarray, Mask]:
     """Additive RGB change (float32 (H, W, 3)) and the mask of where it acts (float32 (H, W)).
 
@@ -58,6 +59,8 @@ def tone_delta(
         under_eye, redness, evenness, spots: strengths in [0, 1].
         creases: the face's ``CreaseMap`` on the same pixels; spots are not lifted on or beside
             its features (a glasses rim, a mole).
+        hair: float32 (H, W) in [0, 1], ``hair_darkness`` on the same pixels: spots are not
+            lifted there.
     """
     h, w = small.shape[:2]
     delta = np.zeros_like(small)
@@ -119,6 +122,10 @@ def tone_delta(
         on_skin = smoothstep(np.maximum(skin, regions.protect), 0.3, 0.7)
         inner *= cv2.erode(on_skin, disk(max(1, int(round(0.03 * d)))))
         inner = cv2.GaussianBlur(inner, (0, 0), max(0.5, 0.03 * d)) * skin
+        # Nor on darkness that runs on from the hair (``hair_darkness``): thin hair at the temples
+        # and along the hairline passes for skin, and lifting it as spots pulled the hairline back.
+        if hair is not None:
+            inner *= 1.0 - hair
         weight = smoothstep(depth, 1.0, 3.0) * (1.0 - smoothstep(depth, 9.0, 16.0)) * inner
         if creases is not None:
             weight *= creases.keep_features(creases.radius)
@@ -127,6 +134,41 @@ def tone_delta(
         delta += np.float32(spots) * weight[..., None] * (surround - small)
         acting = np.maximum(acting, weight * spots)
     return delta.astype(np.float32), acting
+
+
+HAIR_REACH = 0.12
+"""Eye distances that darkness running on from the hair is followed into the skin."""
+HAIR_DARK = (15.0, 30.0)
+"""Percent darker than the face's typical skin from which a pixel carries darkness on from hair."""
+
+
+def hair_darkness(skin: Mask, protect: Mask, lum: np.ndarray, above: Mask, eye_distance: float) -> Mask:
+    """float32 (H, W) in [0, 1]: how surely a pixel's darkness runs on from the hair.
+
+    Thin hair at the temples and along the hairline lies over skin and passes the skin-colour
+    model; filled as creases and lifted as spots it was lightened, and the hairline drew back
+    (up to 13 levels at 10 years, 26 at 25, on a young man's temples). What is not skin above the
+    brows (``above``, 0..1: the hair, a hat; the features of ``protect`` count as skin) is grown a
+    pixel a step, ``HAIR_REACH`` eye distances in all, through pixels darker than the face's
+    typical skin (``lum``: luminance in [0, 1]; ``HAIR_DARK``), soft in both. Spots and creases
+    away from the hair are not reached; a crease's end at the hairline is.
+
+    Args:
+        skin, protect: ``FaceRegions.skin`` / ``protect`` on the raster (H, W).
+        lum: float32 (H, W) luminance of the crop on the same raster.
+        above: float32 (H, W) in [0, 1], 1 above the brows.
+        eye_distance: in raster pixels.
+    """
+    on_skin = smoothstep(np.maximum(skin, protect), 0.3, 0.7)
+    sure = skin > 0.8
+    typical = float(np.median(lum[sure])) if np.count_nonzero(sure) > 16 else float(np.mean(lum))
+    depth = (typical - lum) * np.float32(100.0 / max(typical, 1e-3))
+    dark = smoothstep(depth, *HAIR_DARK).astype(np.float32)
+    reached = ((1.0 - on_skin) * above).astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(max(1, int(round(HAIR_REACH * eye_distance)))):
+        reached = np.maximum(reached, cv2.dilate(reached, kernel) * dark)
+    return reached
 
 
 def _cheek_reference(regions: FaceRegions, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
