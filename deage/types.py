@@ -109,6 +109,9 @@ class AlignedFace:
         landmarks: float32 (68, 2) in crop pixels, or None.
         keypoints5: float32 (5, 2) in crop pixels.
         template: name of the canonical template ("ffhq", "arcface").
+        frame_size: (width, height) of the frame the crop was cut from, or None when unknown;
+            where the crop reaches past the frame's edges it holds the frame mirrored
+            (``frame_coverage``).
     """
 
     image: Image
@@ -116,6 +119,7 @@ class AlignedFace:
     keypoints5: Points
     landmarks: Points | None
     template: str
+    frame_size: tuple[int, int] | None = None
 
     @property
     def size(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from deage.face.align import (
     align_face,
     crop_footprint,
     estimate_alignment,
+    frame_coverage,
     invert_affine,
     paste_back,
     template_points,
@@ -137,3 +140,25 @@ def test_degenerate_keypoints_are_a_clear_error():
         estimate_alignment(np.full((5, 2), 50.0, np.float32), "ffhq", 512)
     with pytest.raises(DeageError):
         estimate_alignment(np.full((5, 2), np.nan, np.float32), "ffhq", 512)
+
+
+def test_frame_coverage_marks_where_a_crop_reaches_past_the_frame(astronaut, astronaut_face):
+    """A crop wholly inside its frame has no coverage mask; a crop that reaches past the frame's
+    top and left (the face near the frame's corner) is 0 over the mirrored border and 1 over the
+    frame's own pixels, its edge where the frame's corner maps to."""
+    padded = cv2.copyMakeBorder(astronaut, 512, 512, 512, 512, cv2.BORDER_REFLECT_101)
+    centred = replace(astronaut_face, box=astronaut_face.box + 512.0, keypoints5=astronaut_face.keypoints5 + 512.0,
+                      landmarks=None)
+    whole = align_face(padded, centred, "head", 256)
+    assert whole.frame_size == (1536, 1536) and frame_coverage(whole, 256) is None
+    corner = astronaut[150:, 150:]  # the face now near the frame's top-left corner
+    shifted = replace(astronaut_face, box=astronaut_face.box - 150.0, keypoints5=astronaut_face.keypoints5 - 150.0,
+                      landmarks=None)
+    near = align_face(corner, shifted, "head", 256)
+    inside = frame_coverage(near, 256)
+    assert inside is not None and inside.shape == (256, 256) and inside.dtype == np.float32
+    # frame points just inside and just outside its top-left corner, where they land in the crop
+    probes = np.array([[12.0, 12.0], [-12.0, 12.0], [12.0, -12.0], [-12.0, -12.0], [40.0, 60.0]])
+    (xs, ys) = np.round(transform_points(probes, near.matrix)).astype(int).T
+    assert ((xs > 0) & (xs < 256) & (ys > 0) & (ys < 256)).all(), (xs, ys)
+    assert inside[ys, xs].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0]

@@ -171,6 +171,23 @@ def test_the_hairline_is_not_drawn_back(editor, real_faces):
         assert change[forehead & (hair < 0.1)].mean() > 0.8, name  # the forehead is still retouched
 
 
+def test_a_close_up_cut_by_the_frame_keeps_the_hair_at_its_edge(shared_media):
+    """A close-up whose frame cuts through the forehead and the hair: the crop reaches past the
+    frame and holds it mirrored, and a tuft of hair at the frame's corner met its mirror image as a
+    dark spot in the skin, lifted by 53 levels at 20 years. Out of the frame is not skin now
+    (``frame_coverage``): the tuft keeps its pixels within a few levels, the face is still edited."""
+    from deage.look import Look
+    from deage.render import render_image
+
+    image = read_rgb(shared_media / "driving_d19.jpg")
+    h, w = image.shape[:2]
+    close = np.ascontiguousarray(image[int(0.3 * h):int(0.75 * h), int(0.3 * w):int(0.72 * w)])
+    out = render_image(close, Look(editor="makeup", edit={"years": 20}))
+    change = np.abs(out.astype(np.int16) - close).max(-1)
+    assert change[:60, -80:].max() < 15, change[:60, -80:].max()  # the hair in the top right corner
+    assert change.mean() > 1.0  # the face is de-aged
+
+
 def test_drawn_wrinkles_are_removed_and_pores_kept(editor, shared_media, artifacts_dir):
     """Age a real young face with drawn lines (forehead, crow's feet, under-eye); the editor must
     take out most of what was drawn while leaving the skin's own finest texture in place."""

@@ -111,7 +111,28 @@ def align_face(frame: Image, face: Face, template: str = "ffhq", size: int = 512
         keypoints5=transform_points(face.keypoints5, matrix),
         landmarks=landmarks,
         template=template,
+        frame_size=(int(frame.shape[1]), int(frame.shape[0])),
     )
+
+
+def frame_coverage(aligned: AlignedFace, size: int) -> np.ndarray | None:
+    """Where a ``size`` x ``size`` raster of ``aligned``'s crop shows the frame itself: float32
+    (size, size), 1 inside the frame, 0 where the crop reaches past its edges (there it holds the
+    frame mirrored), antialiased; None when the crop lies wholly inside the frame or the frame's
+    size is unknown."""
+    if aligned.frame_size is None:
+        return None
+    w, h = aligned.frame_size
+    corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]], np.float64)
+    k = size / float(aligned.size)
+    quad = (transform_points(corners, aligned.matrix).astype(np.float64) + 0.5) * k - 0.5
+    if (cv2.pointPolygonTest(quad.astype(np.float32).reshape(-1, 1, 2), (-0.5, -0.5), False) > 0
+            and all(cv2.pointPolygonTest(quad.astype(np.float32).reshape(-1, 1, 2), (float(x), float(y)), False) > 0
+                    for x, y in ((size - 0.5, -0.5), (size - 0.5, size - 0.5), (-0.5, size - 0.5)))):
+        return None
+    canvas = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(canvas, np.round(quad * 16).astype(np.int32), 255, lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / np.float32(255.0)
 
 
 def crop_footprint(matrix: Affine, size: int, frame_shape: tuple[int, ...], margin: int = 2) -> tuple[int, int, int, int]:

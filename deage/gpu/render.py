@@ -39,6 +39,7 @@ def align_face_torch(frame: torch.Tensor, face: Face, template: str = "ffhq", si
         keypoints5=transform_points(face.keypoints5, matrix),
         landmarks=transform_points(face.landmarks, matrix) if face.landmarks is not None else None,
         template=template,
+        frame_size=(int(frame.shape[1]), int(frame.shape[0])),
     )
 
 

@@ -16,7 +16,7 @@ from deage.edit.makeup.features import feature_delta
 from deage.edit.makeup.texture import luminance, wrinkle_delta
 from deage.edit.makeup.tone import hair_darkness, tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
-from deage.face.align import affine_scale
+from deage.face.align import affine_scale, frame_coverage
 from deage.face.crossing_edges import crossing_edges, edge_mask
 from deage.face.learned_masks import still_flow
 from deage.face.masks import FaceFrame, FaceRegions, face_outline, face_regions, smoothstep
@@ -126,7 +126,8 @@ class MakeupEditor:
         image, size = aligned.image, aligned.size
         work = self.working_size(aligned)
         small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
-        regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
+        regions = _in_frame(face_regions(image, aligned.landmarks, work, parsing=parsing, small=small),
+                            frame_coverage(aligned, work))
         settings = for_covered_face(settings, regions.cover, regions.lower_visible)
         # The skin operations run on the window around the skin (the crop's sides are background
         # and hair): every one of them acts on skin only and reaches less than WINDOW_MARGIN.
@@ -243,6 +244,17 @@ def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, small: np.ndarray
 
 EDGE_CLEAR = 2
 """Working-raster pixels either side of a held thing's edge where the colour change is taken off."""
+
+
+def _in_frame(regions: FaceRegions, inside: Mask | None) -> FaceRegions:
+    """``regions`` with no skin where the crop reaches past the frame's edges (``inside``: float32
+    (W, W), 1 inside the frame; None: all of it is). There the crop holds the frame mirrored: a
+    tuft of hair at the frame's edge and its mirror image made a dark spot in the skin, lifted by
+    53 levels at 20 years in a close-up, and mirrored skin counted in every skin average."""
+    if inside is None:
+        return regions
+    return replace(regions, skin=regions.skin * inside,
+                   regions={name: mask * inside for name, mask in regions.regions.items()})
 
 
 def _above_brows(landmarks: Any, work: int, size: int, win: tuple[slice, slice]) -> Mask:
