@@ -126,9 +126,9 @@ def frame_coverage(aligned: AlignedFace, size: int) -> np.ndarray | None:
     corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]], np.float64)
     k = size / float(aligned.size)
     quad = (transform_points(corners, aligned.matrix).astype(np.float64) + 0.5) * k - 0.5
-    if (cv2.pointPolygonTest(quad.astype(np.float32).reshape(-1, 1, 2), (-0.5, -0.5), False) > 0
-            and all(cv2.pointPolygonTest(quad.astype(np.float32).reshape(-1, 1, 2), (float(x), float(y)), False) > 0
-                    for x, y in ((size - 0.5, -0.5), (size - 0.5, size - 0.5), (-0.5, size - 0.5)))):
+    polygon = quad.astype(np.float32).reshape(-1, 1, 2)
+    raster = ((-0.5, -0.5), (size - 0.5, -0.5), (size - 0.5, size - 0.5), (-0.5, size - 0.5))
+    if all(cv2.pointPolygonTest(polygon, point, False) > 0 for point in raster):
         return None
     canvas = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(canvas, np.round(quad * 16).astype(np.int32), 255, lineType=cv2.LINE_AA, shift=4)
