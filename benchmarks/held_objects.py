@@ -68,6 +68,7 @@ def main() -> int:
     from facehelpers import detect_faces, hold_bar
 
     from deage.edit.makeup.editor import _spare_crossing_edges
+    from deage.edit.makeup.texture import luminance
     from deage.look import Look
     from deage.render import render_image
 
@@ -94,7 +95,8 @@ def main() -> int:
         sides[int(lm[8, 1] + ed):] = False
         for y in years:
             aligned, flow, small, regions = warp_inputs(held, face, y)
-            stilled, _ = _spare_crossing_edges(flow, np.zeros(small.shape, np.float32), small, regions, aligned.landmarks)
+            stilled, _ = _spare_crossing_edges(flow, np.zeros(small.shape, np.float32), luminance(small), regions,
+                                               aligned.landmarks)
             out = render_image(held, Look(editor="makeup", edit={"years": y}))
             change = np.abs(out.astype(np.int16) - held).max(-1)[sides].mean()
             print(f"{name:28s} {y:5.0f} {moved_on(bar, aligned, flow):24.2f} {moved_on(bar, aligned, stilled):6.2f} "
@@ -103,7 +105,8 @@ def main() -> int:
     for image, face in bare_faces:
         aligned, flow, small, regions = warp_inputs(image, face, years[0])
         start = time.perf_counter()
-        stilled, _ = _spare_crossing_edges(flow, np.zeros(small.shape, np.float32), small, regions, aligned.landmarks)
+        stilled, _ = _spare_crossing_edges(flow, np.zeros(small.shape, np.float32), luminance(small), regions,
+                                           aligned.landmarks)
         times.append(time.perf_counter() - start)
         changed += stilled is not flow
     print(f"bare faces with an edge found (warp changed): {changed} of {len(bare_faces)}; search "

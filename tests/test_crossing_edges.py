@@ -11,6 +11,7 @@ from conftest import read_rgb
 from deage.edit.makeup import MakeupEditor, MakeupParams
 from deage.edit.makeup.editor import _spare_crossing_edges
 from deage.edit.makeup.shape import shape_flow
+from deage.edit.makeup.texture import luminance
 from deage.face.align import align_face
 from deage.face.crossing_edges import _join, _segments
 from deage.face.masks import face_regions
@@ -72,7 +73,8 @@ def test_the_bar_is_found_in_every_frame_of_a_moving_face(astronaut):
         frame = cv2.warpAffine(held, matrix, (512, 512), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         aligned = align_face(frame, largest_face(frame), TEMPLATE, 512)
         flow, small, regions = _warp_inputs(aligned, years=10)
-        stilled, _ = _spare_crossing_edges(flow, np.zeros(small.shape, np.float32), small, regions, aligned.landmarks)
+        stilled, _ = _spare_crossing_edges(flow, np.zeros(small.shape, np.float32), luminance(small), regions,
+                                           aligned.landmarks)
         below_lip = aligned.landmarks[57] + np.array([0.0, 0.1 * regions.frame.eye_distance])
         cell = np.clip((below_lip / aligned.size * flow.shape[0]).astype(int), 0, flow.shape[0] - 1)
         moved = np.abs(flow[cell[1], cell[0]]).max()
@@ -93,7 +95,7 @@ def test_a_bare_face_keeps_its_warp(astronaut, older_face, group_photo):
         aligned = align_face(image, face, TEMPLATE, 512)
         flow, small, regions = _warp_inputs(aligned)
         delta = np.zeros(small.shape, np.float32)
-        spared, cleared = _spare_crossing_edges(flow, delta, small, regions, aligned.landmarks)
+        spared, cleared = _spare_crossing_edges(flow, delta, luminance(small), regions, aligned.landmarks)
         assert spared is flow and cleared is delta
 
 

@@ -137,10 +137,11 @@ class MakeupEditor:
         wrinkles, folds = np.zeros((work, work), np.float32), np.zeros((work, work), np.float32)
         wrinkles[win] = part.union(settings.wrinkles)
         folds[win] = part.union({r: settings.wrinkles[r] for r in FOLD_REGIONS})
-        lum = luminance(sub)
+        gray = luminance(small)  # the whole raster: the search for held things reaches past the window
+        lum = np.ascontiguousarray(gray[win])
         # Thin hair at the temples and the hairline passes for skin: neither filled nor lifted.
-        hair = hair_darkness(part.skin, part.protect, lum, _above_brows(aligned.landmarks, work, size, win),
-                             regions.eye_distance)
+        above = _above_brows(aligned.landmarks, regions.frame, work, size, win)
+        hair = hair_darkness(part.skin, part.protect, lum, above, regions.eye_distance)
         wrinkles[win] *= 1.0 - hair
         folds[win] *= 1.0 - hair
         creases = find_creases(lum, regions.eye_distance, part.skin,
@@ -174,7 +175,7 @@ class MakeupEditor:
             eye_aperture=settings.eye_aperture, lip_fullness=settings.lip_fullness, grid=self.flow_grid,
         )
         if flow is not None:
-            flow, delta = _spare_crossing_edges(flow, delta, small, regions, aligned.landmarks)
+            flow, delta = _spare_crossing_edges(flow, delta, gray, regions, aligned.landmarks)
         gain = None
         if settings.texture_keep != 1.0:
             gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
@@ -218,7 +219,7 @@ def for_covered_face(settings: MakeupSettings, cover: float, lower_visible: floa
     return replace(settings, **{name: getattr(settings, name) * scale for name in LOWER_FACE_WORK})
 
 
-def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, small: np.ndarray, regions: FaceRegions,
+def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, gray: np.ndarray, regions: FaceRegions,
                           landmarks: Any) -> tuple[np.ndarray, np.ndarray]:
     """``flow`` (float32 (G, G, 2), crop pixels) and ``delta`` (float32 (W, W, 3)) around the
     straight edges of a thing held in front of the chin (``deage.face.crossing_edges``: a
@@ -226,14 +227,13 @@ def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, small: np.ndarray
     it does not bend them, and the colour change taken off ``EDGE_CLEAR`` working pixels either
     side of them, where the skin's retouch would spill onto the thing when it is brought to the
     frame's resolution (a light rim along a dark microphone). Both as they were, the same objects,
-    when nothing crosses (a bare face). ``small``: the crop at the working raster (W), RGB float32
-    in [0, 1]."""
-    work, grid = small.shape[0], flow.shape[0]
+    when nothing crosses (a bare face). ``gray``: float32 (W, W) luminance of the crop at the
+    working raster, in [0, 1]."""
+    work, grid = gray.shape[0], flow.shape[0]
     k = work / float(regions.crop_size)
     moved = cv2.resize(np.hypot(flow[..., 0], flow[..., 1]), (work, work), interpolation=cv2.INTER_LINEAR)
     outline = (face_outline(landmarks, regions.frame) + 0.5) * k - 0.5
-    edges = crossing_edges(luminance(small), outline, regions.skin, regions.protect, regions.eye_distance,
-                           moving=moved)
+    edges = crossing_edges(gray, outline, regions.skin, regions.protect, regions.eye_distance, moving=moved)
     if not edges:
         return flow, delta
     # drawn a flow cell wide, so that each edge holds its cells still when the mask is resized to the grid
@@ -257,10 +257,10 @@ def _in_frame(regions: FaceRegions, inside: Mask | None) -> FaceRegions:
                    regions={name: mask * inside for name, mask in regions.regions.items()})
 
 
-def _above_brows(landmarks: Any, work: int, size: int, win: tuple[slice, slice]) -> Mask:
+def _above_brows(landmarks: Any, frame: FaceFrame, work: int, size: int, win: tuple[slice, slice]) -> Mask:
     """float32 on the window ``win`` of the working raster (``work`` across a crop of ``size``):
-    0 below the brows' top, rising to 1 a tenth of an eye distance above it (along the face's up)."""
-    frame = FaceFrame.from_landmarks(landmarks)
+    0 below the brows' top, rising to 1 a tenth of an eye distance above it (along the face's up,
+    ``frame``: ``FaceRegions.frame``, in crop pixels)."""
     k = work / float(size)
     brows = (np.asarray(landmarks, np.float64)[17:27] + 0.5) * k - 0.5
     rows = np.arange(win[0].start, win[0].stop or work, dtype=np.float64)
