@@ -761,3 +761,61 @@ def test_a_face_mask_is_left_as_it_is_and_the_eyes_are_still_de_aged(editor, sha
     assert 0 < for_covered_face(settings, 0.5, 0.05).jaw_lift < settings.jaw_lift  # a near call: half way
     covered = for_covered_face(settings, 1.0, 0.05)
     assert covered.jaw_lift == covered.lip_fullness == covered.teeth == 0 and covered.eye_aperture > 0
+
+
+@pytest.fixture(scope="module")
+def sunglasses_faces(astronaut, older_face):
+    """(name, aligned face in the render's crop, float32 mask of the glasses on the crop) for
+    faces wearing dark sunglasses (``facehelpers.wear_sunglasses``), found and fitted again on
+    the picture with the glasses, as a render would."""
+    from facehelpers import wear_sunglasses
+
+    out = []
+    for name, image in (("astronaut", astronaut), ("grace_hopper", older_face)):
+        worn, glasses = wear_sunglasses(image, largest_face(image))
+        face = largest_face(worn)
+        aligned = align_face(worn, face, TEMPLATE, crop_size_for(face, TEMPLATE))
+        mask = cv2.warpAffine(glasses.astype(np.float32), aligned.matrix[:2].astype(np.float64),
+                              (aligned.size, aligned.size))
+        out.append((name, aligned, mask))
+    return out
+
+
+def test_eyes_behind_sunglasses_count_as_hidden_and_bare_eyes_do_not(real_faces, sunglasses_faces):
+    """``eyes_seen`` (the skin share around each eye) is high on bare faces, turned heads
+    included, and low around eyes behind dark lenses, which the editor then counts as hidden."""
+    from deage.edit.makeup.editor import hidden_eyes
+    from deage.face.masks import eyes_seen
+
+    for name, image, face in real_faces:
+        aligned = align_face(image, face, TEMPLATE, crop_size_for(face, TEMPLATE))
+        seen = eyes_seen(face_regions(aligned.image, aligned.landmarks, 320), aligned.landmarks)
+        assert min(seen) > 0.6 and hidden_eyes(seen) == (0.0, 0.0), (name, seen)
+    for name, aligned, _ in sunglasses_faces:
+        seen = eyes_seen(face_regions(aligned.image, aligned.landmarks, 320), aligned.landmarks)
+        assert max(seen) < 0.35 and min(hidden_eyes(seen)) > 0.9, (name, seen)
+
+
+def test_sunglasses_are_neither_bent_nor_retouched(editor, sunglasses_faces, monkeypatch):
+    """Sunglasses at 30 years: the eye opening and the cheeks' fullness bent the lenses' rims
+    and the bar, and the under-eye lift and the tone's evening brightened the lenses' edges
+    (1.4-1.5 levels of change on average over the glasses, 15-18 at the 99th percentile, up to 95).
+    Around eyes hidden behind dark lenses the warp is stilled and no colour is changed
+    (``_spare_lenses``; what still changes is the bar's ends and the rims' outer edges beside the
+    retouched skin); the rest of the face is still de-aged."""
+    import deage.edit.makeup.editor as editor_module
+    from deage.face.masks import landmark_regions
+
+    params = MakeupParams(years=30)
+    for name, aligned, glasses in sunglasses_faces:
+        on = cv2.erode((glasses > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        change = np.abs(editor.edit(aligned, params).image.astype(np.int16) - aligned.image).max(-1)
+        assert change[on].mean() < 0.4 and np.percentile(change[on], 99) <= 8, (name, change[on].mean())
+        regions = landmark_regions(aligned.landmarks, aligned.size, aligned.size)[0]
+        lower = (regions["nasolabial"] > 0.5) | (regions["marionette"] > 0.5)
+        assert change[lower].mean() > 1.0, name  # the lower face is still de-aged
+        with monkeypatch.context() as patch:
+            patch.setattr(editor_module, "hidden_eyes", lambda seen: (0.0, 0.0))
+            before = np.abs(editor.edit(aligned, params).image.astype(np.int16) - aligned.image).max(-1)
+        assert before[on].mean() > 3 * change[on].mean() + 0.5, (name, before[on].mean())
+        assert np.percentile(before[on], 99) > 12  # 15-18 levels on the rims before

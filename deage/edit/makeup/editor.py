@@ -19,7 +19,8 @@ from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import affine_scale, frame_coverage
 from deage.face.crossing_edges import crossing_edges, edge_mask
 from deage.face.learned_masks import still_flow
-from deage.face.masks import FaceFrame, FaceRegions, face_outline, face_regions, smoothstep
+from deage.face.masks import (FaceFrame, FaceRegions, around_eyes, eyes_seen, face_outline, face_regions,
+                               smoothstep)
 from deage.types import AlignedFace, Mask
 
 # Regions whose deep folds (broad shading, not just fine lines) are softened too.
@@ -126,9 +127,12 @@ class MakeupEditor:
         image, size = aligned.image, aligned.size
         work = self.working_size(aligned)
         small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
-        regions = _in_frame(face_regions(image, aligned.landmarks, work, parsing=parsing, small=small),
-                            frame_coverage(aligned, work))
+        regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
+        seen = eyes_seen(regions, aligned.landmarks)
+        regions = _in_frame(regions, frame_coverage(aligned, work))
         settings = for_covered_face(settings, regions.cover, regions.lower_visible)
+        hidden = hidden_eyes(seen)
+        settings = for_hidden_eyes(settings, hidden)
         # The skin operations run on the window around the skin (the crop's sides are background
         # and hair): every one of them acts on skin only and reaches less than WINDOW_MARGIN.
         win = _skin_window(regions)
@@ -176,6 +180,8 @@ class MakeupEditor:
         )
         if flow is not None:
             flow, delta = _spare_crossing_edges(flow, delta, gray, regions, aligned.landmarks)
+        if max(hidden) > 0:
+            flow, delta = _spare_lenses(flow, delta, regions, aligned.landmarks, hidden)
         gain = None
         if settings.texture_keep != 1.0:
             gain = (np.float32(settings.texture_keep - 1.0) * wrinkles).astype(np.float32)
@@ -217,6 +223,43 @@ def for_covered_face(settings: MakeupSettings, cover: float, lower_visible: floa
         return settings
     scale = 1.0 - float(cover) * (1.0 - float(smoothstep(np.float64(lower_visible), *LOWER_VISIBLE)))
     return replace(settings, **{name: getattr(settings, name) * scale for name in LOWER_FACE_WORK})
+
+
+EYES_HIDDEN = (0.5, 0.3)
+"""``eyes_seen`` (the skin share around an eye) over which an eye counts as hidden, from not at
+all to fully: bare faces measured 0.65-1.0, eyes behind dark lenses 0.07-0.57."""
+EYE_WORK = ("under_eye", "eye_whites")
+
+
+def hidden_eyes(seen: tuple[float, float]) -> tuple[float, float]:
+    """How surely each eye (image-left, image-right) is hidden behind a dark lens, 0..1, from
+    ``masks.eyes_seen`` (``EYES_HIDDEN``)."""
+    left, right = (float(smoothstep(np.float64(v), *EYES_HIDDEN)) for v in seen)
+    return left, right
+
+
+def for_hidden_eyes(settings: MakeupSettings, hidden: tuple[float, float]) -> MakeupSettings:
+    """``settings`` for eyes hidden behind sunglasses (``hidden_eyes``): the under-eye lift
+    brightened the lens's lower edge and the eye whites have nothing to act on, so both fade out
+    with the mean of the two eyes' weights (the warp and the colour change are also kept off
+    each hidden eye's surroundings, ``_spare_lenses``). Eyes in plain view keep every setting."""
+    scale = 1.0 - 0.5 * (hidden[0] + hidden[1])
+    if scale >= 1.0:
+        return settings
+    return replace(settings, **{name: getattr(settings, name) * scale for name in EYE_WORK})
+
+
+def _spare_lenses(flow: np.ndarray | None, delta: np.ndarray, regions: FaceRegions, landmarks: Any,
+                  hidden: tuple[float, float]) -> tuple[np.ndarray | None, np.ndarray]:
+    """``flow`` (float32 (G, G, 2) or None) and ``delta`` (float32 (W, W, 3)) kept off the lenses
+    of a pair of sunglasses (``hidden``: ``hidden_eyes``): the warp stilled around each hidden
+    eye's surroundings (``masks.around_eyes``) as around an occluder model's mask, so the cheeks'
+    fullness and the eyes' opening do not bend the lenses and their frame, and no colour change
+    there (the tone's averages spill over the lens's edge)."""
+    lenses = np.maximum(*(np.float32(h) * m for h, m in zip(hidden, around_eyes(regions, landmarks))))
+    if flow is not None:
+        flow = still_flow(flow, 1.0 - lenses, regions.eye_distance)
+    return flow, delta * (1.0 - lenses)[..., None]
 
 
 def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, gray: np.ndarray, regions: FaceRegions,
