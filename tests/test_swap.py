@@ -10,6 +10,7 @@ is no sharper than the plate along the mask's edge.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -140,6 +141,27 @@ def test_source_with_several_faces_needs_a_choice():
     assert source.faces_in_image == len(faces) == 6
     assert source.face_index == int(np.argmax([f.area for f in faces]))
     assert [f.center[0] for f in faces] == sorted(f.center[0] for f in faces)  # indices count left to right
+
+
+def test_a_source_that_will_show_in_its_replacements_is_named_and_recorded():
+    """A laughing face's narrowed eyes smeared its replacements' eyes (t1's third face, the
+    example look's source before), and a small or turned face gives soft or stretched ones: the
+    editor warns of each when it loads the source, naming it and its file, and the render's
+    provenance records them. A sharp, frontal face with open eyes raises nothing."""
+    from deage.edit.swap.source import SourceWarning
+
+    cases = {"pkg:skimage/astronaut": (None, ()), T1: (2, ("narrowed",)), HANKS: (None, ("small", "turned"))}
+    for photo, (face, expected) in cases.items():
+        source = {"photo": photo, "consent": CONSENT} | ({"face": face} if face is not None else {})
+        editor = SwapEditor()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            editor.prepare(Look(editor="swap", edit={"sources": {"s": source}}))
+        said = [str(w.message) for w in caught if issubclass(w.category, SourceWarning)]
+        assert len(said) == len(expected), (photo, said)
+        for line, word in zip(said, expected):
+            assert word in line and line.startswith("swap source 's' (") and resolve_source_path(photo).name in line
+        assert len(editor.provenance()["swap_sources"][0]["concerns"]) == len(expected)
 
 
 def test_source_from_a_clip_frame(example_clip):
@@ -440,7 +462,7 @@ def test_render_replaces_faces_and_passes_faceless_frames(example_clip, tmp_path
     assert record["look"]["edit"]["sources"] == look.edit["sources"]
     (used,) = record["editor_details"]["swap_sources"]
     assert used["consent"] == look.edit["sources"]["demo"]["consent"]
-    assert used["file"].endswith("t1.jpg") and len(used["file_sha256"]) == 64 and used["face_index"] == 2
+    assert used["file"].endswith("astronaut.png") and len(used["file_sha256"]) == 64 and used["face_index"] == 0
     assert record["editor_details"]["swap_mappings"] == {"*": "demo"}
 
 

@@ -14,6 +14,7 @@ by a GFPGAN / CodeFormer restorer (``restore``) blended in by an amount.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from deage.edit.swap.mesh import (
 )
 from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
 from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
-from deage.edit.swap.source import SourceFace, load_source
+from deage.edit.swap.source import SourceFace, SourceWarning, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
@@ -130,6 +131,9 @@ class SwapEditor:
             key = (SourceSpec(**{**spec.__dict__, "consent": None}), base_dir)
             if self._loaded.get(spec.name) != key:
                 self._sources[spec.name] = self._uncovered(load_source(spec, base_dir))
+                for concern in self._sources[spec.name].concerns:
+                    warnings.warn(f"swap source {spec.name!r} ({self._sources[spec.name].path.name}): {concern}",
+                                  SourceWarning, stacklevel=3)
                 self._loaded[spec.name] = key
                 self._rgba.pop(spec.name, None)
                 for k in [k for k in self._latents if k[2] == spec.name]:

@@ -22,18 +22,33 @@ import cv2
 import numpy as np
 
 from deage.edit.base import crop_size_for
+from deage.edit.swap.mesh import turn
 from deage.edit.swap.params import ConsentRecord, SourceSpec
 from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.align import align_face
-from deage.face.gaze import Gaze, estimate_gaze
+from deage.face.gaze import Gaze, estimate_gaze, eye_width, lid_opening
 from deage.face.protocols import Detector, Recognizer
-from deage.types import AlignedFace, Face, Image
+from deage.types import AlignedFace, Face, Image, Points
 
 PKG_PREFIX = "pkg:"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp")
 SMALL_PHOTO = 400
 """Photos whose short side is below this are upscaled (and padded) to it before detection."""
+SOURCE_EYE_DISTANCE = 40.0
+"""Pixels between the eyes' centres in the source photo below which its replacements of larger
+faces come out soft (they are upscaled from it)."""
+SOURCE_OPENING = 0.2
+"""Lid opening (height / width of the eye) below which a source's eye counts as narrowed: open
+eyes measured 0.25-0.35 here, laughing ones 0.15-0.18 (their replacements' eyes smeared)."""
+SOURCE_TURN = 0.35
+"""``mesh.turn`` (half jaw widths; 0 frontal, about 0.5 three-quarters) beyond which a source is
+too turned: the far side of its replacements is stretched from few pixels."""
+
+
+class SourceWarning(UserWarning):
+    """A swap source will show in its replacements: small, narrowed eyes, turned
+    (``source_concerns``)."""
 
 
 @dataclass
@@ -54,6 +69,7 @@ class SourceFace:
         consent: the consent record (filled in by the editor after its check).
         file_sha256: sha256 of the file the face came from (for provenance).
         face_index: which face of the image it was (left to right), and how many there were.
+        concerns: what about the face will show in its replacements (``source_concerns``).
     """
 
     name: str
@@ -67,6 +83,7 @@ class SourceFace:
     file_sha256: str
     face_index: int = 0
     faces_in_image: int = 1
+    concerns: tuple[str, ...] = ()
 
     @property
     def image(self) -> Image:
@@ -93,6 +110,7 @@ class SourceFace:
             "file_sha256": self.file_sha256,
             "face_index": self.face_index,
             "faces_in_image": self.faces_in_image,
+            "concerns": list(self.concerns),
             "consent": self.consent.to_dict() if self.consent is not None else None,
         }
 
@@ -224,6 +242,29 @@ def pick_face(faces: list[Face], choice: str | int | None, path: Path | str, sou
     return faces[choice], choice
 
 
+def source_concerns(landmarks: Points, scale: float = 1.0) -> tuple[str, ...]:
+    """What about a source face will show in its replacements, as sentences for an artist: a
+    face under ``SOURCE_EYE_DISTANCE`` pixels between the eyes, eyes narrowed under
+    ``SOURCE_OPENING`` (a laugh, a blink), a head turned beyond ``SOURCE_TURN``. ``landmarks``:
+    float (68, 2) in an image ``scale`` times the size of the source photo. Empty for a good one."""
+    pts = np.asarray(landmarks, np.float64)
+    out = []
+    distance = float(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0))) / scale
+    if distance < SOURCE_EYE_DISTANCE:
+        out.append(f"its face is small ({distance:.0f} px between the eyes' centres; {SOURCE_EYE_DISTANCE:.0f} or "
+                   "more keeps a replacement sharp): replacements of larger faces will be soft")
+    opening = min(lid_opening(pts, eye) / max(eye_width(pts, eye), 1e-6) for eye in (0, 1))
+    if opening < SOURCE_OPENING:
+        out.append(f"its eyes are narrowed or closed (lid opening {opening:.2f} of the eye's width; open eyes "
+                   "measure 0.25-0.35): with \"eyes\": \"source\" the replacements' eyes will be too; use a photo "
+                   "with open eyes, or \"eyes\": \"target\"")
+    sideways = turn(pts)
+    if abs(sideways) > SOURCE_TURN:
+        out.append(f"it is turned to one side (turn {sideways:+.2f} half jaw widths; 0 is frontal): the far side "
+                   "of its replacements is stretched from few pixels; a frontal photo is better")
+    return tuple(out)
+
+
 def load_source(
     spec: SourceSpec,
     base_dir: str | Path | None = None,
@@ -267,4 +308,5 @@ def load_source(
                       interpolation=cv2.INTER_LINEAR)
     return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor,
                       skin=skin * valid, valid=valid, consent=None,
-                      file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces))
+                      file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces),
+                      concerns=source_concerns(face.landmarks, _photo_layout(*raw.shape[:2])[0]))
