@@ -532,7 +532,10 @@ def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegion
     skin = cv2.resize(skin, (grid, grid), interpolation=cv2.INTER_AREA)
     eye = regions.eye_distance * grid / float(regions.size)  # eye distance in grid pixels
     light = max(params.light_scale * eye, 0.5)
-    gain = light_gain(t, s, skin, light, min(0.1 * eye, light), params.colour)
+    # The skin's tint at a quarter of an eye distance: finer, it printed the plate's own colour
+    # patches onto the new face (a grey nose where the plate's was lit white, the amber of a pair
+    # of glasses round the eyes).
+    gain = light_gain(t, s, skin, light, min(0.25 * eye, light), params.colour)
     gain = cv2.resize(gain, (size, size), interpolation=cv2.INTER_LINEAR)
     matched = np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
     # A plate without colour takes the lips' and eyes' colour too, not just the skin's.
