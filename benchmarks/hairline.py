@@ -30,7 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--years", type=float, default=25.0)
     args = ap.parse_args()
-    from conftest import SHARED, read_rgb
+    from conftest import shared_stills
     from facehelpers import largest_face
     from skimage import data
 
@@ -41,10 +41,7 @@ def main() -> int:
     from deage.face.masks import face_regions
 
     faces = {"astronaut": data.astronaut()}
-    for name in ("driving_d19", "source_s12"):
-        path = SHARED / "media" / f"{name}.jpg"
-        if path.exists():
-            faces[name] = read_rgb(path)
+    faces |= shared_stills("driving_d19", "source_s12")
     guard = editor_module.hair_darkness
     print(f"{'face':14s} {'guard':>6s} {'hair px':>8s} {'mean':>6s} {'p99':>6s} {'forehead':>9s}")
     for name, image in faces.items():

@@ -32,7 +32,7 @@ def main() -> int:
     ap.add_argument("--years", default="10,30", help="comma-separated years younger")
     args = ap.parse_args()
     import matplotlib
-    from conftest import SHARED, read_rgb
+    from conftest import read_rgb, shared_stills
     from facehelpers import largest_face, wear_sunglasses
     from skimage import data
 
@@ -44,10 +44,7 @@ def main() -> int:
 
     faces = {"astronaut": data.astronaut(),
              "grace_hopper": read_rgb(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")}
-    for name in ("driving_d30", "driving_d19", "source_s12", "source_s2", "source_s11"):
-        path = SHARED / "media" / f"{name}.jpg"
-        if path.exists():
-            faces[name] = read_rgb(path)
+    faces |= shared_stills("driving_d30", "driving_d19", "source_s12", "source_s2", "source_s11")
     guard = editor_module.hidden_eyes
     print(f"{'face':14s} {'seen':>11s} {'years':>5s} {'guard':>6s} {'mean':>6s} {'p99':>5s} {'max':>5s}")
     for name, image in faces.items():

@@ -30,6 +30,13 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def shared_stills(*names: str) -> dict[str, np.ndarray]:
+    """name -> RGB uint8 image of each ``../shared/media/<name>.jpg`` that is present (for
+    benchmarks, which run on what there is)."""
+    paths = {name: SHARED / "media" / f"{name}.jpg" for name in names}
+    return {name: read_rgb(path) for name, path in paths.items() if path.exists()}
+
+
 @pytest.fixture(scope="session")
 def shared_media() -> Path:
     """../shared/media (real test media); tests skip with a reason where it is absent."""

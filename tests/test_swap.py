@@ -366,6 +366,31 @@ def test_the_swapped_skin_takes_the_plates_tone_not_its_colour_patches(older_fac
         assert ratio < 0.85, (name, round(ratio, 2))
 
 
+def test_a_smiling_source_leaves_no_line_of_teeth_between_closed_lips(older_face):
+    """The example look's source smiles with her teeth showing; the warp closes her mouth onto a
+    plate's closed one, but her teeth stayed as a pale line between the lips (Grace Hopper's
+    closed mouth: 32 levels of change on average along where her lips meet, their redness down
+    5 CIE a* units). ``mouth="auto"`` now keeps the plate's lips' meeting line as far as the
+    source's mouth is open wider (``mouth_closing``)."""
+    from deage.edit.swap.editor import mouth_closing
+
+    look = load_look(REPO / "examples" / "looks" / "swap.json")
+    lm = np.asarray(max(find_faces(older_face), key=lambda f: f.area).landmarks, np.float64)
+    editor = SwapEditor()
+    editor.prepare(look)
+    assert mouth_closing(editor.sources["demo"].landmarks, lm) > 0.9  # eye-distance units: any scale
+    line = np.zeros(older_face.shape[:2], np.uint8)
+    cv2.fillPoly(line, [lm[60:68].round().astype(np.int32)], 1)
+    cv2.polylines(line, [lm[60:68].round().astype(np.int32)], True, 1, 1)
+    radius = int(0.06 * _eye_distance_of(lm))
+    line = cv2.dilate(line, np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
+    out = render_image(older_face, look)
+    change = np.abs(out.astype(np.int16) - older_face).max(-1)[line]
+    assert change.mean() < 15, change.mean()
+    redness = [cv2.cvtColor(a.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 1][line].mean() for a in (older_face, out)]
+    assert abs(redness[1] - redness[0]) < 2, redness
+
+
 def _eye_distance_of(landmarks: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0)))
 

@@ -47,6 +47,15 @@ from deage.types import AlignedFace, Face, Image, Mask
 from deage.weights import Manifest
 
 _COLOUR_GRID = 128
+MOUTH_LINE = (0.07, 0.05)
+"""Eye distances along and across the plate's closed lips' meeting line kept from the plate
+beyond it when the source's mouth is open and the plate's is not (``mouth="auto"``,
+``mouth_closing``): towards the corners, where the source's teeth were left, but little of the
+lips' height, which carries identity (0.065 or more across tipped a swap pair's re-identification
+in tests/test_swap.py)."""
+MOUTH_CLOSING = (0.03, 0.1)
+"""Eye distances by which a source's mouth is open wider than the plate's over which the plate's
+lips' meeting line is kept, from not at all to fully (a smile showing teeth: 0.16; closed: 0-0.02)."""
 
 
 @dataclass
@@ -361,8 +370,14 @@ class SwapEditor:
             np.maximum(keep, regions.eyes, out=keep)
         mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth
         if mouth == "auto":
-            lips = mouth_mismatch(source.landmarks * (size / source.aligned.size), landmarks)
+            source_lm = source.landmarks * (size / source.aligned.size)
+            lips = mouth_mismatch(source_lm, landmarks)
             np.maximum(keep, np.maximum(regions.mouth, regions.around_mouth * np.float32(lips)), out=keep)
+            # A source's open mouth (a smile's teeth) closed by the warp left a line of its teeth
+            # between the plate's closed lips: there the lips meet as the plate's do.
+            closing = mouth_closing(source_lm, landmarks)
+            if closing > 0:
+                np.maximum(keep, _lips_meeting(regions) * np.float32(closing), out=keep)
         elif mouth != "source":
             np.maximum(keep, regions.lips if mouth == "target" else regions.mouth, out=keep)
         take = np.clip(wide * (1.0 - keep), 0.0, 1.0)
@@ -476,15 +491,39 @@ def mouth_mismatch(source: np.ndarray, target: np.ndarray) -> float:
 
     Closed or smiling lips stretched over an open mouth look wrong (and carry the source's
     expression lines onto the target), so ``mouth="auto"`` keeps that much of the target's lips
-    and the skin around them. The reverse, an open source mouth closed by the warp, looks right.
+    and the skin around them. The reverse, an open source mouth closed by the warp, keeps only
+    the target's lips' meeting line (``mouth_closing``).
     """
-    def opening(lm: np.ndarray) -> float:
-        d = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-        gap = np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean()
-        return float(gap) / max(d, 1e-6)
-
-    t = np.clip((opening(target) - opening(source) - 0.08) / 0.17, 0.0, 1.0)
+    t = np.clip((mouth_opening(target) - mouth_opening(source) - 0.08) / 0.17, 0.0, 1.0)
     return float(t * t * (3.0 - 2.0 * t))
+
+
+def mouth_closing(source: np.ndarray, target: np.ndarray) -> float:
+    """0..1: how much wider the source's mouth is open than the target's (0 = no wider, 1 = by
+    ``MOUTH_CLOSING[1]`` eye distances or more). The warp closes an open source mouth onto the
+    target's closed one, but the source's teeth stay as a line between the lips: ``mouth="auto"``
+    keeps that much of the target's lips' meeting line. Both are 68 landmarks, each in any
+    crop (the openings are in eye distances)."""
+    t = np.clip((mouth_opening(source) - mouth_opening(target) - MOUTH_CLOSING[0])
+                / (MOUTH_CLOSING[1] - MOUTH_CLOSING[0]), 0.0, 1.0)
+    return float(t * t * (3.0 - 2.0 * t))
+
+
+def mouth_opening(landmarks: np.ndarray) -> float:
+    """The gap between the inner lips (landmarks 61-63 and 65-67), in eye distances."""
+    lm = np.asarray(landmarks, np.float64)
+    d = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    gap = np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean()
+    return float(gap) / max(d, 1e-6)
+
+
+def _lips_meeting(regions: SwapRegions) -> Mask:
+    """The target's mouth opening (``regions.mouth``; a line for closed lips) grown ``MOUTH_LINE``
+    along and across (the crop is upright: the mouth runs along its rows), softened."""
+    along, across = (max(1, int(round(k * regions.eye_distance))) for k in MOUTH_LINE)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * along + 1, 2 * across + 1))
+    grown = cv2.dilate(regions.mouth, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.GaussianBlur(grown, (0, 0), max(0.5, across / 3.0), borderType=cv2.BORDER_CONSTANT)
 
 
 def _check_crop(aligned: AlignedFace) -> Image:
