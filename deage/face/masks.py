@@ -292,9 +292,10 @@ def around_eyes(regions: FaceRegions, landmarks: Points) -> tuple[Mask, Mask]:
 def eyes_seen(regions: FaceRegions, landmarks: Points) -> tuple[float, float]:
     """How surely each eye's surroundings are seen (image-left eye, image-right), 0..1: the mean
     skin probability (``regions.skin``) over ``around_eyes`` within the face, eyes and brows left
-    out. On bare faces it measured 0.65-1.0 (0.65: a colourised portrait's shadowed eye; the far
-    eye of a head turned three-quarters 0.71); around an eye behind a dark lens 0.07-0.57 (a
-    lens cuts the skin model's sample off there). 1.0 where there are no such pixels."""
+    out. ``landmarks``: float (68, 2) in the pixels of the crop ``regions`` were made from. On
+    bare faces it measured 0.65-1.0 (0.65: a colourised portrait's shadowed eye; the far eye of a
+    head turned three-quarters 0.71); around an eye behind a dark lens 0.07-0.57 (the lens is not
+    skin to the skin model). 1.0 where there are no such pixels."""
     seen = []
     for around in around_eyes(regions, landmarks):
         weight = float((around * (1.0 - regions.protect) * regions.face).sum())
