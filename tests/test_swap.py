@@ -357,10 +357,11 @@ def test_the_swapped_skin_takes_the_plates_tone_not_its_colour_patches(older_fac
             frames["source_s18"] = next(f for i, f in enumerate(clip.decode(video=0)) if i == 100).to_ndarray(
                 format="rgb24")
     for name, frame in frames.items():
-        lm = np.asarray(max(find_faces(frame), key=lambda f: f.area).landmarks, np.float64)
+        face = max(find_faces(frame), key=lambda f: f.area)
+        lm = np.asarray(face.landmarks, np.float64)
         inside = np.zeros(frame.shape[:2], np.uint8)
         cv2.fillConvexPoly(inside, cv2.convexHull(lm[0:17].astype(np.int32)), 1)
-        inside = cv2.erode(inside, np.ones((int(0.2 * _eye_distance_of(lm)),) * 2, np.uint8)) > 0
+        inside = cv2.erode(inside, np.ones((int(0.2 * _eye_distance(face)),) * 2, np.uint8)) > 0
         out = render_image(frame, look)
         ratio = _chroma_spread(out, inside) / _chroma_spread(frame, inside)
         assert ratio < 0.85, (name, round(ratio, 2))
@@ -375,24 +376,21 @@ def test_a_smiling_source_leaves_no_line_of_teeth_between_closed_lips(older_face
     from deage.edit.swap.editor import mouth_closing
 
     look = load_look(REPO / "examples" / "looks" / "swap.json")
-    lm = np.asarray(max(find_faces(older_face), key=lambda f: f.area).landmarks, np.float64)
+    face = max(find_faces(older_face), key=lambda f: f.area)
+    lm = np.asarray(face.landmarks, np.float64)
     editor = SwapEditor()
     editor.prepare(look)
     assert mouth_closing(editor.sources["demo"].landmarks, lm) > 0.9  # eye-distance units: any scale
     line = np.zeros(older_face.shape[:2], np.uint8)
     cv2.fillPoly(line, [lm[60:68].round().astype(np.int32)], 1)
     cv2.polylines(line, [lm[60:68].round().astype(np.int32)], True, 1, 1)
-    radius = int(0.06 * _eye_distance_of(lm))
+    radius = int(0.06 * _eye_distance(face))
     line = cv2.dilate(line, np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
     out = render_image(older_face, look)
     change = np.abs(out.astype(np.int16) - older_face).max(-1)[line]
     assert change.mean() < 15, change.mean()
     redness = [cv2.cvtColor(a.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 1][line].mean() for a in (older_face, out)]
     assert abs(redness[1] - redness[0]) < 2, redness
-
-
-def _eye_distance_of(landmarks: np.ndarray) -> float:
-    return float(np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0)))
 
 
 def _chroma_spread(image: np.ndarray, where: np.ndarray) -> float:

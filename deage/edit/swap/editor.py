@@ -521,9 +521,7 @@ def _lips_meeting(regions: SwapRegions) -> Mask:
     """The target's mouth opening (``regions.mouth``; a line for closed lips) grown ``MOUTH_LINE``
     along and across (the crop is upright: the mouth runs along its rows), softened."""
     along, across = (max(1, int(round(k * regions.eye_distance))) for k in MOUTH_LINE)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * along + 1, 2 * across + 1))
-    grown = cv2.dilate(regions.mouth, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return cv2.GaussianBlur(grown, (0, 0), max(0.5, across / 3.0), borderType=cv2.BORDER_CONSTANT)
+    return _dilate_soft(regions.mouth, along, across)
 
 
 def _check_crop(aligned: AlignedFace) -> Image:
@@ -547,15 +545,18 @@ def _mix(base: Image, top: Image, alpha: Mask) -> Image:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def _dilate_soft(mask: Mask, radius: float) -> Mask:
-    """Grow (``radius`` > 0) or shrink (< 0) a soft mask by ``|radius|`` pixels, then soften it by a third of that."""
+def _dilate_soft(mask: Mask, radius: float, across: float | None = None) -> Mask:
+    """Grow (``radius`` > 0) or shrink (< 0) a soft mask by ``|radius|`` pixels (by ``|across|``
+    down the columns when given: an ellipse), then soften it by a third of the distance across."""
     r = int(round(abs(radius)))
     if r < 1:
         return mask
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    a = r if across is None else int(round(abs(across)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * a + 1))
     op = cv2.dilate if radius > 0 else cv2.erode
-    moved = op(mask, disk, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return cv2.GaussianBlur(moved, (0, 0), max(0.5, abs(radius) / 3.0), borderType=cv2.BORDER_CONSTANT)
+    moved = op(mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    sigma = abs(radius if across is None else across) / 3.0
+    return cv2.GaussianBlur(moved, (0, 0), max(0.5, sigma), borderType=cv2.BORDER_CONSTANT)
 
 
 def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegions, params: SwapParams) -> Image:
