@@ -393,6 +393,74 @@ def test_a_smiling_source_leaves_no_line_of_teeth_between_closed_lips(older_face
     assert abs(redness[1] - redness[0]) < 2, redness
 
 
+def test_a_smile_is_read_from_the_mouth(astronaut, older_face):
+    """The astronaut smiles with her teeth showing; Grace Hopper's mouth is straight. The measure
+    is in eye distances, so it is the same at any scale, and the mismatch is symmetric."""
+    from deage.edit.swap.folds import smile, smile_mismatch
+
+    smiling = max(find_faces(astronaut), key=lambda f: f.area).landmarks
+    straight = max(find_faces(older_face), key=lambda f: f.area).landmarks
+    assert smile(smiling) > 0.9 and smile(np.asarray(smiling) * 3.0) == pytest.approx(smile(smiling))
+    assert smile(straight) < 0.1
+    assert smile_mismatch(smiling, straight) == pytest.approx(smile_mismatch(straight, smiling))
+    assert smile_mismatch(smiling, straight) > 0.8
+
+
+def _fold_shading(image: np.ndarray, eye_distance: float) -> np.ndarray:
+    """Log-luminance of RGB uint8 ``image`` between the fold scales (``deage.edit.swap.folds.BAND``)."""
+    from deage.edit.swap.folds import BAND
+
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
+    return np.log(cv2.GaussianBlur(grey, (0, 0), BAND[0] * eye_distance)) - np.log(
+        cv2.GaussianBlur(grey, (0, 0), BAND[1] * eye_distance))
+
+
+def test_a_smiling_sources_folds_follow_a_straight_faced_plate(older_face):
+    """The example look's source smiles; warped onto a straight face, her smile's folds (nose to
+    mouth corners, the bunched cheeks) put a grin on it. Where the two smile differently the swap
+    now takes the plate's shading at the folds' scales there (``folds``): over the fold regions
+    the output's shading at those scales departs from the plate's 0.63 (source_s18) and 0.76
+    (Grace Hopper, whose own folds are deep) as much as with ``folds`` 0, and nothing else moves."""
+    import av
+
+    from deage.edit.swap.folds import fold_weight
+
+    frames = {"grace_hopper": older_face}
+    turned = SHARED / "media" / "source_s18.mp4"
+    if turned.exists():
+        with av.open(str(turned)) as clip:
+            frames["source_s18"] = next(f for i, f in enumerate(clip.decode(video=0)) if i == 100).to_ndarray(
+                format="rgb24")
+    data = load_look(REPO / "examples" / "looks" / "swap.json").to_dict()
+    looks = {}
+    for folds in (0.0, 1.0):
+        data["edit"]["folds"] = folds
+        looks[folds] = Look.from_dict(json.loads(json.dumps(data)))
+    for name, frame in frames.items():
+        face = max(find_faces(frame), key=lambda f: f.area)
+        d = _eye_distance(face)
+        h, w = frame.shape[:2]
+        region = fold_weight(face.landmarks, max(h, w))[:h, :w] > 0.5
+        flat, followed = (render_image(frame, looks[f]) for f in (0.0, 1.0))
+        plate = _fold_shading(frame, d)
+        departs = [float(np.abs(_fold_shading(out, d) - plate)[region].mean()) for out in (flat, followed)]
+        assert departs[1] < 0.85 * departs[0], (name, departs)
+        moved = np.abs(followed.astype(np.int16) - flat).max(-1) > 2
+        near = cv2.dilate(region.astype(np.uint8), np.ones((int(0.6 * d),) * 2, np.uint8)) > 0
+        assert moved[region].mean() > 0.3 and not moved[~near].any(), name
+
+
+def test_folds_leave_a_plate_that_smiles_like_the_source_alone(astronaut):
+    """The astronaut onto herself: the smiles match, so ``folds`` changes nothing."""
+    data = load_look(REPO / "examples" / "looks" / "swap.json").to_dict()
+    outs = []
+    for folds in (0.0, 1.0):
+        data["edit"]["folds"] = folds
+        outs.append(render_image(astronaut, Look.from_dict(json.loads(json.dumps(data)))))
+    assert np.array_equal(outs[0], outs[1])
+    assert np.abs(outs[1].astype(np.int16) - astronaut).max() > 20  # the swap itself did change her
+
+
 def _chroma_spread(image: np.ndarray, where: np.ndarray) -> float:
     """How much the colour (CIE a*, b*, blurred 3 px) of RGB uint8 ``image`` varies over ``where``."""
     lab = cv2.GaussianBlur(cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab), (0, 0), 3)

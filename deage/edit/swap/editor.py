@@ -3,7 +3,8 @@
 Embedded backend (no weights): the source face is carried onto the target's geometry by a
 piecewise-affine warp over a Delaunay mesh of both faces' landmarks (``mesh``), so pose and
 expression follow the target frame by frame; its skin tone and light are matched to the target's
-(``colour``); the target's eye openings and mouth interior are kept or taken from the source by
+(``colour``), and where the two smile differently, the folds of a smile are the target's
+(``folds``); the target's eye openings and mouth interior are kept or taken from the source by
 option; the editor returns the swapped crop and a soft face mask, and compositing (the Look's
 ``blend`` section: multi-band or Poisson) pastes it into the frame.
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import desaturate, light_gain, plate_colour
+from deage.edit.swap.folds import smile_mismatch, take_folds
 from deage.edit.swap.gaze import redirect_gaze
 from deage.edit.swap.mesh import (
     check_landmarks,
@@ -42,7 +44,7 @@ from deage.edit.swap.source import SourceFace, SourceWarning, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
-from deage.face.masks import FaceFrame
+from deage.face.masks import FaceFrame, face_regions
 from deage.types import AlignedFace, Face, Image, Mask
 from deage.weights import Manifest
 
@@ -357,11 +359,17 @@ class SwapEditor:
             support = regions.face * has_pixels
         # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
         # target, no target fringe painted over.
-        shows_face = shows_face * _up(skin_or_features(image, landmarks, max(64, raster // 2)), raster)
+        plate = face_regions(image, landmarks, max(64, raster // 2))
+        shows_face = shows_face * _up(skin_or_features(image, landmarks, plate.size, plate), raster)
         gate = 1.0 - regions.upper * (1.0 - np.clip(shows_face * 1.5 - 0.25, 0.0, 1.0))
         gate = cv2.GaussianBlur(gate, (0, 0), max(0.5, 0.03 * regions.eye_distance))
         support = (support * gate).astype(np.float32)
         swapped = _match_colour(image, swapped, regions.skin * shows_face, regions, params)
+        if params.backend != "inswapper" and params.folds > 0:
+            # A smile's folds follow the plate's expression, on the plate's skin (not its beard).
+            amount = params.folds * smile_mismatch(source.landmarks, landmarks)
+            if amount > 0:
+                swapped = take_folds(image, swapped, landmarks, amount, _up(plate.skin, size))
         # The crop holds the swap over the face and a margin beyond its mask (the blend reaches
         # there), and the target elsewhere (so multi-band's low bands see the plate's colours).
         wide = _dilate_soft(support, 0.2 * regions.eye_distance)

@@ -57,6 +57,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "shape": (0.0, 1.0),
     "symmetry": (0.0, 1.0),
     "light_scale": (0.1, 2.0),
+    "folds": (0.0, 1.0),
     "forehead": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
     "restore_fidelity": (0.0, 1.0),
@@ -244,6 +245,10 @@ class SwapParams:
         colour: 0..1, how far the source's skin tone and light are matched to the target's.
         light_scale: 0.1..2 eye distances; shading broader than this comes from the target (the
             skin's colour is matched at a quarter of an eye distance whatever this is).
+        folds: 0..1; where the source photo and the plate smile differently, how far the
+            swapped face takes the plate's shading of a smile's folds (from the nose's wings past
+            the mouth's corners, ``deage.edit.swap.folds``): a smiling photo's folds on a straight
+            face, or none on a grin, read as the wrong expression. Embedded backend only.
         forehead: 0..1 eye distances; how far above the brows the replacement reaches.
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
@@ -264,6 +269,7 @@ class SwapParams:
     symmetry: float = 1.0
     colour: float = 1.0
     light_scale: float = 0.5
+    folds: float = 1.0
     forehead: float = 0.3
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
@@ -273,7 +279,7 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
+            "folds", "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:

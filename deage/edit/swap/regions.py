@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from deage.edit.swap.mesh import check_landmarks, forehead_points
-from deage.face.masks import FaceFrame
+from deage.face.masks import FaceFrame, FaceRegions, face_regions
 from deage.types import Image, Mask, Points
 
 
@@ -129,18 +129,18 @@ def swap_regions(
                        eye_distance=d)
 
 
-def skin_or_features(image: Image, landmarks: Points, size: int) -> Mask:
+def skin_or_features(image: Image, landmarks: Points, size: int, regions: FaceRegions | None = None) -> Mask:
     """float32 (size, size) in [0, 1]: where an aligned face crop (RGB uint8 (S, S, 3), landmarks
     in its pixels) shows skin or a facial feature, not hair, a hat, a glasses frame or background.
 
     Colour: ``deage.face.masks.face_regions``' per-face skin-colour model (the features, eyes,
-    brows, lips and nostrils, count as face). Texture: blond or grey hair can have the skin's
-    colour, but not its smoothness; pixels whose fine-detail energy is well above that of the
-    face's cheeks are not skin.
+    brows, lips and nostrils, count as face; pass ``regions`` when they are already made at
+    ``size``). Texture: blond or grey hair can have the skin's colour, but not its smoothness;
+    pixels whose fine-detail energy is well above that of the face's cheeks are not skin.
     """
-    from deage.face.masks import FaceFrame, face_regions, skin_sample_mask
+    from deage.face.masks import FaceFrame, skin_sample_mask
 
-    fr = face_regions(image, landmarks, size)
+    fr = regions if regions is not None else face_regions(image, landmarks, size)
     out = np.clip(np.maximum(fr.skin * 1.4, fr.protect * fr.face), 0.0, 1.0)
     crop = image.shape[0]
     small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)

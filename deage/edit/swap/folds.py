@@ -1,0 +1,134 @@
+"""A smile's folds follow the plate's expression, not the source photo's.
+
+The mesh warp moves a smiling source's mouth onto a plate's neutral one (and the reverse), but a
+smile also lives in the skin around the mouth: the folds from the nose's wings past the mouth's
+corners and the cheeks bunched above them. Warped with the source's skin, they put a grin's folds
+on a straight face. Where the two mouths smile differently (``smile_mismatch``), the swapped face
+takes the plate's shading of those regions at the folds' scales (``BAND``): its own finer skin
+texture and its broader light and colour stay.
+
+A smile is read from the mouth's landmarks: its corners spread (mouth width 0.63-0.88 eye
+distances on the neutral faces measured here, 1.0-1.14 on the smiling ones) and lifted (the
+corners' height above the lips' centre: -0.05 to 0.06 eye distances neutral, 0.10-0.22 smiling).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from deage.face.masks import FaceFrame, disk, landmark_regions, smoothstep, weighted_blur
+from deage.types import Image, Mask, Points
+
+SMILE_WIDTH = (0.85, 1.05)
+"""Mouth width (eye distances) over which a face goes from not smiling to smiling."""
+SMILE_LIFT = (0.05, 0.15)
+"""Height of the mouth's corners above the lips' centre (eye distances), the same."""
+BAND = (0.035, 0.3)
+"""Scales (Gaussian sigmas, eye distances) between which the plate's shading replaces the
+source's: finer is the source's skin texture, broader its light (already matched to the plate's)."""
+REACH = 0.18
+"""How far (eye distances) the nasolabial and marionette regions (``deage.face.masks``) are grown
+to hold a smile's folds and the cheeks bunched beside them."""
+EDGE = 0.04
+"""How far (eye distances) the change keeps off the edges of what is not skin on the plate."""
+MAX_GAIN = 1.6
+"""Bound of the change in each channel (and of its inverse): a smile's shading is milder than
+this, a moustache the skin model missed (on either face) is not: it is neither painted in nor
+taken out."""
+
+
+def smile(landmarks: Points) -> float:
+    """How much a face smiles, 0 (not) .. 1 (a full smile), from its 68 landmarks (any pixels)."""
+    lm = np.asarray(landmarks, np.float64)
+    frame = FaceFrame.from_landmarks(lm)
+    d = max(frame.eye_distance, 1e-6)
+    width = float(np.linalg.norm(lm[54] - lm[48])) / d
+    lips = 0.5 * (lm[62] + lm[66])
+    lift = float(np.dot(0.5 * (lm[48] + lm[54]) - lips, frame.up)) / d
+    spread = smoothstep(np.float32(width), *SMILE_WIDTH)
+    raised = smoothstep(np.float32(lift), *SMILE_LIFT)
+    return float(max(spread, raised))
+
+
+def smile_mismatch(source: Points, target: Points) -> float:
+    """0..1: how differently two faces (68 landmarks each, any pixels) smile, either way round."""
+    return abs(smile(source) - smile(target))
+
+
+def fold_weight(landmarks: Points, crop_size: int, size: int | None = None) -> Mask:
+    """float32 (size, size) in [0, 1] (default ``crop_size``): where a smile's folds lie on a face
+    whose 68 landmarks are in the pixels of a ``crop_size`` crop: the nasolabial and marionette
+    regions grown by ``REACH`` eye distances, softened, with the lips, nostrils and eyes cut out."""
+    size = crop_size if size is None else size
+    regions, protect, _, _, frame = landmark_regions(landmarks, size, crop_size)
+    d = frame.eye_distance * size / float(crop_size)
+    folds = np.maximum(regions["nasolabial"], regions["marionette"])
+    r = max(1, int(round(REACH * d)))
+    folds = cv2.dilate(folds, disk(r))
+    folds = cv2.GaussianBlur(folds, (0, 0), max(0.5, 0.06 * d))
+    return (np.clip(folds, 0.0, 1.0) * (1.0 - protect)).astype(np.float32)
+
+
+def take_folds(target: Image, swapped: Image, landmarks: Points, amount: float, skin: Mask) -> Image:
+    """``swapped`` with ``target``'s shading at the ``BAND`` scales over a smile's folds
+    (``fold_weight``), ``amount`` of the way.
+
+    Per channel, the log of the image's skin-weighted mean at the band's fine scale minus the log
+    of that at its broad scale is the band; the swapped face's band is replaced by the target's,
+    changing no channel by more than ``MAX_GAIN`` times. Both means are over the target's skin
+    only, so a beard, a moustache or the lips beside the folds never count.
+
+    Args:
+        target: RGB uint8 (S, S, 3), the plate's crop.
+        swapped: RGB uint8 (S, S, 3), the source on the plate's geometry, colour-matched.
+        landmarks: float (68, 2), the plate's landmarks in crop pixels.
+        amount: 0..1 (the look's ``folds`` times ``smile_mismatch``).
+        skin: float32 (S, S) in [0, 1], where the target shows skin.
+
+    Returns:
+        RGB uint8 (S, S, 3); ``swapped`` itself when ``amount`` is 0.
+    """
+    if amount <= 0:
+        return swapped
+    d = FaceFrame.from_landmarks(np.asarray(landmarks, np.float64)).eye_distance
+    # Kept off the edges of what is not skin too (where a moustache's darkness spreads).
+    inside = cv2.erode(skin, disk(max(1, int(round(EDGE * d)))))
+    size = target.shape[0]
+    folds = cv2.resize(fold_weight(landmarks, size, min(size, 128)), (size, size), interpolation=cv2.INTER_LINEAR)
+    weight = folds * inside * np.float32(amount)
+    fine, broad = (max(0.5, k * d) for k in BAND)
+    # Only the box where the weight reaches, with room for the broad blur.
+    rows, cols = np.nonzero(weight > 1e-3)
+    if rows.size == 0:
+        return swapped
+    pad = int(np.ceil(3.0 * broad))
+    y0, y1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, size)
+    x0, x1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, size)
+    box = (slice(y0, y1), slice(x0, x1))
+    # A little weight everywhere: away from any skin the means fall back to plain ones (and stay > 0).
+    on_skin = np.ascontiguousarray(skin[box], np.float32) + np.float32(0.01)
+
+    def band(image: Image) -> np.ndarray:
+        part = image[box].astype(np.float32) + np.float32(4.0)
+        return np.log(_skin_mean(part, on_skin, fine) / _skin_mean(part, on_skin, broad))
+
+    limit = np.float32(np.log(MAX_GAIN))
+    gain = np.exp(np.clip(band(target) - band(swapped), -limit, limit) * weight[box][..., None])
+    out = swapped.copy()
+    out[box] = np.clip(swapped[box].astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _skin_mean(image: np.ndarray, skin: Mask, sigma: float) -> np.ndarray:
+    """``weighted_blur`` of float32 (H, W, 3) ``image`` over ``skin`` at ``sigma`` pixels, worked
+    at a resolution where ``sigma`` is about 2 pixels (the mean is smooth at that scale) and
+    resized back; (H, W, 3)."""
+    h, w = skin.shape
+    factor = max(1, int(sigma // 2))
+    if factor == 1:
+        return weighted_blur(image, skin, sigma)
+    small = (max(1, w // factor), max(1, h // factor))
+    mean = weighted_blur(cv2.resize(image, small, interpolation=cv2.INTER_AREA),
+                         cv2.resize(skin, small, interpolation=cv2.INTER_AREA), sigma * small[0] / w)
+    return cv2.resize(mean, (w, h), interpolation=cv2.INTER_LINEAR)
