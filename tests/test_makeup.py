@@ -796,6 +796,27 @@ def test_eyes_behind_sunglasses_count_as_hidden_and_bare_eyes_do_not(real_faces,
         assert max(seen) < 0.35 and min(hidden_eyes(seen)) > 0.9, (name, seen)
 
 
+def test_only_the_frames_own_pixels_say_whether_an_eye_is_seen(astronaut):
+    """Where a close-up's crop reaches past the frame (its edge just beyond an eye's outer corner)
+    the crop holds the frame mirrored; the dark there (painted here: hair or a dark wall mirrored)
+    is not the frame's and must not make the eye read as behind a lens. ``face_regions(...,
+    inside=)`` counts no skin, samples no skin colour there, and ``eyes_seen`` reads only the rest."""
+    from deage.face.masks import eyes_seen
+
+    aligned = align_face(astronaut, largest_face(astronaut), TEMPLATE, 512)
+    lm = aligned.landmarks
+    edge = int(lm[45, 0] + 0.05 * (lm[45, 0] - lm[36, 0]))  # just past the image-right eye's corner
+    image = aligned.image.copy()
+    image[:, edge:] = (20, 16, 14)
+    inside = np.ones((512, 512), np.float32)
+    inside[:, edge:] = 0.0
+    fooled = eyes_seen(face_regions(image, lm, 320), lm)
+    regions = face_regions(image, lm, 320, inside=inside)
+    seen = eyes_seen(regions, lm)
+    assert fooled[1] < 0.85 and seen[1] > 0.9, (fooled, seen)
+    assert regions.skin[:, int(edge * 320 / 512) + 2:].max() == 0.0
+
+
 def test_sunglasses_are_neither_bent_nor_retouched(editor, sunglasses_faces, monkeypatch):
     """Sunglasses at 30 years: the eye opening and the cheeks' fullness bent the lenses' rims
     and the bar, and the under-eye lift and the tone's evening brightened the lenses' edges

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deage.face.align import align_face, estimate_alignment, template_points, transform_points
+from deage.face.align import estimate_alignment, template_points, transform_points
 from deage.face.analysis import Analysis, analyse_clip, analyse_frames
 from deage.look import default_look
 from deage.render import render_clip

@@ -419,7 +419,7 @@ def test_a_smiling_sources_folds_follow_a_straight_faced_plate(older_face):
     """The example look's source smiles; warped onto a straight face, her smile's folds (nose to
     mouth corners, the bunched cheeks) put a grin on it. Where the two smile differently the swap
     now takes the plate's shading at the folds' scales there (``folds``): over the fold regions
-    the output's shading at those scales departs from the plate's 0.63 (source_s18) and 0.76
+    the output's shading at those scales departs from the plate's 0.63 (source_s18) and 0.73
     (Grace Hopper, whose own folds are deep) as much as with ``folds`` 0, and nothing else moves."""
     import av
 

@@ -27,7 +27,7 @@ import numpy as np
 from deage.edit.base import EditResult
 from deage.face.align import affine_scale, transform_points
 from deage.face.masks import FaceFrame
-from deage.types import AlignedFace, Face, Mask
+from deage.types import AlignedFace, Face
 
 GROW = 0.15
 """Eye distances (of the other face) the whole cut reaches around its features; it eases out

@@ -116,6 +116,8 @@ class FaceRegions:
             0..1; 0 for a bare face.
         lower_visible: when ``cover`` > 0, the share of the face below the nose's tip that is
             still skin, 0..1; None for a bare face.
+        inside: float32 (size, size) in [0, 1], 1 where the crop holds the frame's own pixels (no
+            mask is skin elsewhere: ``face_regions``' ``inside``); None: the whole crop does.
     """
 
     size: int
@@ -130,6 +132,7 @@ class FaceRegions:
     side_references: tuple[np.ndarray | None, np.ndarray | None] | None = field(default=None)
     cover: float = 0.0
     lower_visible: float | None = field(default=None)
+    inside: Mask | None = field(default=None)
 
     @property
     def eye_distance(self) -> float:
@@ -141,7 +144,8 @@ class FaceRegions:
         (h, w); ``size``, ``frame`` and ``eye_distance`` still those of the whole raster."""
         return replace(self, regions={name: m[rows, cols] for name, m in self.regions.items()},
                        skin=self.skin[rows, cols], protect=self.protect[rows, cols], face=self.face[rows, cols],
-                       side=None if self.side is None else self.side[rows, cols])
+                       side=None if self.side is None else self.side[rows, cols],
+                       inside=None if self.inside is None else self.inside[rows, cols])
 
     def union(self, weights: dict[str, float]) -> Mask:
         """Per-pixel maximum of ``weights[name] * regions[name]`` (float32, the masks' shape)."""
@@ -295,9 +299,12 @@ def eyes_seen(regions: FaceRegions, landmarks: Points) -> tuple[float, float]:
     out. ``landmarks``: float (68, 2) in the pixels of the crop ``regions`` were made from. On
     bare faces it measured 0.65-1.0 (0.65: a colourised portrait's shadowed eye; the far eye of a
     head turned three-quarters 0.71); around an eye behind a dark lens 0.07-0.57 (the lens is not
-    skin to the skin model). 1.0 where there are no such pixels."""
+    skin to the skin model). Only the frame's own pixels count (``regions.inside``); 1.0 where
+    there are no such pixels."""
     seen = []
     for around in around_eyes(regions, landmarks):
+        if regions.inside is not None:
+            around = around * regions.inside
         weight = float((around * (1.0 - regions.protect) * regions.face).sum())
         seen.append(float((regions.skin * around).sum()) / weight if weight > 1.0 else 1.0)
     return seen[0], seen[1]
@@ -550,6 +557,7 @@ def face_regions(
     *,
     parsing: dict[str, Mask] | None = None,
     small: np.ndarray | None = None,
+    inside: Mask | None = None,
 ) -> FaceRegions:
     """Region masks of the face in an aligned crop.
 
@@ -561,6 +569,11 @@ def face_regions(
             replacing the skin-colour model (see the module docstring).
         small: optional smaller copy of ``image`` (RGB, float32 [0, 1] or uint8) to sample colours
             from; resized as needed.
+        inside: float32 (R, R) at any square raster, 1 where the crop holds the frame's own
+            pixels, 0 where it reaches past the frame's edges and holds the frame mirrored
+            (``deage.face.align.frame_coverage``); None: all of it does. Mirrored pixels are
+            neither sampled for the skin's colour nor skin in any mask (a tuft of hair at the
+            frame's edge and its mirror image made a dark spot in a close-up's skin).
 
     Returns:
         FaceRegions at ``size``.
@@ -586,7 +599,11 @@ def face_regions(
     if small.dtype == np.uint8:
         small = small.astype(np.float32) / 255.0
     px = fr.eye_distance * raster / crop_size  # eye distance in raster pixels
+    seen = None if inside is None else cv2.resize(np.asarray(inside, np.float32), (raster, raster),
+                                                  interpolation=cv2.INTER_AREA)
     sample = skin_sample_mask(fr, lm, raster, crop_size) * (1.0 - protect)
+    if seen is not None and float((sample * seen > 0.5).sum()) >= 16:  # else keep the mirrored sample
+        sample = sample * seen
     sampled = sample > 0.5
     # Features of a blurred copy: thin wrinkles, pores and small spots must not read as "not
     # skin"; hair, beards and frames are larger than the blur.
@@ -601,6 +618,8 @@ def face_regions(
     if cover > 0:
         reference, halves = _mixed_references((reference, halves), _references(small, upper, side), cover)
     area = np.maximum(face, neck)
+    if seen is not None:
+        area = area * seen
     if parsing:
         skin = _parser_skin(parsing, raster, area, neck)
         feature = _resized_max(parsing, _FEATURE_CLASSES, raster)
@@ -625,10 +644,11 @@ def face_regions(
 
         gated = {name: up(m) for name, m in gated.items()}
         skin, protect, face, side = up(skin), up(protect), up(face), up(side)
+        seen = None if seen is None else up(seen)
     return FaceRegions(size=size, regions=gated, skin=skin, protect=protect, face=face, frame=fr, crop_size=crop_size,
                        skin_reference=reference,
                        side=side, side_references=halves if reference is not None else None,
-                       cover=cover, lower_visible=lower_visible)
+                       cover=cover, lower_visible=lower_visible, inside=seen)
 
 
 def _colour_skin(feats: np.ndarray, sample: Mask, below: Mask, area: Mask, seeds: Mask, px: float,

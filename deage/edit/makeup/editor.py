@@ -127,9 +127,9 @@ class MakeupEditor:
         image, size = aligned.image, aligned.size
         work = self.working_size(aligned)
         small = cv2.resize(image, (work, work), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
-        regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small)
+        regions = face_regions(image, aligned.landmarks, work, parsing=parsing, small=small,
+                               inside=frame_coverage(aligned, work))
         seen = eyes_seen(regions, aligned.landmarks)
-        regions = _in_frame(regions, frame_coverage(aligned, work))
         settings = for_covered_face(settings, regions.cover, regions.lower_visible)
         hidden = hidden_eyes(seen)
         settings = for_hidden_eyes(settings, hidden)
@@ -287,17 +287,6 @@ def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, gray: np.ndarray,
 
 EDGE_CLEAR = 2
 """Working-raster pixels either side of a held thing's edge where the colour change is taken off."""
-
-
-def _in_frame(regions: FaceRegions, inside: Mask | None) -> FaceRegions:
-    """``regions`` with no skin where the crop reaches past the frame's edges (``inside``: float32
-    (W, W), 1 inside the frame; None: all of it is). There the crop holds the frame mirrored: a
-    tuft of hair at the frame's edge and its mirror image made a dark spot in the skin, lifted by
-    53 levels at 20 years in a close-up, and mirrored skin counted in every skin average."""
-    if inside is None:
-        return regions
-    return replace(regions, skin=regions.skin * inside,
-                   regions={name: mask * inside for name, mask in regions.regions.items()})
 
 
 def _above_brows(landmarks: Any, frame: FaceFrame, work: int, size: int, win: tuple[slice, slice]) -> Mask:
