@@ -124,6 +124,7 @@ def test_smoothing_restarts_at_a_cut():
     frames = np.arange(20)
     points = np.zeros((20, 1, 2))
     points[:10, 0, 0], points[10:, 0, 0] = 100.0, 400.0  # a still face, then the cut to another framing
+    points[:, 0, 1] = np.arange(20) * 1e-4  # fitted, not repeated: no two frames' points are equal
     assert contiguous_runs(frames, cuts=[10]) == [slice(0, 10), slice(10, 20)]
     assert contiguous_runs(frames, cuts=[0, 25]) == [slice(0, 20)]  # cuts outside the run change nothing
     apart = smooth_track_points(frames, points, FPS, OneEuroParams(), 120.0, cuts=[10])
@@ -135,3 +136,16 @@ def test_smoothing_restarts_at_a_cut():
     smoothed = smooth_track(track, FPS, OneEuroParams(), cuts=[10])
     assert smoothed.faces[9].box[0] == pytest.approx(50.0, abs=1e-3)
     assert smoothed.faces[10].box[0] == pytest.approx(350.0, abs=1e-3)
+
+
+def test_points_repeated_exactly_stay_equal_after_smoothing():
+    """Frames whose points repeat the frame before's exactly (the tracker's repeated pictures: a
+    clip on twos) are one sample: smoothed, each pair is still equal, and the moving frames are
+    smoothed as the same motion without the repeats would be."""
+    frames = np.arange(40)
+    moving = np.stack([np.sin(np.arange(20) / 3.0) * 30.0, np.arange(20) * 2.0], -1)[:, None, :]
+    twos = np.repeat(moving, 2, axis=0)
+    out = smooth_track_points(frames, twos, FPS, OneEuroParams(), 120.0)
+    assert np.array_equal(out[0::2], out[1::2])
+    alone = smooth_sequence(moving, frames[0::2] / FPS, OneEuroParams(), 120.0)
+    assert np.abs(out[0::2] - alone).max() < 1e-3

@@ -143,6 +143,7 @@ def smooth_track_points(
 ) -> np.ndarray:
     """Smooth one track's points, each run of consecutive frames on its own (gaps and cuts reset
     the filter: nothing is averaged across a cut, where a re-identified face is framed anew).
+    Frames whose points equal the frame before's exactly count as one sample: they stay equal.
 
     Args:
         frames: int (T,) sorted frame indices of the track.
@@ -163,7 +164,13 @@ def smooth_track_points(
         raise DeageError(f"points must be (T, N, 2) for T={len(frames)} frames, got {pts.shape}")
     out = np.empty(pts.shape, dtype=np.float32)
     for run in contiguous_runs(frames, cuts):
-        out[run] = smooth_sequence(pts[run], frames[run] / float(fps), params, scale)
+        # A frame whose points repeat the frame before's exactly (the tracker's repeated pictures)
+        # is one sample with it: filtered once, both get the same result.
+        part = pts[run]
+        new = np.ones(len(part), bool)
+        new[1:] = np.any(part[1:] != part[:-1], axis=(1, 2))
+        first = np.cumsum(new) - 1  # each frame's sample
+        out[run] = smooth_sequence(part[new], frames[run][new] / float(fps), params, scale)[first]
     return out
 
 

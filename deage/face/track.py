@@ -3,6 +3,10 @@
 How one frame is handled (``FaceTracker.update``):
 
 0. **Cut?** A frame that starts a new shot (``deage.video.cuts``) ends every track and is a keyframe.
+   **The same picture again?** A frame that repeats the one before (``frame_repeats``: a held
+   frame, animation on twos, a frame-rate conversion's doubled frames) gets every face exactly as
+   it was, with no fit and no detection: re-fitted, its landmarks moved by a few pixels, and a
+   face swap shimmered on frames whose picture did not change.
 1. **Propagate.** Every live track re-fits its 68 landmarks inside a box placed from its
    previous landmarks, moved by its last frame-to-frame motion (~1.5 ms a face with dlib; a head
    tilted by ``ROLL_MIN`` or more is fitted turned upright), then
@@ -211,6 +215,32 @@ def box_relation(box: np.ndarray, points: Points) -> np.ndarray:
     return ((b - centre) / max(size, 1e-6)).reshape(4)
 
 
+REPEAT_LEVELS = (2.5, 8.0)
+"""Mean absolute difference (grey levels) over 8 x 8 blocks between two frames that show the same
+picture (``frame_repeats``): at most the first in 99 % of the blocks and the second in any. A
+repeated frame decodes to the same pixels, or nearly where the encoder left a residual: the
+doubled frames of driving_d12 measure 0.75-2.4 and 2.7-5.5; the next frame of a real shot
+differs by more (the slowest of driving_d12 and the example clip 7.5 and 17.5), and independent
+grain of 2 levels in each frame puts most blocks near 2.3 and 1 % above 2.7. Repeats re-encoded
+harder are missed (source_s18's, a 25-to-30 fps conversion: 2.6-3.3 and 4.3-7.6), and a still
+shot with fainter grain may count as repeated, which holds a face that did not move."""
+
+
+def frame_repeats(gray: np.ndarray, previous: np.ndarray) -> bool:
+    """Whether grey uint8 (H, W) ``gray`` shows the same picture as ``previous`` (``REPEAT_LEVELS``).
+    The tracker compares a frame with the last one whose faces it fitted, so a picture drifting
+    by less than this each frame is not held for long."""
+    if gray.shape != previous.shape:
+        return False
+    diff = cv2.absdiff(gray, previous)
+    if not diff.any():
+        return True
+    h, w = diff.shape
+    blocks = cv2.resize(diff.astype(np.float32), (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA)
+    most, worst = REPEAT_LEVELS
+    return float(blocks.max()) <= worst and float(np.percentile(blocks, 99)) <= most
+
+
 def box_from_points(points: Points, relation: np.ndarray) -> np.ndarray:
     """The fitting box (float32 (4,)) that sits on ``points`` as described by ``box_relation``."""
     centre, size = rigid_frame(points)
@@ -317,7 +347,9 @@ class FaceTracker:
         self._gray_landmarker = isinstance(landmarker, DlibLandmarker)
         self._live: dict[int, _Live] = {}
         self._lost: dict[int, _Live] = {}
-        self._buffer: list[tuple[int, np.ndarray, np.ndarray]] = []  # (frame, gray, landmarker image)
+        # (frame, gray, landmarker image, whether it repeats the frame before)
+        self._buffer: list[tuple[int, np.ndarray, np.ndarray, bool]] = []
+        self._anchor: np.ndarray | None = None  # gray of the last frame whose faces were fitted
         self._keyframes: list[int] = []
         self._redetections = 0
         self._count = 0
@@ -343,6 +375,17 @@ class FaceTracker:
         gray = to_gray(frame)
         fit_image = gray if self._gray_landmarker else frame
         cut = self._cut_detector is not None and self._cut_detector.is_cut(gray)
+        follows = bool(self._buffer) and self._buffer[-1][0] == index - 1
+        if not cut and follows and self._anchor is not None and frame_repeats(gray, self._anchor):
+            # The same picture again (a held frame, a clip on twos, a frame-rate conversion):
+            # every face is where it was, exactly, so whatever is made of it is the same too.
+            for live in self._live.values():
+                if live.last_frame == index - 1:
+                    live.track.faces[index] = live.track.faces[index - 1]
+                    live.last_frame = index
+            self._buffer.append((index, gray, fit_image, True))
+            del self._buffer[:-BACKFILL_FRAMES]
+            return
         if cut:  # a new shot: no track carries over, nothing is followed back across the cut
             self._cuts.append(index)
             self._lost.update(self._live)
@@ -366,8 +409,9 @@ class FaceTracker:
         else:
             for tid, (pts, _) in proposals.items():
                 self._accept(index, self._live[tid], pts, gray, confirmed=False)
-        self._buffer.append((index, gray, fit_image))
+        self._buffer.append((index, gray, fit_image, False))
         del self._buffer[:-BACKFILL_FRAMES]
+        self._anchor = gray
 
     def result(self) -> TrackingResult:
         """The tracks so far: those with a face whose best score reaches ``min_track_score`` (and
@@ -618,9 +662,15 @@ class FaceTracker:
         last (constant velocity, as forwards), while the fit stays plausible."""
         pts = live.points
         step = np.zeros(2, np.float32)
-        for index, gray, fit_image in reversed(self._buffer):
+        held = False  # whether the frame after the one looked at repeats it (the current one never does)
+        for index, gray, fit_image, repeats in reversed(self._buffer):
             if index in live.track.faces:
                 break
+            if held and index + 1 in live.track.faces:  # the same picture as the frame after
+                live.track.faces[index] = live.track.faces[index + 1]
+                held = repeats
+                continue
+            held = repeats
             new = self._fit_from(fit_image, pts, live.relation, step)
             if not self._plausible(gray, live, new, pts + step):
                 break
