@@ -44,11 +44,19 @@ from deage.edit.swap.source import SourceFace, SourceWarning, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
-from deage.face.masks import FaceFrame, face_regions
+from deage.face.masks import FaceFrame, disk, face_regions, smoothstep
 from deage.types import AlignedFace, Face, Image, Mask
 from deage.weights import Manifest
 
 _COLOUR_GRID = 128
+TEETH_BAND = (0.2, 0.06)
+"""Eye distances along and across the target's lips' meeting line (within the lips) that
+``clear_teeth_line`` clears."""
+TEETH_MEDIAN = 0.06
+"""Eye distances across the median filter ``clear_teeth_line`` compares each pixel with."""
+TEETH_CONTRAST = (8.0, 20.0)
+"""Levels (largest channel) off the neighbourhood's median over which a pixel turns from lip to
+what is left of a tooth's edge."""
 MOUTH_LINE = (0.07, 0.05)
 """Eye distances along and across the plate's closed lips' meeting line kept from the plate
 beyond it when the source's mouth is open and the plate's is not (``mouth="auto"``,
@@ -386,6 +394,8 @@ class SwapEditor:
             closing = mouth_closing(source_lm, landmarks)
             if closing > 0:
                 np.maximum(keep, _lips_meeting(regions) * np.float32(closing), out=keep)
+                # What is left of the teeth beside that line: a filigree of thin lines, cleared.
+                swapped = _mix(swapped, clear_teeth_line(swapped, regions), np.full((size, size), closing, np.float32))
         elif mouth != "source":
             np.maximum(keep, regions.lips if mouth == "target" else regions.mouth, out=keep)
         take = np.clip(wide * (1.0 - keep), 0.0, 1.0)
@@ -530,6 +540,31 @@ def _lips_meeting(regions: SwapRegions) -> Mask:
     along and across (the crop is upright: the mouth runs along its rows), softened."""
     along, across = (max(1, int(round(k * regions.eye_distance))) for k in MOUTH_LINE)
     return _dilate_soft(regions.mouth, along, across)
+
+
+def clear_teeth_line(swapped: Image, regions: SwapRegions) -> Image:
+    """The swapped crop (RGB uint8 (S, S, 3)) with thin structure cleared from the band around
+    where the target's lips meet (``TEETH_BAND`` eye distances along and across, within the lips):
+    pixels ``TEETH_CONTRAST`` levels off their neighbourhood's median take that median. A smiling
+    source's teeth closed by the warp onto closed lips leave a filigree of pale and dark lines
+    there, one or two pixels wide; the lips' own colour and shading are wider and stay."""
+    size = swapped.shape[0]
+    along, across = (max(1, int(round(k * regions.eye_distance))) for k in TEETH_BAND)
+    lips = _dilate_soft(regions.lips, 0.03 * regions.eye_distance)
+    band = _up(_dilate_soft(regions.mouth, along, across) * lips, size)
+    rows, cols = np.nonzero(band > 0.02)
+    if rows.size == 0:
+        return swapped
+    k = max(3, int(round(TEETH_MEDIAN * regions.eye_distance * size / regions.size)) | 1)
+    y0, y1 = max(rows.min() - k, 0), min(rows.max() + k + 1, size)
+    x0, x1 = max(cols.min() - k, 0), min(cols.max() + k + 1, size)
+    part = np.ascontiguousarray(swapped[y0:y1, x0:x1])
+    median = cv2.medianBlur(part, k)
+    off = np.abs(part.astype(np.int16) - median).max(-1).astype(np.float32)
+    thin = cv2.GaussianBlur(cv2.dilate(smoothstep(off, *TEETH_CONTRAST), disk(1)), (0, 0), 0.7)
+    out = swapped.copy()
+    out[y0:y1, x0:x1] = _mix(part, median, np.clip(thin, 0.0, 1.0) * band[y0:y1, x0:x1])
+    return out
 
 
 def _check_crop(aligned: AlignedFace) -> Image:
