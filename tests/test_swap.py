@@ -420,7 +420,7 @@ def test_what_is_left_of_a_smiling_sources_teeth_is_cleared_from_closed_lips(sha
         def filigree(image: np.ndarray) -> float:
             return float(np.abs(image.astype(np.int16) - cv2.medianBlur(image, 5)).max(-1)[band].mean())
 
-        monkeypatch.setattr(swap_editor, "clear_teeth_line", lambda swapped, regions: swapped)
+        monkeypatch.setattr(swap_editor, "clear_teeth_line", lambda swapped, regions, amount: swapped)
         left = filigree(render_image(frame, look))
         monkeypatch.setattr(swap_editor, "clear_teeth_line", cleared)
         now = filigree(render_image(frame, look))

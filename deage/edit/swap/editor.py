@@ -395,7 +395,7 @@ class SwapEditor:
             if closing > 0:
                 np.maximum(keep, _lips_meeting(regions) * np.float32(closing), out=keep)
                 # What is left of the teeth beside that line: a filigree of thin lines, cleared.
-                swapped = _mix(swapped, clear_teeth_line(swapped, regions), np.full((size, size), closing, np.float32))
+                swapped = clear_teeth_line(swapped, regions, closing)
         elif mouth != "source":
             np.maximum(keep, regions.lips if mouth == "target" else regions.mouth, out=keep)
         take = np.clip(wide * (1.0 - keep), 0.0, 1.0)
@@ -542,10 +542,11 @@ def _lips_meeting(regions: SwapRegions) -> Mask:
     return _dilate_soft(regions.mouth, along, across)
 
 
-def clear_teeth_line(swapped: Image, regions: SwapRegions) -> Image:
+def clear_teeth_line(swapped: Image, regions: SwapRegions, amount: float = 1.0) -> Image:
     """The swapped crop (RGB uint8 (S, S, 3)) with thin structure cleared from the band around
     where the target's lips meet (``TEETH_BAND`` eye distances along and across, within the lips):
-    pixels ``TEETH_CONTRAST`` levels off their neighbourhood's median take that median. A smiling
+    pixels ``TEETH_CONTRAST`` levels off their neighbourhood's median take that median, ``amount``
+    (0..1) of the way (``mouth_closing``: how much wider the source's mouth is open). A smiling
     source's teeth closed by the warp onto closed lips leave a filigree of pale and dark lines
     there, one or two pixels wide; the lips' own colour and shading are wider and stay."""
     size = swapped.shape[0]
@@ -563,7 +564,7 @@ def clear_teeth_line(swapped: Image, regions: SwapRegions) -> Image:
     off = np.abs(part.astype(np.int16) - median).max(-1).astype(np.float32)
     thin = cv2.GaussianBlur(cv2.dilate(smoothstep(off, *TEETH_CONTRAST), disk(1)), (0, 0), 0.7)
     out = swapped.copy()
-    out[y0:y1, x0:x1] = _mix(part, median, np.clip(thin, 0.0, 1.0) * band[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = _mix(part, median, np.clip(thin, 0.0, 1.0) * band[y0:y1, x0:x1] * np.float32(amount))
     return out
 
 
