@@ -7,11 +7,14 @@ plate and put back; a clean plate's retouch is left almost exactly as it was.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
 import deage
-from deage.blend.grain import keep_grain, noise_sigma, split_grain
+from deage.blend.grain import MIN_NOISE, grain_covariance, keep_grain, noise_sigma, regrain, split_grain
 from deage.face.backends.dlib_backend import DlibDetector
 from deage.render import FrameRenderer
 
@@ -42,8 +45,6 @@ def test_noise_sigma_measures_the_noise_on_real_photos(astronaut, older_face, si
 def test_keep_grain_puts_back_fine_low_amplitude_detail_only(astronaut):
     """A smoothed copy of a noisy plate (a soft photo with noise of 6 levels) gets the plate's grain
     back; a large change the retouch made stays."""
-    import cv2
-
     base = _noisy(cv2.GaussianBlur(astronaut, (0, 0), 3.0), 6).astype(np.float32)
     top = cv2.GaussianBlur(base, (0, 0), 2.0)
     top[200:300, 200:300] += 60  # a big change the retouch made: not undone
@@ -73,3 +74,67 @@ def test_the_noise_of_a_plate_passes_through_the_retouch(astronaut):
     edit = np.abs(clean[1.0].astype(np.float32) - astronaut)[inside].mean()
     assert edit > 3.0
     assert np.abs(clean[1.0].astype(np.float32) - clean[0.0])[inside].mean() < 1.0
+
+
+def _grainy(image: np.ndarray, shared: float, own: float, seed: int) -> np.ndarray:
+    """``image`` with noise of ``shared`` levels common to R, G and B (luma-like) and ``own`` levels
+    in each channel by itself: each channel's deviation hypot(shared, own), correlation
+    shared**2 / (shared**2 + own**2)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, shared, image.shape[:2])[..., None] + rng.normal(0, own, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def test_grain_covariance_reads_each_channels_noise_and_their_correlation(astronaut):
+    """Noise of 6 levels shared by the channels and 3 in each alone on a real photo: 6.7 levels a
+    channel (with the photo's own under 2.5), correlated 0.8 (0.56 with 4.5 each alone)."""
+    for own, corr in ((3.0, 0.8), (4.5, 36 / (36 + 4.5**2))):
+        cov = grain_covariance(_grainy(astronaut, 6.0, own, seed=2))
+        sigma = np.sqrt(np.diag(cov))
+        assert np.all(np.abs(sigma - np.hypot(6.0, own)) < 0.12 * np.hypot(6.0, own)), sigma
+        measured = cov / np.outer(sigma, sigma)
+        assert np.all(np.abs(measured[~np.eye(3, dtype=bool)] - corr) < 0.08), measured
+    clean = np.sqrt(np.diag(grain_covariance(astronaut)))
+    assert np.all(clean < 2.5)  # a clean photo: its texture and JPEG noise (blue 2.2)
+    assert not grain_covariance(astronaut, np.zeros(astronaut.shape[:2], bool)).any()  # no pixels
+
+
+def _swap_frame(plate: np.ndarray, face, grain: float) -> tuple[np.ndarray, np.ndarray]:
+    data = deage.load_look(Path(__file__).resolve().parents[1] / "examples" / "looks" / "swap.json").to_dict()
+    look = deage.Look.from_dict({**data, "blend": {**data["blend"], "grain": grain}})
+    out, (mask,) = FrameRenderer(look).render(plate, 0, {1: face})
+    return out, mask
+
+
+def test_a_swapped_face_gets_the_grain_of_a_noisy_plate(older_face):
+    """The demo swap (scikit-image's astronaut) onto Grace Hopper's portrait with camera-like noise
+    (6 levels shared by the channels, 3 in each): the swapped face had 0.2 of the frame's noise
+    (a clean photo, resampled), a clean patch in a grainy frame; with the grain it lacks added its
+    noise is the frame's, each channel within 12 %, the channels as correlated. The grain follows
+    the frame: the same frame twice gives the same pixels, another frame other grain. On a clean
+    plate (under ``MIN_NOISE``) nothing is added: bit-identical with and without."""
+    (face,) = DlibDetector().detect(older_face)
+    plate = _grainy(older_face, 6.0, 3.0, seed=4)
+    frame_noise = grain_covariance(plate)
+    outs = {}
+    for grain in (0.0, 1.0):
+        outs[grain], mask = _swap_frame(plate, face, grain)
+        inside = mask > 0.95
+        assert inside.sum() > 20000
+        cov = grain_covariance(outs[grain], inside)
+        ratio = np.sqrt(np.diag(cov) / np.diag(frame_noise))
+        if grain == 0.0:
+            assert np.all(ratio < 0.35), ratio
+        else:
+            assert np.all(np.abs(ratio - 1.0) < 0.12), ratio
+            corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+            assert abs(corr - 0.8) < 0.1, corr
+    assert np.array_equal(_swap_frame(plate, face, 1.0)[0], outs[1.0])
+    other, _ = _swap_frame(_grainy(older_face, 6.0, 3.0, seed=5), face, 1.0)
+    added = [o.astype(np.float32)[inside] - outs[0.0].astype(np.float32)[inside] for o in (outs[1.0], other)]
+    assert abs(np.corrcoef(added[0][:, 1], added[1][:, 1])[0, 1]) < 0.2  # independent grain
+    clean = cv2.GaussianBlur(older_face, (0, 0), 0.8)  # the scan's grain (1.0 level) softened away
+    assert noise_sigma(clean) < MIN_NOISE
+    assert np.array_equal(_swap_frame(clean, face, 1.0)[0], _swap_frame(clean, face, 0.0)[0])
+    drawn = outs[0.0].astype(np.float32)
+    assert regrain(drawn, clean.astype(np.float32), inside) is drawn

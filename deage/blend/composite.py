@@ -9,7 +9,9 @@ editor does), the changes are warped into the frame and applied to the frame's o
 face's untouched detail and grain are never resampled, so nothing softens, even at 1:1 scale;
 the grain the retouch itself smoothed is put back up to the plate's noise level
 (``deage.blend.grain``, the Look's ``blend.grain``), and a shape warp moves the grain by whole pixels.
-Otherwise the edited crop itself is warped back through the inverse alignment.
+Otherwise the edited crop itself is warped back through the inverse alignment, and on a noisy
+plate it is given the grain it lacks (``deage.blend.grain.regrain``): a swapped or generated face,
+drawn from a clean photo or a model, would otherwise sit as a clean patch in a grainy frame.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from deage.blend.colour import histogram_transfer, lab_transfer
 from deage.blend.feather import alpha_blend, shape_mask
-from deage.blend.grain import keep_grain, plate_noise, split_grain
+from deage.blend.grain import keep_grain, plate_noise, regrain, split_grain
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.poisson import poisson_blend
 from deage.blend.pyramid import multiband_blend, pyramid_levels
@@ -117,6 +119,8 @@ def composite(
         top = lab_transfer(top, base, alpha)
     elif blend.colour_match == "histogram":
         top = histogram_transfer(top, base, alpha)
+    if retouch is None:  # a face drawn from elsewhere (a swap, a learned editor) gets the plate's grain
+        top = regrain(top, base, alpha >= 0.5, blend.grain)
 
     if blend.mode == "multiband":
         transition = max(blend.feather, 4.0) * size / REFERENCE_CROP / max(scale, 1e-6)  # frame pixels

@@ -42,7 +42,10 @@ class BlendParams:
             that runs to the clip's first or last frame is not faded there.
         grain: how much of the plate's own grain (sensor noise, film grain) a retouched face keeps,
             0..1 (``deage.blend.grain``): 1 = as much as the frame around it, 0 = what the
-            retouch leaves (a smoothed face is then cleaner than its frame on a noisy plate).
+            retouch leaves (a smoothed face is then cleaner than its frame on a noisy plate). A
+            face drawn from elsewhere (a swap, a learned editor's face) gets this much of the
+            grain it lacks against the plate, as white noise of the plate's deviation and
+            colour correlation (``deage.blend.grain.regrain``); 0 leaves it as clean as drawn.
     """
 
     mode: str = "feather"

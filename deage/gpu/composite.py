@@ -21,7 +21,7 @@ import torch
 
 from deage.blend.composite import _check, _edge_taper, _flow_pad, _footprint, _grid_matrix, _warp_box
 from deage.blend.feather import shape_mask
-from deage.blend.grain import GRAIN_CLIP, GRAIN_SIGMA, NOISE_KERNEL, NOISE_SCALE, plate_sigma
+from deage.blend.grain import GRAIN_CLIP, GRAIN_SIGMA, NOISE_KERNEL, NOISE_SCALE, grain_noise, plate_sigma
 from deage.blend.params import REFERENCE_CROP, BlendParams
 from deage.blend.pyramid import pyramid_levels
 from deage.edit.base import EditResult, Retouch
@@ -83,6 +83,10 @@ def composite_torch(
 
     if blend.colour_match != "none":
         top = _colour_match(top, base, alpha, blend.colour_match)
+    if retouch is None:  # as the CPU path: a face drawn from elsewhere gets the plate's grain
+        noise = grain_noise(_numpy(top), _numpy(base), (alpha >= 0.5).cpu().numpy(), blend.grain)
+        if noise is not None:
+            top = top + _tensor(noise, device)
     if blend.mode == "poisson":
         mixed = _poisson(base, top, alpha, touched)
     elif blend.mode == "multiband":
