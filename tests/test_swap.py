@@ -367,6 +367,24 @@ def test_the_swapped_skin_takes_the_plates_tone_not_its_colour_patches(older_fac
         assert ratio < 0.85, (name, round(ratio, 2))
 
 
+def test_a_pale_source_takes_the_tone_of_the_darkest_skin(astronaut):
+    """The colour gain reaches far enough for any skin: the astronaut's face as the source, the
+    same face at a quarter of its light with a warm cast (blue at 0.6 of red, as the darkest skin
+    tones) as the plate: blue needs a gain of 0.15, past the 1/3 the gain was bounded to, and an
+    offset of 4 levels in its means biased it further; the matched skin came out (68, 56, 48)
+    against the plate's (51, 34, 22), ashy. Now the mean is the plate's within 3 %."""
+    from deage.edit.swap.colour import light_gain
+
+    face = max(find_faces(astronaut), key=lambda f: f.area)
+    inside = np.zeros(astronaut.shape[:2], np.uint8)
+    cv2.fillConvexPoly(inside, cv2.convexHull(np.asarray(face.landmarks[0:17], np.int32)), 1)
+    source = astronaut.astype(np.float32)
+    plate = source * np.array([0.25, 0.2, 0.15], np.float32)
+    gain = light_gain(plate, source, inside.astype(np.float32), light_sigma=20.0)
+    matched, wanted = (source * gain)[inside > 0].mean(0), plate[inside > 0].mean(0)
+    assert np.all(np.abs(matched / wanted - 1.0) < 0.03), (matched, wanted)
+
+
 def test_a_smiling_source_leaves_no_line_of_teeth_between_closed_lips(older_face):
     """The example look's source smiles with her teeth showing; the warp closes her mouth onto a
     plate's closed one, but her teeth stayed as a pale line between the lips (Grace Hopper's
