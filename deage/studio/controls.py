@@ -57,7 +57,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "BlendParams.feather": {"range": (0.0, 64.0), "step": 0.5, "unit": "px@512"},
     "BlendParams.amount": {"range": (0.0, 1.0), "step": 0.01, "label": "opacity"},
     "BlendParams.fade": {"range": (0.0, 48.0), "step": 1.0, "unit": "frames", "label": "fade in/out"},
-    "BlendParams.grain": {"range": (0.0, 1.0), "step": 0.05, "label": "plate grain kept"},
+    "BlendParams.grain": {"range": (0.0, 1.0), "step": 0.05, "label": "plate grain"},
     "SwapParams.backend": {"choices_from": "BACKENDS"},
     "SwapParams.eyes": {"choices_from": "EYES"},
     "SwapParams.gaze": {"choices_from": "GAZES"},
