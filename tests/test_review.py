@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -216,6 +217,39 @@ def test_feature_detail_flags_blurred_eyes_not_a_de_age(older_face, astronaut, m
     check = {c.key: c for c in evaluate(metrics)}["features"]
     assert check.status == "FAIL" and check.frame == makeup_metrics.frames[3] and ">=" in check.line()
     assert {c.key: c for c in evaluate(metrics, Thresholds(min_feature_detail=0.7))}["features"].status == "PASS"
+
+
+def test_grain_match_flags_a_face_cleaner_than_its_plate(older_face, makeup_metrics):
+    """Grace Hopper's portrait with noise of 6 levels: the de-ager keeps the plate's grain over the
+    face (0.93-0.96 of it at 10 and 30 years, measured when written) and so does the demo swap,
+    which adds the grain its clean source photo lacks (1.07); the same swap without that grain
+    reads 0.07 and fails the default check. The clean portrait's face (1.7 levels: its skin's
+    texture) is not measured, and neither is the example clip's."""
+    import deage
+    from deage.face.analysis import AnalysisSettings, analyse_frames
+    from deage.review.metrics import VISIBLE_GRAIN
+
+    rng = np.random.default_rng(4)
+    noisy = np.clip(older_face + rng.normal(0, 6, older_face.shape[:2])[..., None], 0, 255).astype(np.uint8)
+    faces = analyse_frames([noisy], 1, AnalysisSettings()).faces_at(0)
+    swap = deage.load_look(Path(__file__).resolve().parents[1] / "examples" / "looks" / "swap.json").to_dict()
+    looks = {"10 years": (Look(editor="makeup", edit={"years": 10}), 0.85, 1.15),
+             "30 years": (Look(editor="makeup", edit={"years": 30}), 0.85, 1.15),
+             "swap": (Look.from_dict(swap), 0.85, 1.25),
+             "swap, no grain": (Look.from_dict({**swap, "blend": {**swap["blend"], "grain": 0.0}}), 0.0, 0.2)}
+    for name, (look, low, high) in looks.items():
+        (fm,) = ShotMeter(None, None).measure(0, noisy, deage.render_image(noisy, look), faces)
+        assert fm.grain_source > VISIBLE_GRAIN and low < fm.grain_render / fm.grain_source < high, name
+    clean = ShotMeter(None, None).measure(0, older_face, older_face, analyse_frames([older_face], 1,
+                                                                                  AnalysisSettings()).faces_at(0))
+    assert clean[0].grain_source < VISIBLE_GRAIN
+    assert np.isnan(makeup_metrics.summary()["grain_match"])  # the example clip: a clean plate
+    assert {c.key: c for c in evaluate(makeup_metrics)}["grain"].status != "FAIL"
+    # The de-aged clip's metrics with frame 2 reading like the swap without grain: the check fails there.
+    per_frame = makeup_metrics.grain_match.copy()
+    per_frame[2] = fm.grain_render / fm.grain_source
+    check = {c.key: c for c in evaluate(dataclasses.replace(makeup_metrics, grain_match=per_frame))}["grain"]
+    assert check.status == "FAIL" and check.frame == makeup_metrics.frames[2] and ">=" in check.line()
 
 
 def test_seam_ratio_flags_a_hard_edge_not_a_feathered_one(frames_and_faces):

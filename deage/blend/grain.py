@@ -44,15 +44,20 @@ NOISE_SCALE = 1.0 / (0.6745 * 6.0)
 """Median absolute kernel response -> noise sigma (0.6745: a normal's median absolute deviation)."""
 
 
-def noise_sigma(image: np.ndarray) -> float:
+def noise_sigma(image: np.ndarray, where: np.ndarray | None = None) -> float:
     """Standard deviation (levels) of the white noise in an RGB float32 / uint8 (H, W, 3) image (its
-    green channel: one channel's noise, grey or colour) or a grey (H, W) one: 0 for an image under
-    3 pixels a side."""
+    green channel: one channel's noise, grey or colour) or a grey (H, W) one, over the pixels
+    where bool (H, W) ``where`` is set (all when None): 0 for an image under 3 pixels a side, or
+    fewer than 64 pixels measured where ``where`` is given."""
     grey = np.asarray(image)
     grey = np.ascontiguousarray(grey[..., 1] if grey.ndim == 3 else grey, dtype=np.float32)
     if min(grey.shape) < 3:
         return 0.0
     response = cv2.filter2D(grey, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)[1:-1:2, 1:-1:2]  # every 4th: as good a median
+    if where is not None:
+        response = response[np.asarray(where, bool)[1:-1:2, 1:-1:2]]
+        if response.size < 64:
+            return 0.0
     return float(np.median(np.abs(response))) * NOISE_SCALE
 
 
@@ -122,7 +127,7 @@ def grain_covariance(image: np.ndarray, where: np.ndarray | None = None) -> np.n
     return corr * np.outer(sigma, sigma)
 
 
-def missing_grain(plate: np.ndarray, face: np.ndarray, where: np.ndarray, amount: float = 1.0) -> np.ndarray | None:
+def missing_grain(face: np.ndarray, plate: np.ndarray, where: np.ndarray, amount: float = 1.0) -> np.ndarray | None:
     """The grain a face drawn from elsewhere (a swapped or generated face) lacks on this plate:
     the plate's noise covariance less the face's own (``grain_covariance``), as a (3, 3) matrix
     ``L`` such that white noise ``z @ L.T`` has that covariance, times ``amount``; None on a clean
@@ -130,8 +135,8 @@ def missing_grain(plate: np.ndarray, face: np.ndarray, where: np.ndarray, amount
     ``MATCH_FLOOR``.
 
     Args:
-        plate: RGB float32 (h, w, 3), 0..255, the frame region.
-        face: RGB float32 (h, w, 3), 0..255, the face drawn over it (same region).
+        face: RGB float32 (h, w, 3), 0..255, the face drawn over the frame region ``plate``.
+        plate: RGB float32 / uint8 (h, w, 3), 0..255, that region of the frame.
         where: bool (h, w), the face's own pixels (where it covers the plate).
         amount: 0..1 of the missing grain.
     """
@@ -159,7 +164,7 @@ def grain_noise(face: np.ndarray, plate: np.ndarray, where: np.ndarray, amount: 
     face's own), drawn from a generator seeded by the plate's pixels (``grain_seed``), so the
     same frame gets the same grain in any process, thread or range, and another frame other
     grain, as film does."""
-    shape = missing_grain(plate, face, where, amount)
+    shape = missing_grain(face, plate, where, amount)
     if shape is None:
         return None
     z = np.random.default_rng(grain_seed(plate)).standard_normal(face.shape, dtype=np.float32)

@@ -18,6 +18,8 @@ values, i.e. luma, which is what the eye judges flicker and seams on). ``luma`` 
   locally, worst quarter: 1 = no visible edge added, above 1 = a seam.
 - ``feature_detail``: mean edge strength (gradient magnitude) inside a soft mask: how much of the
   fine detail of a face's features (eyes and lashes, brows, lips, nostrils) a crop holds.
+- ``face_grain``: the noise (sensor noise, film grain) over a face's skin, in frame pixels: a
+  face cleaner than its plate is the tell of a retouch or a face drawn from elsewhere.
 - ``mean_change``: masked mean absolute difference, for flicker (frame to frame) and for
   "was this face edited at all".
 - ``landmark_acceleration``: second difference of landmark positions over three frames, in eye
@@ -29,6 +31,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.blend.grain import noise_sigma
 from deage.face.masks import disk
 from deage.types import Image, Mask, Points
 
@@ -124,6 +127,28 @@ def feature_detail(lum: np.ndarray, eye_dist: float, mask: Mask) -> float:
         return float("nan")
     grad = gradient_magnitude(cv2.GaussianBlur(lum, (0, 0), max(0.5, SEAM_SCALES[0] * eye_dist)))
     return float((grad * mask).sum() / w * 255.0)
+
+
+def face_grain(frame: Image, landmarks: Points) -> float:
+    """Noise (levels, ``deage.blend.grain.noise_sigma``) of an RGB uint8 (H, W, 3) frame over one
+    face, in the frame's own pixels (resampling into a crop would change it): inside the jaw line
+    and the brows' line, kept 0.15 eye distances off them and off the eyes and the mouth. NaN
+    where that leaves too few pixels (a face under about 40 pixels across)."""
+    pts = np.asarray(landmarks, np.float64)
+    d = eye_distance(pts)
+    h, w = frame.shape[:2]
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 1, (w, h))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return float("nan")
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    local = np.round(pts - (x0, y0)).astype(np.int32)
+    cv2.fillConvexPoly(inside, cv2.convexHull(np.vstack([local[0:17], local[17:27]])), 1)
+    for part in (slice(36, 42), slice(42, 48), slice(48, 60)):
+        cv2.fillConvexPoly(inside, cv2.convexHull(local[part]), 0)
+    inside = cv2.erode(inside, disk(max(1, int(round(0.15 * d)))))
+    sigma = noise_sigma(frame[y0:y1, x0:x1], inside > 0)
+    return sigma if sigma > 0 else float("nan")
 
 
 SEAM_SCALES = (0.012, 0.015, 0.12)

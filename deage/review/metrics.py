@@ -35,6 +35,11 @@ seam_ratio             gradient at the edge of the edit, render over source;    
 feature_detail         edge strength inside the face's features (eyes and lashes,   1
                        brows, lips, nostrils), render over source: 0.8 = a fifth
                        of their detail lost (blurred, painted over); worst face
+grain_match            noise over the face's skin (sensor noise, film grain),      1
+                       render over source, where the source shows grain (2
+                       levels or more): 0.3 = a face far cleaner than its plate
+                       (a retouch that smoothed the grain away, a swapped face
+                       from a clean photo); worst face
 apparent_age_change    how much older the face looks in the render, years          0
                        (``deage.face.apparent_age``: -4 = looks 4 years younger),
                        on the frames identity is sampled; mean over the faces
@@ -92,6 +97,12 @@ re-encode at CRF 16 changes a face by ~0.5-0.8 and its surroundings by ~0.3-0.55
 de-ager at 20 years changes it by ~3."""
 
 
+VISIBLE_GRAIN = 2.0
+"""Noise (levels, ``measures.face_grain``) over a source face from which its grain shows and
+``grain_match`` measures it: cleaner faces read their skin's own texture as a level or so of
+noise (photos 0.5-1.7 here), in steps of a quarter level on 8-bit pictures."""
+
+
 # ------------------------------------------------------------------------------------ results
 
 
@@ -115,6 +126,9 @@ class FaceMeasurement:
         crease_source, crease_render: mean crease depth over the face's skin (code values).
         age_source, age_render: apparent age (years) of the face in the source and in the render,
             on the same crops (NaN when not sampled or no age model).
+        detail_source, detail_render: edge strength inside the face's features.
+        grain_source, grain_render: noise over the face's skin in frame pixels (levels,
+            ``measures.face_grain``; NaN for a face too small to measure).
     """
 
     track_id: int
@@ -138,6 +152,8 @@ class FaceMeasurement:
     age_render: float = float("nan")
     detail_source: float = float("nan")
     detail_render: float = float("nan")
+    grain_source: float = float("nan")
+    grain_render: float = float("nan")
 
 
 @dataclass
@@ -161,6 +177,11 @@ class RenderMetrics:
             age_change: float64 (N,) mean of render minus source over them (NaN where not sampled).
         age_by_track: track id -> (source, render) apparent age in years, means over the frames
             where that face was sampled (each person's own figures: a target-age look's check).
+        feature_detail: float64 (N,) detail kept in the features, render over source, worst face;
+            detail_source, detail_render: float64 (N,) the edge strengths, for totals.
+        grain_match: float64 (N,) grain over the skin, render over source, worst face among those
+            whose source shows grain (``VISIBLE_GRAIN``; NaN where none does); grain_source,
+            grain_render: float64 (N,) those faces' noise (levels), for totals.
         face_boxes: float32 (N, 4) union box of the measured faces (NaN without faces), for thumbnails.
         look: the render's Look as a dict (from its sidecar), or None.
         provenance: the render's sidecar record, or None.
@@ -203,6 +224,9 @@ class RenderMetrics:
     feature_detail: np.ndarray = field(default_factory=lambda: np.zeros(0))
     detail_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
     detail_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    grain_match: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    grain_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    grain_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -211,7 +235,7 @@ class RenderMetrics:
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
                  "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio",
-                 "crease_change", "age_source", "age_change", "feature_detail")
+                 "crease_change", "age_source", "age_change", "feature_detail", "grain_match")
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -227,7 +251,9 @@ class RenderMetrics:
         ``landmark_jitter_ratio``, ``landmark_shift_mean``, ``seam_ratio_max`` / ``_mean``,
         ``apparent_age_source`` and ``apparent_age_change`` (means over the sampled frames, years),
         ``apparent_age_by_track`` (track id as text -> [source, render] years), ``feature_detail``
-        (the features' total edge strength, render over source) and ``feature_detail_min`` (worst frame).
+        (the features' total edge strength, render over source) and ``feature_detail_min`` (worst frame),
+        ``grain_match`` (the faces' total noise, render over source, on the frames whose faces have
+        grain) and ``grain_match_min`` (worst frame).
         """
 
         def nanstat(fn: Callable[[np.ndarray], float], a: np.ndarray) -> float:
@@ -275,6 +301,8 @@ class RenderMetrics:
             "apparent_age_by_track": {str(t): [a, b] for t, (a, b) in sorted(self.age_by_track.items())},
             "feature_detail": ratio(self.detail_render, self.detail_source, 1e-9),
             "feature_detail_min": nanstat(np.min, self.feature_detail),
+            "grain_match": ratio(self.grain_render, self.grain_source, 1e-9),
+            "grain_match_min": nanstat(np.min, self.grain_match),
         }
 
     def worst_frame(self, metric: str, *, lowest: bool = False) -> int | None:
@@ -419,6 +447,7 @@ class ShotMeter:
         cr_src, cr_out = (measures.crease_depth(lum, d, skin) for lum in (lum_src, lum_out))
         features = up(regions.protect)
         dt_src, dt_out = (measures.feature_detail(lum, d, features) for lum in (lum_src, lum_out))
+        gr_src, gr_out = (measures.face_grain(frame, face.landmarks) for frame in (source, render))
 
         def expected_luma() -> np.ndarray | None:
             frame = expected()
@@ -442,7 +471,7 @@ class ShotMeter:
             edit_flicker=fl_edit, jitter_source=jit_src, jitter_render=jit_out, landmark_shift=shift,
             seam_ratio=seam, change=change, background_change=background, edited=edited,
             crease_source=cr_src, crease_render=cr_out, age_source=age_source, age_render=age_render,
-            detail_source=dt_src, detail_render=dt_out,
+            detail_source=dt_src, detail_render=dt_out, grain_source=gr_src, grain_render=gr_out,
         )
 
     @staticmethod
@@ -812,6 +841,10 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
     dt_src = per_frame(lambda fs: finite([f.detail_source for f in fs], np.mean))
     dt_out = per_frame(lambda fs: finite([f.detail_render for f in fs], np.mean))
     detail = per_frame(lambda fs: finite([f.detail_render / f.detail_source for f in fs if f.detail_source > 0], min))
+    grainy = lambda fs: [f for f in fs if f.grain_source >= VISIBLE_GRAIN and np.isfinite(f.grain_render)]  # noqa: E731
+    gr_src = per_frame(lambda fs: finite([f.grain_source for f in grainy(fs)], np.mean))
+    gr_out = per_frame(lambda fs: finite([f.grain_render for f in grainy(fs)], np.mean))
+    grain = per_frame(lambda fs: finite([f.grain_render / f.grain_source for f in grainy(fs)], min))
     age_src = per_frame(lambda fs: finite([f.age_source for f in fs], np.mean))
     age_change = per_frame(lambda fs: finite([f.age_render - f.age_source for f in fs], np.mean))
     fl_src = per_frame(lambda fs: finite([f.flicker_source for f in fs], np.mean))
@@ -862,6 +895,9 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         feature_detail=detail,
         detail_source=dt_src,
         detail_render=dt_out,
+        grain_match=grain,
+        grain_source=gr_src,
+        grain_render=gr_out,
         look=look.to_dict() if look is not None else None,
         provenance=record,
         warnings=notes,

@@ -97,6 +97,8 @@ def summary_html(metrics: RenderMetrics) -> str:
         ("crease depth change, all facial skin (negative = shallower)", pct(s["crease_change"]), "0"),
         ("detail kept in eyes, brows, lips (render / source), shot / worst frame",
          f"{_fmt(s['feature_detail'])} / {_fmt(s['feature_detail_min'])}", "1"),
+        ("grain over the faces' skin (render / source, where it shows), shot / worst frame",
+         f"{_fmt(s['grain_match'])} / {_fmt(s['grain_match_min'])}", "1"),
         ("apparent age, source / change (years; negative = looks younger)",
          f"{_fmt(s['apparent_age_source'], 1)} / {_fmt(s['apparent_age_change'], 1)}", "0"),
     ]
@@ -286,6 +288,9 @@ _THRESHOLD_FLAGS = (
     ("--min-feature-detail", "min_feature_detail", float,
      "least edge strength kept in eyes, brows and lips on any frame, render / source (default %(default)s; "
      "0 for a face replacement, which brings another face's features)"),
+    ("--min-grain", "min_grain_match", float,
+     "least grain (noise) over the faces' skin on any frame, render / source, where the source shows grain "
+     "(default %(default)s; 0 turns it off)"),
 )
 
 

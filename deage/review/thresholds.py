@@ -46,6 +46,13 @@ class Thresholds:
             de-ager keeps them (0.97-1.02 on seven photos at 10 and 30 years, 0.99-1.01 on the
             example clip through H.264); eyes and brows blurred by 2-4 % of the eye distance
             read 0.77-0.96. A face replacement brings another face's features: set None there.
+        min_grain_match: on every frame, the noise over each face's skin, render over source,
+            must be at least this where the source's face shows grain (2 levels or more,
+            ``metrics.VISIBLE_GRAIN``; a cleaner plate is not checked): a face cleaner than its
+            plate is the classic tell of beauty work and of a pasted face. The re-encode alone
+            takes some grain off the whole frame (x264 at CRF 16: 0.8 of a 6-level plate's
+            noise); a retouch that keeps the grain reads 0.8-1.2, a face swapped from a clean
+            photo without the plate's grain 0.08.
     """
 
     max_identity: float | None = 0.35
@@ -58,6 +65,7 @@ class Thresholds:
     max_crease_change: float | None = None
     max_age_change: float | None = None
     min_feature_detail: float | None = 0.9
+    min_grain_match: float | None = 0.6
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -160,6 +168,8 @@ def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
         _check("features", "detail kept in eyes, brows, lips (render / source, worst frame)",
                s["feature_detail_min"], t.min_feature_detail, metrics.worst_frame("feature_detail", lowest=True),
                better="higher"),
+        _check("grain", "grain over the faces' skin (render / source, worst frame)", s["grain_match_min"],
+               t.min_grain_match, metrics.worst_frame("grain_match", lowest=True), better="higher"),
     ]
 
 

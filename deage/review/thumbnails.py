@@ -21,6 +21,7 @@ _WORST: tuple[tuple[str, str, bool], ...] = (
     ("landmark_jitter", "most landmark jitter", False),
     ("wrinkle_change.face", "least wrinkle reduction", False),
     ("feature_detail", "least feature detail kept", True),
+    ("grain_match", "least grain kept", True),
 )
 
 
