@@ -545,6 +545,18 @@ def test_a_black_and_white_plate_gets_a_black_and_white_face(swaps, targets):
         assert plate_colour(crop) == pytest.approx(expected, abs=0.02), name
 
 
+def test_a_grey_plate_gets_a_grey_face(older_face):
+    """Grace Hopper's portrait made grey (R = G = B): the swapped face takes the plate skin's tint
+    (neutral), not its photo's own finer colour (cheeks redder than its skin's average), which had
+    left a fifth of the face 2-4 levels off grey; now no more than Lab's round trip (2 levels)."""
+    grey = np.repeat(cv2.cvtColor(older_face, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    out = render_image(grey, load_look(REPO / "examples" / "looks" / "swap.json")).astype(np.int16)
+    spread = out.max(axis=2) - out.min(axis=2)
+    changed = np.any(out != grey, axis=2)
+    assert changed.sum() > 20000
+    assert spread.max() <= 2 and (spread[changed] > 1).mean() < 0.001, (spread.max(), (spread[changed] > 1).mean())
+
+
 def test_swap_is_deterministic_and_unmapped_tracks_untouched(astronaut, engines):
     detector, _ = engines
     aligned = align_face(astronaut, detector.detect(astronaut)[0], "ffhq", 512)

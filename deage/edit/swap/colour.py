@@ -15,7 +15,7 @@ would paint the target's face back over the source.
 The gain carries the skin's tint only: lips and irises keep their colour relative to the skin. On
 a plate without colour (black-and-white, sepia, a monochrome grade) that leaves red lips and blue
 eyes in a grey face, so ``plate_colour`` measures how much colour the plate has at all and
-``desaturate`` takes the swapped face's colour away from its skin's tint by as much.
+``desaturate`` moves the swapped face's colour to the plate skin's tint by as much.
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def plate_colour(target: np.ndarray) -> float:
     return t * t * (3.0 - 2.0 * t)
 
 
-def desaturate(image: np.ndarray, skin: Mask, keep: float, sigma: float) -> np.ndarray:
-    """``image`` with every pixel's colour moved towards its skin's local tint, keeping ``keep``
+def desaturate(image: np.ndarray, skin: Mask, keep: float, sigma: float, plate: np.ndarray | None = None) -> np.ndarray:
+    """``image`` with every pixel's colour moved towards the local tint of the skin, keeping ``keep``
     (0..1) of the difference: lips, irises and brows take the skin's tint at 0.
 
     Args:
@@ -97,6 +97,10 @@ def desaturate(image: np.ndarray, skin: Mask, keep: float, sigma: float) -> np.n
         skin: float32 (R, R) in [0, 1] at any raster R (resized), where the face shows skin.
         keep: the plate's ``plate_colour``.
         sigma: blur of the skin tint, in pixels of ``skin``'s raster.
+        plate: uint8 / float32 (P, P, 3) RGB 0..255, the target crop at any size, whose skin's
+            tint is taken (a black-and-white plate's is neutral, a sepia print's brown); None
+            takes the swapped face's own, which still holds its photo's finer colour (cheeks
+            redder than the rest) and left a face on a black-and-white plate 4 levels off grey.
 
     Returns:
         uint8 (S, S, 3) RGB; ``image`` itself when ``keep`` >= 1.
@@ -105,7 +109,9 @@ def desaturate(image: np.ndarray, skin: Mask, keep: float, sigma: float) -> np.n
         return image
     size, raster = image.shape[0], skin.shape[0]
     lab = cv2.cvtColor(image.astype(np.float32) / np.float32(255.0), cv2.COLOR_RGB2Lab)
-    small = cv2.resize(lab, (raster, raster), interpolation=cv2.INTER_AREA)
+    source = lab if plate is None else cv2.cvtColor(np.asarray(plate, np.float32) / np.float32(255.0),
+                                                    cv2.COLOR_RGB2Lab)
+    small = cv2.resize(source, (raster, raster), interpolation=cv2.INTER_AREA)
     weight = skin if float(skin.max()) > 0 else np.ones_like(skin)
     tint = weighted_blur(np.ascontiguousarray(small[..., 1:]), weight, sigma)
     tint = cv2.resize(tint, (size, size), interpolation=cv2.INTER_LINEAR)

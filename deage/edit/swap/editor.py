@@ -624,7 +624,7 @@ def _match_colour(target: Image, swapped: Image, skin: Mask, regions: SwapRegion
     matched = np.clip(swapped.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
     # A plate without colour takes the lips' and eyes' colour too, not just the skin's.
     keep = 1.0 - params.colour * (1.0 - plate_colour(t))
-    return desaturate(matched, skin, keep, max(0.5, 0.3 * eye))
+    return desaturate(matched, skin, keep, max(0.5, 0.3 * eye), plate=t)
 
 
 def _warp_down(image: Image, matrix: np.ndarray, n: int) -> Image:
