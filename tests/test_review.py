@@ -240,6 +240,10 @@ def test_grain_match_flags_a_face_cleaner_than_its_plate(older_face, makeup_metr
     for name, (look, low, high) in looks.items():
         (fm,) = ShotMeter(None, None).measure(0, noisy, deage.render_image(noisy, look), faces)
         assert fm.grain_source > VISIBLE_GRAIN and low < fm.grain_render / fm.grain_source < high, name
+    painted = noisy.copy()  # the face painted flat: no noise at all reads 0 (not "unmeasured")
+    x0, y0, x1, y1 = (int(v) for v in next(iter(faces.values())).box)
+    painted[y0:y1, x0:x1] = 128
+    assert ShotMeter(None, None).measure(0, noisy, painted, faces)[0].grain_render == 0.0
     clean = ShotMeter(None, None).measure(0, older_face, older_face, analyse_frames([older_face], 1,
                                                                                   AnalysisSettings()).faces_at(0))
     assert clean[0].grain_source < VISIBLE_GRAIN
