@@ -46,19 +46,26 @@ NOISE_SCALE = 1.0 / (0.6745 * 6.0)
 
 def noise_sigma(image: np.ndarray, where: np.ndarray | None = None) -> float:
     """Standard deviation (levels) of the white noise in an RGB float32 / uint8 (H, W, 3) image (its
-    green channel: one channel's noise, grey or colour) or a grey (H, W) one, over the pixels
-    where bool (H, W) ``where`` is set (all when None): 0 for an image under 3 pixels a side, or
-    fewer than 64 pixels measured where ``where`` is given."""
+    green channel: one channel's noise, grey or colour) or a grey (H, W) one: 0 for an image under
+    3 pixels a side. With bool (H, W) ``where``, over the pixels it sets only, and NaN (not
+    measured) where that leaves fewer than 64 of the pixels sampled."""
     grey = np.asarray(image)
     grey = np.ascontiguousarray(grey[..., 1] if grey.ndim == 3 else grey, dtype=np.float32)
     if min(grey.shape) < 3:
         return 0.0
-    response = cv2.filter2D(grey, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)[1:-1:2, 1:-1:2]  # every 4th: as good a median
-    if where is not None:
-        response = response[np.asarray(where, bool)[1:-1:2, 1:-1:2]]
-        if response.size < 64:
-            return 0.0
+    response = _responses(grey, where)
+    if where is not None and response.size < 64:
+        return float("nan")
     return float(np.median(np.abs(response))) * NOISE_SCALE
+
+
+def _responses(image: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+    """``NOISE_KERNEL``'s responses on float32 (H, W[, C]) ``image`` at every 4th pixel (as good
+    for a median), where bool (H, W) ``where`` is set when given: float32 (N[, C])."""
+    response = cv2.filter2D(image, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)[1:-1:2, 1:-1:2]
+    if where is not None:
+        return response[np.asarray(where, bool)[1:-1:2, 1:-1:2]]
+    return response.reshape(-1, *image.shape[2:])
 
 
 def plate_sigma(sigma: float) -> float:
@@ -110,10 +117,7 @@ def grain_covariance(image: np.ndarray, where: np.ndarray | None = None) -> np.n
     img = np.asarray(image, np.float32)
     if min(img.shape[:2]) < 3:
         return np.zeros((3, 3))
-    response = cv2.filter2D(img, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)[1:-1:2, 1:-1:2]
-    response = response.reshape(-1, 3)
-    if where is not None:
-        response = response[np.asarray(where, bool)[1:-1:2, 1:-1:2].reshape(-1)]
+    response = _responses(img, where)
     if len(response) < 64:
         return np.zeros((3, 3))
     spread = np.median(np.abs(response), axis=0) / 0.6745  # per channel, in kernel units

@@ -147,8 +147,6 @@ def face_grain(frame: Image, landmarks: Points) -> float:
     for part in (slice(36, 42), slice(42, 48), slice(48, 60)):
         cv2.fillConvexPoly(inside, cv2.convexHull(local[part]), 0)
     inside = cv2.erode(inside, disk(max(1, int(round(0.15 * d))))) > 0
-    if np.count_nonzero(inside[1:-1:2, 1:-1:2]) < 64:  # what noise_sigma samples
-        return float("nan")
     return noise_sigma(frame[y0:y1, x0:x1], inside)  # 0 for a face without any noise
 
 

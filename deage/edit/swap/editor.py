@@ -535,10 +535,10 @@ def mouth_opening(landmarks: np.ndarray) -> float:
     return float(gap) / max(d, 1e-6)
 
 
-def _lips_meeting(regions: SwapRegions) -> Mask:
-    """The target's mouth opening (``regions.mouth``; a line for closed lips) grown ``MOUTH_LINE``
-    along and across (the crop is upright: the mouth runs along its rows), softened."""
-    along, across = (max(1, int(round(k * regions.eye_distance))) for k in MOUTH_LINE)
+def _lips_meeting(regions: SwapRegions, extent: tuple[float, float] = MOUTH_LINE) -> Mask:
+    """The target's mouth opening (``regions.mouth``; a line for closed lips) grown ``extent`` eye
+    distances along and across (the crop is upright: the mouth runs along its rows), softened."""
+    along, across = (max(1, int(round(k * regions.eye_distance))) for k in extent)
     return _dilate_soft(regions.mouth, along, across)
 
 
@@ -550,9 +550,8 @@ def clear_teeth_line(swapped: Image, regions: SwapRegions, amount: float = 1.0) 
     source's teeth closed by the warp onto closed lips leave a filigree of pale and dark lines
     there, one or two pixels wide; the lips' own colour and shading are wider and stay."""
     size = swapped.shape[0]
-    along, across = (max(1, int(round(k * regions.eye_distance))) for k in TEETH_BAND)
     lips = _dilate_soft(regions.lips, 0.03 * regions.eye_distance)
-    band = _up(_dilate_soft(regions.mouth, along, across) * lips, size)
+    band = _up(_lips_meeting(regions, TEETH_BAND) * lips, size)
     rows, cols = np.nonzero(band > 0.02)
     if rows.size == 0:
         return swapped
