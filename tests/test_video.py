@@ -587,6 +587,16 @@ def test_a_truncated_photo_is_a_clear_error_and_trailing_data_is_not(tmp_path, a
         np.testing.assert_array_equal(clip.read(0), plain.read(0))
 
 
+def test_a_file_that_is_no_image_says_so(tmp_path):
+    """A text file named .jpg is not an image: the error names the file and says so in words
+    (it had shown Pillow's message about an in-memory buffer)."""
+    fake = tmp_path / "photo.jpg"
+    fake.write_text("hello\n")
+    with pytest.raises(MediaError, match="not an image file") as err:
+        open_clip(fake)
+    assert str(fake) in str(err.value) and "BytesIO" not in str(err.value)
+
+
 @pytest.mark.parametrize("stored, named", [("JPEG", ".png"), ("PNG", ".jpg"), ("WEBP", ".png"), ("TIFF", ".jpg")])
 def test_a_photo_named_for_another_type_opens_by_its_content(tmp_path, astronaut, stored, named):
     """Downloads are often misnamed (a JPEG saved as ``photo.png``): the file's signature decides

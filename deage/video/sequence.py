@@ -276,7 +276,10 @@ def _decode_with_pillow(data: bytes, path: Path) -> av.VideoFrame | None:
             pixels = np.asarray(image)
     except Image.DecompressionBombError:
         return None
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
+    except UnidentifiedImageError:
+        raise MediaError("not an image file deage can read, or a corrupt one (no known image format "
+                         "recognised in its bytes)", path) from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"image file is truncated or corrupt ({exc})", path) from None
     fmt = "gray" if pixels.ndim == 2 else "rgba" if pixels.shape[2] == 4 else "rgb24"
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=fmt)
