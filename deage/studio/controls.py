@@ -65,6 +65,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "SwapParams.detail": {"choices_from": "DETAILS"},
     "SwapParams.light_scale": {"unit": "eye dist."},
     "SwapParams.forehead": {"unit": "eye dist."},
+    "SwapParams.focus": {"label": "plate focus"},
 }
 
 _SCALARS = {"float": "float", "int": "int", "bool": "bool", "str": "text"}

@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deage.blend.focus import soften_to
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import desaturate, light_gain, plate_colour
 from deage.edit.swap.folds import smile_mismatch, take_folds
@@ -66,6 +67,9 @@ in tests/test_swap.py)."""
 MOUTH_CLOSING = (0.03, 0.1)
 """Eye distances by which a source's mouth is open wider than the plate's over which the plate's
 lips' meeting line is kept, from not at all to fully (a smile showing teeth: 0.16; closed: 0-0.02)."""
+FOCUS_INSET = 0.15
+"""Eye distances inside the face's outline within which the plate's and the new face's softness
+are measured: their features, not the jaw's edge against the background."""
 
 
 @dataclass
@@ -403,6 +407,8 @@ class SwapEditor:
         if params.restore != NO_RESTORE and params.restore_amount > 0:
             restored = self._restorer(params).restore(out, params.restore_fidelity)
             out = _mix(out, restored, _up(take * np.float32(params.restore_amount), size))
+        if params.focus > 0:
+            out = _match_focus(image, out, take, regions, params.focus)
         mask = np.clip(_up(support, size), 0.0, 1.0)
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
@@ -565,6 +571,21 @@ def clear_teeth_line(swapped: Image, regions: SwapRegions, amount: float = 1.0) 
     out = swapped.copy()
     out[y0:y1, x0:x1] = _mix(part, median, np.clip(thin, 0.0, 1.0) * band[y0:y1, x0:x1] * np.float32(amount))
     return out
+
+
+def _match_focus(plate: Image, out: Image, take: Mask, regions: SwapRegions, amount: float) -> Image:
+    """``out`` (the crop with the new face, RGB uint8 (S, S, 3)) softened where it took the new face
+    (``take``, float32 at the regions' raster) to the softness of ``plate``'s face, both measured
+    within the face less a margin (``FOCUS_INSET``): ``deage.blend.focus``. The edge of what was
+    taken (the forehead's gate, the plate's mouth kept) is softened as much, so no sharp seam is
+    left in a soft face. The crop is returned as it is where the plate is as sharp as the new face."""
+    size = plate.shape[0]
+    inner = _up(_dilate_soft(regions.face, -FOCUS_INSET * regions.eye_distance), size) > 0.5
+    soft, sigma = soften_to(out, plate, inner & (_up(take, size) > 0.9), inner, amount)
+    if soft is out:
+        return out
+    spread = cv2.GaussianBlur(take, (0, 0), sigma * take.shape[0] / size)
+    return _mix(plate, soft, _up(np.maximum(take, spread), size))
 
 
 def _check_crop(aligned: AlignedFace) -> Image:

@@ -58,6 +58,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "symmetry": (0.0, 1.0),
     "light_scale": (0.1, 2.0),
     "folds": (0.0, 1.0),
+    "focus": (0.0, 1.0),
     "forehead": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
     "restore_fidelity": (0.0, 1.0),
@@ -249,6 +250,9 @@ class SwapParams:
             swapped face takes the plate's shading of a smile's folds (from the nose's wings past
             the mouth's corners, ``deage.edit.swap.folds``): a smiling photo's folds on a straight
             face, or none on a grin, read as the wrong expression. Embedded backend only.
+        focus: 0..1; how far the new face is softened to the plate's own face where the plate is
+            softer (out of focus, a soft lens, compression; ``deage.blend.focus``): 1 matches the
+            softness of their strongest edges, 0 keeps the face as sharp as its photo.
         forehead: 0..1 eye distances; how far above the brows the replacement reaches.
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
@@ -270,6 +274,7 @@ class SwapParams:
     colour: float = 1.0
     light_scale: float = 0.5
     folds: float = 1.0
+    focus: float = 1.0
     forehead: float = 0.3
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
@@ -279,7 +284,7 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "folds", "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
+            "folds", "focus", "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:
