@@ -384,7 +384,9 @@ class SwapEditor:
                 swapped = take_folds(image, swapped, landmarks, amount, _up(plate.skin, size))
         # The crop holds the swap over the face and a margin beyond its mask (the blend reaches
         # there), and the target elsewhere (so multi-band's low bands see the plate's colours).
-        wide = _dilate_soft(support, 0.2 * regions.eye_distance)
+        # Not above the forehead's gate, though: there the source shows hair (a fringe), whose
+        # colour the blend's low bands would carry onto the plate's forehead.
+        wide = _dilate_soft(support, 0.2 * regions.eye_distance) * gate
         keep = np.zeros((raster, raster), np.float32)
         if params.eyes == "target":
             np.maximum(keep, regions.eyes, out=keep)

@@ -148,8 +148,35 @@ def skin_or_features(image: Image, landmarks: Points, size: int, regions: FaceRe
     d = fr.frame.eye_distance * size / float(crop)
     detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3)), (0, 0), max(0.6, 0.06 * d))
     sample = skin_sample_mask(FaceFrame.from_landmarks(np.asarray(landmarks, np.float64)), landmarks, size, crop) > 0.5
-    if sample.sum() >= 16:
-        reference = max(float(np.median(detail[sample])), 1.0)
-        rough = np.clip((detail / reference - 2.5) / 2.0, 0.0, 1.0)
-        out = out * (1.0 - rough * (1.0 - fr.protect))
-    return out.astype(np.float32)
+    brow_row = np.asarray(landmarks, np.float64)[17:27, 1].min() * size / float(crop)
+    if sample.sum() < 16:
+        return _below_the_hair(out, brow_row)
+    reference = max(float(np.median(detail[sample])), 1.0)
+    rough = np.clip((detail / reference - 2.5) / 2.0, 0.0, 1.0)
+    out = out * (1.0 - rough * (1.0 - fr.protect))
+    return _below_the_hair(out, brow_row, gray >= HAIR_DARKNESS * float(np.median(gray[sample])))
+
+
+HAIR_DARKNESS = 0.8
+"""Above the brows, what is darker than this fraction of the cheeks' median luminance is taken
+for hair (a fringe's lower edge, brown or blond, can have the skin's colour; a forehead is lit
+as brightly as the cheeks or more, the astronaut's forehead 1.0-1.2 of them, her fringe 0.5-0.7)."""
+
+
+def _below_the_hair(skin: Mask, brow_row: float, light: np.ndarray | None = None) -> Mask:
+    """``skin`` (float32 (H, W), an upright face crop's) with what reads as skin above
+    ``brow_row`` (the brows' highest landmark, in its pixels) kept only where it runs up from
+    there unbroken (and, with bool (H, W) ``light``, light enough not to be hair: ``HAIR_DARKNESS``):
+    a fringe's strands that pass for skin lie beyond hair that does not, and are not forehead."""
+    top = int(np.floor(brow_row))
+    if top < 2:
+        return skin.astype(np.float32)
+    seen = skin[:top] > 0.5
+    if light is not None:
+        seen &= light[:top]
+    seen = seen.astype(np.uint8)
+    seen = cv2.morphologyEx(seen, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # a stray pixel breaks no run
+    runs = np.cumprod(seen[::-1], axis=0)[::-1]  # 1 from the brows up to the first row that is not skin
+    out = skin.astype(np.float32)
+    out[:top] *= runs
+    return out
