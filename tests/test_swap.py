@@ -23,7 +23,7 @@ from deage.blend.params import BlendParams
 from deage.edit.base import crop_size_for
 from deage.edit.swap import SwapEditor, SwapParams, resolve_source_path
 from deage.edit.swap.mesh import MEAN_FACE_512, mesh_points, mesh_triangles, piecewise_affine_maps
-from deage.edit.swap.source import find_faces, prepare_photo
+from deage.edit.swap.source import SourceWarning, find_faces, prepare_photo
 from deage.errors import AmbiguousFaceError, ConsentError, DeageError, LookError, MediaError, NoFaceError
 from deage.face.align import align_face
 from deage.look import Look, load_look
@@ -589,6 +589,38 @@ def test_the_sources_fringe_leaves_no_dark_band_on_the_forehead(older_face, grou
         lower = np.zeros(frame.shape[:2], bool)  # the forehead right above the brows is still the source's
         lower[int(top - 0.25 * d):int(top - 0.05 * d), int(brows[:, 0].min()):int(brows[:, 0].max())] = True
         assert (np.abs(out.astype(np.int16) - frame)[lower].max(-1) > 2).mean() > 0.3
+
+
+def test_only_a_half_the_source_photo_foreshortens_is_filled_from_its_mirror_image(older_face):
+    """Soft symmetry fills the half of a turned source photo that the turn foreshortens from the
+    mirror image of its other half. It had acted whenever source and plate were turned
+    differently, so a frontal photo on a turned plate had its far cheek painted from its near
+    one, whose light comes from the other side: grey patches on the far cheek. The frontal demo
+    source on source_s18's turned face now renders the same with and without symmetry, bit for
+    bit; that face used as the source, onto Grace Hopper's frontal one, is still filled."""
+    import av
+
+    path = SHARED / "media" / "source_s18.mp4"
+    if not path.exists():
+        pytest.skip(f"shared media not found: {path}")
+    with av.open(str(path)) as clip:
+        turned = next(f for i, f in enumerate(clip.decode(video=0)) if i == 100).to_ndarray(format="rgb24")
+    data = load_look(REPO / "examples" / "looks" / "swap.json").to_dict()
+
+    def render(frame: np.ndarray, symmetry: float, source: dict | None = None) -> np.ndarray:
+        edit = {**data["edit"], "symmetry": symmetry}
+        if source is not None:
+            edit["sources"] = {"demo": {**data["edit"]["sources"]["demo"], **source}}
+            edit["sources"]["demo"].pop("photo")
+        look = Look.from_dict(json.loads(json.dumps({**data, "edit": edit})))
+        return FrameRenderer(look).render(frame, 0, {1: max(find_faces(frame), key=lambda f: f.area)})[0]
+
+    assert np.array_equal(render(turned, 1.0), render(turned, 0.0))
+    as_source = {"clip": str(path), "frame": 100}
+    with pytest.warns(SourceWarning, match="turned to one side"):
+        filled, stretched = render(older_face, 1.0, as_source), render(older_face, 0.0, as_source)
+    moved = np.abs(filled.astype(np.int16) - stretched).max(-1) > 8
+    assert moved.sum() > 2000
 
 
 def test_swap_is_deterministic_and_unmapped_tracks_untouched(astronaut, engines):

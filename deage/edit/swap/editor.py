@@ -444,8 +444,13 @@ class SwapEditor:
             lm = lm + shape * shape_weight(src_lm, lm) * shape_offsets(src_lm, lm)
         dst_points = mesh_points(lm, size)
         warped = self._remap(packed, source.landmarks, dst_points, size)
-        excess = turn(source.landmarks) - turn(target_lm)  # > 0: the source's image-right half is narrower
-        amount = symmetry * float(np.clip((abs(excess) - 0.15) / 0.3, 0.0, 1.0))
+        own = turn(source.landmarks)  # > 0: the source's image-right half is foreshortened in the photo
+        excess = own - turn(target_lm)  # > 0: the source's image-right half is narrower than the target's
+        # Only a half the photo itself foreshortens is worth filling from its other half: a frontal
+        # photo's halves are alike, and the mirror image only brought its light from the wrong side
+        # (grey patches on the far cheek of a turned plate).
+        foreshortened = min(abs(excess), max(0.0, own * float(np.sign(excess))))
+        amount = symmetry * float(np.clip((foreshortened - 0.15) / 0.3, 0.0, 1.0))
         covered = self._covered.get(source.name, False)
         if amount > 0 or covered:
             mirrored = self._remap(np.ascontiguousarray(packed[:, ::-1]),
