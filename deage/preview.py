@@ -364,7 +364,7 @@ class PreviewEngine:
                 result = self._edits.get(key) if clean else None
                 if result is None:
                     cached["edit"] = False
-                    result = renderer.edit_face(aligned, params, track_id)
+                    result = renderer.edit_face(aligned, params, track_id, index)
                     if clean:
                         self._edits.put(key, result)
                 t2 = time.perf_counter()

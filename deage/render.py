@@ -130,7 +130,8 @@ class FrameRenderer:
     of threads (editors are pure functions of their input). Editors that need the whole shot (a
     face swap resolving which source goes on which track) have a ``prepare(look, analysis)``
     method, called here once; editors with ``per_track = True`` receive the face's ``track_id`` in
-    ``edit``.
+    ``edit``, and editors with ``uses_motion = True`` how far the face moves a frame (``motion``,
+    crop pixels; a swap's motion blur).
 
     The Look's ``masks`` models (a face parser, an occluder: ``deage.face.learned_masks``) are
     built here once too, and applied to every face's edit.
@@ -202,8 +203,8 @@ class FrameRenderer:
             from deage.gpu.render import render_faces_torch
 
             with self._stream():
-                return render_faces_torch(frame, todo, self.edit_face, params, blends, self.device, masks=masks,
-                                          template=template, everyone=everyone)
+                return render_faces_torch(frame, todo, lambda a, p, t: self.edit_face(a, p, t, index), params,
+                                          blends, self.device, masks=masks, template=template, everyone=everyone)
         from deage.blend.composite import composite
         from deage.blend.other_faces import others_in, spare_other_faces
         from deage.face.align import align_face
@@ -211,7 +212,7 @@ class FrameRenderer:
         out = frame
         for track_id, face in todo:
             aligned = align_face(out, face, template, crop_size_for(face, template))
-            result = spare_other_faces(self.edit_face(aligned, params, track_id), aligned, face,
+            result = spare_other_faces(self.edit_face(aligned, params, track_id, index), aligned, face,
                                        others_in(everyone, track_id))
             if masks:
                 out, mask = composite(out, aligned, result, blends[track_id], return_mask=True)
@@ -232,9 +233,15 @@ class FrameRenderer:
             stream = self._streams.stream = torch.cuda.Stream(self.device)
         return torch.cuda.stream(stream)
 
-    def edit_face(self, aligned: Any, params: Any, track_id: int) -> Any:
-        """The editor's result on one aligned face, with the Look's parser and occluder applied."""
-        extra = {"track_id": track_id} if getattr(self.editor, "per_track", False) else {}
+    def edit_face(self, aligned: Any, params: Any, track_id: int, index: int | None = None) -> Any:
+        """The editor's result on one aligned face, with the Look's parser and occluder applied.
+        Editors with ``uses_motion = True`` also get ``motion``: float64 (2,) crop pixels the
+        face moves a frame at clip index ``index`` (``Analysis.motion``), when it is known."""
+        extra: dict[str, Any] = {"track_id": track_id} if getattr(self.editor, "per_track", False) else {}
+        if index is not None and self.analysis is not None and getattr(self.editor, "uses_motion", False):
+            moved = self.analysis.motion(track_id, index)
+            if moved is not None:
+                extra["motion"] = np.asarray(aligned.matrix, np.float64)[:, :2] @ moved
         return self.masks.edit(self.editor, aligned, self.params_for(params, track_id), **extra)
 
     def params_for(self, params: Any, track_id: int) -> Any:

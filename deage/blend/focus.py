@@ -16,6 +16,10 @@ astronaut blurred by 0, 1, 2, 3 and 4 pixels the reading is 1.63, 2.22, 3.34, 3.
 corners as well as steps, so the reading is not exactly the blur: the blur that matches two
 faces is found by trying it (``missing_blur``).
 
+Motion blur is not measured the same way (a face's edges run mostly one way, so which of them a
+plate has blurred cannot be told across two different faces); ``smear`` blurs along a known move,
+the face's tracked motion times the shutter angle (the swap's ``shutter``).
+
 Work is done where the swap works, in its aligned crop: a small face's crop is an enlargement of
 the plate, softer by the enlargement, and the new face, blurred to match there, is as sharp as the
 plate once the crop goes back into the frame.
@@ -24,6 +28,7 @@ plate once the crop goes back into the frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -42,6 +47,7 @@ REFINE = 6
 TOLERANCE = 0.04
 """Relative difference of softness at which a try is kept."""
 TAN_22 = math.tan(math.pi / 8)
+"""Gradients within 22.5 degrees of an axis count as along it (``_ridges``)."""
 MIN_BLUR = 0.35
 """Added blur (pixels) below which the face is left as it is (unseen, and bit for bit the same)."""
 MAX_BLUR = 0.04
@@ -86,33 +92,45 @@ def missing_blur(face: np.ndarray, plate: np.ndarray, face_where: np.ndarray, pl
     on the face and corrected, up to ``REFINE`` times, until the two read within ``TOLERANCE``."""
     grey = _grey(face)
     target = edge_blur(_grey(plate), plate_where)
-    soft_face = edge_blur(grey, face_where)
-    if not (math.isfinite(soft_face) and math.isfinite(target)) or target <= soft_face:
+    have = edge_blur(grey, face_where)
+
+    def reading(sigma: float) -> float:
+        return edge_blur(cv2.GaussianBlur(grey, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), face_where)
+
+    return _fit(reading, have, target, MAX_BLUR * min(face.shape[:2]))
+
+
+def _fit(reading: Callable[[float], float], have: float, target: float, most: float) -> float:
+    """The sigma x (0..``most``) of a blur for which ``reading(x)`` (a softness, ``edge_blur``)
+    reaches ``target`` from ``have`` (the reading at 0): 0 where ``have`` is already as soft or
+    either is NaN. Readings squared against x squared, bracketed between the tries (beyond them,
+    as steep as the last; at first 1, as for step edges), up to ``REFINE`` tries, until within
+    ``TOLERANCE``."""
+    if not (math.isfinite(have) and math.isfinite(target)) or target <= have:
         return 0.0
-    most = MAX_BLUR * min(face.shape[:2])
-    # Readings squared against blur squared, bracketed: (0, the face's own) and the tries.
-    low, high = (0.0, soft_face * soft_face), None
-    best, best_miss = 0.0, target - soft_face
+    low, high = (0.0, have * have), None
+    best, best_miss, slope = 0.0, target - have, 1.0
     for _ in range(REFINE):
-        if high is None:  # beyond every try: as steep as the last (step edges: blur^2 adds)
-            slope = (low[1] - soft_face * soft_face) / low[0] if low[0] > 0 else 1.0
+        if high is None:
+            if low[0] > 0:
+                slope = (low[1] - have * have) / low[0]
             guess = low[0] + (target * target - low[1]) / max(slope, 0.05)
         else:
             guess = low[0] + (high[0] - low[0]) * (target * target - low[1]) / max(high[1] - low[1], 1e-6)
-        sigma = min(math.sqrt(max(guess, 0.0)), most)
-        if sigma < MIN_BLUR:
+        x = min(math.sqrt(max(guess, 0.0)), most)
+        if x < MIN_BLUR:
             break
-        got = edge_blur(cv2.GaussianBlur(grey, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), face_where)
+        got = reading(x)
         if not math.isfinite(got):
             break
         if abs(got - target) < abs(best_miss):
-            best, best_miss = sigma, got - target
-        if abs(got - target) <= TOLERANCE * target or sigma >= most:
+            best, best_miss = x, got - target
+        if abs(got - target) <= TOLERANCE * target or x >= most:
             break
         if got < target:
-            low = (sigma * sigma, got * got)
+            low = (x * x, got * got)
         else:
-            high = (sigma * sigma, got * got)
+            high = (x * x, got * got)
     return best
 
 
@@ -125,6 +143,27 @@ def soften_to(face: np.ndarray, plate: np.ndarray, face_where: np.ndarray, plate
     if sigma < MIN_BLUR:
         return face, 0.0
     return cv2.GaussianBlur(face, (0, 0), sigma, borderType=cv2.BORDER_REFLECT), sigma
+
+
+def smear(image: np.ndarray, travel: np.ndarray) -> np.ndarray:
+    """``image`` (H, W) or (H, W, C), uint8 or float32) motion-blurred along ``travel`` ((2,) x, y
+    pixels: a box of that length and direction, centred, anti-aliased), same dtype."""
+    travel = np.asarray(travel, np.float64)
+    length = float(np.hypot(*travel))
+    if length < 1e-3:
+        return image
+    half = int(math.ceil(length / 2.0)) + 1
+    kernel = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    for t in np.linspace(-0.5, 0.5, max(2, int(math.ceil(length * 4)) + 1)):
+        x, y = half + t * travel[0], half + t * travel[1]
+        x0, y0 = int(math.floor(x)), int(math.floor(y))
+        fx, fy = x - x0, y - y0
+        kernel[y0, x0] += (1 - fx) * (1 - fy)
+        kernel[y0, x0 + 1] += fx * (1 - fy)
+        kernel[y0 + 1, x0] += (1 - fx) * fy
+        kernel[y0 + 1, x0 + 1] += fx * fy
+    kernel /= kernel.sum()
+    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -158,4 +197,4 @@ def _ridges(magnitude: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray
     return peak
 
 
-__all__ = ["edge_blur", "missing_blur", "soften_to"]
+__all__ = ["edge_blur", "missing_blur", "smear", "soften_to"]

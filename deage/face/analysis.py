@@ -243,6 +243,33 @@ class Analysis:
             raise DeageError(f"frame {frame} is out of range (the analysis has {self.frame_count} frames)", self.source or None)
         return {t.track_id: t.faces[frame] for t in self.tracks if frame in t.faces}
 
+    def motion(self, track_id: int, frame: int) -> np.ndarray | None:
+        """How far face ``track_id`` moves a frame at ``frame``: float64 (2,) frame pixels (x, y),
+        its landmarks' mean displacement between the neighbouring frames (half of next minus
+        previous; one side only at a track's end or a cut); None where the track has neither
+        neighbour (a photo, a single frame) or no landmarks there."""
+        track = next((t for t in self.tracks if t.track_id == track_id), None)
+        face = track.faces.get(frame) if track is not None else None
+        if face is None or face.landmarks is None:
+            return None
+
+        def points(index: int) -> np.ndarray | None:
+            other = track.faces.get(index)
+            crossing = max(index, frame) in self.cuts  # a neighbour across a cut is another shot
+            if other is None or other.landmarks is None or crossing:
+                return None
+            return np.asarray(other.landmarks, np.float64).mean(axis=0)
+
+        before, after = points(frame - 1), points(frame + 1)
+        here = np.asarray(face.landmarks, np.float64).mean(axis=0)
+        if before is not None and after is not None:
+            return (after - before) / 2.0
+        if after is not None:
+            return after - here
+        if before is not None:
+            return here - before
+        return None
+
     def track(self, track_id: int) -> Track:
         """The track with this id."""
         for t in self.tracks:

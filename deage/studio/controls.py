@@ -66,6 +66,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "SwapParams.light_scale": {"unit": "eye dist."},
     "SwapParams.forehead": {"unit": "eye dist."},
     "SwapParams.focus": {"label": "plate focus"},
+    "SwapParams.shutter": {"step": 1.0, "unit": "degrees", "label": "shutter angle"},
 }
 
 _SCALARS = {"float": "float", "int": "int", "bool": "bool", "str": "text"}

@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deage.blend.focus import soften_to
+from deage.blend.focus import MIN_BLUR, smear, soften_to
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import desaturate, light_gain, plate_colour
 from deage.edit.swap.folds import smile_mismatch, take_folds
@@ -99,6 +99,7 @@ class SwapEditor:
 
     name = "swap"
     per_track = True
+    uses_motion = True
 
     def __init__(self, base_dir: str | Path | None = None, *, weights_dir: str | Path | None = None,
                  manifest: Manifest | None = None, device: str = "auto") -> None:
@@ -316,6 +317,7 @@ class SwapEditor:
         parsing: dict[str, Mask] | None = None,
         *,
         track_id: int | None = None,
+        motion: np.ndarray | None = None,
     ) -> EditResult:
         """Replace the face of ``aligned`` with the source mapped onto ``track_id``.
 
@@ -326,6 +328,8 @@ class SwapEditor:
                 different from the prepared ones are loaded (consent checked) first.
             parsing: accepted for the Editor protocol; not used.
             track_id: the target's track; a track no mapping names comes back untouched (zero mask).
+            motion: float (2,) crop pixels the face moves a frame (``FrameRenderer`` passes it
+                from the analysis), for the motion blur of ``params.shutter``; None: still.
 
         Returns:
             EditResult: the swapped crop and its mask (float32 (S, S), 1 inside the face); review
@@ -336,7 +340,7 @@ class SwapEditor:
         image = _check_crop(aligned)
         if source is None:
             return EditResult(image=image.copy(), mask=np.zeros(image.shape[:2], np.float32))
-        return self.swap(aligned, source, params)
+        return self.swap(aligned, source, params, motion)
 
     def _params(self, params: SwapParams | dict[str, Any] | None) -> SwapParams:
         if params is None:
@@ -352,8 +356,9 @@ class SwapEditor:
             self._setup(params, state.base_dir if state else self.base_dir, state.look_consent if state else [])
         return params
 
-    def swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams) -> EditResult:
-        """Put ``source`` onto the face of ``aligned`` (no mapping involved)."""
+    def swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams,
+             motion: np.ndarray | None = None) -> EditResult:
+        """Put ``source`` onto the face of ``aligned`` (no mapping involved); ``motion`` as in ``edit``."""
         image = _check_crop(aligned)
         landmarks = check_landmarks(aligned.landmarks, "the swap editor")
         size = image.shape[0]
@@ -409,7 +414,9 @@ class SwapEditor:
         if params.restore != NO_RESTORE and params.restore_amount > 0:
             restored = self._restorer(params).restore(out, params.restore_fidelity)
             out = _mix(out, restored, _up(take * np.float32(params.restore_amount), size))
-        if params.focus > 0:
+        if params.shutter > 0 and motion is not None:
+            out = _match_motion(image, out, take, np.asarray(motion, np.float64) * (params.shutter / 360.0))
+        if params.focus > 0:  # after the motion blur: a moving plate's softness is partly that
             out = _match_focus(image, out, take, regions, params.focus)
         mask = np.clip(_up(support, size), 0.0, 1.0)
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
@@ -591,8 +598,22 @@ def _match_focus(plate: Image, out: Image, take: Mask, regions: SwapRegions, amo
     soft, sigma = soften_to(out, plate, inner & (_up(take, size) > 0.9), inner, amount)
     if soft is out:
         return out
-    spread = cv2.GaussianBlur(take, (0, 0), sigma * take.shape[0] / size)
-    return _mix(plate, soft, _up(np.maximum(take, spread), size))
+    return _taken(plate, soft, take, cv2.GaussianBlur(take, (0, 0), sigma * take.shape[0] / size))
+
+
+def _match_motion(plate: Image, out: Image, take: Mask, travel: np.ndarray) -> Image:
+    """``out`` (RGB uint8 (S, S, 3)) motion-blurred where it took the new face (``take``, float32 at
+    the regions' raster) along ``travel`` (float (2,) crop pixels the face moved while the
+    shutter was open), the edge of what it took smeared as much; as it is under ``MIN_BLUR``."""
+    if float(np.hypot(*travel)) < MIN_BLUR:
+        return out
+    return _taken(plate, smear(out, travel), take, smear(take, travel * (take.shape[0] / plate.shape[0])))
+
+
+def _taken(plate: Image, soft: Image, take: Mask, spread: Mask) -> Image:
+    """``soft`` (the crop with the new face, blurred) where the face was taken (``take``) or the
+    blur spread it (``spread``, both float32 at the regions' raster), ``plate`` elsewhere."""
+    return _mix(plate, soft, _up(np.maximum(take, spread), plate.shape[0]))
 
 
 def _check_crop(aligned: AlignedFace) -> Image:

@@ -59,6 +59,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "light_scale": (0.1, 2.0),
     "folds": (0.0, 1.0),
     "focus": (0.0, 1.0),
+    "shutter": (0.0, 360.0),
     "forehead": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
     "restore_fidelity": (0.0, 1.0),
@@ -253,6 +254,10 @@ class SwapParams:
         focus: 0..1; how far the new face is softened to the plate's own face where the plate is
             softer (out of focus, a soft lens, compression; ``deage.blend.focus``): 1 matches the
             softness of their strongest edges, 0 keeps the face as sharp as its photo.
+        shutter: 0..360 degrees, the plate camera's shutter angle: the new face is motion-blurred
+            along the face's own movement (its tracked landmarks) by that fraction of the
+            movement between frames (180: half, most cinema cameras; phones vary with the
+            light). 0 adds none (a still photo's face on a moving head stays crisp).
         forehead: 0..1 eye distances; how far above the brows the replacement reaches.
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
@@ -275,6 +280,7 @@ class SwapParams:
     light_scale: float = 0.5
     folds: float = 1.0
     focus: float = 1.0
+    shutter: float = 0.0
     forehead: float = 0.3
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
@@ -284,7 +290,8 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "folds", "focus", "forehead", "model", "recognizer", "detail", "restore", "restore_amount", "restore_fidelity")
+            "folds", "focus", "shutter", "forehead", "model", "recognizer", "detail", "restore", "restore_amount",
+            "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:
