@@ -231,3 +231,25 @@ def test_a_photo_gets_the_cnn_detector_and_every_face_of_the_diverse_group(share
     assert AnalysisSettings().cnn == "stills"
     with pytest.raises(DeageError, match="cnn"):
         AnalysisSettings(cnn="always")
+
+
+def test_motion_is_the_landmarks_move_a_frame_within_one_shot(example_analysis):
+    """``Analysis.motion``: half of next minus previous of the landmarks' mean; one side at a
+    track's end and beside a cut (a neighbour across it is another shot); None for a track of
+    one frame, a frame the track is not in, or an unknown track."""
+    from deage.face.track import Track
+    from deage.types import Face
+
+    base = example_analysis[0]
+    face = base.faces_at(0)[base.track_ids[0]]
+
+    def moved(dx: float) -> Face:
+        return Face(box=face.box + (dx, 0, dx, 0), score=face.score, keypoints5=face.keypoints5 + (dx, 0),
+                    landmarks=(face.landmarks + (dx, 0)).astype(np.float32))
+
+    track = Track(1, {i: moved(3.0 * i + (10.0 if i >= 5 else 0.0)) for i in range(8)})
+    shot = Analysis(**{**base.__dict__, "tracks": [track, Track(2, {3: moved(0.0)})], "cuts": [5], "frame_count": 8})
+    assert np.allclose(shot.motion(1, 2), (3.0, 0.0))
+    assert np.allclose(shot.motion(1, 0), (3.0, 0.0)) and np.allclose(shot.motion(1, 7), (3.0, 0.0))
+    assert np.allclose(shot.motion(1, 4), (3.0, 0.0)) and np.allclose(shot.motion(1, 5), (3.0, 0.0))  # not the cut's jump
+    assert shot.motion(2, 3) is None and shot.motion(2, 4) is None and shot.motion(9, 2) is None
