@@ -248,7 +248,7 @@ class Analysis:
         its landmarks' mean displacement between the neighbouring frames (half of next minus
         previous; one side only at a track's end or a cut); None where the track has neither
         neighbour (a photo, a single frame) or no landmarks there."""
-        track = next((t for t in self.tracks if t.track_id == track_id), None)
+        track = self._find(track_id)
         face = track.faces.get(frame) if track is not None else None
         if face is None or face.landmarks is None:
             return None
@@ -272,11 +272,15 @@ class Analysis:
 
     def track(self, track_id: int) -> Track:
         """The track with this id."""
-        for t in self.tracks:
-            if t.track_id == track_id:
-                return t
+        found = self._find(track_id)
+        if found is not None:
+            return found
         ids = ", ".join(map(str, self.track_ids)) or "none"
         raise DeageError(f"no face track {track_id}; the tracks are: {ids}", self.source or None)
+
+    def _find(self, track_id: int) -> Track | None:
+        """The track with this id, or None."""
+        return next((t for t in self.tracks if t.track_id == track_id), None)
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per track, what ``deage analyse`` prints: ``id``, ``first_frame``, ``last_frame``,
