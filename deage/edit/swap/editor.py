@@ -35,8 +35,7 @@ from deage.edit.swap.mesh import (
     midline_side,
     mirror_landmarks,
     piecewise_affine_maps,
-    shape_offsets,
-    shape_weight,
+    reshaped,
     turn,
 )
 from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
@@ -430,9 +429,8 @@ class SwapEditor:
         (float32 each).
 
         ``shape`` (0..1) moves the target's landmarks that far towards the source's face
-        proportions (``shape_offsets``), less where the two faces are turned differently
-        (``shape_weight``). ``symmetry`` (0..1): where the source is turned further than the
-        target, the half of its face that is foreshortened is filled, that much, from the mirror
+        proportions (``mesh.reshaped``). ``symmetry`` (0..1): where the source is turned further
+        than the target, the half of its face that is foreshortened is filled, that much, from the mirror
         image of its other half (soft symmetry), instead of being stretched, within ``core``
         (float32 at ``raster``; default everywhere): the face's outline keeps the source's own side.
         ``gaze`` (float (2,), ``deage.face.gaze.Gaze.u``): where the warped source's irises are
@@ -445,10 +443,7 @@ class SwapEditor:
             valid = np.clip(source.valid * 255.0 + 0.5, 0, 255).astype(np.uint8)
             packed = self._rgba[source.name] = np.dstack([source.image, alpha, valid])
         target_lm = np.asarray(aligned.landmarks, np.float64)
-        lm = target_lm
-        if shape > 0:
-            src_lm = source.landmarks * (size / source.aligned.size)
-            lm = lm + shape * shape_weight(src_lm, lm) * shape_offsets(src_lm, lm)
+        lm = reshaped(source.landmarks * (size / source.aligned.size), target_lm, shape)
         dst_points = mesh_points(lm, size)
         warped = self._remap(packed, source.landmarks, dst_points, size)
         own = turn(source.landmarks)  # > 0: the source's image-right half is foreshortened in the photo
