@@ -69,7 +69,8 @@ def main() -> int:
                                            "shape": shape, **overrides})
             aligned = align_face(frame, face, "ffhq", crop_size_for(face))
             out = composite(frame, aligned, editor.edit(aligned, params), blend)
-            found = min(detector.detect(out), key=lambda f: float(np.hypot(f.center[0] - face.center[0], f.center[1] - face.center[1])))
+            found = min(detector.detect(out),
+                        key=lambda f: float(np.hypot(f.center[0] - face.center[0], f.center[1] - face.center[1])))
             after = recognizer.describe(out, found)
             margins.append(recognizer.distance(after, own[target_name])
                            - recognizer.distance(after, editor.sources[source_name].descriptor))

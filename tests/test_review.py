@@ -405,3 +405,39 @@ def test_a_still_source_does_not_read_as_jitter(astronaut, tmp_path):
     assert summary["landmark_jitter_source"] == 0.0
     assert 0 < summary["landmark_jitter"] < 2 * JITTER_FLOOR  # the codec's noise, and no more
     assert summary["landmark_jitter_ratio"] <= Thresholds().max_jitter_ratio
+
+
+def test_a_face_replacement_is_checked_against_its_source(example_clip, analysis, makeup_metrics, tmp_path):
+    """A swap render is meant to change who the face is: the review measures the render's face
+    against the source photo put there (identity margin: distance to the plate's face less
+    distance to the source, > 0 when nearer the source) and shows, without failing, the distance
+    to the plate's face and the features' detail, which a new face changes by design. A de-age
+    render gets no margin check and keeps its identity limit. The source photo is found through
+    the render's provenance even when the look named it by a path that no longer resolves."""
+    consent = {"name": "test subject", "reference": "test fixture, not for publication"}
+    look = Look(editor="swap", edit={"sources": {"g": {"photo": "pkg:insightface/data/images/t1.jpg", "face": 2,
+                                                        "consent": consent}}})
+    out = tmp_path / "swapped.mp4"
+    with pytest.warns(Warning):  # t1's third face has narrowed eyes: the editor says so
+        render_clip(example_clip, out, look, frames=FRAMES, analysis=analysis)
+    m = compute_metrics(out, example_clip, analysis=analysis, identity_every=4)
+    s = m.summary()
+    assert m.replacement and not makeup_metrics.replacement
+    assert s["swap_margin_mean"] > 0.05, s["swap_margin_mean"]  # the astronaut's clip now shows t1's face
+    assert s["identity_distance_max"] > 0.35  # the plate's identity limit would have failed it
+    checks = {c.key: c for c in evaluate(m)}
+    assert checks["swap_identity"].passed is True and checks["swap_identity"].better == "higher"
+    assert checks["identity"].status == "info" and checks["features"].status == "info"
+    assert passed([checks["swap_identity"], checks["identity"], checks["features"]])
+    failing = {c.key: c for c in evaluate(m, Thresholds(min_swap_margin=1.0))}
+    assert failing["swap_identity"].passed is False
+    deage_checks = {c.key: c for c in evaluate(makeup_metrics)}
+    assert "swap_identity" not in deage_checks and deage_checks["identity"].limit == Thresholds().max_identity
+
+    # The look as recorded named a relative path that does not resolve from here: the provenance's file is used.
+    record = json.loads((tmp_path / "swapped.mp4.provenance.json").read_text())
+    record["look"]["edit"]["sources"]["g"]["photo"] = "gone/t1.jpg"
+    (tmp_path / "swapped.mp4.provenance.json").write_text(json.dumps(record))
+    again = compute_metrics(out, example_clip, analysis=analysis, identity_every=4)
+    assert abs(again.summary()["swap_margin_mean"] - s["swap_margin_mean"]) < 1e-6
+    assert not any("could not be loaded" in w for w in again.warnings)

@@ -311,7 +311,8 @@ def test_pose_and_expression_follow_the_target(swaps):
     for s in swaps:
         err = np.linalg.norm(s.found.landmarks - s.placed, axis=1) / _eye_distance(s.face)
         inner[s.name], whole[s.name], jaw[s.name] = float(err[17:].mean()), float(err.mean()), float(err[:17].mean())
-        own[s.name] = float(np.linalg.norm(s.found.landmarks - s.face.landmarks, axis=1)[17:].mean() / _eye_distance(s.face))
+        moved = np.linalg.norm(s.found.landmarks - s.face.landmarks, axis=1) / _eye_distance(s.face)
+        own[s.name] = float(moved[17:].mean())
     print("landmark error / eye distance (inner 51, all 68, jaw 17; inner 51 from the target's own):\n" + "\n".join(
         f"{k}: {inner[k]:.3f} {whole[k]:.3f} {jaw[k]:.3f}; {own[k]:.3f}" for k in inner))
     bad = {k: round(v, 3) for k, v in inner.items() if v > 0.05}

@@ -30,6 +30,9 @@ edit_flicker           frame-to-frame change of the edit itself (render - source
 landmark_jitter        landmark acceleration fitted on the render, eye dist.       = source
 landmark_jitter_source the same on the source                                      -
 landmark_shift         render vs source landmarks, eye distances                   0
+swap_margin            face replacement only: identity distance to the plate's     -
+                       face less distance to the source photo put there (same
+                       descriptor; > 0: nearer the source); worst face
 seam_ratio             gradient at the edge of the edit, render over source;       1
                        worst face
 feature_detail         edge strength inside the face's features (eyes and lashes,   1
@@ -129,6 +132,8 @@ class FaceMeasurement:
         detail_source, detail_render: edge strength inside the face's features.
         grain_source, grain_render: noise over the face's skin in frame pixels (levels,
             ``measures.face_grain``; NaN for a face too small to measure).
+        source_distance: descriptor distance of the render's face to the swap source mapped
+            onto its track (NaN when not a replacement or not sampled).
     """
 
     track_id: int
@@ -154,6 +159,7 @@ class FaceMeasurement:
     detail_render: float = float("nan")
     grain_source: float = float("nan")
     grain_render: float = float("nan")
+    source_distance: float = float("nan")
 
 
 @dataclass
@@ -227,6 +233,7 @@ class RenderMetrics:
     grain_match: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grain_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grain_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    swap_margin: np.ndarray = field(default_factory=lambda: np.zeros(0))
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -235,7 +242,7 @@ class RenderMetrics:
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
                  "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio",
-                 "crease_change", "age_source", "age_change", "feature_detail", "grain_match")
+                 "crease_change", "age_source", "age_change", "feature_detail", "grain_match", "swap_margin")
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -253,7 +260,8 @@ class RenderMetrics:
         ``apparent_age_by_track`` (track id as text -> [source, render] years), ``feature_detail``
         (the features' total edge strength, render over source) and ``feature_detail_min`` (worst frame),
         ``grain_match`` (the faces' total noise, render over source, on the frames whose faces have
-        grain) and ``grain_match_min`` (worst frame).
+        grain) and ``grain_match_min`` (worst frame), ``swap_margin_mean`` / ``_min`` (a face
+        replacement's identity margin over the sampled frames; NaN for other looks).
         """
 
         def nanstat(fn: Callable[[np.ndarray], float], a: np.ndarray) -> float:
@@ -303,7 +311,15 @@ class RenderMetrics:
             "feature_detail_min": nanstat(np.min, self.feature_detail),
             "grain_match": ratio(self.grain_render, self.grain_source, 1e-9),
             "grain_match_min": nanstat(np.min, self.grain_match),
+            "swap_margin_mean": nanstat(np.mean, self.swap_margin),
+            "swap_margin_min": nanstat(np.min, self.swap_margin),
         }
+
+    @property
+    def replacement(self) -> bool:
+        """Whether the render is a face replacement (its Look's editor is "swap"): its faces are
+        meant to be someone else, so identity is checked against the source photo instead."""
+        return isinstance(self.look, dict) and self.look.get("editor") == "swap"
 
     def worst_frame(self, metric: str, *, lowest: bool = False) -> int | None:
         """Source frame index where per-frame ``metric`` (an attribute name, or ``wrinkle_change.<region>``)
@@ -381,14 +397,18 @@ class ShotMeter:
             the slow part).
         size: aligned crop side for the measurements.
         ages: a ``deage.face.apparent_age.AgeEstimator``, or None to skip apparent age.
+        sources: for a face replacement, track id -> descriptor (by ``recognizer``) of the source
+            photo's face put on that track: ``source_distance`` measures the render against it.
     """
 
     def __init__(self, recognizer: Any | None, landmarker: Any | None, *, identity_every: int = 1,
-                 size: int = MEASURE_SIZE, ages: Any | None = None) -> None:
+                 size: int = MEASURE_SIZE, ages: Any | None = None,
+                 sources: dict[int, np.ndarray] | None = None) -> None:
         if identity_every < 1:
             raise DeageError(f"identity_every must be at least 1, got {identity_every}")
         self.recognizer = recognizer
         self.ages = ages
+        self.sources = dict(sources or {})
         self.landmarker = landmarker
         self.identity_every = int(identity_every)
         self.size = int(size)
@@ -457,11 +477,13 @@ class ShotMeter:
                                                                valid, matte_crop, d, expected_luma)
         fl_src, fl_out, fl_edit = self._flicker(index, tid, lum_src, lum_out, skin)
         jit_src, jit_out, shift = self._landmarks(index, tid, face, source, render)
-        identity = age_source = age_render = float("nan")
+        identity = age_source = age_render = to_source = float("nan")
         if describe and self.recognizer is not None:
             a = self.recognizer.describe(source, face)
             b = a if _same_pixels(source, render, face) else self.recognizer.describe(render, face)
             identity = float(self.recognizer.distance(a, b))
+            if tid in self.sources:
+                to_source = float(self.recognizer.distance(b, self.sources[tid]))
         if describe and self.ages is not None:
             ages = self.ages.compare(source, render, [face])
             age_source, age_render = float(ages[0][0]), float(ages[1][0])
@@ -472,6 +494,7 @@ class ShotMeter:
             seam_ratio=seam, change=change, background_change=background, edited=edited,
             crease_source=cr_src, crease_render=cr_out, age_source=age_source, age_render=age_render,
             detail_source=dt_src, detail_render=dt_out, grain_source=gr_src, grain_render=gr_out,
+            source_distance=to_source,
         )
 
     @staticmethod
@@ -732,7 +755,8 @@ def compute_metrics(
             if matte_clip is not None and len(matte_clip) != len(out):
                 raise MediaError(f"matte has {len(matte_clip)} frames, the render {len(out)}", matte)
             rec, backend = make_identity_recognizer(recognizer)
-            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every, ages=estimator)
+            sources = _swap_sources(look, analysis, selected, rec, notes, record)
+            meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every, ages=estimator, sources=sources)
             renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
             rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
                                 renderer)
@@ -745,6 +769,48 @@ def compute_metrics(
     metrics.source_still = still
     metrics.matte = str(matte) if matte is not None else None
     return metrics
+
+
+def _swap_sources(look: Any | None, analysis: Any, selected: list[int], recognizer: Any,
+                  notes: list[str], record: dict | None = None) -> dict[int, np.ndarray]:
+    """For a face-replacement Look: track id -> ``recognizer``'s descriptor of the source photo's
+    face the Look puts on that track, loaded as the render loaded it (consent checked; from the
+    files the render's provenance ``record`` names, where they are still there, else from the
+    Look's paths). Empty for other Looks, and (with a note) when the sources cannot be loaded."""
+    if look is None or look.editor != "swap" or not selected:
+        return {}
+    from deage.edit.swap import SwapEditor
+    from deage.look import Look
+
+    data = look.to_dict()
+    details = (record or {}).get("editor_details") or {}
+    for entry in details.get("swap_sources") or []:
+        spec = (data.get("edit") or {}).get("sources", {}).get(entry.get("source"))
+        if isinstance(spec, dict) and entry.get("file") and Path(entry["file"]).is_file():
+            spec["clip" if "clip" in spec else "photo"] = entry["file"]
+    editor = SwapEditor()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the render already warned of its sources' concerns
+            recorded = Look.from_dict(data)
+            recorded.folder = look.folder
+            editor.prepare(recorded, analysis)
+        described: dict[str, np.ndarray] = {}
+        out = {}
+        for tid in selected:
+            source = editor.source_for(tid)
+            if source is None:
+                continue
+            if source.name not in described:
+                kps = source.aligned.keypoints5
+                face = Face(box=np.concatenate([kps.min(0), kps.max(0)]).astype(np.float32), score=1.0,
+                            keypoints5=kps, landmarks=source.aligned.landmarks)
+                described[source.name] = np.asarray(recognizer.describe(source.image, face))
+            out[tid] = described[source.name]
+        return out
+    except DeageError as exc:
+        notes.append(f"the replacement's source photos could not be loaded ({exc}): its identity margin is not measured")
+        return {}
 
 
 def _age_estimator(notes: list[str]) -> Any | None:
@@ -845,6 +911,7 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
     gr_src = per_frame(lambda fs: finite([f.grain_source for f in grainy(fs)], np.mean))
     gr_out = per_frame(lambda fs: finite([f.grain_render for f in grainy(fs)], np.mean))
     grain = per_frame(lambda fs: finite([f.grain_render / f.grain_source for f in grainy(fs)], min))
+    margin = per_frame(lambda fs: finite([f.identity_distance - f.source_distance for f in fs], min))
     age_src = per_frame(lambda fs: finite([f.age_source for f in fs], np.mean))
     age_change = per_frame(lambda fs: finite([f.age_render - f.age_source for f in fs], np.mean))
     fl_src = per_frame(lambda fs: finite([f.flicker_source for f in fs], np.mean))
@@ -898,6 +965,7 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         grain_match=grain,
         grain_source=gr_src,
         grain_render=gr_out,
+        swap_margin=margin,
         look=look.to_dict() if look is not None else None,
         provenance=record,
         warnings=notes,

@@ -287,10 +287,13 @@ _THRESHOLD_FLAGS = (
      "(apparent age; default: not checked)"),
     ("--min-feature-detail", "min_feature_detail", float,
      "least edge strength kept in eyes, brows and lips on any frame, render / source (default %(default)s; "
-     "0 for a face replacement, which brings another face's features)"),
+     "not checked for a face replacement, which brings another face's features)"),
     ("--min-grain", "min_grain_match", float,
      "least grain (noise) over the faces' skin on any frame, render / source, where the source shows grain "
      "(default %(default)s; 0 turns it off)"),
+    ("--min-swap-margin", "min_swap_margin", float,
+     "a face replacement's least mean identity margin: distance to the plate's face less distance to the "
+     "source photo (default %(default)s: nearer the source)"),
 )
 
 

@@ -430,8 +430,8 @@ class SwapEditor:
 
         ``shape`` (0..1) moves the target's landmarks that far towards the source's face
         proportions (``mesh.reshaped``). ``symmetry`` (0..1): where the source is turned further
-        than the target, the half of its face that is foreshortened is filled, that much, from the mirror
-        image of its other half (soft symmetry), instead of being stretched, within ``core``
+        than the target, the half of its face that is foreshortened is filled, that much, from the
+        mirror image of its other half (soft symmetry), instead of being stretched, within ``core``
         (float32 at ``raster``; default everywhere): the face's outline keeps the source's own side.
         ``gaze`` (float (2,), ``deage.face.gaze.Gaze.u``): where the warped source's irises are
         moved to along its eyes (``deage.edit.swap.gaze``); None keeps the photo's gaze.

@@ -9,8 +9,9 @@ The mesh has a fixed set of control points per face, all derived from its 68 iBU
 - 16 points on the crop's border, which map border to border.
 
 ``shape_offsets`` moves a target's landmarks towards a source's face proportions (not its
-expression; ``reshaped``: that far, as the swap does); ``turn``, ``mirror_landmarks`` and ``midline_side`` serve the editor's soft symmetry
-for a source photo turned further than the target.
+expression; ``reshaped``: that far, as the swap does); ``turn``, ``mirror_landmarks`` and
+``midline_side`` serve the editor's soft symmetry for a source photo turned further than the
+target.
 
 The triangles are one fixed Delaunay triangulation (``scipy.spatial.Delaunay``) of the control
 points of a mean face (``MEAN_FACE_512``: eyes open, lips parted), used for every face and frame
