@@ -428,6 +428,8 @@ def test_a_face_replacement_is_checked_against_its_source(example_clip, analysis
     checks = {c.key: c for c in evaluate(m)}
     assert checks["swap_identity"].passed is True and checks["swap_identity"].better == "higher"
     assert checks["identity"].status == "info" and checks["features"].status == "info"
+    source = checks["source_identity"]  # shown for the reviewer: how far from the photo's own face
+    assert source.status == "info" and 0.2 < source.value < s["identity_distance_max"] + 0.3, source.value
     assert passed([checks["swap_identity"], checks["identity"], checks["features"]])
     failing = {c.key: c for c in evaluate(m, Thresholds(min_swap_margin=1.0))}
     assert failing["swap_identity"].passed is False
@@ -440,4 +442,9 @@ def test_a_face_replacement_is_checked_against_its_source(example_clip, analysis
     (tmp_path / "swapped.mp4.provenance.json").write_text(json.dumps(record))
     again = compute_metrics(out, example_clip, analysis=analysis, identity_every=4)
     assert abs(again.summary()["swap_margin_mean"] - s["swap_margin_mean"]) < 1e-6
-    assert not any("could not be loaded" in w for w in again.warnings)
+    assert not any("could not be loaded" in w or "not the file" in w for w in again.warnings)
+    # A source file that is no longer the one the render used is named in the metrics' warnings.
+    record["editor_details"]["swap_sources"][0]["file_sha256"] = "0" * 64
+    (tmp_path / "swapped.mp4.provenance.json").write_text(json.dumps(record))
+    changed = compute_metrics(out, example_clip, analysis=analysis, identity_every=8)
+    assert any("'g' (t1.jpg) is not the file the render used" in w for w in changed.warnings), changed.warnings

@@ -33,6 +33,9 @@ landmark_shift         render vs source landmarks, eye distances                
 swap_margin            face replacement only: identity distance to the plate's     -
                        face less distance to the source photo put there (same
                        descriptor; > 0: nearer the source); worst face
+source_distance        face replacement only: identity distance of the render's    -
+                       face to that source photo (dlib: same person < 0.6); worst
+                       face
 seam_ratio             gradient at the edge of the edit, render over source;       1
                        worst face
 feature_detail         edge strength inside the face's features (eyes and lashes,   1
@@ -234,6 +237,7 @@ class RenderMetrics:
     grain_source: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grain_render: np.ndarray = field(default_factory=lambda: np.zeros(0))
     swap_margin: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    source_distance: np.ndarray = field(default_factory=lambda: np.zeros(0))
     look: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -242,7 +246,8 @@ class RenderMetrics:
 
     PER_FRAME = ("faces", "faces_missed", "identity_distance", "flicker_ratio", "flicker_render", "flicker_source",
                  "edit_flicker", "landmark_jitter", "landmark_jitter_source", "landmark_shift", "seam_ratio",
-                 "crease_change", "age_source", "age_change", "feature_detail", "grain_match", "swap_margin")
+                 "crease_change", "age_source", "age_change", "feature_detail", "grain_match", "swap_margin",
+                 "source_distance")
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -261,7 +266,8 @@ class RenderMetrics:
         (the features' total edge strength, render over source) and ``feature_detail_min`` (worst frame),
         ``grain_match`` (the faces' total noise, render over source, on the frames whose faces have
         grain) and ``grain_match_min`` (worst frame), ``swap_margin_mean`` / ``_min`` (a face
-        replacement's identity margin over the sampled frames; NaN for other looks).
+        replacement's identity margin over the sampled frames) and ``source_distance_max`` /
+        ``_mean`` (its faces' distance to their source photos); NaN for other looks.
         """
 
         def nanstat(fn: Callable[[np.ndarray], float], a: np.ndarray) -> float:
@@ -313,6 +319,8 @@ class RenderMetrics:
             "grain_match_min": nanstat(np.min, self.grain_match),
             "swap_margin_mean": nanstat(np.mean, self.swap_margin),
             "swap_margin_min": nanstat(np.min, self.swap_margin),
+            "source_distance_max": nanstat(np.max, self.source_distance),
+            "source_distance_mean": nanstat(np.mean, self.source_distance),
         }
 
     @property
@@ -795,6 +803,11 @@ def _swap_sources(look: Any | None, analysis: Any, selected: list[int], recogniz
             recorded = Look.from_dict(data)
             recorded.folder = look.folder
             editor.prepare(recorded, analysis)
+        hashes = {e.get("source"): e.get("file_sha256") for e in details.get("swap_sources") or []}
+        for name, source in editor.sources.items():
+            if hashes.get(name) and hashes[name] != source.file_sha256:
+                notes.append(f"the replacement's source {name!r} ({source.path.name}) is not the file the render "
+                             "used (its sha256 differs from the provenance's)")
         described: dict[str, np.ndarray] = {}
         out = {}
         for tid in selected:
@@ -809,7 +822,8 @@ def _swap_sources(look: Any | None, analysis: Any, selected: list[int], recogniz
             out[tid] = described[source.name]
         return out
     except DeageError as exc:
-        notes.append(f"the replacement's source photos could not be loaded ({exc}): its identity margin is not measured")
+        notes.append(f"the replacement's source photos could not be loaded ({exc}): "
+                     "its identity margin is not measured")
         return {}
 
 
@@ -966,6 +980,7 @@ def _assemble(rows: list[dict], render: Path, source: Path, frame_range: tuple[i
         grain_source=gr_src,
         grain_render=gr_out,
         swap_margin=margin,
+        source_distance=per_frame(lambda fs: finite([f.source_distance for f in fs], max)),
         look=look.to_dict() if look is not None else None,
         provenance=record,
         warnings=notes,

@@ -163,9 +163,12 @@ def evaluate(metrics: Any, thresholds: Thresholds | None = None) -> list[Check]:
     swap = []
     if replaced:  # a new face: identity is the source's, the plate's distance and features change by design
         id_limit = None
-        swap = [_check("swap_identity", f"identity margin, nearer the source than the plate ({metrics.identity_backend}, "
-                       "shot mean)", s["swap_margin_mean"], t.min_swap_margin,
-                       metrics.worst_frame("swap_margin", lowest=True), better="higher")]
+        backend = metrics.identity_backend
+        swap = [_check("swap_identity", f"identity margin, nearer the source than the plate ({backend}, shot mean)",
+                       s["swap_margin_mean"], t.min_swap_margin,
+                       metrics.worst_frame("swap_margin", lowest=True), better="higher"),
+                _check("source_identity", f"identity distance to the source photo ({backend}, worst frame)",
+                       s["source_distance_max"], None, metrics.worst_frame("source_distance"))]
     what = "identity distance to the plate's face" if replaced else "identity distance"
     return [
         _check("identity", f"{what} ({metrics.identity_backend}, worst frame)", s["identity_distance_max"],
