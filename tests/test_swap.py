@@ -187,14 +187,14 @@ def test_source_from_a_clip_frame(example_clip):
 
 # ---- the mesh ------------------------------------------------------------------------------------
 
-def test_shape_takes_the_sources_proportions_but_not_its_mouth(astronaut, engines):
+def test_shape_takes_the_sources_proportions_but_not_its_mouth(astronaut, engines, shared_media):
     """``mesh.reshaped`` on two real faces: ``shape`` 0 is the target's landmarks; at 0.5 the
     nose and the eye corners lie halfway to the source's, the jaw halfway sideways and a quarter
     of the way up or down, and the mouth (its place and width: partly a smile) and the lids'
     opening stay the target's."""
     detector, _ = engines
     src = align_face(astronaut, detector.detect(astronaut)[0], "ffhq", 512).landmarks
-    image = read_rgb(SHARED / "media" / "source_s12.jpg")
+    image = read_rgb(shared_media / "source_s12.jpg")
     tgt = align_face(image, max(detector.detect(image), key=lambda f: f.area), "ffhq", 512).landmarks
     assert np.array_equal(reshaped(src, tgt, 0.0), tgt)
     half = reshaped(src, tgt, 0.5)
