@@ -17,7 +17,6 @@ expression. Needs ../shared/media. dlib is a yardstick, not a verdict on likenes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,6 +24,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from apparent_age import parse_value  # noqa: E402
 
 
 def main() -> int:
@@ -34,7 +35,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from conftest import SHARED
-    from swap_pairs import PAIRS, source_specs, swap_targets
+    from swap_pairs import PAIRS, nearest, source_specs, swap_targets
 
     from deage.blend.composite import composite
     from deage.blend.params import BlendParams
@@ -42,6 +43,7 @@ def main() -> int:
     from deage.edit.swap import SwapEditor, SwapParams
     from deage.face.align import align_face
     from deage.face.backends.dlib_backend import DlibDetector, DlibRecognizer
+    from deage.face.masks import FaceFrame
 
     media = SHARED / "media"
     if not media.is_dir():
@@ -50,13 +52,7 @@ def main() -> int:
     detector, recognizer = DlibDetector(), DlibRecognizer()
     targets, specs = swap_targets(detector, media), source_specs(media)
     own = {name: recognizer.describe(frame, face) for name, (frame, face) in targets.items()}
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        try:
-            overrides[name] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[name] = value
+    overrides = {n: parse_value(v) for n, v in (item.split("=", 1) for item in args.set)}
     editor = SwapEditor()
     consent = {"name": "benchmark subject", "reference": "benchmark fixture, not for publication"}
     blend = BlendParams(mode="multiband", feather=8)
@@ -69,14 +65,13 @@ def main() -> int:
                                            "shape": shape, **overrides})
             aligned = align_face(frame, face, "ffhq", crop_size_for(face))
             out = composite(frame, aligned, editor.edit(aligned, params), blend)
-            found = min(detector.detect(out),
-                        key=lambda f: float(np.hypot(f.center[0] - face.center[0], f.center[1] - face.center[1])))
+            found = nearest(detector.detect(out), face)
             after = recognizer.describe(out, found)
             margins.append(recognizer.distance(after, own[target_name])
                            - recognizer.distance(after, editor.sources[source_name].descriptor))
             lm = face.landmarks
-            eyes = float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0)))
-            moved.append(float(np.linalg.norm(found.landmarks[17:] - lm[17:], axis=1).mean()) / eyes)
+            moved.append(float(np.linalg.norm(found.landmarks[17:] - lm[17:], axis=1).mean())
+                         / FaceFrame.from_landmarks(lm).eye_distance)
         m = np.array(margins)
         print(f"shape {shape:4.2f}: margin mean {m.mean():.4f}, {int((m > 0).sum())}/{len(m)} nearer the source, "
               f"worst {m.min():+.3f}; inner landmarks from the target's {np.mean(moved):.3f} / {np.max(moved):.3f}")

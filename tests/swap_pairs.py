@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from deage.types import Face
 
@@ -59,3 +60,9 @@ def swap_targets(detector: Any, shared_media: Path) -> dict[str, tuple[Any, Face
     faces = sorted(detector.detect(selfie), key=lambda f: -f.area)
     out["selfie_a"], out["selfie_b"] = (selfie, faces[0]), (selfie, faces[1])
     return out
+
+
+def nearest(faces: list[Face], face: Face) -> Face:
+    """The face of ``faces`` whose centre is nearest ``face``'s (a swapped face found again)."""
+    assert faces, "no face found"
+    return min(faces, key=lambda f: np.hypot(f.center[0] - face.center[0], f.center[1] - face.center[1]))

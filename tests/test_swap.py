@@ -37,7 +37,7 @@ from deage.face.align import align_face, invert_affine, transform_points
 from deage.look import Look, load_look
 from deage.render import FrameRenderer, render_image
 from deage.types import Face
-from swap_pairs import HANKS, PAIRS, T1, source_specs, swap_targets
+from swap_pairs import HANKS, PAIRS, T1, nearest, source_specs, swap_targets
 
 CONSENT = {"name": "test subject", "reference": "test fixture, not for publication"}
 BLEND = BlendParams(mode="multiband", feather=8)
@@ -52,11 +52,6 @@ def engines():
 
 def _params(**sources) -> SwapParams:
     return SwapParams.from_dict({"sources": {k: {**v, "consent": CONSENT} for k, v in sources.items()}})
-
-
-def _nearest(faces: list[Face], face: Face) -> Face:
-    assert faces, "no face found"
-    return min(faces, key=lambda f: np.hypot(f.center[0] - face.center[0], f.center[1] - face.center[1]))
 
 
 def _eye_distance(face: Face) -> float:
@@ -263,7 +258,7 @@ def swaps(targets, shared_media, engines, artifacts_dir):
         aligned = align_face(frame, face, "ffhq", crop_size_for(face))
         result = editor.edit(aligned, params)
         out, matte = composite(frame, aligned, result, BLEND, return_mask=True)
-        found = _nearest(detector.detect(out), face)
+        found = nearest(detector.detect(out), face)
         after = recognizer.describe(out, found)
         source = editor.sources[source_name]
         placed = reshaped(source.landmarks * (aligned.size / source.aligned.size), aligned.landmarks, params.shape)

@@ -791,9 +791,10 @@ def _swap_sources(look: Any | None, analysis: Any, selected: list[int], recogniz
     from deage.look import Look
 
     data = look.to_dict()
-    details = (record or {}).get("editor_details") or {}
-    for entry in details.get("swap_sources") or []:
-        spec = (data.get("edit") or {}).get("sources", {}).get(entry.get("source"))
+    recorded_sources = {e.get("source"): e for e in ((record or {}).get("editor_details") or {}).get("swap_sources")
+                        or []}
+    for name, entry in recorded_sources.items():
+        spec = (data.get("edit") or {}).get("sources", {}).get(name)
         if isinstance(spec, dict) and entry.get("file") and Path(entry["file"]).is_file():
             spec["clip" if "clip" in spec else "photo"] = entry["file"]
     editor = SwapEditor()
@@ -803,9 +804,9 @@ def _swap_sources(look: Any | None, analysis: Any, selected: list[int], recogniz
             recorded = Look.from_dict(data)
             recorded.folder = look.folder
             editor.prepare(recorded, analysis)
-        hashes = {e.get("source"): e.get("file_sha256") for e in details.get("swap_sources") or []}
         for name, source in editor.sources.items():
-            if hashes.get(name) and hashes[name] != source.file_sha256:
+            recorded_hash = recorded_sources.get(name, {}).get("file_sha256")
+            if recorded_hash and recorded_hash != source.file_sha256:
                 notes.append(f"the replacement's source {name!r} ({source.path.name}) is not the file the render "
                              "used (its sha256 differs from the provenance's)")
         described: dict[str, np.ndarray] = {}
@@ -815,10 +816,7 @@ def _swap_sources(look: Any | None, analysis: Any, selected: list[int], recogniz
             if source is None:
                 continue
             if source.name not in described:
-                kps = source.aligned.keypoints5
-                face = Face(box=np.concatenate([kps.min(0), kps.max(0)]).astype(np.float32), score=1.0,
-                            keypoints5=kps, landmarks=source.aligned.landmarks)
-                described[source.name] = np.asarray(recognizer.describe(source.image, face))
+                described[source.name] = np.asarray(recognizer.describe(source.image, source.face))
             out[tid] = described[source.name]
         return out
     except DeageError as exc:

@@ -45,7 +45,7 @@ from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
 from deage.face.masks import FaceFrame, disk, face_regions, smoothstep
-from deage.types import AlignedFace, Face, Image, Mask
+from deage.types import AlignedFace, Image, Mask
 from deage.weights import Manifest
 
 _COLOUR_GRID = 128
@@ -248,9 +248,7 @@ class SwapEditor:
                 self._models[rkey] = load_recognizer(params.recognizer, self.weights_dir, manifest=self.manifest,
                                                      device=self.device)
             source = self._sources[name]
-            kps = source.aligned.keypoints5
-            face = Face(box=np.concatenate([kps.min(0), kps.max(0)]).astype(np.float32), score=1.0, keypoints5=kps)
-            embedding = self._models[rkey].describe(source.image, face)
+            embedding = self._models[rkey].describe(source.image, source.face)
             self._latents[key] = self._swapper(params).latent(embedding)
         return self._latents[key]
 

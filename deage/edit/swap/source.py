@@ -101,6 +101,14 @@ class SourceFace:
         assert self.aligned.landmarks is not None
         return self.aligned.landmarks
 
+    @property
+    def face(self) -> Face:
+        """The face in its aligned crop (``image``), as a recognizer describes it: the box around
+        its five key points, score 1, key points and 68 landmarks in crop pixels."""
+        kps = self.aligned.keypoints5
+        return Face(box=np.concatenate([kps.min(0), kps.max(0)]).astype(np.float32), score=1.0, keypoints5=kps,
+                    landmarks=self.aligned.landmarks)
+
     def record(self) -> dict:
         """What the provenance of a render should say about this source (no biometric data)."""
         return {
