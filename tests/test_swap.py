@@ -224,6 +224,45 @@ def test_mesh_warp_carries_landmarks_onto_landmarks(astronaut, engines):
     assert np.abs(ident_y - grid[:, None])[inner, inner].max() < 0.05
 
 
+def test_a_mesh_is_never_folded_over(shared_media, engines):
+    """driving_d12 frame 92: the actor's mouth is an "o", and dlib puts his left inner mouth
+    corner (60) outside his outer lips (49, 59): that triangle of the example look's source turned
+    inside out, and the warp folded her skin over itself at his mouth's corner. ``unfolded`` moves
+    the vertices of a turned triangle towards the source's own configuration until none is
+    turned (the mouth's points only, 0.035 eye distances at most); a mesh with none (frame 0) is
+    left exactly as it was. Over driving_d12, driving_d0 and source_s18 (543 frames) it acts on 3."""
+    import av
+
+    from deage.edit.swap.mesh import signed_areas, unfolded
+    from deage.face.masks import FaceFrame
+
+    look = load_look(REPO / "examples" / "looks" / "swap.json")
+    editor = SwapEditor()
+    editor.prepare(look)
+    source = editor.sources["demo"]
+    with av.open(str(shared_media / "driving_d12.mp4")) as clip:
+        frames = {i: f.to_ndarray(format="rgb24") for i, f in zip(range(93), clip.decode(video=0)) if i in (0, 92)}
+    detector, _ = engines
+    triangles = mesh_triangles()
+    for index, frame in frames.items():
+        face = max(detector.detect(frame), key=lambda f: f.area)
+        aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+        scale = aligned.size / source.aligned.size
+        dst = mesh_points(reshaped(source.landmarks * scale, aligned.landmarks, 0.5), aligned.size)
+        src = mesh_points(source.landmarks, source.aligned.size)
+        turned = np.sign(signed_areas(dst, triangles)) != np.sign(signed_areas(src, triangles))
+        fixed = unfolded(dst, src, triangles)
+        assert (np.sign(signed_areas(fixed, triangles)) == np.sign(signed_areas(src, triangles))).all(), index
+        if index == 92:
+            assert turned.any()  # the fold this guards against is there
+            moved = np.linalg.norm(fixed - dst, axis=1)
+            assert set(np.nonzero(moved > 1e-9)[0].tolist()) <= set(range(48, 68))  # the mouth's points only
+            eye = FaceFrame.from_landmarks(aligned.landmarks).eye_distance
+            assert moved.max() < 0.1 * eye  # 0.035 when written
+        else:
+            assert not turned.any() and np.array_equal(fixed, dst), index
+
+
 # ---- swaps on real faces -------------------------------------------------------------------------
 
 @dataclass
@@ -425,15 +464,18 @@ def test_what_is_left_of_a_smiling_sources_teeth_is_cleared_from_closed_lips(sha
     filigree of pale and dark lines one or two pixels wide along where the lips meet. Fine detail
     there (each pixel's largest channel off its 5x5 median, over the lips within 0.06 eye
     distances of their meeting line) measured 3.6-3.8 levels against the plate's own 3.1-3.3;
-    ``clear_teeth_line`` takes it to 2.7."""
+    ``clear_teeth_line`` took it to 2.7. Since the source's teeth are kept off the plate's lips
+    too (``SourceFace.teeth``, the plate's own lips there): 3.2-3.3 with neither (other changes
+    since), 2.6-2.8 with both; clearing alone 2.4-2.6."""
     import av
 
     from deage.edit.swap import editor as swap_editor
+    from deage.edit.swap import source as swap_source
 
     look = load_look(REPO / "examples" / "looks" / "swap.json")
     with av.open(str(shared_media / "source_s18.mp4")) as clip:
         frames = [f.to_ndarray(format="rgb24") for i, f in zip(range(101), clip.decode(video=0)) if i in (20, 100)]
-    cleared = swap_editor.clear_teeth_line
+    cleared, teeth = swap_editor.clear_teeth_line, swap_source.teeth_mask
     for frame in frames:
         face = max(find_faces(frame), key=lambda f: f.area)
         lm = np.asarray(face.landmarks, np.float64)
@@ -448,10 +490,46 @@ def test_what_is_left_of_a_smiling_sources_teeth_is_cleared_from_closed_lips(sha
             return float(np.abs(image.astype(np.int16) - cv2.medianBlur(image, 5)).max(-1)[band].mean())
 
         monkeypatch.setattr(swap_editor, "clear_teeth_line", lambda swapped, regions, amount: swapped)
+        monkeypatch.setattr(swap_source, "teeth_mask", lambda image, landmarks: np.zeros(image.shape[:2], np.float32))
         left = filigree(render_image(frame, look))
         monkeypatch.setattr(swap_editor, "clear_teeth_line", cleared)
+        monkeypatch.setattr(swap_source, "teeth_mask", teeth)
         now = filigree(render_image(frame, look))
-        assert now < 0.85 * left and now < filigree(frame), (left, now, filigree(frame))
+        assert now < 0.9 * left and now < filigree(frame), (left, now, filigree(frame))
+
+
+def test_a_smiling_sources_teeth_stay_off_a_narrower_mouths_lips(shared_media, engines, monkeypatch):
+    """driving_d12 frame 92: the actor's mouth is an "o", narrower and taller than the example
+    look's smiling astronaut's. Her teeth and the dark gaps at her mouth's corners, which lie past
+    dlib's inner-lip points, were stretched over his lips at the corners: fine detail there (each
+    pixel's largest channel off its 5x5 median, over his lips outside their inner outline) 2.45
+    levels against the plate's own 1.40. ``SourceFace.teeth`` keeps the plate there: 1.75."""
+    import av
+
+    from deage.edit.swap import source as swap_source
+
+    with av.open(str(shared_media / "driving_d12.mp4")) as clip:
+        frame = next(f for i, f in enumerate(clip.decode(video=0)) if i == 92).to_ndarray(format="rgb24")
+    detector, _ = engines
+    face = max(detector.detect(frame), key=lambda f: f.area)
+    aligned = align_face(frame, face, "ffhq", crop_size_for(face))
+    lm = np.asarray(face.landmarks, np.float64)
+    lips, inner = np.zeros(frame.shape[:2], np.uint8), np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [lm[48:60].round().astype(np.int32)], 1)
+    centre = lm[60:68].mean(0)
+    cv2.fillPoly(inner, [(centre + (lm[60:68] - centre) * 1.15).round().astype(np.int32)], 1)
+    ring = (lips > 0) & (inner == 0)
+
+    def fine(image: np.ndarray) -> float:
+        return float(np.abs(image.astype(np.int16) - cv2.medianBlur(image, 5)).max(-1)[ring].mean())
+
+    params = _params(a={"photo": "pkg:skimage/astronaut"})
+    with_mask = fine(composite(frame, aligned, SwapEditor().edit(aligned, params), BLEND))
+    monkeypatch.setattr(swap_source, "teeth_mask", lambda image, landmarks: np.zeros(image.shape[:2], np.float32))
+    without = fine(composite(frame, aligned, SwapEditor().edit(aligned, params), BLEND))
+    plate = fine(frame)
+    assert without > 1.5 * plate, (without, plate)  # the streaks this guards against are there without it
+    assert with_mask < 1.35 * plate and with_mask < 0.8 * without, (with_mask, without, plate)
 
 
 def test_a_smile_is_read_from_the_mouth(astronaut, older_face):

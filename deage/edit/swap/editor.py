@@ -37,9 +37,11 @@ from deage.edit.swap.mesh import (
     piecewise_affine_maps,
     reshaped,
     turn,
+    unfolded,
 )
 from deage.edit.swap.params import NO_RESTORE, SourceSpec, SwapParams, consent_for
 from deage.edit.swap.regions import SwapRegions, skin_or_features, swap_regions
+from deage.edit.swap.silhouette import beyond_the_face
 from deage.edit.swap.source import SourceFace, SourceWarning, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
@@ -361,6 +363,7 @@ class SwapEditor:
         size = image.shape[0]
         raster = min(size, max(128, size // 4))
         regions = swap_regions(landmarks, size, raster, forehead=params.forehead)
+        teeth: Mask | None = None
         if params.backend == "inswapper":
             swapped, support = self._model_swap(aligned, source, params, regions)
             shows_face = np.ones((raster, raster), np.float32)
@@ -368,8 +371,8 @@ class SwapEditor:
             core = _dilate_soft(regions.face, -0.3 * regions.eye_distance)
             gaze = estimate_gaze(image, landmarks).both() if params.eyes == "source" and params.gaze == "target" \
                 else None
-            swapped, shows_face, has_pixels = self._mesh_warp(aligned, source, raster, params.shape,
-                                                              params.symmetry, core, gaze)
+            swapped, shows_face, has_pixels, teeth = self._mesh_warp(aligned, source, raster, params.shape,
+                                                                     params.symmetry, core, gaze)
             support = regions.face * has_pixels
         # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
         # target, no target fringe painted over.
@@ -377,6 +380,10 @@ class SwapEditor:
         shows_face = shows_face * _up(skin_or_features(image, landmarks, plate.size, plate), raster)
         gate = 1.0 - regions.upper * (1.0 - np.clip(shows_face * 1.5 - 0.25, 0.0, 1.0))
         gate = cv2.GaussianBlur(gate, (0, 0), max(0.5, 0.03 * regions.eye_distance))
+        if params.silhouette > 0:
+            # Nor where the jaw line runs past the face the plate shows (hair, background).
+            beyond = beyond_the_face(image, landmarks, regions.outline) * (1.0 - regions.upper)
+            gate = gate * (1.0 - np.float32(params.silhouette) * beyond)
         support = (support * gate).astype(np.float32)
         swapped = _match_colour(image, swapped, regions.skin * shows_face, regions, params)
         if params.backend != "inswapper" and params.folds > 0:
@@ -390,6 +397,10 @@ class SwapEditor:
         # colour the blend's low bands would carry onto the plate's forehead.
         wide = _dilate_soft(support, 0.2 * regions.eye_distance) * gate
         keep = np.zeros((raster, raster), np.float32)
+        if teeth is not None and params.mouth != "source":
+            # The source's teeth are taken with its mouth's inside, never put on the plate's lips
+            # (a broad smile's teeth squeezed into the corners of a narrower mouth: pale streaks).
+            np.maximum(keep, np.clip(teeth * 1.5, 0.0, 1.0), out=keep)
         if params.eyes == "target":
             np.maximum(keep, regions.eyes, out=keep)
         mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth
@@ -421,10 +432,10 @@ class SwapEditor:
 
     def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0,
                    symmetry: float = 0.0, core: Mask | None = None,
-                   gaze: np.ndarray | None = None) -> tuple[Image, Mask, Mask]:
+                   gaze: np.ndarray | None = None) -> tuple[Image, Mask, Mask, Mask]:
         """The source warped onto the target's landmarks (RGB uint8 (S, S, 3)) and, at ``raster``,
-        where the warped source shows skin or features and where it has the photo's own pixels
-        (float32 each).
+        where the warped source shows skin or features, where it has the photo's own pixels and
+        where its teeth landed (``SourceFace.teeth``; float32 each).
 
         ``shape`` (0..1) moves the target's landmarks that far towards the source's face
         proportions (``mesh.reshaped``). ``symmetry`` (0..1): where the source is turned further
@@ -439,10 +450,12 @@ class SwapEditor:
         if packed is None:
             alpha = np.clip(source.skin * 255.0 + 0.5, 0, 255).astype(np.uint8)
             valid = np.clip(source.valid * 255.0 + 0.5, 0, 255).astype(np.uint8)
-            packed = self._rgba[source.name] = np.dstack([source.image, alpha, valid])
+            teeth = np.clip(source.teeth * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            packed = self._rgba[source.name] = np.dstack([source.image, alpha, valid, teeth])
         target_lm = np.asarray(aligned.landmarks, np.float64)
         lm = reshaped(source.landmarks * (size / source.aligned.size), target_lm, shape)
-        dst_points = mesh_points(lm, size)
+        dst_points = unfolded(mesh_points(lm, size), mesh_points(source.landmarks, source.aligned.size),
+                              mesh_triangles())
         warped = self._remap(packed, source.landmarks, dst_points, size)
         own = turn(source.landmarks)  # > 0: the source's image-right half is foreshortened in the photo
         excess = own - turn(target_lm)  # > 0: the source's image-right half is narrower than the target's
@@ -474,18 +487,18 @@ class SwapEditor:
         rgb = np.ascontiguousarray(warped[..., :3])
         if gaze is not None and np.isfinite(gaze).any():
             rgb = redirect_gaze(rgb, lm, source.gaze.both(), gaze)
-        return rgb, small(warped[..., 3]), small(warped[..., 4])
+        return rgb, small(warped[..., 3]), small(warped[..., 4]), small(warped[..., 5])
 
     @staticmethod
     def _remap(packed: np.ndarray, src_landmarks: np.ndarray, dst_points: np.ndarray, size: int) -> np.ndarray:
-        """The 5-channel source (RGB, skin, valid) warped so its landmarks land on ``dst_points``."""
+        """The 6-channel source (RGB, skin, valid, teeth) warped so its landmarks land on ``dst_points``."""
         src_points = mesh_points(src_landmarks, packed.shape[0])
         map_x, map_y = piecewise_affine_maps(dst_points, src_points, mesh_triangles(), size)
         colour = cv2.remap(np.ascontiguousarray(packed[..., :4]), map_x, map_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT_101)
-        valid = cv2.remap(np.ascontiguousarray(packed[..., 4]), map_x, map_y, cv2.INTER_LINEAR,
+        marks = cv2.remap(np.ascontiguousarray(packed[..., 4:6]), map_x, map_y, cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        return np.dstack([colour, valid])
+        return np.dstack([colour, marks])
 
     def _model_swap(self, aligned: AlignedFace, source: SourceFace, params: SwapParams,
                     regions: SwapRegions) -> tuple[Image, Mask]:

@@ -37,6 +37,9 @@ from deage.face.masks import FaceFrame
 from deage.types import Image, Points
 
 N_LANDMARKS = 68
+CLOSING = (np.arange(60, 68), np.arange(36, 42), np.arange(42, 48))
+"""The inner lips and each eye's lids: triangles with two corners in one of them are flattened or
+turned by a closed mouth or a blink (``unfolded`` leaves them)."""
 N_FOREHEAD = 10
 N_RING = 27
 N_BORDER = 16
@@ -153,6 +156,52 @@ def triangle_affines(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) ->
     # A @ [x y 1]^T = s  for the three vertices  ->  A = s^T (homog^T)^-1
     out[ok] = np.einsum("tij,tjk->tik", s[ok].transpose(0, 2, 1), np.linalg.inv(homog[ok].transpose(0, 2, 1)))
     out[~ok, :, 2] = s[~ok, 0]
+    return out
+
+
+def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """float64 (T,): twice each triangle's signed area (its sign is its orientation)."""
+    p = np.asarray(points, np.float64)
+    a, b, c = p[triangles[:, 0]], p[triangles[:, 1]], p[triangles[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def unfolded(dst: np.ndarray, src: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """``dst`` control points (float64 (N, 2)) with no triangle turned inside out against ``src``.
+
+    A target's landmarks can put a point past its neighbours where the source's do not (dlib's
+    inner mouth corner outside the outer lips on a mouth open in an "o"); the warp then folds the
+    source's skin over itself there. (Not the triangles between the inner lips or within an eye,
+    which a closed mouth or a blink flattens or turns: that is the plate's expression.) The
+    vertices of a turned triangle are moved towards where the source's configuration puts them
+    (its landmarks fitted onto ``dst``'s by a similarity), a twentieth of the way at a time, until
+    none is turned; a mesh with none is returned unchanged.
+    """
+    out = np.asarray(dst, np.float64).copy()
+    closing = np.zeros(len(triangles), bool)
+    for group in CLOSING:
+        closing |= np.isin(triangles, group).sum(axis=1) >= 2
+    orientation = np.sign(signed_areas(src, triangles))
+
+    def turned(points: np.ndarray) -> np.ndarray:
+        return ~closing & (np.sign(signed_areas(points, triangles)) * orientation < 0)
+
+    bad = turned(out)
+    if not bad.any():
+        return out
+    fit, _ = cv2.estimateAffinePartial2D(np.asarray(src[:N_LANDMARKS], np.float32),
+                                         np.asarray(out[:N_LANDMARKS], np.float32))
+    if fit is None:
+        return out
+    model = np.asarray(src, np.float64) @ fit[:, :2].T + fit[:, 2]
+    moved = np.zeros(len(out), bool)
+    start = out.copy()
+    for t in np.linspace(0.05, 1.0, 20):
+        moved[np.unique(triangles[bad])] = True
+        out[moved] = start[moved] + t * (model[moved] - start[moved])
+        bad = turned(out)
+        if not bad.any():
+            break
     return out
 
 

@@ -61,6 +61,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "focus": (0.0, 1.0),
     "shutter": (0.0, 360.0),
     "forehead": (0.0, 1.0),
+    "silhouette": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
     "restore_fidelity": (0.0, 1.0),
 }
@@ -261,6 +262,10 @@ class SwapParams:
             movement between frames (180: half, most cinema cameras; phones vary with the
             light). 0 adds none (a still photo's face on a moving head stays crisp).
         forehead: 0..1 eye distances; how far above the brows the replacement reaches.
+        silhouette: 0..1; where the landmarks' jaw line runs past the face the plate shows (a
+            turned or tilted head, hair over a cheek, someone in front), how far the side band of
+            the replacement (its outer 0.35 eye distances) is given back to the plate
+            (``deage.edit.swap.silhouette``). 0 keeps to the landmarks' outline.
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
         detail: 1, 2 or 4: run the 128-pixel swapper on 1, 4 or 16 interleaved sub-images of a
@@ -284,6 +289,7 @@ class SwapParams:
     focus: float = 1.0
     shutter: float = 0.0
     forehead: float = 0.3
+    silhouette: float = 1.0
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
     detail: int = 1
@@ -292,7 +298,7 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "folds", "focus", "shutter", "forehead", "model", "recognizer", "detail", "restore", "restore_amount",
+            "folds", "focus", "shutter", "forehead", "silhouette", "model", "recognizer", "detail", "restore", "restore_amount",
             "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:

@@ -6,6 +6,7 @@ distances (the distance between the eye centres), so they scale with the face.
 
 - ``face``: where the swapped face replaces the target: the jaw contour and the forehead points,
   pulled in a little so the soft edge ends on the target's own skin, not on the background.
+- ``outline``: the jaw contour and the forehead points filled, hard, not pulled in.
 - ``skin``: the face without eyes, brows, nostrils and lips: where skin colour and light are
   measured for the colour match.
 - ``eyes``: the eye openings (iris, sclera) with the lash line.
@@ -34,6 +35,7 @@ class SwapRegions:
 
     size: int
     face: Mask
+    outline: Mask
     skin: Mask
     eyes: Mask
     mouth: Mask
@@ -123,7 +125,7 @@ def swap_regions(
     skin = _erode(hull, 0.1 * d) * (1.0 - np.clip(_blur(features, 0.03 * d) * 1.5, 0.0, 1.0))
     brows = pts[17:27] + frame.up * 0.12 * frame.eye_distance
     upper = _blur(_fill(np.vstack([brows, forehead_points(pts, forehead + 0.3)[::-1]]), k, size), 0.04 * d)
-    return SwapRegions(size=size, face=face.astype(np.float32), skin=skin.astype(np.float32),
+    return SwapRegions(size=size, face=face.astype(np.float32), outline=hull, skin=skin.astype(np.float32),
                        eyes=eyes.astype(np.float32), mouth=mouth.astype(np.float32), lips=lips.astype(np.float32),
                        around_mouth=around_mouth.astype(np.float32), upper=upper.astype(np.float32),
                        eye_distance=d)

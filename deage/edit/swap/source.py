@@ -101,6 +101,11 @@ class SourceFace:
         assert self.aligned.landmarks is not None
         return self.aligned.landmarks
 
+    @functools.cached_property
+    def teeth(self) -> np.ndarray:
+        """float32 (S, S) in [0, 1]: where the photo shows teeth (``teeth_mask``), measured once."""
+        return teeth_mask(self.image, self.landmarks)
+
     @property
     def face(self) -> Face:
         """The face in its aligned crop (``image``), as a recognizer describes it: the box around
@@ -121,6 +126,63 @@ class SourceFace:
             "concerns": list(self.concerns),
             "consent": self.consent.to_dict() if self.consent is not None else None,
         }
+
+
+TEETH_LIGHTER = (4.0, 16.0)
+"""CIE L* above the lips' median (start, full) from which a pixel within them counts as teeth."""
+TEETH_GREYER = (0.6, 0.3)
+"""Chroma as a fraction of the lips' (upper quartile; start, full) below which a pixel counts as teeth."""
+TEETH_DARKER = (12.0, 24.0)
+"""CIE L* below the lips' median (start, full) from which a pixel counts as the mouth's dark inside."""
+TEETH_SHOWN = 0.01
+"""Area of teeth (eye distances squared) from which a source's mouth counts as open."""
+LIPS_COLOURLESS = 8.0
+"""Chroma of the lips below which a photo has no colour to tell teeth from a lip's highlight by."""
+
+
+def teeth_mask(image: Image, landmarks: Points) -> np.ndarray:
+    """float32 (S, S) in [0, 1]: the inside of the mouth that an aligned face crop (RGB uint8
+    (S, S, 3), 68 landmarks in its pixels) shows past its inner-lip outline: teeth (much lighter
+    and greyer than its lips) and the dark gaps at a smile's corners (much darker), within the
+    inner outline grown by a fifth and the lips' corners. dlib's inner-lip points sit on the
+    teeth of a broad smile, so these reach past the mouth's inner outline; put onto a mouth
+    shaped differently, they land on the lips as pale and dark streaks. The lips' colour is read
+    between the outer and inner outlines. The dark is marked only where teeth show (a closed
+    mouth's dark is its lips' line or a moustache). In a photo without colour (the lips' chroma
+    under ``LIPS_COLOURLESS``) nothing is: a lip's highlight is as light and as grey as teeth
+    there."""
+    size = image.shape[0]
+    lm = np.asarray(landmarks, np.float64)
+
+    def fill(points: np.ndarray) -> np.ndarray:
+        canvas = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 1)
+        return canvas > 0
+
+    inner = lm[60:68]
+    ring = fill(lm[48:60]) & ~fill(inner)
+    where = fill(inner.mean(0) + (inner - inner.mean(0)) * 1.2) | fill(lm[[48, 49, 61, 60, 67, 59]]) \
+        | fill(lm[[54, 55, 65, 64, 63, 53]])
+    if ring.sum() < 16:
+        return np.zeros((size, size), np.float32)
+    lab = cv2.cvtColor(image.astype(np.float32) / np.float32(255.0), cv2.COLOR_RGB2Lab)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    light = float(np.median(lab[..., 0][ring]))
+    lips_chroma = float(np.percentile(chroma[ring], 75))
+    if lips_chroma < LIPS_COLOURLESS:
+        return np.zeros((size, size), np.float32)
+    lighter = np.clip((lab[..., 0] - light - TEETH_LIGHTER[0]) / (TEETH_LIGHTER[1] - TEETH_LIGHTER[0]), 0.0, 1.0)
+    lo, hi = TEETH_GREYER[0] * lips_chroma, TEETH_GREYER[1] * lips_chroma
+    teeth = (lighter * np.clip((lo - chroma) / (lo - hi), 0.0, 1.0) * where).astype(np.float32)
+    eye = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    if teeth.sum() >= TEETH_SHOWN * eye * eye:
+        # Teeth show, so the mouth is open: what is much darker there is its inside (a closed
+        # mouth's dark is its lips' line or a moustache, which stay the source's).
+        darker = np.clip((light - lab[..., 0] - TEETH_DARKER[0]) / (TEETH_DARKER[1] - TEETH_DARKER[0]), 0.0, 1.0)
+        teeth = np.maximum(teeth, (darker * where).astype(np.float32))
+    r = max(1, int(round(0.02 * eye)))  # the teeth's own dark edges and gaps go with them
+    teeth = cv2.dilate(teeth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return cv2.GaussianBlur(teeth, (0, 0), max(0.5, 0.01 * eye)).astype(np.float32)
 
 
 def resolve_source_path(text: str, base_dir: str | Path | None = None) -> Path:
