@@ -32,7 +32,10 @@ SEED_BEYOND = 0.3
 """Eye distances beyond the outline from which the surroundings are sampled."""
 
 ITERATIONS = 3
+"""GrabCut's rounds of refitting the colour mixtures and cutting again."""
+
 SEED = 20261207
+"""Seed of OpenCV's random generator before each cut (its k-means++ start)."""
 
 
 def _disk(radius: float) -> np.ndarray:
@@ -120,7 +123,7 @@ def beyond_the_face(image: Image, landmarks: Points, outline: Mask) -> Mask:
     # A thread of it is noise, not an outline: open by a few hundredths of an eye distance.
     other = cv2.morphologyEx(other.astype(np.uint8), cv2.MORPH_OPEN, _disk(0.04 * d)) > 0
     # Only what joins the surroundings outside the outline.
-    count, labels = cv2.connectedComponents(other.astype(np.uint8))
+    _, labels = cv2.connectedComponents(other.astype(np.uint8))
     joined = np.unique(labels[other & ~inside])
     cut = np.isin(labels, joined[joined > 0]) & band
     out = cut.astype(np.float32) * _sides(frame, pts, size, k)
