@@ -454,9 +454,9 @@ class SwapEditor:
             packed = self._rgba[source.name] = np.dstack([source.image, alpha, valid, teeth])
         target_lm = np.asarray(aligned.landmarks, np.float64)
         lm = reshaped(source.landmarks * (size / source.aligned.size), target_lm, shape)
-        dst_points = unfolded(mesh_points(lm, size), mesh_points(source.landmarks, source.aligned.size),
-                              mesh_triangles())
-        warped = self._remap(packed, source.landmarks, dst_points, size)
+        src_points = mesh_points(source.landmarks, source.aligned.size)
+        dst_points = unfolded(mesh_points(lm, size), src_points, mesh_triangles())
+        warped = self._remap(packed, src_points, dst_points, size)
         own = turn(source.landmarks)  # > 0: the source's image-right half is foreshortened in the photo
         excess = own - turn(target_lm)  # > 0: the source's image-right half is narrower than the target's
         # Only a half the photo itself foreshortens is worth filling from its other half: a frontal
@@ -467,7 +467,8 @@ class SwapEditor:
         covered = self._covered.get(source.name, False)
         if amount > 0 or covered:
             mirrored = self._remap(np.ascontiguousarray(packed[:, ::-1]),
-                                   mirror_landmarks(source.landmarks, source.aligned.size), dst_points, size)
+                                   mesh_points(mirror_landmarks(source.landmarks, source.aligned.size),
+                                               source.aligned.size), dst_points, size)
             # Only where the mirror image has the photo's own pixels.
             has_mirror = mirrored[..., 4].astype(np.float32) / np.float32(255.0)
             weight = np.zeros((size, size), np.float32)
@@ -490,9 +491,9 @@ class SwapEditor:
         return rgb, small(warped[..., 3]), small(warped[..., 4]), small(warped[..., 5])
 
     @staticmethod
-    def _remap(packed: np.ndarray, src_landmarks: np.ndarray, dst_points: np.ndarray, size: int) -> np.ndarray:
-        """The 6-channel source (RGB, skin, valid, teeth) warped so its landmarks land on ``dst_points``."""
-        src_points = mesh_points(src_landmarks, packed.shape[0])
+    def _remap(packed: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray, size: int) -> np.ndarray:
+        """The 6-channel source (RGB, skin, valid, teeth) warped so its control points
+        (``mesh_points`` in its pixels) land on ``dst_points``."""
         map_x, map_y = piecewise_affine_maps(dst_points, src_points, mesh_triangles(), size)
         colour = cv2.remap(np.ascontiguousarray(packed[..., :4]), map_x, map_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REFLECT_101)

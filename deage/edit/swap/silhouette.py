@@ -22,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deage.face.masks import FaceFrame, SkinColourModel, skin_sample_mask
+from deage.face.masks import FaceFrame, SkinColourModel, disk, skin_sample_mask
 from deage.types import Image, Mask, Points
 
 BAND = 0.35
@@ -36,11 +36,6 @@ ITERATIONS = 3
 
 SEED = 20261207
 """Seed of OpenCV's random generator before each cut (its k-means++ start)."""
-
-
-def _disk(radius: float) -> np.ndarray:
-    r = max(1, int(round(radius)))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 def _skin_like(small: np.ndarray, sample: np.ndarray) -> np.ndarray:
@@ -89,8 +84,8 @@ def beyond_the_face(image: Image, landmarks: Points, outline: Mask) -> Mask:
     frame = FaceFrame.from_landmarks(pts)
     d = frame.eye_distance * k
     inside = outline > 0.5
-    core = cv2.erode(inside.astype(np.uint8), _disk(BAND * d)) > 0
-    near = cv2.dilate(inside.astype(np.uint8), _disk(SEED_BEYOND * d)) > 0
+    core = cv2.erode(inside.astype(np.uint8), disk(max(1, round(BAND * d)))) > 0
+    near = cv2.dilate(inside.astype(np.uint8), disk(max(1, round(SEED_BEYOND * d)))) > 0
     band = inside & ~core
     if not band.any() or not core.any():
         return np.zeros((size, size), np.float32)
@@ -121,7 +116,7 @@ def beyond_the_face(image: Image, landmarks: Points, outline: Mask) -> Mask:
     smooth = detail < 2.0 * max(float(np.median(detail[sample])), 1.0)
     other &= ~((np.einsum("...c,...c->...", z, z) < 2.0) & smooth)
     # A thread of it is noise, not an outline: open by a few hundredths of an eye distance.
-    other = cv2.morphologyEx(other.astype(np.uint8), cv2.MORPH_OPEN, _disk(0.04 * d)) > 0
+    other = cv2.morphologyEx(other.astype(np.uint8), cv2.MORPH_OPEN, disk(max(1, round(0.04 * d)))) > 0
     # Only what joins the surroundings outside the outline.
     _, labels = cv2.connectedComponents(other.astype(np.uint8))
     joined = np.unique(labels[other & ~inside])

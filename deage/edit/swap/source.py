@@ -28,6 +28,7 @@ from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.align import align_face
 from deage.face.gaze import Gaze, estimate_gaze, eye_width, lid_opening
+from deage.face.masks import disk
 from deage.face.protocols import Detector, Recognizer
 from deage.types import AlignedFace, Face, Image, Points
 
@@ -181,7 +182,7 @@ def teeth_mask(image: Image, landmarks: Points) -> np.ndarray:
         darker = np.clip((light - lab[..., 0] - TEETH_DARKER[0]) / (TEETH_DARKER[1] - TEETH_DARKER[0]), 0.0, 1.0)
         teeth = np.maximum(teeth, (darker * where).astype(np.float32))
     r = max(1, int(round(0.02 * eye)))  # the teeth's own dark edges and gaps go with them
-    teeth = cv2.dilate(teeth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    teeth = cv2.dilate(teeth, disk(r))
     return cv2.GaussianBlur(teeth, (0, 0), max(0.5, 0.01 * eye)).astype(np.float32)
 
 
