@@ -26,7 +26,7 @@ import numpy as np
 from deage.blend.focus import MIN_BLUR, smear, soften_to
 from deage.edit.base import EditResult
 from deage.edit.swap.colour import desaturate, light_gain, plate_colour
-from deage.edit.swap.folds import smile_mismatch, take_folds
+from deage.edit.swap.folds import smile, smile_mismatch, take_folds
 from deage.edit.swap.gaze import redirect_gaze
 from deage.edit.swap.mesh import (
     check_landmarks,
@@ -371,8 +371,10 @@ class SwapEditor:
             core = _dilate_soft(regions.face, -0.3 * regions.eye_distance)
             gaze = estimate_gaze(image, landmarks).both() if params.eyes == "source" and params.gaze == "target" \
                 else None
+            # A broader smile than the plate's is warped from the photo with its folds smoothed.
+            unsmile = params.folds * max(0.0, smile(source.landmarks) - smile(landmarks))
             swapped, shows_face, has_pixels, teeth = self._mesh_warp(aligned, source, raster, params.shape,
-                                                                     params.symmetry, core, gaze)
+                                                                     params.symmetry, core, gaze, unsmile)
             support = regions.face * has_pixels
         # Over the forehead, keep to where both faces show skin: no source fringe pasted onto the
         # target, no target fringe painted over.
@@ -432,7 +434,7 @@ class SwapEditor:
 
     def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0,
                    symmetry: float = 0.0, core: Mask | None = None,
-                   gaze: np.ndarray | None = None) -> tuple[Image, Mask, Mask, Mask]:
+                   gaze: np.ndarray | None = None, unsmile: float = 0.0) -> tuple[Image, Mask, Mask, Mask]:
         """The source warped onto the target's landmarks (RGB uint8 (S, S, 3)) and, at ``raster``,
         where the warped source shows skin or features, where it has the photo's own pixels and
         where its teeth landed (``SourceFace.teeth``; float32 each).
@@ -444,6 +446,7 @@ class SwapEditor:
         (float32 at ``raster``; default everywhere): the face's outline keeps the source's own side.
         ``gaze`` (float (2,), ``deage.face.gaze.Gaze.u``): where the warped source's irises are
         moved to along its eyes (``deage.edit.swap.gaze``); None keeps the photo's gaze.
+        ``unsmile`` (0..1): how far the photo's smile folds are smoothed first (``SourceFace.unsmiling``).
         """
         size = aligned.size
         packed = self._rgba.get(source.name)
@@ -452,6 +455,9 @@ class SwapEditor:
             valid = np.clip(source.valid * 255.0 + 0.5, 0, 255).astype(np.uint8)
             teeth = np.clip(source.teeth * 255.0 + 0.5, 0, 255).astype(np.uint8)
             packed = self._rgba[source.name] = np.dstack([source.image, alpha, valid, teeth])
+        if unsmile > 0:
+            packed = packed.copy()
+            packed[..., :3] = cv2.addWeighted(source.image, 1.0 - unsmile, source.unsmiling, unsmile, 0.0)
         target_lm = np.asarray(aligned.landmarks, np.float64)
         lm = reshaped(source.landmarks * (size / source.aligned.size), target_lm, shape)
         src_points = mesh_points(source.landmarks, source.aligned.size)

@@ -7,6 +7,11 @@ on a straight face. Where the two mouths smile differently (``smile_mismatch``),
 takes the plate's shading of those regions at the folds' scales (``BAND``): its own finer skin
 texture and its broader light and colour stay.
 
+A broad smile's folds warped onto a narrower mouth (straight, or an "o") are squeezed to sharp
+lines, finer than ``BAND``: a dark crease with its bright ridge beside it from the nose's wing to
+the mouth's corner. So where the source smiles more than the plate, the warp starts from the
+photo with its folds smoothed away (``unsmiling``, once a source), that far.
+
 A smile is read from the mouth's landmarks: its corners spread (mouth width 0.63-0.88 eye
 distances on the neutral faces measured here, 1.0-1.14 on the smiling ones) and lifted (the
 corners' height above the lips' centre: -0.05 to 0.06 eye distances neutral, 0.10-0.22 smiling).
@@ -36,6 +41,21 @@ MAX_GAIN = 1.6
 """Bound of the change in each channel (and of its inverse): a smile's shading is milder than
 this, a moustache the skin model missed (on either face) is not: it is neither painted in nor
 taken out."""
+FLAT_FINE = 0.015
+"""Finest scale (Gaussian sigma, eye distances) of the source's shading that ``unsmiling`` smooths
+over its folds (up to ``BAND``'s broad scale): finer is the photo's skin texture, kept."""
+VALLEY = 0.045
+"""Radius (eye distances) of the closing that fills the folds' creases first: valleys up to about
+a tenth of the eye distance wide (``deage.edit.makeup.creases`` measures creases the same way)."""
+TEXTURE = 0.03
+"""Relative depth below that closing the skin's own texture reaches; kept."""
+GAP = 0.06
+"""Gaps in the source's skin mask narrower than twice this (eye distances) are a deep fold's
+shadow and are smoothed with the skin around them; a moustache or a beard is broader and kept."""
+FEATURE = (1.6, 2.0)
+"""Factors of change (lighter or darker) over which a structure goes from fold to feature, which
+``unsmiling`` leaves: a smile's folds need at most 1.3-1.5 (the astronaut, t1.jpg, the selfie's
+five), a moustache the skin mask half takes for skin 1.8-2.6, the edge of a beard 2-3."""
 
 
 def smile(landmarks: Points) -> float:
@@ -117,6 +137,54 @@ def take_folds(target: Image, swapped: Image, landmarks: Points, amount: float, 
     gain = np.exp(np.clip(band(target) - band(swapped), -limit, limit) * weight[box][..., None])
     out = swapped.copy()
     out[box] = np.clip(swapped[box].astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def unsmiling(image: Image, landmarks: Points, skin: Mask) -> Image:
+    """The source photo with its smile's folds smoothed away, for a plate that smiles less.
+
+    Over the folds' regions (``fold_weight``) of the source's skin (``GAP``), its creases are
+    filled up to its texture (a closing, ``VALLEY``, ``TEXTURE``) and its shading between
+    ``FLAT_FINE`` and ``BAND``'s broad scale is evened out, except on structures that would change
+    more than a fold does (``FEATURE``: a moustache, a beard's edge, a mole); its finer skin texture
+    and broader light stay, and so does everything outside those regions, bit for bit.
+
+    Args:
+        image: RGB uint8 (S, S, 3), the source's aligned crop.
+        landmarks: float (68, 2), its landmarks in crop pixels.
+        skin: float32 (S, S) in [0, 1], where it shows skin or facial features (not hair).
+
+    Returns:
+        RGB uint8 (S, S, 3).
+    """
+    size = image.shape[0]
+    d = FaceFrame.from_landmarks(np.asarray(landmarks, np.float64)).eye_distance
+    skin = cv2.morphologyEx(np.ascontiguousarray(skin, np.float32), cv2.MORPH_CLOSE,
+                            disk(max(1, int(round(GAP * d)))))
+    weight = fold_weight(landmarks, size) * skin
+    rows, cols = np.nonzero(weight > 1e-3)
+    if rows.size == 0:
+        return image.copy()
+    broad = BAND[1] * d
+    pad = int(np.ceil(3.0 * broad))
+    y0, y1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, size)
+    x0, x1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, size)
+    box = (slice(y0, y1), slice(x0, x1))
+    part = image[box].astype(np.float32)
+    r = max(1, int(round(VALLEY * d)))
+    surface = cv2.GaussianBlur(cv2.morphologyEx(part, cv2.MORPH_CLOSE, disk(r)), (0, 0), 0.5 * r)
+    filled = np.maximum(part, surface * np.float32(1.0 - TEXTURE)) + np.float32(4.0)
+    on_skin = np.ascontiguousarray(skin[box]) + np.float32(0.01)
+    flat = filled * _skin_mean(filled, on_skin, broad) / _skin_mean(filled, on_skin, max(0.5, FLAT_FINE * d))
+    # What would change too much is a feature, not a fold: left, with a margin round it.
+    # (Measured where the folds' weight is, not on the lips and nostrils, which change most.)
+    change = np.abs(np.log(flat.mean(axis=2) / (part.mean(axis=2) + np.float32(4.0))))
+    change = cv2.dilate(change * smoothstep(weight[box], 0.05, 0.15), disk(r))
+    lo, hi = np.log(FEATURE[0]), np.log(FEATURE[1])
+    keep = cv2.GaussianBlur(smoothstep(change, lo, hi), (0, 0), 0.5 * r)
+    w = (weight[box] * (1.0 - keep))[..., None]
+    out = image.copy()
+    out[box] = np.clip(part + w * (flat - np.float32(4.0) - part) + 0.5, 0, 255).astype(np.uint8)
     return out
 
 

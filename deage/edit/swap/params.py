@@ -253,7 +253,9 @@ class SwapParams:
         folds: 0..1; where the source photo and the plate smile differently, how far the
             swapped face takes the plate's shading of a smile's folds (from the nose's wings past
             the mouth's corners, ``deage.edit.swap.folds``): a smiling photo's folds on a straight
-            face, or none on a grin, read as the wrong expression. Embedded backend only.
+            face, or none on a grin, read as the wrong expression. Where the photo smiles more
+            than the plate, it is warped with its folds smoothed (``SourceFace.unsmiling``) that
+            far too: squeezed onto a narrower mouth they were sharp lines. Embedded backend only.
         focus: 0..1; how far the new face is softened to the plate's own face where the plate is
             softer (out of focus, a soft lens, compression; ``deage.blend.focus``): 1 matches the
             softness of their strongest edges, 0 keeps the face as sharp as its photo.

@@ -23,6 +23,7 @@ import numpy as np
 
 from deage.edit.base import crop_size_for
 from deage.edit.swap.mesh import turn
+from deage.edit.swap.folds import unsmiling
 from deage.edit.swap.params import ConsentRecord, SourceSpec
 from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
@@ -96,6 +97,12 @@ class SourceFace:
         photo (measuring them again on each frame's warped copy would add the measure's own
         jitter to the eyes)."""
         return estimate_gaze(self.image, self.landmarks)
+
+    @functools.cached_property
+    def unsmiling(self) -> Image:
+        """RGB uint8 (S, S, 3): the photo with its smile's folds smoothed away
+        (``deage.edit.swap.folds.unsmiling``), made once, for plates that smile less."""
+        return unsmiling(self.image, self.landmarks, self.skin)
 
     @property
     def landmarks(self) -> np.ndarray:
