@@ -310,6 +310,18 @@ def eyes_seen(regions: FaceRegions, landmarks: Points) -> tuple[float, float]:
     return seen[0], seen[1]
 
 
+EYES_HIDDEN = (0.5, 0.3)
+"""``eyes_seen`` (the skin share around an eye) over which an eye counts as hidden, from not at
+all to fully: bare faces measured 0.65-1.0, eyes behind dark lenses 0.07-0.57."""
+
+
+def hidden_eyes(seen: tuple[float, float]) -> tuple[float, float]:
+    """How surely each eye (image-left, image-right) is hidden behind a dark lens, 0..1, from
+    ``eyes_seen`` (``EYES_HIDDEN``)."""
+    left, right = (float(smoothstep(np.float64(v), *EYES_HIDDEN)) for v in seen)
+    return left, right
+
+
 # The neck below the jaw: full strength to NECK_FULL eye distances below the chin, easing to 0 at
 # NECK_END (the "head" crop holds 1.2-1.6 below it; the FFHQ crop 0.2-0.5, where this is cut):
 # where most of a portrait's visible neck is, and inside twice the face's detection box.

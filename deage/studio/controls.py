@@ -66,6 +66,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "SwapParams.light_scale": {"unit": "eye dist."},
     "SwapParams.forehead": {"unit": "eye dist."},
     "SwapParams.silhouette": {"label": "keep to the face's outline"},
+    "SwapParams.glasses": {"label": "keep the plate's glasses"},
     "SwapParams.focus": {"label": "plate focus"},
     "SwapParams.shutter": {"step": 1.0, "unit": "degrees", "label": "shutter angle"},
 }

@@ -20,7 +20,7 @@ from deage.face.align import affine_scale, frame_coverage
 from deage.face.crossing_edges import crossing_edges, edge_mask
 from deage.face.learned_masks import still_flow
 from deage.face.masks import (FaceFrame, FaceRegions, around_eyes, eyes_seen, face_outline, face_regions,
-                               smoothstep)
+                               hidden_eyes, smoothstep)
 from deage.types import AlignedFace, Mask
 
 # Regions whose deep folds (broad shading, not just fine lines) are softened too.
@@ -225,17 +225,7 @@ def for_covered_face(settings: MakeupSettings, cover: float, lower_visible: floa
     return replace(settings, **{name: getattr(settings, name) * scale for name in LOWER_FACE_WORK})
 
 
-EYES_HIDDEN = (0.5, 0.3)
-"""``eyes_seen`` (the skin share around an eye) over which an eye counts as hidden, from not at
-all to fully: bare faces measured 0.65-1.0, eyes behind dark lenses 0.07-0.57."""
 EYE_WORK = ("under_eye", "eye_whites")
-
-
-def hidden_eyes(seen: tuple[float, float]) -> tuple[float, float]:
-    """How surely each eye (image-left, image-right) is hidden behind a dark lens, 0..1, from
-    ``masks.eyes_seen`` (``EYES_HIDDEN``)."""
-    left, right = (float(smoothstep(np.float64(v), *EYES_HIDDEN)) for v in seen)
-    return left, right
 
 
 def for_hidden_eyes(settings: MakeupSettings, hidden: tuple[float, float]) -> MakeupSettings:

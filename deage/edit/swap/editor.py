@@ -46,7 +46,9 @@ from deage.edit.swap.source import SourceFace, SourceWarning, load_source
 from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
-from deage.face.masks import FaceFrame, disk, face_regions, smoothstep
+from deage.face.glasses import find_glasses, wear
+from deage.face.masks import (EYES_HIDDEN, FaceFrame, around_eyes, disk, eyes_seen, face_regions, hidden_eyes,
+                               smoothstep)
 from deage.types import AlignedFace, Image, Mask
 from deage.weights import Manifest
 
@@ -68,6 +70,9 @@ in tests/test_swap.py)."""
 MOUTH_CLOSING = (0.03, 0.1)
 """Eye distances by which a source's mouth is open wider than the plate's over which the plate's
 lips' meeting line is kept, from not at all to fully (a smile showing teeth: 0.16; closed: 0-0.02)."""
+EYES_RASTER = 128
+"""Raster (pixels across the crop) at which the swap asks whether the plate's eyes are hidden
+behind dark lenses (``deage.face.masks.eyes_seen``)."""
 FOCUS_INSET = 0.15
 """Eye distances inside the face's outline within which the plate's and the new face's softness
 are measured: their features, not the jaw's edge against the background."""
@@ -405,6 +410,19 @@ class SwapEditor:
             np.maximum(keep, np.clip(teeth * 1.5, 0.0, 1.0), out=keep)
         if params.eyes == "target":
             np.maximum(keep, regions.eyes, out=keep)
+        glasses = find_glasses(image, landmarks) if params.glasses > 0 else None
+        if glasses is not None:
+            # Eyes behind dark lenses: the lenses stay, not the source's eyes painted over them.
+            # (Measured at ``EYES_RASTER``: at the plate's 64 pixels a lens passed for skin.)
+            around = face_regions(image, landmarks, EYES_RASTER)
+            seen = eyes_seen(around, landmarks)
+            hidden = hidden_eyes(seen)
+            if max(seen) < EYES_HIDDEN[0]:  # both doubtful: a pair of dark lenses, as dark as the darker
+                hidden = (max(hidden),) * 2
+            if max(hidden) > 0:
+                lenses = np.maximum(*(side * np.float32(h) for side, h in zip(around_eyes(around, landmarks), hidden)))
+                lenses = cv2.resize(lenses, (raster, raster), interpolation=cv2.INTER_LINEAR)
+                np.maximum(keep, lenses * np.float32(params.glasses), out=keep)
         mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth
         if mouth == "auto":
             source_lm = source.landmarks * (size / source.aligned.size)
@@ -428,6 +446,10 @@ class SwapEditor:
             out = _match_motion(image, out, take, np.asarray(motion, np.float64) * (params.shutter / 360.0))
         if params.focus > 0:  # after the motion blur: a moving plate's softness is partly that
             out = _match_focus(image, out, take, regions, params.focus)
+        if glasses is not None and glasses.present > 0:
+            # The plate's glasses stay on the new face (their arms beyond it are the plate's anyway).
+            over = _up(cv2.resize(glasses.frames, (raster, raster), interpolation=cv2.INTER_AREA) * take, size)
+            out = wear(out, image, over * np.float32(params.glasses), regions.eye_distance * size / raster)
         mask = np.clip(_up(support, size), 0.0, 1.0)
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)

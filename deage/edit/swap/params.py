@@ -62,6 +62,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "shutter": (0.0, 360.0),
     "forehead": (0.0, 1.0),
     "silhouette": (0.0, 1.0),
+    "glasses": (0.0, 1.0),
     "restore_amount": (0.0, 1.0),
     "restore_fidelity": (0.0, 1.0),
 }
@@ -268,6 +269,9 @@ class SwapParams:
             turned or tilted head, hair over a cheek, someone in front), how far the side band of
             the replacement (its outer 0.35 eye distances) is given back to the plate
             (``deage.edit.swap.silhouette``). 0 keeps to the landmarks' outline.
+        glasses: 0..1; how far the plate's glasses stay over the new face: frames with a dark
+            bridge over the nose (``deage.face.glasses``), and dark lenses that hide the eyes
+            (``deage.face.masks.hidden_eyes``); 0 takes them off with the face.
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
         detail: 1, 2 or 4: run the 128-pixel swapper on 1, 4 or 16 interleaved sub-images of a
@@ -292,6 +296,7 @@ class SwapParams:
     shutter: float = 0.0
     forehead: float = 0.3
     silhouette: float = 1.0
+    glasses: float = 1.0
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
     detail: int = 1
@@ -300,8 +305,8 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "folds", "focus", "shutter", "forehead", "silhouette", "model", "recognizer", "detail", "restore",
-            "restore_amount", "restore_fidelity")
+            "folds", "focus", "shutter", "forehead", "silhouette", "glasses", "model", "recognizer", "detail",
+            "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:

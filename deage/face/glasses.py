@@ -1,0 +1,165 @@
+"""A face's glasses frames, found without a model, and put back over an edited face.
+
+A pair of glasses is told by its bridge: a thin structure darker than the skin around it (a grey
+closing's relative depth, as ``deage.edit.makeup.creases`` measures creases) running across the
+nose between the eyes, which no face has of its own (the brows stop either side of it, a frown's
+lines run up and down). What joins that bridge near the eyes (the rims, a browline, the arms'
+start towards the temples) is the frame. Rimless glasses, clear plastic and thin bright metal
+frames have no such dark bridge and are not found.
+
+A frame is put over an edited face as the plate's darkening: the edited pixels are multiplied,
+per channel, by the plate's ratio to its own closing there (1 on skin, the frame's darkness and
+tint on it), so its anti-aliased edges and its colour come with it and nothing of the plate's
+skin does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deage.face.masks import FaceFrame, disk, smoothstep
+from deage.types import Image, Mask, Points
+
+RASTER = 256
+"""Pixels across the crop that frames are searched at."""
+RADIUS = 0.05
+"""Closing radius (eye distances): structures up to a tenth of the eye distance wide (rims and
+bridges are 0.02-0.08)."""
+DEPTH = (0.12, 0.22)
+"""Relative depth below the closing: a frame's pixels reach the first, its bridge the second (the
+rims of glasses measure 0.25-0.6, a young face's creases under 0.1, an old face's 0.05-0.25)."""
+BRIDGE = (0.15, (-0.1, 0.4))
+"""Where the bridge is looked for: this far either side of the midline between the inner eye
+corners, and between these heights above them (eye distances)."""
+SPAN = (0.5, 0.8)
+"""Fraction of the bridge window's width that a structure crosses over which glasses go from
+absent to present (brows and creases cross none of it on the 12 bare faces measured, a pair of
+glasses all of it)."""
+REACH = (0.8, 0.55)
+"""Half-width and half-height (eye distances) of the ellipse round each eye that a frame is
+followed within."""
+LENS = (0.45, 0.07)
+"""Half-width of a lens (eye distances) and thickness of its lower rim: below each eye, across
+that width, only the lowest structure (and this far above it) is frame."""
+TEXTURE = (0.04, 0.1)
+"""Relative depth over which a pixel goes from skin texture (not carried over) to frame."""
+
+
+@dataclass(frozen=True)
+class Glasses:
+    """A face's glasses.
+
+    Attributes:
+        present: 0..1, how surely the face wears glasses with a dark bridge.
+        frames: float32 (size, size) in [0, 1] on the crop's raster: the frames found, times
+            ``present`` (zeros when none).
+        size: the raster's size.
+    """
+
+    present: float
+    frames: Mask
+    size: int
+
+
+def find_glasses(image: Image, landmarks: Points, size: int = RASTER) -> Glasses:
+    """The glasses frames of the face in ``image`` (RGB uint8 (S, S, 3), an aligned crop) whose
+    68 ``landmarks`` are in its pixels, on a ``size`` raster of it."""
+    k = size / float(image.shape[0])
+    small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
+    lm = np.asarray(landmarks, np.float64) * k
+    frame = FaceFrame.from_landmarks(lm)
+    d = frame.eye_distance
+    depth = _depth(small @ np.float32([0.299, 0.587, 0.114]), max(1, int(round(RADIUS * d))))
+    ys, xs = np.mgrid[:size, :size].astype(np.float32)
+    mid = 0.5 * (lm[39] + lm[42])
+    across = ((xs - mid[0]) * frame.x_axis[0] + (ys - mid[1]) * frame.x_axis[1]) / np.float32(d)
+    up = ((xs - mid[0]) * frame.up[0] + (ys - mid[1]) * frame.up[1]) / np.float32(d)
+    reach = np.zeros((size, size), np.uint8)
+    eyes = np.zeros((size, size), np.uint8)
+    angle = float(np.degrees(np.arctan2(frame.x_axis[1], frame.x_axis[0])))
+    for idx in (slice(36, 42), slice(42, 48)):
+        centre = lm[idx].mean(0) - frame.up * 0.05 * d
+        cv2.ellipse(reach, (int(round(centre[0])), int(round(centre[1]))),
+                    (int(round(REACH[0] * d)), int(round(REACH[1] * d))), angle, 0, 360, 1, -1)
+        cv2.fillPoly(eyes, [np.round(lm[idx]).astype(np.int32)], 1)
+    # The eyes with their lash lines are the face's own.
+    eyes = cv2.dilate(eyes, disk(max(1, int(round(0.06 * d)))))
+    within = (reach > 0) & (eyes == 0)
+    half, (low, high) = BRIDGE
+    bridge = (np.abs(across) < half) & (up > low) & (up < high)
+    count, labels = cv2.connectedComponents(((depth > DEPTH[0]) & within).astype(np.uint8), connectivity=8)
+    frames = np.zeros((size, size), bool)
+    best = 0.0
+    for i in range(1, count):
+        part = labels == i
+        core = part & bridge & (depth > DEPTH[1])
+        if not core.any():
+            continue
+        span = float(across[core].max() - across[core].min()) / (2.0 * half)
+        best = max(best, span)
+        if span > SPAN[0]:
+            frames |= part
+    present = float(smoothstep(np.float32(best), *SPAN))
+    if present <= 0:
+        return Glasses(0.0, np.zeros((size, size), np.float32), size)
+    for idx in (slice(36, 42), slice(42, 48)):
+        frames &= ~_inside_lower_rim(frames, lm[idx].mean(0), frame, xs, ys)
+    soft = cv2.dilate(frames.astype(np.float32), disk(1))
+    soft = cv2.GaussianBlur(soft, (0, 0), 0.7)
+    return Glasses(present, (soft * np.float32(present)).astype(np.float32), size)
+
+
+def wear(edited: Image, plate: Image, where: Mask, eye_distance: float) -> Image:
+    """``edited`` with the plate's frames over it: within ``where`` (float32 (S, S) in [0, 1],
+    e.g. ``Glasses.frames`` resized), each channel multiplied by the plate's ratio to its own grey
+    closing (``RADIUS`` of ``eye_distance``, crop pixels), skin texture left out (``TEXTURE``).
+
+    ``edited``, ``plate``: RGB uint8 (S, S, 3), the same crop. Returns RGB uint8 (S, S, 3);
+    ``edited`` itself when ``where`` is empty."""
+    rows, cols = np.nonzero(where > 1e-3)
+    if rows.size == 0:
+        return edited
+    r = max(1, int(round(RADIUS * eye_distance)))
+    size_y, size_x = where.shape
+    y0, y1 = max(rows.min() - 2 * r, 0), min(rows.max() + 2 * r + 1, size_y)
+    x0, x1 = max(cols.min() - 2 * r, 0), min(cols.max() + 2 * r + 1, size_x)
+    box = (slice(y0, y1), slice(x0, x1))
+    part = plate[box].astype(np.float32) + np.float32(4.0)
+    surface = cv2.morphologyEx(part, cv2.MORPH_CLOSE, disk(r))
+    ratio = np.minimum(part / surface, 1.0)
+    grey = np.minimum(part.mean(axis=2) / surface.mean(axis=2), 1.0)
+    weight = where[box] * smoothstep(1.0 - grey, *TEXTURE)
+    gain = 1.0 + weight[..., None] * (ratio - 1.0)
+    out = edited.copy()
+    out[box] = np.clip(edited[box].astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _inside_lower_rim(frames: np.ndarray, eye: np.ndarray, frame: FaceFrame, xs: np.ndarray,
+                      ys: np.ndarray) -> np.ndarray:
+    """bool: what ``frames`` holds below the eye at ``eye`` but above its lowest structure there,
+    column by column across the lens (``LENS``): an older face's lines under the eye, which join
+    the rim, are not the frame; nothing of the face lies beyond a lower rim, within reach."""
+    d = frame.eye_distance
+    half, rim = LENS
+    across = ((xs - eye[0]) * frame.x_axis[0] + (ys - eye[1]) * frame.x_axis[1]) / np.float32(d)
+    down = -((xs - eye[0]) * frame.up[0] + (ys - eye[1]) * frame.up[1]) / np.float32(d)
+    below = frames & (np.abs(across) < half) & (down > 0.1)
+    out = np.zeros_like(frames)
+    if not below.any():
+        return out
+    columns = np.floor((across + half) / 0.04).astype(np.int32)
+    lowest = np.full(int(np.ceil(2 * half / 0.04)) + 1, -np.inf, np.float32)
+    np.maximum.at(lowest, columns[below], down[below])
+    low = lowest[np.clip(columns, 0, lowest.size - 1)]
+    out = below & (down < low - rim)
+    return out
+
+
+def _depth(grey: np.ndarray, radius: int) -> np.ndarray:
+    """float32: how far below its closing (``radius`` pixels) each pixel of ``grey`` is, relative."""
+    surface = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, disk(radius))
+    return (np.maximum(surface - grey, 0.0) / np.maximum(surface, np.float32(0.02))).astype(np.float32)
