@@ -221,6 +221,36 @@ class FrameRenderer:
                 out = composite(out, aligned, result, blends[track_id])
         return out, mattes
 
+    def pasted(self, frame: Image, index: int, faces: dict[int, Face]) -> Image:
+        """``frame`` (RGB uint8 (H, W, 3), not modified) with each face's edit content pasted
+        whole, square and unblended (``EditResult.content``, else its image): what the edit itself
+        holds out to its crop's edge (a replacement's new face and its features, before they are
+        mixed with the plate), for the review's seam measure (``deage.review.measures.seam_ratio``)."""
+        if not self.spec.needs_faces:
+            return frame.copy()
+        import cv2
+
+        from deage.edit.base import crop_size_for, editor_template
+        from deage.face.align import align_face, invert_affine
+
+        params = self.spec.params_from_dict(self.look.at(index).edit)
+        template = editor_template(self.editor)
+        out = frame.copy()
+        height, width = frame.shape[:2]
+        for track_id, face in faces.items():
+            if face.landmarks is None:
+                continue
+            aligned = align_face(frame, face, template, crop_size_for(face, template))
+            back = invert_affine(aligned.matrix)
+            result = self.edit_face(aligned, params, track_id, index)
+            image = result.content if result.content is not None else result.image
+            warped = cv2.warpAffine(image, back, (width, height), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT)
+            inside = cv2.warpAffine(np.ones(image.shape[:2], np.float32), back, (width, height),
+                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) > 0.999
+            out[inside] = warped[inside]
+        return out
+
     def _stream(self) -> Any:
         """A CUDA stream of this thread's own while on a CUDA device (threads then do not wait
         on each other's work when they copy results back), else a no-op context."""

@@ -275,6 +275,30 @@ def test_seam_ratio_flags_a_hard_edge_not_a_feathered_one(frames_and_faces):
     assert results["feathered"] < 1.2, results
 
 
+def test_a_replacements_seam_is_told_from_its_new_features(shared_media, tmp_path):
+    """A face replacement's blend ends over the face, where the new face's own features (its
+    cheeks' contours, its smile lines) differ from the plate's: measured against the plate alone
+    every swap read as a seam (2.2 mean, 3.1 worst on driving_d12 with the example look). Against
+    the larger of the plate's and the new face's own edges (``EditResult.content``), the example
+    look's swap reads 0.88 (PASS), and the same swap with its colour match off and a hard-edged
+    blend, a pale face pasted on a tanned one, 1.24 (FAIL), when written."""
+    import deage
+
+    clip = shared_media / "driving_d12.mp4"
+    analysis = analyse_clip(open_clip(clip), cache_dir=tmp_path)
+    example = deage.load_look(Path(__file__).resolve().parents[1] / "examples" / "looks" / "swap.json").to_dict()
+    pasted = {**example, "edit": {**example["edit"], "colour": 0.0, "light_scale": 2.0},
+              "blend": {"mode": "feather", "feather": 0}}
+    seams = {}
+    for name, look in (("example", example), ("pasted", pasted)):
+        out = tmp_path / f"{name}.mp4"
+        render_clip(clip, out, Look.from_dict(look), frames=(0, 12), analysis=analysis)
+        metrics = compute_metrics(out, clip, analysis=analysis, identity_every=12)
+        seams[name] = {c.key: c for c in evaluate(metrics)}["seam"]
+    assert seams["example"].passed is True and seams["example"].value < 1.05, seams["example"].value
+    assert seams["pasted"].passed is False, seams["pasted"].value
+
+
 def test_flicker_ratio_flags_an_edit_that_pulses(frames_and_faces):
     frames, faces = frames_and_faces
     ratios = {}

@@ -77,6 +77,9 @@ class EditResult:
             (the makeup editor does); compositing then works at the frame's resolution.
         layers: optional named float32 masks for review overlays (e.g. the makeup editor's
             regions, at the editor's working resolution); never used for compositing.
+        content: optional RGB uint8 (S, S, 3): the editor's own new pixels before it mixed them
+            into the crop (a replacement's whole new face), or None (the image is the content);
+            the review measures seams against it, compositing never uses it.
     """
 
     def __init__(
@@ -85,12 +88,14 @@ class EditResult:
         mask: Mask,
         retouch: Retouch | None = None,
         layers: dict[str, Mask] | None = None,
+        content: Image | None = None,
     ) -> None:
         self._image: Image | None = image
         self._source: Image | None = None
         self.mask = mask
         self.retouch = retouch
         self.layers = dict(layers or {})
+        self.content = content
 
     @classmethod
     def from_retouch(

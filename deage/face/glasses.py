@@ -41,6 +41,9 @@ glasses all of it)."""
 REACH = (0.8, 0.55)
 """Half-width and half-height (eye distances) of the ellipse round each eye that a frame is
 followed within."""
+FRAME_DEPTH = 0.5
+"""Relative depth from which a structure is frame wherever it lies: dark frames measure 0.6-0.9,
+an older face's deepest lines under the eyes about 0.3-0.45 (Grace Hopper)."""
 LENS = (0.45, 0.07)
 """Half-width of a lens (eye distances) and thickness of its lower rim: below each eye, across
 that width, only the lowest structure (and this far above it) is frame."""
@@ -93,10 +96,12 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER) -> Glasses
     count, labels = cv2.connectedComponents(((depth > DEPTH[0]) & within).astype(np.uint8), connectivity=8)
     frames = np.zeros((size, size), bool)
     best = 0.0
+    rims = []
     for i in range(1, count):
         part = labels == i
         core = part & bridge & (depth > DEPTH[1])
         if not core.any():
+            rims.append(part)
             continue
         span = float(across[core].max() - across[core].min()) / (2.0 * half)
         best = max(best, span)
@@ -105,9 +110,14 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER) -> Glasses
     present = float(smoothstep(np.float32(best), *SPAN))
     if present <= 0:
         return Glasses(0.0, np.zeros((size, size), np.float32), size)
+    # A rim the bridge does not join (an eye's lash line in between): one that goes round an eye.
+    for part in rims:
+        if any(_rings(part, lm[idx].mean(0), frame) for idx in (slice(36, 42), slice(42, 48))):
+            frames |= part
     for idx in (slice(36, 42), slice(42, 48)):
-        frames &= ~_inside_lower_rim(frames, lm[idx].mean(0), frame, xs, ys)
-    soft = cv2.dilate(frames.astype(np.float32), disk(1))
+        frames &= ~(_inside_lower_rim(frames, lm[idx].mean(0), frame, xs, ys) & (depth < FRAME_DEPTH))
+    # A pixel's margin: ``wear`` leaves the skin beside a frame as it is anyway.
+    soft = cv2.dilate(frames.astype(np.float32), disk(2))
     soft = cv2.GaussianBlur(soft, (0, 0), 0.7)
     return Glasses(present, (soft * np.float32(present)).astype(np.float32), size)
 
@@ -138,11 +148,26 @@ def wear(edited: Image, plate: Image, where: Mask, eye_distance: float) -> Image
     return out
 
 
+def _rings(part: np.ndarray, eye: np.ndarray, frame: FaceFrame) -> bool:
+    """Whether the structure ``part`` (bool) goes round the eye at ``eye``: it reaches over most
+    of a lens's width (``LENS``) and both above and below the eye (a brow lies above it only, a
+    line under the eye below only, a strand of hair across it is narrow)."""
+    ys, xs = np.nonzero(part)
+    d = frame.eye_distance
+    across = ((xs - eye[0]) * frame.x_axis[0] + (ys - eye[1]) * frame.x_axis[1]) / d
+    up = ((xs - eye[0]) * frame.up[0] + (ys - eye[1]) * frame.up[1]) / d
+    near = np.abs(across) < LENS[0] + 0.1
+    if near.sum() < 3:
+        return False
+    return bool(np.ptp(across[near]) > LENS[0] and up[near].max() > 0.1 and up[near].min() < -0.1)
+
+
 def _inside_lower_rim(frames: np.ndarray, eye: np.ndarray, frame: FaceFrame, xs: np.ndarray,
                       ys: np.ndarray) -> np.ndarray:
     """bool: what ``frames`` holds below the eye at ``eye`` but above its lowest structure there,
     column by column across the lens (``LENS``): an older face's lines under the eye, which join
-    the rim, are not the frame; nothing of the face lies beyond a lower rim, within reach."""
+    the rim, are not the frame (unless darker than any line, ``FRAME_DEPTH``: a smile's creases
+    below a dark rim are the lowest there); nothing of the face lies beyond a lower rim."""
     d = frame.eye_distance
     half, rim = LENS
     across = ((xs - eye[0]) * frame.x_axis[0] + (ys - eye[1]) * frame.x_axis[1]) / np.float32(d)

@@ -191,20 +191,26 @@ def edit_boundary(
     return band
 
 
-def seam_ratio(source: np.ndarray, render: np.ndarray, band: np.ndarray, eye_dist: float) -> float:
+def seam_ratio(source: np.ndarray, render: np.ndarray, band: np.ndarray, eye_dist: float,
+               edit: np.ndarray | None = None) -> float:
     """How much edge the render adds where the edit ends: 1.0 = none, 1.5 = half as much again.
 
     Gradient magnitudes of both luma crops (lightly smoothed) are averaged locally along
     ``band`` (bool (S, S)); the result is the mean of the highest quarter of the local
     render / source ratios, so a seam along part of the outline counts in full while
     texture changes (a smoothed, de-aged skin) average out. 1.0 when the band is empty
-    (nothing was edited, so nothing can show an edge).
+    (nothing was edited, so nothing can show an edge). ``edit``: optional luma crop of the
+    edit's own content, unblended (``FrameRenderer.pasted``): the render's edges are then compared
+    with the larger of the source's and its, so the features a replacement brings where its
+    blend ends count as the edit's, and only an edge that neither holds counts as a seam.
     """
     if band.sum() < 16:
         return 1.0
     pre, _, along = SEAM_SCALES
     g_src = gradient_magnitude(cv2.GaussianBlur(source, (0, 0), max(0.5, pre * eye_dist)))
     g_out = gradient_magnitude(cv2.GaussianBlur(render, (0, 0), max(0.5, pre * eye_dist)))
+    if edit is not None:
+        g_src = np.maximum(g_src, gradient_magnitude(cv2.GaussianBlur(edit, (0, 0), max(0.5, pre * eye_dist))))
     weight = band.astype(np.float32)
     sigma = max(1.0, along * eye_dist)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma) + np.float32(1e-6)

@@ -425,7 +425,8 @@ class ShotMeter:
         self._hist: dict[int, tuple[deque[Points], deque[Points], list[int]]] = {}  # track -> landmarks, last index
 
     def measure(self, index: int, source: Image, render: Image, faces: dict[int, Face],
-                matte: np.ndarray | None = None, expected: Callable[[], Image] | None = None) -> list[FaceMeasurement]:
+                matte: np.ndarray | None = None, expected: Callable[[], Image] | None = None,
+                content: Callable[[], Image] | None = None) -> list[FaceMeasurement]:
         """Measure every face of ``faces`` (track id -> source Face with landmarks) in one frame.
 
         Args:
@@ -435,19 +436,14 @@ class ShotMeter:
             expected: optional callable returning the frame the Look should have produced (RGB
                 uint8); asked for only when a face's change is too small to call it edited on
                 its own, and compared with the render (see ``_edit_and_seam``).
+            content: optional callable returning the frame with each edit pasted whole, unblended
+                (``FrameRenderer.pasted``; RGB uint8): the seam is then measured against the
+                edit's own edges as well as the source's (``measures.seam_ratio``).
         """
         describe = self._calls % self.identity_every == 0
         self._calls += 1
-        cache: list[Image] = []
-
-        def once() -> Image | None:
-            if expected is None:
-                return None
-            if not cache:
-                cache.append(expected())
-            return cache[0]
-
-        out = [self._measure_face(index, tid, face, source, render, matte, describe, once)
+        once, pasted = _once(expected), _once(content)
+        out = [self._measure_face(index, tid, face, source, render, matte, describe, once, pasted)
                for tid, face in sorted(faces.items()) if face.landmarks is not None]
         for tid in [t for t in self._prev if t not in faces]:
             self._prev.pop(tid, None)
@@ -455,7 +451,8 @@ class ShotMeter:
         return out
 
     def _measure_face(self, index: int, tid: int, face: Face, source: Image, render: Image,
-                      matte: np.ndarray | None, describe: bool, expected: Callable[[], Image | None]) -> FaceMeasurement:
+                      matte: np.ndarray | None, describe: bool, expected: Callable[[], Image | None],
+                      content: Callable[[], Image | None]) -> FaceMeasurement:
         size = self.size
         matrix = estimate_alignment(face.keypoints5, "ffhq", size, face.pixel_aspect)
         warp = dict(dsize=(size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -477,12 +474,15 @@ class ShotMeter:
         dt_src, dt_out = (measures.feature_detail(lum, d, features) for lum in (lum_src, lum_out))
         gr_src, gr_out = (measures.face_grain(frame, face.landmarks) for frame in (source, render))
 
-        def expected_luma() -> np.ndarray | None:
-            frame = expected()
-            return None if frame is None else measures.luma(cv2.warpAffine(frame, matrix, **warp))
+        def luma_of(frames: Callable[[], Image | None]) -> Callable[[], np.ndarray | None]:
+            def crop() -> np.ndarray | None:
+                frame = frames()
+                return None if frame is None else measures.luma(cv2.warpAffine(frame, matrix, **warp))
+            return crop
 
         change, background, edited, seam = self._edit_and_seam(lum_src, lum_out, up(regions.face), masks["neck"],
-                                                               valid, matte_crop, d, expected_luma)
+                                                               valid, matte_crop, d, luma_of(expected),
+                                                               luma_of(content))
         fl_src, fl_out, fl_edit = self._flicker(index, tid, lum_src, lum_out, skin)
         jit_src, jit_out, shift = self._landmarks(index, tid, face, source, render)
         identity = age_source = age_render = to_source = float("nan")
@@ -508,7 +508,8 @@ class ShotMeter:
     @staticmethod
     def _edit_and_seam(lum_src: np.ndarray, lum_out: np.ndarray, face: np.ndarray, neck: np.ndarray,
                        valid: np.ndarray, matte: np.ndarray | None, d: float,
-                       expected: Callable[[], np.ndarray | None]) -> tuple[float, float, bool, float]:
+                       expected: Callable[[], np.ndarray | None],
+                       content: Callable[[], np.ndarray | None] = lambda: None) -> tuple[float, float, bool, float]:
         """Mean change inside the face and around it, whether the face was edited, and its seam ratio.
 
         With a matte, "edited" is read from it. Without one, a face is edited when its change
@@ -537,7 +538,8 @@ class ShotMeter:
             return change, background, edited, 1.0
         band = measures.edit_boundary(lum_src, lum_out, d, matte=matte, valid=valid,
                                       noise=max(1.0, EDIT_NOISE_FACTOR * noise) / 255.0)
-        return change, background, edited, measures.seam_ratio(lum_src, lum_out, band, d)
+        return change, background, edited, measures.seam_ratio(lum_src, lum_out, band, d,
+                                                               content() if band.sum() >= 16 else None)
 
     def _flicker(self, index: int, tid: int, lum_src: np.ndarray, lum_out: np.ndarray,
                  skin: np.ndarray) -> tuple[float, float, float]:
@@ -765,7 +767,10 @@ def compute_metrics(
             rec, backend = make_identity_recognizer(recognizer)
             sources = _swap_sources(look, analysis, selected, rec, notes, record)
             meter = ShotMeter(rec, DlibLandmarker(), identity_every=identity_every, ages=estimator, sources=sources)
-            renderer = _look_renderer(look, analysis, notes) if matte_clip is None else None
+            # Re-rendered: light edits a codec hides (without a matte), and a replacement's own
+            # content for its seam (with one too).
+            replacing = look is not None and look.editor == "swap"
+            renderer = _look_renderer(look, analysis, notes) if matte_clip is None or replacing else None
             rows = _measure_all(meter, src, out, matte_clip, start, stop, analysis, selected, gaps, look, progress,
                                 renderer)
         finally:
@@ -872,20 +877,36 @@ def _look_renderer(look: Any | None, analysis: Any, notes: list[str]) -> Any | N
     return renderer if renderer.needs_faces else None
 
 
+def _once(frames: Callable[[], Image] | None) -> Callable[[], Image | None]:
+    """``frames`` called at most once (None when there is none): every face of a frame shares it."""
+    cache: list[Image] = []
+
+    def once() -> Image | None:
+        if frames is None:
+            return None
+        if not cache:
+            cache.append(frames())
+        return cache[0]
+    return once
+
+
 def _measure_all(meter: ShotMeter, src: Any, out: Any, matte_clip: Any, start: int, stop: int, analysis: Any,
                  selected: list[int], gaps: dict[int, set[int]], look: Any, progress: ProgressFn | None,
                  renderer: Any | None = None) -> list[dict]:
     rows: list[dict] = []
     mattes = matte_clip.frames_float() if matte_clip is not None else None
+    replacement = getattr(look, "editor", None) == "swap"
     for done, (index, a, b) in enumerate(zip(range(start, stop), src.frames(start, stop), out.frames()), start=1):
         m = next(mattes)[..., 0] if mattes is not None else None
         present = analysis.faces_at(index) if index < analysis.frame_count else {}
         faces = {t: present[t] for t in selected if t in present}
         expected = {t: expects_edit(look, index, analysis.apparent_ages.get(t)) for t in selected}
-        redo = None
+        redo = pasted = None
         if any(expected.values()) and renderer is not None:
             redo = lambda a=a, index=index, faces=faces: renderer.render(a, index, faces)[0]  # noqa: E731
-        measured = meter.measure(index, a, b, faces, m, redo)
+            if replacement:  # a new face's features where its blend ends are not a seam
+                pasted = lambda a=a, index=index, faces=faces: renderer.pasted(a, index, faces)  # noqa: E731
+        measured = meter.measure(index, a, b, faces, m, redo, pasted)
         missed = sum(1 for fm in measured if not fm.edited and expected[fm.track_id])
         missed += sum(1 for t, f in faces.items() if f.landmarks is None and expected[t])
         missed += sum(1 for t, g in gaps.items() if index in g and expected[t])

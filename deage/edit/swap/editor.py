@@ -413,16 +413,7 @@ class SwapEditor:
         glasses = find_glasses(image, landmarks) if params.glasses > 0 else None
         if glasses is not None:
             # Eyes behind dark lenses: the lenses stay, not the source's eyes painted over them.
-            # (Measured at ``EYES_RASTER``: at the plate's 64 pixels a lens passed for skin.)
-            around = face_regions(image, landmarks, EYES_RASTER)
-            seen = eyes_seen(around, landmarks)
-            hidden = hidden_eyes(seen)
-            if max(seen) < EYES_HIDDEN[0]:  # both doubtful: a pair of dark lenses, as dark as the darker
-                hidden = (max(hidden),) * 2
-            if max(hidden) > 0:
-                lenses = np.maximum(*(side * np.float32(h) for side, h in zip(around_eyes(around, landmarks), hidden)))
-                lenses = cv2.resize(lenses, (raster, raster), interpolation=cv2.INTER_LINEAR)
-                np.maximum(keep, lenses * np.float32(params.glasses), out=keep)
+            np.maximum(keep, dark_lenses(image, landmarks, raster) * np.float32(params.glasses), out=keep)
         mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth
         if mouth == "auto":
             source_lm = source.landmarks * (size / source.aligned.size)
@@ -448,11 +439,11 @@ class SwapEditor:
             out = _match_focus(image, out, take, regions, params.focus)
         if glasses is not None and glasses.present > 0:
             # The plate's glasses stay on the new face (their arms beyond it are the plate's anyway).
-            over = _up(cv2.resize(glasses.frames, (raster, raster), interpolation=cv2.INTER_AREA) * take, size)
+            over = cv2.resize(glasses.frames, (size, size), interpolation=cv2.INTER_LINEAR) * _up(take, size)
             out = wear(out, image, over * np.float32(params.glasses), regions.eye_distance * size / raster)
         mask = np.clip(_up(support, size), 0.0, 1.0)
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
-        return EditResult(image=out, mask=mask.astype(np.float32), layers=layers)
+        return EditResult(image=out, mask=mask.astype(np.float32), layers=layers, content=swapped)
 
     def _mesh_warp(self, aligned: AlignedFace, source: SourceFace, raster: int, shape: float = 0.0,
                    symmetry: float = 0.0, core: Mask | None = None,
@@ -558,6 +549,22 @@ class SwapEditor:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+def dark_lenses(image: Image, landmarks: np.ndarray, raster: int) -> Mask:
+    """float32 (raster, raster) in [0, 1]: the surroundings of each eye of the plate crop
+    ``image`` (RGB uint8, 68 ``landmarks`` in its pixels) that a dark lens hides
+    (``masks.hidden_eyes``), measured at ``EYES_RASTER`` (at the plate's 64 pixels a lens passed
+    for skin). Where both eyes read as doubtful, they are a pair of lenses as dark as the darker."""
+    around = face_regions(image, landmarks, EYES_RASTER)
+    seen = eyes_seen(around, landmarks)
+    hidden = hidden_eyes(seen)
+    if max(seen) < EYES_HIDDEN[0]:
+        hidden = (max(hidden),) * 2
+    if max(hidden) <= 0:
+        return np.zeros((raster, raster), np.float32)
+    lenses = np.maximum(*(side * np.float32(h) for side, h in zip(around_eyes(around, landmarks), hidden)))
+    return cv2.resize(lenses, (raster, raster), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
 def mouth_mismatch(source: np.ndarray, target: np.ndarray) -> float:
     """0..1: how much wider the target's mouth is open than the source's (0 = no wider, 1 = the
     target's wide open and the source's closed). Both are 68 landmarks in crops of the same size.
