@@ -49,13 +49,15 @@ VALLEY = 0.045
 a tenth of the eye distance wide (``deage.edit.makeup.creases`` measures creases the same way)."""
 TEXTURE = 0.03
 """Relative depth below that closing the skin's own texture reaches; kept."""
-GAP = 0.06
+GAP = 0.1
 """Gaps in the source's skin mask narrower than twice this (eye distances) are a deep fold's
 shadow and are smoothed with the skin around them; a moustache or a beard is broader and kept."""
-FEATURE = (1.6, 2.0)
+FEATURE = (2.0, 2.6)
 """Factors of change (lighter or darker) over which a structure goes from fold to feature, which
-``unsmiling`` leaves: a smile's folds need at most 1.3-1.5 (the astronaut, t1.jpg, the selfie's
-five), a moustache the skin mask half takes for skin 1.8-2.6, the edge of a beard 2-3."""
+``unsmiling`` leaves: a smile's folds need 1.3-1.5, their deepest part by the nose's wings up to
+about 2 (the astronaut's: left at 1.6 it was squeezed into a dark line beside a narrower mouth's
+nose); a moustache, which the skin mask mostly keeps out, 1.8-2.6 where it half takes it for
+skin, the edge of a beard 2-3 (source_s12's moustache changes by 1.1 levels on average)."""
 
 
 def smile(landmarks: Points) -> float:

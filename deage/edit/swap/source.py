@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +23,14 @@ import cv2
 import numpy as np
 
 from deage.edit.base import crop_size_for
-from deage.edit.swap.mesh import turn
 from deage.edit.swap.folds import unsmiling
+from deage.edit.swap.mesh import turn
 from deage.edit.swap.params import ConsentRecord, SourceSpec
 from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.align import align_face
 from deage.face.gaze import Gaze, estimate_gaze, eye_width, lid_opening
-from deage.face.masks import disk
+from deage.face.masks import FaceFrame, disk
 from deage.face.protocols import Detector, Recognizer
 from deage.types import AlignedFace, Face, Image, Points
 
@@ -146,6 +147,46 @@ TEETH_SHOWN = 0.01
 """Area of teeth (eye distances squared) from which a source's mouth counts as open."""
 LIPS_COLOURLESS = 8.0
 """Chroma of the lips below which a photo has no colour to tell teeth from a lip's highlight by."""
+
+
+FRINGE_SHADOW = 0.9
+"""Above the brows, the source's skin darker than this fraction of the forehead's own just above
+the brows (column by column) is the shadow a fringe casts: the astronaut's forehead falls from
+216 to 150 levels over the 0.18 eye distances under her fringe, and that band, pasted on a
+plate's forehead, read as a dark wavy line along the swap's top edge."""
+FRINGE_REACH = 0.2
+"""How far (eye distances) below the hair a fringe's shadow is looked for."""
+
+
+def out_of_the_fringes_shadow(image: Image, landmarks: Points, skin: np.ndarray) -> np.ndarray:
+    """``skin`` (float32 (S, S) in [0, 1], of the aligned crop ``image``, RGB uint8, 68
+    ``landmarks`` in its pixels) with the forehead ending where it turns darker than
+    ``FRINGE_SHADOW`` of its brightness just above the brows within ``FRINGE_REACH`` of the hair,
+    and with all above that."""
+    lm = np.asarray(landmarks, np.float64)
+    d = FaceFrame.from_landmarks(lm).eye_distance
+    top = int(np.floor(lm[17:27, 1].min()))
+    if top < 4:
+        return skin
+    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0),
+                            max(0.7, 0.04 * d))
+    near = slice(max(0, top - max(2, int(round(0.05 * d)))), top + 1)
+    lit = np.where(skin[near] > 0.5, grey[near], np.nan)
+    with warnings.catch_warnings():  # columns without skin there (beyond the face) are all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reference = np.nanmedian(lit, axis=0)
+    shadow = grey[:top] < FRINGE_SHADOW * np.nan_to_num(reference, nan=0.0)[None, :]
+    shadow[near.start:] = False  # the band the reference came from (and a brow's top edge)
+    # Only next to the hair: further down a forehead's light falls off on its own (a bald head).
+    reach = max(2, int(round(FRINGE_REACH * d)))
+    upward = np.ones((reach, 1), np.uint8)
+    under_hair = cv2.erode((skin[:top] > 0.5).astype(np.uint8), upward, anchor=(0, reach - 1),
+                           borderType=cv2.BORDER_CONSTANT, borderValue=0) == 0
+    shadow &= under_hair
+    runs = np.cumprod(~shadow[::-1], axis=0)[::-1]  # 1 from the brows up to the first shadowed row
+    out = skin.astype(np.float32, copy=True)
+    out[:top] *= runs
+    return out
 
 
 def teeth_mask(image: Image, landmarks: Points) -> np.ndarray:
@@ -384,6 +425,7 @@ def load_source(
     descriptor = np.asarray(recognizer.describe(image, face), np.float32)
     skin = cv2.resize(skin_or_features(aligned.image, aligned.landmarks, size // 4), (size, size),
                       interpolation=cv2.INTER_LINEAR)
+    skin = out_of_the_fringes_shadow(aligned.image, aligned.landmarks, skin)
     return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor,
                       skin=skin * valid, valid=valid, consent=None,
                       file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces),
