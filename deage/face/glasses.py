@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deage.face.masks import FaceFrame, disk, smoothstep
+from deage.face.masks import FaceFrame, disk, padded_box, smoothstep
 from deage.types import Image, Mask, Points
 
 RASTER = 256
@@ -78,8 +78,8 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER) -> Glasses
     depth = _depth(small @ np.float32([0.299, 0.587, 0.114]), max(1, int(round(RADIUS * d))))
     ys, xs = np.mgrid[:size, :size].astype(np.float32)
     mid = 0.5 * (lm[39] + lm[42])
-    across = ((xs - mid[0]) * frame.x_axis[0] + (ys - mid[1]) * frame.x_axis[1]) / np.float32(d)
-    up = ((xs - mid[0]) * frame.up[0] + (ys - mid[1]) * frame.up[1]) / np.float32(d)
+    across = _along(xs, ys, mid, frame.x_axis) / np.float32(d)
+    up = _along(xs, ys, mid, frame.up) / np.float32(d)
     reach = np.zeros((size, size), np.uint8)
     eyes = np.zeros((size, size), np.uint8)
     angle = float(np.degrees(np.arctan2(frame.x_axis[1], frame.x_axis[0])))
@@ -129,14 +129,10 @@ def wear(edited: Image, plate: Image, where: Mask, eye_distance: float) -> Image
 
     ``edited``, ``plate``: RGB uint8 (S, S, 3), the same crop. Returns RGB uint8 (S, S, 3);
     ``edited`` itself when ``where`` is empty."""
-    rows, cols = np.nonzero(where > 1e-3)
-    if rows.size == 0:
-        return edited
     r = max(1, int(round(RADIUS * eye_distance)))
-    size_y, size_x = where.shape
-    y0, y1 = max(rows.min() - 2 * r, 0), min(rows.max() + 2 * r + 1, size_y)
-    x0, x1 = max(cols.min() - 2 * r, 0), min(cols.max() + 2 * r + 1, size_x)
-    box = (slice(y0, y1), slice(x0, x1))
+    box = padded_box(where, 1e-3, 2 * r)
+    if box is None:
+        return edited
     part = plate[box].astype(np.float32) + np.float32(4.0)
     surface = cv2.morphologyEx(part, cv2.MORPH_CLOSE, disk(r))
     ratio = np.minimum(part / surface, 1.0)
@@ -154,8 +150,8 @@ def _rings(part: np.ndarray, eye: np.ndarray, frame: FaceFrame) -> bool:
     line under the eye below only, a strand of hair across it is narrow)."""
     ys, xs = np.nonzero(part)
     d = frame.eye_distance
-    across = ((xs - eye[0]) * frame.x_axis[0] + (ys - eye[1]) * frame.x_axis[1]) / d
-    up = ((xs - eye[0]) * frame.up[0] + (ys - eye[1]) * frame.up[1]) / d
+    across = _along(xs, ys, eye, frame.x_axis) / d
+    up = _along(xs, ys, eye, frame.up) / d
     near = np.abs(across) < LENS[0] + 0.1
     if near.sum() < 3:
         return False
@@ -170,8 +166,8 @@ def _inside_lower_rim(frames: np.ndarray, eye: np.ndarray, frame: FaceFrame, xs:
     below a dark rim are the lowest there); nothing of the face lies beyond a lower rim."""
     d = frame.eye_distance
     half, rim = LENS
-    across = ((xs - eye[0]) * frame.x_axis[0] + (ys - eye[1]) * frame.x_axis[1]) / np.float32(d)
-    down = -((xs - eye[0]) * frame.up[0] + (ys - eye[1]) * frame.up[1]) / np.float32(d)
+    across = _along(xs, ys, eye, frame.x_axis) / np.float32(d)
+    down = -_along(xs, ys, eye, frame.up) / np.float32(d)
     below = frames & (np.abs(across) < half) & (down > 0.1)
     out = np.zeros_like(frames)
     if not below.any():
@@ -182,6 +178,12 @@ def _inside_lower_rim(frames: np.ndarray, eye: np.ndarray, frame: FaceFrame, xs:
     low = lowest[np.clip(columns, 0, lowest.size - 1)]
     out = below & (down < low - rim)
     return out
+
+
+def _along(xs: np.ndarray, ys: np.ndarray, origin: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """How far pixels (``xs``, ``ys``) lie from ``origin`` along the unit vector ``axis`` (a face
+    frame's ``x_axis`` or ``up``), in pixels."""
+    return (xs - origin[0]) * axis[0] + (ys - origin[1]) * axis[1]
 
 
 def _depth(grey: np.ndarray, radius: int) -> np.ndarray:

@@ -362,6 +362,18 @@ def disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def padded_box(mask: np.ndarray, above: float, pad: int) -> tuple[slice, slice] | None:
+    """Rows and columns (slices) of the box where ``mask`` (2-D) exceeds ``above``, grown by
+    ``pad`` pixels on every side and cut to the array; None where it nowhere does (work done only
+    where a soft mask reaches, with room for a filter of that reach)."""
+    rows, cols = np.nonzero(mask > above)
+    if rows.size == 0:
+        return None
+    height, width = mask.shape[:2]
+    return (slice(max(rows.min() - pad, 0), min(rows.max() + pad + 1, height)),
+            slice(max(cols.min() - pad, 0), min(cols.max() + pad + 1, width)))
+
+
 def weighted_blur(image: np.ndarray, weight: Mask, sigma: float) -> np.ndarray:
     """Normalised Gaussian blur of float32 (R, R) or (R, R, C) ``image`` over the pixels where
     ``weight`` (float32 (R, R) >= 0) is high: each pixel gets the mean of its weighted

@@ -207,10 +207,13 @@ def seam_ratio(source: np.ndarray, render: np.ndarray, band: np.ndarray, eye_dis
     if band.sum() < 16:
         return 1.0
     pre, _, along = SEAM_SCALES
-    g_src = gradient_magnitude(cv2.GaussianBlur(source, (0, 0), max(0.5, pre * eye_dist)))
-    g_out = gradient_magnitude(cv2.GaussianBlur(render, (0, 0), max(0.5, pre * eye_dist)))
+
+    def edges(lum: np.ndarray) -> np.ndarray:
+        return gradient_magnitude(cv2.GaussianBlur(lum, (0, 0), max(0.5, pre * eye_dist)))
+
+    g_src, g_out = edges(source), edges(render)
     if edit is not None:
-        g_src = np.maximum(g_src, gradient_magnitude(cv2.GaussianBlur(edit, (0, 0), max(0.5, pre * eye_dist))))
+        g_src = np.maximum(g_src, edges(edit))
     weight = band.astype(np.float32)
     sigma = max(1.0, along * eye_dist)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma) + np.float32(1e-6)

@@ -47,8 +47,8 @@ from deage.errors import DeageError, LookError
 from deage.face.align import affine_scale, estimate_alignment
 from deage.face.gaze import estimate_gaze
 from deage.face.glasses import find_glasses, wear
-from deage.face.masks import (EYES_HIDDEN, FaceFrame, around_eyes, disk, eyes_seen, face_regions, hidden_eyes,
-                               smoothstep)
+from deage.face.masks import (EYES_HIDDEN, FaceFrame, FaceRegions, around_eyes, disk, eyes_seen, face_regions,
+                               hidden_eyes, padded_box, smoothstep)
 from deage.types import AlignedFace, Image, Mask
 from deage.weights import Manifest
 
@@ -413,7 +413,7 @@ class SwapEditor:
         glasses = find_glasses(image, landmarks) if params.glasses > 0 else None
         if glasses is not None:
             # Eyes behind dark lenses: the lenses stay, not the source's eyes painted over them.
-            np.maximum(keep, dark_lenses(image, landmarks, raster) * np.float32(params.glasses), out=keep)
+            np.maximum(keep, dark_lenses(image, landmarks, raster, plate) * np.float32(params.glasses), out=keep)
         mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth
         if mouth == "auto":
             source_lm = source.landmarks * (size / source.aligned.size)
@@ -549,12 +549,13 @@ class SwapEditor:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def dark_lenses(image: Image, landmarks: np.ndarray, raster: int) -> Mask:
+def dark_lenses(image: Image, landmarks: np.ndarray, raster: int, plate: FaceRegions | None = None) -> Mask:
     """float32 (raster, raster) in [0, 1]: the surroundings of each eye of the plate crop
     ``image`` (RGB uint8, 68 ``landmarks`` in its pixels) that a dark lens hides
     (``masks.hidden_eyes``), measured at ``EYES_RASTER`` (at the plate's 64 pixels a lens passed
-    for skin). Where both eyes read as doubtful, they are a pair of lenses as dark as the darker."""
-    around = face_regions(image, landmarks, EYES_RASTER)
+    for skin; ``plate``, its ``face_regions`` already made, is used when made at that size).
+    Where both eyes read as doubtful, they are a pair of lenses as dark as the darker."""
+    around = plate if plate is not None and plate.size == EYES_RASTER else face_regions(image, landmarks, EYES_RASTER)
     seen = eyes_seen(around, landmarks)
     hidden = hidden_eyes(seen)
     if max(seen) < EYES_HIDDEN[0]:
@@ -614,18 +615,16 @@ def clear_teeth_line(swapped: Image, regions: SwapRegions, amount: float = 1.0) 
     size = swapped.shape[0]
     lips = _dilate_soft(regions.lips, 0.03 * regions.eye_distance)
     band = _up(_lips_meeting(regions, TEETH_BAND) * lips, size)
-    rows, cols = np.nonzero(band > 0.02)
-    if rows.size == 0:
-        return swapped
     k = max(3, int(round(TEETH_MEDIAN * regions.eye_distance * size / regions.size)) | 1)
-    y0, y1 = max(rows.min() - k, 0), min(rows.max() + k + 1, size)
-    x0, x1 = max(cols.min() - k, 0), min(cols.max() + k + 1, size)
-    part = np.ascontiguousarray(swapped[y0:y1, x0:x1])
+    box = padded_box(band, 0.02, k)
+    if box is None:
+        return swapped
+    part = np.ascontiguousarray(swapped[box])
     median = cv2.medianBlur(part, k)
     off = np.abs(part.astype(np.int16) - median).max(-1).astype(np.float32)
     thin = cv2.GaussianBlur(cv2.dilate(smoothstep(off, *TEETH_CONTRAST), disk(1)), (0, 0), 0.7)
     out = swapped.copy()
-    out[y0:y1, x0:x1] = _mix(part, median, np.clip(thin, 0.0, 1.0) * band[y0:y1, x0:x1] * np.float32(amount))
+    out[box] = _mix(part, median, np.clip(thin, 0.0, 1.0) * band[box] * np.float32(amount))
     return out
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deage.face.masks import FaceFrame, disk, landmark_regions, smoothstep, weighted_blur
+from deage.face.masks import FaceFrame, disk, landmark_regions, padded_box, smoothstep, weighted_blur
 from deage.types import Image, Mask, Points
 
 SMILE_WIDTH = (0.85, 1.05)
@@ -121,13 +121,9 @@ def take_folds(target: Image, swapped: Image, landmarks: Points, amount: float, 
     weight = folds * inside * np.float32(amount)
     fine, broad = (max(0.5, k * d) for k in BAND)
     # Only the box where the weight reaches, with room for the broad blur.
-    rows, cols = np.nonzero(weight > 1e-3)
-    if rows.size == 0:
+    box = padded_box(weight, 1e-3, int(np.ceil(3.0 * broad)))
+    if box is None:
         return swapped
-    pad = int(np.ceil(3.0 * broad))
-    y0, y1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, size)
-    x0, x1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, size)
-    box = (slice(y0, y1), slice(x0, x1))
     # A little weight everywhere: away from any skin the means fall back to plain ones (and stay > 0).
     on_skin = np.ascontiguousarray(skin[box], np.float32) + np.float32(0.01)
 
@@ -164,14 +160,10 @@ def unsmiling(image: Image, landmarks: Points, skin: Mask) -> Image:
     skin = cv2.morphologyEx(np.ascontiguousarray(skin, np.float32), cv2.MORPH_CLOSE,
                             disk(max(1, int(round(GAP * d)))))
     weight = fold_weight(landmarks, size) * skin
-    rows, cols = np.nonzero(weight > 1e-3)
-    if rows.size == 0:
-        return image.copy()
     broad = BAND[1] * d
-    pad = int(np.ceil(3.0 * broad))
-    y0, y1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, size)
-    x0, x1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, size)
-    box = (slice(y0, y1), slice(x0, x1))
+    box = padded_box(weight, 1e-3, int(np.ceil(3.0 * broad)))
+    if box is None:
+        return image.copy()
     part = image[box].astype(np.float32)
     r = max(1, int(round(VALLEY * d)))
     surface = cv2.GaussianBlur(cv2.morphologyEx(part, cv2.MORPH_CLOSE, disk(r)), (0, 0), 0.5 * r)

@@ -148,7 +148,7 @@ def skin_or_features(image: Image, landmarks: Points, size: int, regions: FaceRe
     small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
     d = fr.frame.eye_distance * size / float(crop)
-    detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3)), (0, 0), max(0.6, 0.06 * d))
+    detail = fine_detail(gray, d)
     sample = skin_sample_mask(FaceFrame.from_landmarks(np.asarray(landmarks, np.float64)), landmarks, size, crop) > 0.5
     brow_row = np.asarray(landmarks, np.float64)[17:27, 1].min() * size / float(crop)
     if sample.sum() < 16:
@@ -157,6 +157,13 @@ def skin_or_features(image: Image, landmarks: Points, size: int, regions: FaceRe
     rough = np.clip((detail / reference - 2.5) / 2.0, 0.0, 1.0)
     out = out * (1.0 - rough * (1.0 - fr.protect))
     return _below_the_hair(out, brow_row, gray >= HAIR_DARKNESS * float(np.median(gray[sample])))
+
+
+def fine_detail(gray: np.ndarray, eye_distance: float) -> np.ndarray:
+    """float32 (H, W): the local energy of a float32 grey image's finest detail (a 3x3 Laplacian's
+    magnitude, averaged over 0.06 of ``eye_distance``, in its pixels): hair and stubble are rich
+    in it, skin is smooth."""
+    return cv2.GaussianBlur(np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3)), (0, 0), max(0.6, 0.06 * eye_distance))
 
 
 HAIR_DARKNESS = 0.8

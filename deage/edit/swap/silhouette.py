@@ -22,6 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from deage.edit.swap.regions import fine_detail
 from deage.face.masks import FaceFrame, SkinColourModel, disk, skin_sample_mask
 from deage.types import Image, Mask, Points
 
@@ -112,7 +113,7 @@ def beyond_the_face(image: Image, landmarks: Points, outline: Mask) -> Mask:
     model = SkinColourModel.fit(feats, sample.astype(np.float32))
     z = (feats[..., :2] - model.chroma_median) / model.chroma_spread
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = cv2.GaussianBlur(np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=3)), (0, 0), max(0.6, 0.06 * d))
+    detail = fine_detail(gray, d)
     smooth = detail < 2.0 * max(float(np.median(detail[sample])), 1.0)
     other &= ~((np.einsum("...c,...c->...", z, z) < 2.0) & smooth)
     # A thread of it is noise, not an outline: open by a few hundredths of an eye distance.
