@@ -367,6 +367,7 @@ def render_frames(
             ``prepare(change, matte, decoded=...)`` (``deage.video.passthrough``: every pixel the
             edit left alone reaches the encoder with the source's own code values).
     """
+    from deage.scale.allocator import keep_freed_memory
     from deage.scale.pipeline import PipelineSettings, run_pipeline
     from deage.scale.processes import ProcessEditing
     from deage.video.passthrough import find_change
@@ -424,6 +425,7 @@ def render_frames(
         if progress is not None:
             progress(index - start + 1, stop - start)
 
+    keep_freed_memory()
     with editing if editing is not None else contextlib.nullcontext():
         run_pipeline(zip(range(first, stop), frames), process, deliver, settings)
     return stats

@@ -93,6 +93,43 @@ def test_pipeline_memory_is_bounded_by_items_in_flight_not_source_length():
     assert alive == 0 and 2 <= peak <= settings.max_in_flight
 
 
+_FRAME_LIKE_WORK = """
+import resource, threading, numpy as np
+from deage.scale.allocator import keep_freed_memory
+tuned = keep_freed_memory()
+def work():  # a render's editing thread: arrays of a few MB made and dropped every frame
+    for _ in range(60):
+        a = np.ones((700, 700, 3), np.float32)
+        b = a * 2
+        c = np.ones((300, 300), np.float32) + b[:300, :300, 0]
+        del a, b, c
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(tuned, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the allocator setting is glibc's (Linux)")
+def test_a_render_thread_reuses_freed_memory_instead_of_faulting_it_in_again():
+    """``keep_freed_memory`` (called by every render) keeps a thread's freed arrays for its next
+    ones: frame-sized arrays made and dropped 60 times fault in their pages about once (about 2
+    thousand faults when written), against every time without it (about 49 thousand); on the
+    720p example clip the render spent a fifth of its CPU in those faults."""
+    import subprocess
+
+    def faults(keep: str) -> tuple[str, int]:
+        env = {**os.environ, "DEAGE_KEEP_FREED_MEMORY": keep}
+        out = subprocess.run([sys.executable, "-c", _FRAME_LIKE_WORK], env=env, capture_output=True, text=True,
+                             check=True).stdout.split()
+        return out[0], int(out[1])
+
+    (tuned, kept), (untuned, faulted) = faults("1"), faults("0")
+    assert (tuned, untuned) == ("True", "False")
+    assert kept * 5 < faulted, (kept, faulted)
+
+
 def test_pipeline_delivers_good_items_before_a_source_error_and_stops_its_threads():
     before = threading.active_count()
 

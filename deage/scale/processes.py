@@ -49,7 +49,9 @@ def _start_worker(look_data: dict, analysis: Any, device: Any, threads: int) -> 
 
     from deage.look import Look
     from deage.render import FrameRenderer
+    from deage.scale.allocator import keep_freed_memory
 
+    keep_freed_memory()
     cv2.setNumThreads(threads)
     torch.set_num_threads(threads)
     _WORKER["renderer"] = FrameRenderer(Look.from_dict(look_data), analysis=analysis, device=device)
