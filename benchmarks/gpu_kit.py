@@ -11,7 +11,9 @@ git, ~50 MB):
 - ``standin.onnx``: a stand-in editor for ``benchmarks/gpu_onnx.py`` (onnxruntime CUDA wiring);
 - ``run.sh``: installs the wheels into /tmp/site, runs ``benchmarks/gpu_onnx.py`` (when the machine
   has onnxruntime) and ``benchmarks/scale.py --gpu`` on the clip (with ``PROFILE=1`` also a py-spy
-  ``--gil`` profile of a threaded and a process render, ``benchmarks/gil_profile.py``), writing its output to ``$OUT/gpu.txt`` when ``OUT`` is set.
+  ``--gil`` profile of a threaded and a process render, ``benchmarks/gil_profile.py``; with
+  ``BEFORE=1`` the threaded renders again with ``DEAGE_KEEP_FREED_MEMORY=0``), writing its output to
+  ``$OUT/gpu.txt`` when ``OUT`` is set.
 
 Usage::
 
@@ -48,6 +50,13 @@ timeout 120 python3 benchmarks/gpu_onnx.py .gpukit/standin.onnx --device cuda 2>
 python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 --cache-dir .gpukit/cache \\
     --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" \\
     --gpu-processes "${PROCESSES:-4,8,12}" 2>&1 | tee -a "$log"
+# BEFORE=1: the threaded renders again with glibc's allocator left as it is (before session 30)
+if [ -n "$BEFORE" ]; then
+    echo "DEAGE_KEEP_FREED_MEMORY=0 (allocator left alone):" | tee -a "$log"
+    DEAGE_KEEP_FREED_MEMORY=0 python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 \
+        --cache-dir .gpukit/cache --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" \
+        --gpu-processes "" 2>&1 | tee -a "$log"
+fi
 # PROFILE=1: who holds the GIL in a cuda render with threads and with worker processes (py-spy)
 if [ -n "$PROFILE" ] && [ -x /tmp/site/bin/py-spy ]; then
     for mode in "--workers 4" "--processes 8"; do
