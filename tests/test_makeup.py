@@ -823,8 +823,10 @@ def test_sunglasses_are_neither_bent_nor_retouched(editor, sunglasses_faces, mon
     (1.4-1.5 levels of change on average over the glasses, 15-18 at the 99th percentile, up to 95).
     Around eyes hidden behind dark lenses the warp is stilled and no colour is changed
     (``_spare_lenses``; what still changes is the bar's ends and the rims' outer edges beside the
-    retouched skin); the rest of the face is still de-aged."""
+    retouched skin; their frames, found by their dark bridge, are spared too, ``_spare_frames``);
+    the rest of the face is still de-aged."""
     import deage.edit.makeup.editor as editor_module
+    from deage.face.glasses import Glasses
     from deage.face.masks import landmark_regions
 
     params = MakeupParams(years=30)
@@ -835,8 +837,10 @@ def test_sunglasses_are_neither_bent_nor_retouched(editor, sunglasses_faces, mon
         regions = landmark_regions(aligned.landmarks, aligned.size, aligned.size)[0]
         lower = (regions["nasolabial"] > 0.5) | (regions["marionette"] > 0.5)
         assert change[lower].mean() > 1.0, name  # the lower face is still de-aged
-        with monkeypatch.context() as patch:
+        with monkeypatch.context() as patch:  # neither the lenses nor their frames spared: as before
             patch.setattr(editor_module, "hidden_eyes", lambda seen: (0.0, 0.0))
+            patch.setattr(editor_module, "find_glasses",
+                          lambda image, landmarks, size, small: Glasses(0.0, np.zeros((size, size), np.float32), size))
             before = np.abs(editor.edit(aligned, params).image.astype(np.int16) - aligned.image).max(-1)
         assert before[on].mean() > 3 * change[on].mean() + 0.5, (name, before[on].mean())
         assert np.percentile(before[on], 99) > 12  # 15-18 levels on the rims before

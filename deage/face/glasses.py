@@ -10,7 +10,8 @@ frames have no such dark bridge and are not found.
 A frame is put over an edited face as the plate's darkening: the edited pixels are multiplied,
 per channel, by the plate's ratio to its own closing there (1 on skin, the frame's darkness and
 tint on it), so its anti-aliased edges and its colour come with it and nothing of the plate's
-skin does.
+skin does. The makeup de-ager keeps its warp and its colour change off the frames found
+(``deage.edit.makeup.editor``), so it neither bends nor recolours them.
 """
 
 from __future__ import annotations
@@ -67,11 +68,13 @@ class Glasses:
     size: int
 
 
-def find_glasses(image: Image, landmarks: Points, size: int = RASTER) -> Glasses:
+def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.ndarray | None = None) -> Glasses:
     """The glasses frames of the face in ``image`` (RGB uint8 (S, S, 3), an aligned crop) whose
-    68 ``landmarks`` are in its pixels, on a ``size`` raster of it."""
+    68 ``landmarks`` are in its pixels, on a ``size`` raster of it (``small``: that raster
+    already made, float32 RGB [0, 1] (size, size, 3), the crop resized with ``INTER_AREA``)."""
     k = size / float(image.shape[0])
-    small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
+    if small is None:
+        small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
     lm = np.asarray(landmarks, np.float64) * k
     frame = FaceFrame.from_landmarks(lm)
     d = frame.eye_distance
@@ -93,27 +96,37 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER) -> Glasses
     within = (reach > 0) & (eyes == 0)
     half, (low, high) = BRIDGE
     bridge = (np.abs(across) < half) & (up > low) & (up < high)
-    count, labels = cv2.connectedComponents(((depth > DEPTH[0]) & within).astype(np.uint8), connectivity=8)
-    frames = np.zeros((size, size), bool)
+    # The pixels in the bridge's window deep enough to be a bridge: no structure among them can
+    # cross more of it than all of them do (a bare face's end here).
+    core = bridge & (depth > DEPTH[1]) & within
+    if not core.any() or float(np.ptp(across[core])) / (2.0 * half) <= SPAN[0]:
+        return Glasses(0.0, np.zeros((size, size), np.float32), size)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(((depth > DEPTH[0]) & within).astype(np.uint8),
+                                                                connectivity=8)
+    # How far across the window each structure's own bridge pixels reach.
+    at, across_core = labels[core], across[core]
     best = 0.0
-    rims = []
-    for i in range(1, count):
-        part = labels == i
-        core = part & bridge & (depth > DEPTH[1])
-        if not core.any():
-            rims.append(part)
-            continue
-        span = float(across[core].max() - across[core].min()) / (2.0 * half)
+    bridged, framed = set(), []
+    for i in np.unique(at):
+        span = float(np.ptp(across_core[at == i])) / (2.0 * half)
         best = max(best, span)
+        bridged.add(int(i))
         if span > SPAN[0]:
-            frames |= part
+            framed.append(int(i))
     present = float(smoothstep(np.float32(best), *SPAN))
     if present <= 0:
         return Glasses(0.0, np.zeros((size, size), np.float32), size)
-    # A rim the bridge does not join (an eye's lash line in between): one that goes round an eye.
-    for part in rims:
-        if any(_rings(part, lm[idx].mean(0), frame) for idx in (slice(36, 42), slice(42, 48))):
-            frames |= part
+    # A rim the bridge does not join (an eye's lash line in between): one that goes round an eye
+    # (which a structure whose box's diagonal is shorter than a lens's width cannot).
+    for i in range(1, count):
+        x0, y0, w, h = (int(v) for v in stats[i, :4])
+        if i in bridged or np.hypot(w - 1, h - 1) <= LENS[0] * d:
+            continue
+        rows, cols = np.nonzero(labels[y0:y0 + h, x0:x0 + w] == i)
+        points = (cols + x0, rows + y0)
+        if any(_rings(points, lm[idx].mean(0), frame) for idx in (slice(36, 42), slice(42, 48))):
+            framed.append(i)
+    frames = np.isin(labels, framed) if framed else np.zeros((size, size), bool)
     for idx in (slice(36, 42), slice(42, 48)):
         frames &= ~(_inside_lower_rim(frames, lm[idx].mean(0), frame, xs, ys) & (depth < FRAME_DEPTH))
     # A pixel's margin: ``wear`` leaves the skin beside a frame as it is anyway.
@@ -144,11 +157,11 @@ def wear(edited: Image, plate: Image, where: Mask, eye_distance: float) -> Image
     return out
 
 
-def _rings(part: np.ndarray, eye: np.ndarray, frame: FaceFrame) -> bool:
-    """Whether the structure ``part`` (bool) goes round the eye at ``eye``: it reaches over most
-    of a lens's width (``LENS``) and both above and below the eye (a brow lies above it only, a
-    line under the eye below only, a strand of hair across it is narrow)."""
-    ys, xs = np.nonzero(part)
+def _rings(points: tuple[np.ndarray, np.ndarray], eye: np.ndarray, frame: FaceFrame) -> bool:
+    """Whether the structure whose pixels are ``points`` (xs, ys) goes round the eye at ``eye``: it
+    reaches over most of a lens's width (``LENS``) and both above and below the eye (a brow lies
+    above it only, a line under the eye below only, a strand of hair across it is narrow)."""
+    xs, ys = points
     d = frame.eye_distance
     across = _along(xs, ys, eye, frame.x_axis) / d
     up = _along(xs, ys, eye, frame.up) / d

@@ -196,12 +196,12 @@ the hand is out of the mask; beyond it, where the occluder cannot tell it from t
 would move it)."""
 
 
-def still_flow(flow: np.ndarray, seen: Mask, eye_distance: float) -> np.ndarray:
+def still_flow(flow: np.ndarray, seen: Mask, eye_distance: float, shield: float = SHIELD) -> np.ndarray:
     """``flow`` (float32 (G, G, 2), crop pixels, on an (S, S) crop) set to 0 where ``seen``
-    (float32 (S, S)) is 0 and ``SHIELD`` eye distances (``eye_distance``: crop pixels) around it,
-    easing back to the full flow over a third of that."""
+    (float32 (S, S)) is 0 and ``shield`` eye distances (``eye_distance``: pixels of ``seen``)
+    around it, easing back to the full flow over a third of that."""
     grid, size = flow.shape[0], seen.shape[0]
-    cells = SHIELD * eye_distance * grid / float(size)
+    cells = shield * eye_distance * grid / float(size)
     still = cv2.resize(seen, (grid, grid), interpolation=cv2.INTER_AREA)
     radius = max(1, int(round(cells)))
     still = cv2.erode(still, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2),

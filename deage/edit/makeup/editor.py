@@ -18,6 +18,7 @@ from deage.edit.makeup.tone import hair_darkness, tone_delta
 from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import affine_scale, frame_coverage
 from deage.face.crossing_edges import crossing_edges, edge_mask
+from deage.face.glasses import find_glasses
 from deage.face.learned_masks import still_flow
 from deage.face.masks import (FaceFrame, FaceRegions, around_eyes, eyes_seen, face_outline, face_regions,
                                hidden_eyes, smoothstep)
@@ -180,6 +181,9 @@ class MakeupEditor:
         )
         if flow is not None:
             flow, delta = _spare_crossing_edges(flow, delta, gray, regions, aligned.landmarks)
+        glasses = find_glasses(image, aligned.landmarks, size=work, small=small)
+        if glasses.present > 0:
+            flow, delta = _spare_frames(flow, delta, glasses.frames, regions.eye_distance)
         if max(hidden) > 0:
             flow, delta = _spare_lenses(flow, delta, regions, aligned.landmarks, hidden)
         gain = None
@@ -250,6 +254,22 @@ def _spare_lenses(flow: np.ndarray | None, delta: np.ndarray, regions: FaceRegio
     if flow is not None:
         flow = still_flow(flow, 1.0 - lenses, regions.eye_distance)
     return flow, delta * (1.0 - lenses)[..., None]
+
+
+FRAME_SHIELD = 0.15
+"""Eye distances around a pair of glasses' frames where the shape warp is stilled."""
+
+
+def _spare_frames(flow: np.ndarray | None, delta: np.ndarray, frames: Mask,
+                  eye_distance: float) -> tuple[np.ndarray | None, np.ndarray]:
+    """``flow`` (float32 (G, G, 2) or None) and ``delta`` (float32 (W, W, 3)) kept off a pair of
+    glasses' frames (``frames``: float32 (W, W) in [0, 1], ``deage.face.glasses.find_glasses`` on
+    the working raster; ``eye_distance`` in its pixels): the warp stilled on them and
+    ``FRAME_SHIELD`` eye distances around, so the eyes' opening and the cheeks' fullness do not
+    bend a rim, and no colour change on them (the under-eye lift brightened a lower rim)."""
+    if flow is not None:
+        flow = still_flow(flow, 1.0 - frames, eye_distance, shield=FRAME_SHIELD)
+    return flow, delta * (1.0 - frames)[..., None]
 
 
 def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, gray: np.ndarray, regions: FaceRegions,
