@@ -7,7 +7,7 @@ and returns a heap's free top to the kernel beyond its trim threshold (128 KiB),
 arrays are faulted in again, page by page, in kernel time. On the 720p example clip that was 2.7
 million page faults and 5.8 s of system CPU in 288 frames: a fifth of the render's CPU on a 2-core
 machine. With the thresholds raised (``MMAP_THRESHOLD``, ``TRIM_THRESHOLD``) the blocks are reused
-from the heap: 72 thousand faults, 1.1 s, and the render is a quarter faster at the same peak memory
+from the heap: 72 thousand faults, 1.1 s, and the render is 15-25 % faster at the same peak memory
 (``benchmarks/deage_render.py``, docs/BENCHMARKS.md).
 
 The setting is the process's (``mallopt``), kept once made, and only applies where the C library
