@@ -47,15 +47,15 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; nproc; } 2>&1 | tee "$log"
 timeout 120 python3 benchmarks/gpu_onnx.py .gpukit/standin.onnx --device cuda 2>&1 | tee -a "$log"
-python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 --cache-dir .gpukit/cache \\
-    --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" \\
-    --gpu-processes "${PROCESSES:-4,8,12}" 2>&1 | tee -a "$log"
+gpu_scale() {
+    python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 --cache-dir .gpukit/cache \\
+        --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" "$@" 2>&1 | tee -a "$log"
+}
+gpu_scale --gpu-processes "${PROCESSES:-4,8,12}"
 # BEFORE=1: the threaded renders again with glibc's allocator left as it is (before session 30)
 if [ -n "$BEFORE" ]; then
     echo "DEAGE_KEEP_FREED_MEMORY=0 (allocator left alone):" | tee -a "$log"
-    DEAGE_KEEP_FREED_MEMORY=0 python3 benchmarks/scale.py --gpu --gpu-clip .gpukit/example_1080.mp4 \
-        --cache-dir .gpukit/cache --gpu-threads "${THREADS:-1,4,8,14}" --gpu-cv2-threads "${CV2_THREADS:-default}" \
-        --gpu-processes "" 2>&1 | tee -a "$log"
+    DEAGE_KEEP_FREED_MEMORY=0 gpu_scale --gpu-processes ""
 fi
 # PROFILE=1: who holds the GIL in a cuda render with threads and with worker processes (py-spy)
 if [ -n "$PROFILE" ] && [ -x /tmp/site/bin/py-spy ]; then

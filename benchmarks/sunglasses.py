@@ -53,7 +53,7 @@ def main() -> int:
     guard, frames = editor_module.hidden_eyes, editor_module.find_glasses
 
     def none_found(image, landmarks, size, small=None):
-        return Glasses(0.0, np.zeros((size, size), np.float32), size)
+        return Glasses.absent(size)
 
     print(f"{'kind':10s} {'face':14s} {'seen':>11s} {'years':>5s} {'guard':>6s} {'mean':>6s} {'p99':>5s} {'max':>5s}")
     for kind, name in ((k, n) for k in args.kind.split(",") for n in faces):

@@ -823,7 +823,7 @@ def test_sunglasses_are_neither_bent_nor_retouched(editor, sunglasses_faces, mon
     (1.4-1.5 levels of change on average over the glasses, 15-18 at the 99th percentile, up to 95).
     Around eyes hidden behind dark lenses the warp is stilled and no colour is changed
     (``_spare_lenses``; what still changes is the bar's ends and the rims' outer edges beside the
-    retouched skin; their frames, found by their dark bridge, are spared too, ``_spare_frames``);
+    retouched skin; their frames, found by their dark bridge, are spared too, ``FRAME_SHIELD``);
     the rest of the face is still de-aged."""
     import deage.edit.makeup.editor as editor_module
     from deage.face.glasses import Glasses
@@ -840,7 +840,7 @@ def test_sunglasses_are_neither_bent_nor_retouched(editor, sunglasses_faces, mon
         with monkeypatch.context() as patch:  # neither the lenses nor their frames spared: as before
             patch.setattr(editor_module, "hidden_eyes", lambda seen: (0.0, 0.0))
             patch.setattr(editor_module, "find_glasses",
-                          lambda image, landmarks, size, small: Glasses(0.0, np.zeros((size, size), np.float32), size))
+                          lambda image, landmarks, size, small: Glasses.absent(size))
             before = np.abs(editor.edit(aligned, params).image.astype(np.int16) - aligned.image).max(-1)
         assert before[on].mean() > 3 * change[on].mean() + 0.5, (name, before[on].mean())
         assert np.percentile(before[on], 99) > 12  # 15-18 levels on the rims before

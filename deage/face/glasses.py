@@ -67,6 +67,11 @@ class Glasses:
     frames: Mask
     size: int
 
+    @classmethod
+    def absent(cls, size: int) -> "Glasses":
+        """No glasses, on a ``size`` raster."""
+        return cls(0.0, np.zeros((size, size), np.float32), size)
+
 
 def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.ndarray | None = None) -> Glasses:
     """The glasses frames of the face in ``image`` (RGB uint8 (S, S, 3), an aligned crop) whose
@@ -100,27 +105,21 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.
     # cross more of it than all of them do (a bare face's end here).
     core = bridge & (depth > DEPTH[1]) & within
     if not core.any() or float(np.ptp(across[core])) / (2.0 * half) <= SPAN[0]:
-        return Glasses(0.0, np.zeros((size, size), np.float32), size)
+        return Glasses.absent(size)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(((depth > DEPTH[0]) & within).astype(np.uint8),
                                                                 connectivity=8)
     # How far across the window each structure's own bridge pixels reach.
     at, across_core = labels[core], across[core]
-    best = 0.0
-    bridged, framed = set(), []
-    for i in np.unique(at):
-        span = float(np.ptp(across_core[at == i])) / (2.0 * half)
-        best = max(best, span)
-        bridged.add(int(i))
-        if span > SPAN[0]:
-            framed.append(int(i))
-    present = float(smoothstep(np.float32(best), *SPAN))
+    spans = {int(i): float(np.ptp(across_core[at == i])) / (2.0 * half) for i in np.unique(at)}
+    framed = [i for i, span in spans.items() if span > SPAN[0]]
+    present = float(smoothstep(np.float32(max(spans.values())), *SPAN))
     if present <= 0:
-        return Glasses(0.0, np.zeros((size, size), np.float32), size)
+        return Glasses.absent(size)
     # A rim the bridge does not join (an eye's lash line in between): one that goes round an eye
     # (which a structure whose box's diagonal is shorter than a lens's width cannot).
     for i in range(1, count):
         x0, y0, w, h = (int(v) for v in stats[i, :4])
-        if i in bridged or np.hypot(w - 1, h - 1) <= LENS[0] * d:
+        if i in spans or np.hypot(w - 1, h - 1) <= LENS[0] * d:
             continue
         rows, cols = np.nonzero(labels[y0:y0 + h, x0:x0 + w] == i)
         points = (cols + x0, rows + y0)

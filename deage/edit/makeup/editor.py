@@ -19,7 +19,7 @@ from deage.errors import DeageError, LookError, NoFaceError
 from deage.face.align import affine_scale, frame_coverage
 from deage.face.crossing_edges import crossing_edges, edge_mask
 from deage.face.glasses import find_glasses
-from deage.face.learned_masks import still_flow
+from deage.face.learned_masks import SHIELD, still_flow
 from deage.face.masks import (FaceFrame, FaceRegions, around_eyes, eyes_seen, face_outline, face_regions,
                                hidden_eyes, smoothstep)
 from deage.types import AlignedFace, Mask
@@ -183,7 +183,7 @@ class MakeupEditor:
             flow, delta = _spare_crossing_edges(flow, delta, gray, regions, aligned.landmarks)
         glasses = find_glasses(image, aligned.landmarks, size=work, small=small)
         if glasses.present > 0:
-            flow, delta = _spare_frames(flow, delta, glasses.frames, regions.eye_distance)
+            flow, delta = _spare(flow, delta, glasses.frames, regions.eye_distance, FRAME_SHIELD)
         if max(hidden) > 0:
             flow, delta = _spare_lenses(flow, delta, regions, aligned.landmarks, hidden)
         gain = None
@@ -251,25 +251,24 @@ def _spare_lenses(flow: np.ndarray | None, delta: np.ndarray, regions: FaceRegio
     fullness and the eyes' opening do not bend the lenses and their frame, and no colour change
     there (the tone's averages spill over the lens's edge)."""
     lenses = np.maximum(*(np.float32(h) * m for h, m in zip(hidden, around_eyes(regions, landmarks))))
-    if flow is not None:
-        flow = still_flow(flow, 1.0 - lenses, regions.eye_distance)
-    return flow, delta * (1.0 - lenses)[..., None]
+    return _spare(flow, delta, lenses, regions.eye_distance)
 
 
 FRAME_SHIELD = 0.15
-"""Eye distances around a pair of glasses' frames where the shape warp is stilled."""
+"""Eye distances around a pair of glasses' frames where the shape warp is stilled
+(``deage.face.glasses.find_glasses`` on the working raster): the eyes' opening and the cheeks'
+fullness bent the rims, and the under-eye lift brightened a lower one."""
 
 
-def _spare_frames(flow: np.ndarray | None, delta: np.ndarray, frames: Mask,
-                  eye_distance: float) -> tuple[np.ndarray | None, np.ndarray]:
-    """``flow`` (float32 (G, G, 2) or None) and ``delta`` (float32 (W, W, 3)) kept off a pair of
-    glasses' frames (``frames``: float32 (W, W) in [0, 1], ``deage.face.glasses.find_glasses`` on
-    the working raster; ``eye_distance`` in its pixels): the warp stilled on them and
-    ``FRAME_SHIELD`` eye distances around, so the eyes' opening and the cheeks' fullness do not
-    bend a rim, and no colour change on them (the under-eye lift brightened a lower rim)."""
+def _spare(flow: np.ndarray | None, delta: np.ndarray, cover: Mask, eye_distance: float,
+           shield: float = SHIELD) -> tuple[np.ndarray | None, np.ndarray]:
+    """``flow`` (float32 (G, G, 2) or None) stilled on ``cover`` (float32 (W, W) in [0, 1]) and
+    ``shield`` eye distances around it (``eye_distance`` in its pixels; ``still_flow``), and
+    ``delta`` (float32 (W, W, 3)) taken off it: what covers the face is neither bent nor
+    recoloured."""
     if flow is not None:
-        flow = still_flow(flow, 1.0 - frames, eye_distance, shield=FRAME_SHIELD)
-    return flow, delta * (1.0 - frames)[..., None]
+        flow = still_flow(flow, 1.0 - cover, eye_distance, shield=shield)
+    return flow, delta * (1.0 - cover)[..., None]
 
 
 def _spare_crossing_edges(flow: np.ndarray, delta: np.ndarray, gray: np.ndarray, regions: FaceRegions,
