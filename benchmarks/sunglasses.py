@@ -13,7 +13,7 @@ over the glasses (levels, max over RGB; the mask eroded by 2 pixels, 1 for a fra
 and without it (``hidden_eyes`` replaced by zeros): mean, 99th percentile and largest. With
 ``--kind glasses`` a pair of clear glasses with thin dark frames (``facehelpers.wear_glasses``) is
 drawn instead, and the change is measured over its frame; "off" then also leaves the frames
-unspared (``find_glasses`` replaced by one that finds none). Edits in the editor's own crop (512
+unspared (``wears_glasses=False``). Edits in the editor's own crop (512
 or 1024 px), no render.
 """
 
@@ -44,16 +44,12 @@ def main() -> int:
     from deage.edit.base import crop_size_for
     from deage.edit.makeup import MakeupEditor, MakeupParams
     from deage.face.align import align_face
-    from deage.face.glasses import Glasses
     from deage.face.masks import eyes_seen, face_regions
 
     faces = {"astronaut": data.astronaut(),
              "grace_hopper": read_rgb(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")}
     faces |= shared_stills("driving_d30", "driving_d19", "source_s12", "source_s2", "source_s11")
-    guard, frames = editor_module.hidden_eyes, editor_module.find_glasses
-
-    def none_found(image, landmarks, size, small=None):
-        return Glasses.absent(size)
+    guard = editor_module.hidden_eyes
 
     print(f"{'kind':10s} {'face':14s} {'seen':>11s} {'years':>5s} {'guard':>6s} {'mean':>6s} {'p99':>5s} {'max':>5s}")
     for kind, name in ((k, n) for k in args.kind.split(",") for n in faces):
@@ -68,12 +64,12 @@ def main() -> int:
         work = MakeupEditor().working_size(aligned)
         seen = eyes_seen(face_regions(aligned.image, aligned.landmarks, work), aligned.landmarks)
         for years in (float(y) for y in args.years.split(",")):
-            for label, fn, find in (("on", guard, frames), ("off", lambda seen: (0.0, 0.0), none_found)):
-                editor_module.hidden_eyes, editor_module.find_glasses = fn, find
+            for label, fn, spared in (("on", guard, None), ("off", lambda seen: (0.0, 0.0), False)):
+                editor_module.hidden_eyes = fn
                 try:
-                    result = MakeupEditor().edit(aligned, MakeupParams(years=years))
+                    result = MakeupEditor().edit(aligned, MakeupParams(years=years, wears_glasses=spared))
                 finally:
-                    editor_module.hidden_eyes, editor_module.find_glasses = guard, frames
+                    editor_module.hidden_eyes = guard
                 change = np.abs(result.image.astype(np.int16) - aligned.image).max(-1)[on]
                 print(f"{kind:10s} {name:14s} {seen[0]:5.2f}/{seen[1]:4.2f} {years:5.0f} {label:>6s} "
                       f"{change.mean():6.2f} {np.percentile(change, 99):5.0f} {change.max():5d}")

@@ -128,8 +128,9 @@ def _ranges(frames: list[int]) -> str:
 def default_output(clip: Path, codec: str | None = None) -> Path:
     """Where ``deage render CLIP`` writes without ``-o``: ``CLIP_deaged`` beside the clip, of the
     clip's own type where deage writes it (``shot.mov`` -> ``shot_deaged.mov``, ``face.png`` ->
-    ``face_deaged.png``), else ``.mp4`` for a movie or an animation and ``.jpg`` for a photo (HEIC,
-    AVIF...); with ``codec``, a type that codec writes.
+    ``face_deaged.png``), else ``.mp4`` for a movie or an animation, ``.jpg`` for a photo (HEIC,
+    AVIF...) and ``.png`` for a GIF of one frame (a saved still: lossless, as GIF is); with
+    ``codec``, a type that codec writes.
 
     Raises:
         DeageError: the clip is an image sequence or a folder of one (name the output's frames).
@@ -140,8 +141,9 @@ def default_output(clip: Path, codec: str | None = None) -> Path:
 
     if clip.is_dir() or has_frame_pattern(clip) or (is_numbered_file(clip) and not clip.is_file()):
         raise DeageError(f"{clip}: an image sequence needs an output named with -o (shot_young.%04d.exr...)")
-    photo = is_image_path(clip) and not is_animation(clip)
-    candidates = [clip.suffix.lower(), ".jpg" if photo else ".mp4"]
+    still_gif = _is_still_gif(clip)
+    photo = still_gif or (is_image_path(clip) and not is_animation(clip))
+    candidates = [clip.suffix.lower(), ".png" if still_gif else ".jpg" if photo else ".mp4"]
     if codec is not None:
         candidates.insert(1, codec_extension(codec))
     for suffix in candidates:
@@ -151,6 +153,19 @@ def default_output(clip: Path, codec: str | None = None) -> Path:
         except DeageError:
             continue
     raise DeageError(f"{clip}: no output type for codec {codec!r}; name the output with -o")
+
+
+def _is_still_gif(path: Path) -> bool:
+    """True for a GIF file that Pillow reads as one frame."""
+    if path.suffix.lower() != ".gif" or not path.is_file():
+        return False
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return int(getattr(image, "n_frames", 1)) == 1
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return False
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -278,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None,
                    help="output file (.mp4, .mov, .webm, shot.%%04d.exr, young.jpg...); default: beside the clip, "
                         "NAME_deaged with the clip's own type (.mp4 for types deage does not write, .jpg for "
-                        "such photos)")
+                        "such photos, .png for a one-frame GIF)")
     p.add_argument("--look", default=None,
                    help="look JSON, or 'identity' to change nothing (default: the embedded de-ager, ten years "
                         "younger, as examples/looks/young10.json)")

@@ -318,10 +318,10 @@ class PreviewEngine:
         renderer = self._renderer
         all_faces = self.faces_at(index)
         if self.analysis is not None and renderer.needs_faces:
-            from deage.render import measure_apparent_ages
+            from deage.render import measure_tracks
 
-            measure_apparent_ages(self._look, self.analysis, self.selected_tracks(),
-                                  lambda i: self._frame(i)[0])  # once a track
+            measure_tracks(self._look, self.analysis, self.selected_tracks(),
+                           lambda i: self._frame(i)[0])  # once a track
         mattes: dict[int, Mask] = {}
         selected: list[int] = []
         out = frame

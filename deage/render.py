@@ -23,7 +23,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from deage.arrays import any_channel_differs
 from deage.errors import DeageError, LookError
+from deage.face.glasses import wears_glasses
 from deage.face.learned_masks import LearnedMasks
 from deage.look import Look, default_look
 from deage.types import Face, Image
@@ -275,13 +276,19 @@ class FrameRenderer:
         return self.masks.edit(self.editor, aligned, self.params_for(params, track_id), **extra)
 
     def params_for(self, params: Any, track_id: int) -> Any:
-        """``params`` for one face: parameters that depend on how old a face looks (the makeup
-        de-ager's, ``for_apparent_age``) are resolved with that track's apparent age
+        """``params`` for one face: an unset ``wears_glasses`` (makeup and swap) is set from the
+        track's share of frames with glasses (``Analysis.glasses``, ``glasses.wears_glasses``);
+        parameters that depend on how old a face looks (the makeup de-ager's,
+        ``for_apparent_age``) are resolved with that track's apparent age
         (``Analysis.apparent_ages``); where none was measured they stay as they are.
 
         Raises:
             DeageError: a ``target_age`` and no apparent age measured for the track.
         """
+        if getattr(params, "wears_glasses", True) is None and self.analysis is not None:
+            worn = wears_glasses(self.analysis.glasses.get(track_id))
+            if worn is not None:
+                params = replace(params, wears_glasses=worn)
         if not hasattr(params, "for_apparent_age"):
             return params
         age = self.analysis.apparent_ages.get(track_id) if self.analysis is not None else None
@@ -686,8 +693,8 @@ def _needs_faces(look: Look) -> bool:
 
 def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cache_dir: Any,
                         read: Any = None) -> tuple[Any, list[int]]:
-    """The clip's analysis (run or loaded when None) and the tracks the Look selects; when the
-    Look has a ``target_age``, those tracks' apparent ages measured into the analysis (frames from
+    """The clip's analysis (run or loaded when None) and the tracks the Look selects, with what
+    the Look's edit of them depends on measured into the analysis (``measure_tracks``; frames from
     ``read``, index -> RGB frame, default ``clip.read``)."""
     from deage.face.analysis import AnalysisSettings, analyse_clip
     from deage.face.select import select_tracks
@@ -698,8 +705,35 @@ def _analyse_and_select(clip: Any, look: Look, analysis: Any, settings: Any, cac
     if isinstance(how, dict):
         how = look.resolve_path(how["reference"])
     selected = select_tracks(analysis, how)
-    measure_apparent_ages(look, analysis, selected, read or clip.read)
+    measure_tracks(look, analysis, selected, read or clip.read)
     return analysis, selected
+
+
+def measure_tracks(look: Look, analysis: Any, track_ids: Any, read: Any) -> None:
+    """Measure, once a track, what the Look's edit of the ``track_ids`` depends on, on each
+    track's best-seen frames: apparent ages (``measure_apparent_ages``) and glasses
+    (``measure_glasses``); ``read``: frame index -> RGB uint8 frame, each read once for both
+    (up to ``MEASURE_FRAMES`` held at a time)."""
+    from functools import lru_cache
+
+    frame = lru_cache(maxsize=MEASURE_FRAMES)(read)
+    measure_apparent_ages(look, analysis, track_ids, frame)
+    measure_glasses(look, analysis, track_ids, frame)
+
+
+MEASURE_FRAMES = 8
+"""Frames ``measure_tracks`` keeps between its measures (a track is measured on five)."""
+
+
+def measure_glasses(look: Look, analysis: Any, track_ids: Any, read: Any) -> None:
+    """Measure which of the ``track_ids`` wear glasses into ``analysis.glasses``
+    (``deage.face.glasses.measure_tracks``) where the Look's editor keeps glasses frames (makeup,
+    swap) and its edit leaves ``wears_glasses`` unset."""
+    if look.editor not in ("makeup", "swap") or look.edit.get("wears_glasses") is not None:
+        return
+    from deage.face.glasses import measure_tracks as measure
+
+    measure(analysis, track_ids, read)
 
 
 def uses_apparent_age(look: Look) -> bool:

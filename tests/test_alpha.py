@@ -115,9 +115,9 @@ def test_a_16_bit_rgba_sequence_keeps_each_frames_own_alpha(astronaut, tmp_path,
                     np.dstack([astronaut[..., ::-1].astype(np.uint16) * 257, alpha]))
     with open_clip(tmp_path / "plate.1001.png") as clip:  # the analysis, before reading is refused
         from deage.face.analysis import analyse_clip
-        from deage.face.apparent_age import measure_tracks
+        from deage.render import measure_tracks
         analysis = analyse_clip(clip, cache_dir=tmp_path / "cache")
-        measure_tracks(analysis, analysis.track_ids, clip.read)  # the look's preset reads them (its hollows)
+        measure_tracks(LOOK, analysis, analysis.track_ids, clip.read)  # the apparent ages and glasses it reads for
     for name in ("read", "read_float", "read_alpha"):
         monkeypatch.setattr(Clip, name, reread)
     render_clip(tmp_path / "plate.1001.png", tmp_path / "young.%04d.png", LOOK, analysis=analysis,

@@ -303,6 +303,11 @@ def test_render_without_output_writes_beside_the_clip(example_clip, astronaut, t
     with open_clip(tmp_path / "IMG_0042_deaged.jpg") as out:
         assert len(out) == 1 and out.info.width == 512
     assert default_output(tmp_path / "loop.gif") == tmp_path / "loop_deaged.mp4"
+    frames = [Image.fromarray(np.roll(astronaut, k, axis=1)) for k in (0, 8)]
+    frames[0].save(tmp_path / "avatar.gif")
+    frames[0].save(tmp_path / "wave.gif", save_all=True, append_images=frames[1:], duration=100)
+    assert default_output(tmp_path / "avatar.gif") == tmp_path / "avatar_deaged.png"
+    assert default_output(tmp_path / "wave.gif") == tmp_path / "wave_deaged.mp4"
     assert default_output(tmp_path / "plate.mxf") == tmp_path / "plate_deaged.mp4"
     assert default_output(tmp_path / "shot.mp4", "prores") == tmp_path / "shot_deaged.mov"
     for sequence in ("plate.%04d.exr", "plate.####.dpx"):

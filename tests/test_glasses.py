@@ -115,3 +115,75 @@ def test_the_de_ager_neither_bends_nor_recolours_glasses_frames(astronaut, share
                             (older_face.shape[1], older_face.shape[0])) > 0.5
     change = np.abs(render_image(older_face, look).astype(np.int16) - older_face).max(-1)
     assert frames.sum() > 2000 and change[frames].mean() < 1.5, (frames.sum(), change[frames].mean())
+
+
+def _smeared(image: np.ndarray, length: int = 7, noise: float = 4.0, quality: int = 35) -> np.ndarray:
+    """``image`` as a soft video frame: a horizontal motion blur of ``length`` pixels, sensor
+    noise and JPEG compression (RGB uint8)."""
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2] = 1.0 / length
+    out = cv2.filter2D(image, -1, kernel).astype(np.float64)
+    out += np.random.default_rng(0).normal(0.0, noise, out.shape)
+    ok, data = cv2.imencode(".jpg", np.clip(out, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def test_a_face_known_to_wear_glasses_is_searched_more_keenly(older_face, bare_faces):
+    """Grace Hopper's thin bridge reads fainter on a smeared frame and on a small face (40 %:
+    75 px wide), where the search misses her glasses; told the face wears glasses (``worn``, as
+    a render tells a track whose best frames show them) it finds them, and still finds none on
+    the bare faces."""
+    small = cv2.resize(older_face, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    for image in (_smeared(older_face), small):
+        face = largest_face(image)
+        aligned = align_face(image, face, "ffhq", crop_size_for(face))
+        assert find_glasses(aligned.image, aligned.landmarks).present == 0.0
+        found = find_glasses(aligned.image, aligned.landmarks, worn=True)
+        assert found.present == 1.0 and (found.frames > 0.5).sum() > 100
+    for name, image, face in bare_faces:
+        aligned = align_face(image, face, "ffhq", crop_size_for(face))
+        assert find_glasses(aligned.image, aligned.landmarks, worn=True).present == 0.0, name
+
+
+def test_a_track_is_looked_at_for_glasses_once_on_its_best_frames(older_face, astronaut, monkeypatch):
+    """A render measures which tracks wear glasses on their best-seen frames
+    (``glasses.measure_tracks``, ``Analysis.glasses``): Grace Hopper's track, one frame of three
+    smeared, wears them, and her smeared frame is edited with the keener search, its frames
+    spared where a search of that frame alone found none; the astronaut's track wears none, and
+    her frames are not searched at all, rendering the same as when they were."""
+    import deage.edit.makeup.editor as editor_module
+    from deage.edit.makeup import MakeupParams
+    from deage.face.analysis import analyse_frames
+    from deage.face.glasses import measure_tracks, wears_glasses
+    from deage.render import FrameRenderer
+
+    look = Look.from_dict({"editor": "makeup", "edit": {"years": 30}, "blend": {"mode": "multiband", "feather": 8}})
+    frames = [older_face, older_face, _smeared(older_face)]
+    analysis = analyse_frames(frames, 25)
+    (track,) = analysis.track_ids
+    read = []
+    assert measure_tracks(analysis, [track], lambda i: read.append(i) or frames[i]) == {track: pytest.approx(2 / 3)}
+    assert read == [0, 1, 2] and wears_glasses(2 / 3) is True
+    measure_tracks(analysis, [track], lambda i: pytest.fail("measured twice"))
+    renderer = FrameRenderer(look, analysis=analysis)
+    assert renderer.params_for(MakeupParams(years=30), track).wears_glasses is True
+    assert renderer.params_for(MakeupParams(years=30, wears_glasses=False), track).wears_glasses is False
+    face = analysis.faces_at(2)[track]
+    aligned = align_face(frames[2], face, "ffhq", crop_size_for(face))
+    glasses = find_glasses(aligned.image, aligned.landmarks, worn=True)
+    frames_there = cv2.warpAffine(cv2.resize(glasses.frames, (aligned.size, aligned.size)),
+                                  cv2.invertAffineTransform(aligned.matrix[:2]),
+                                  (older_face.shape[1], older_face.shape[0])) > 0.5
+    keen = np.abs(renderer.render(frames[2], 2, analysis.faces_at(2))[0].astype(np.int16) - frames[2]).max(-1)
+    analysis.glasses.clear()  # each frame searched alone: the smeared one shows none
+    alone = np.abs(renderer.render(frames[2], 2, analysis.faces_at(2))[0].astype(np.int16) - frames[2]).max(-1)
+    assert frames_there.sum() > 500
+    assert keen[frames_there].mean() < 0.5 * alone[frames_there].mean(), (keen[frames_there].mean(),
+                                                                          alone[frames_there].mean())
+
+    bare = analyse_frames([astronaut, astronaut], 25)
+    (track,) = bare.track_ids
+    searched = FrameRenderer(look, analysis=bare).render(astronaut, 0, bare.faces_at(0))[0]
+    assert measure_tracks(bare, [track], lambda i: astronaut) == {track: 0.0}
+    monkeypatch.setattr(editor_module, "find_glasses", lambda *args, **kwargs: pytest.fail("searched"))
+    assert np.array_equal(FrameRenderer(look, analysis=bare).render(astronaut, 0, bare.faces_at(0))[0], searched)

@@ -69,7 +69,7 @@ def test_params_round_trip_through_json():
                     "b": {"clip": "b.mov", "frame": 12, "face": "largest", "consent": {"id": "t-7", "reference": "r"}}},
         "mappings": [{"source": "a", "tracks": [2, 1]}, {"source": "b", "reference": "ref.jpg"}],
         "eyes": "target", "mouth": "interior", "shape": 0.1, "colour": 0.5, "restore": "gfpgan_1_4", "detail": 2,
-        "focus": 0.5,
+        "focus": 0.5, "wears_glasses": True,
     }
     params = SwapParams.from_dict(data)
     assert SwapParams.from_dict(json.loads(json.dumps(params.to_dict()))) == params
@@ -93,6 +93,7 @@ def test_params_round_trip_through_json():
     ({"sources": {"a": {"photo": "a.jpg"}}, "colour": 1.5}, "'colour' = 1.5 is out of range"),
     ({"sources": {"a": {"photo": "a.jpg"}}, "focus": 2}, "'focus' = 2 is out of range"),
     ({"sources": {"a": {"photo": "a.jpg"}}, "detail": 3}, "'detail' must be one of"),
+    ({"sources": {"a": {"photo": "a.jpg"}}, "wears_glasses": "yes"}, "'wears_glasses' must be true, false or null"),
 ])
 def test_bad_params_name_the_key(data, message):
     with pytest.raises(LookError, match=message):

@@ -261,7 +261,7 @@ def test_the_ages_of_many_faces_read_each_frame_once(group):
 def test_a_tracks_age_is_read_where_its_face_is_seen_best(group):
     """A track that starts small and turned and ends large and frontal is measured on the frames
     where it is largest and most frontal (the median of their estimates)."""
-    from deage.face.apparent_age import view_quality
+    from deage.face.best_views import view_quality
     from deage.types import Face, Track
 
     photo, analysis = group

@@ -636,3 +636,78 @@ def test_only_the_same_picture_counts_as_repeated(example_clip):
         return np.clip(a + rng.normal(0, 2.5, a.shape).round(), 0, 255).astype(np.uint8)
 
     assert not frame_repeats(grain(), grain())
+
+
+def _grace_walk(older_face: np.ndarray, frames: int) -> list[np.ndarray]:
+    """1280x720 frames: Grace Hopper's portrait at half size (face ~105 px, glasses) on a flat
+    backdrop, moving right 10 px a frame with a 3-px smear and sensor noise."""
+    rng = np.random.default_rng(1)
+    kernel = np.full((1, 3), 1.0 / 3.0, np.float32)
+    out = []
+    for i in range(frames):
+        m = np.float32([[0.5, 0, 300 + 10 * i], [0, 0.5, 210]])
+        frame = cv2.warpAffine(older_face, m, (1280, 720), flags=cv2.INTER_AREA,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=(60, 90, 160))
+        frame = cv2.filter2D(frame, -1, kernel).astype(np.float64) + rng.normal(0.0, 3.0, frame.shape)
+        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return out
+
+
+class _LooseDetector(DlibDetector):
+    """dlib's detector whose box is too large on the frames given (3.2 eye spans wide, about 25 %
+    over its usual size, as HOG's coarse scale steps give now and then), its landmarks fitted
+    from that box."""
+
+    def __init__(self, loose: list[np.ndarray]) -> None:
+        super().__init__()
+        self.loose = loose
+
+    def detect(self, image: np.ndarray) -> list:
+        faces = super().detect(image)
+        if not any(np.array_equal(image, gray) for gray in self.loose):
+            return faces
+        from deage.types import Face
+        out = []
+        for face in faces:
+            lm = np.asarray(face.landmarks, np.float64)
+            centre, half = (face.box[:2] + face.box[2:]) / 2, 1.6 * np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0))
+            box = np.concatenate([centre - half, centre + half]).astype(np.float32)
+            lm = np.asarray(self._landmarker.fit_points(image, box), np.float32)
+            out.append(Face(box, face.score, keypoints5_from_landmarks(lm), lm))
+        return out
+
+
+def test_a_fit_that_takes_glasses_rims_for_eyes_is_not_kept(older_face, monkeypatch):
+    """From a detection box about 25 % too large, dlib's fit of Grace Hopper's face takes her
+    glasses' rims for her eyes and stretches her face (eye span 30 % larger, the mouth on the
+    chin). HOG itself gives such a box on the keyframe at frame 8 of this walk: that fit no longer
+    replaces the tracked one, which looks right; and a track born on such a fit (the box made too
+    large on frame 0) is re-fitted back from the next keyframe that finds the face right
+    (``track.SCALE_JUMP``). Before, frames 8-11 and frame 0 kept the stretched fit."""
+    import deage.face.track as track_module
+    from deage.face.detect import make_landmarker
+    from deage.face.track import eye_span, track_faces
+
+    frames = _grace_walk(older_face, 13)
+    grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+
+    def eye_to_mouth(lm: np.ndarray) -> float:
+        return float(np.linalg.norm(lm[48:68].mean(0) - (lm[36:42].mean(0) + lm[42:48].mean(0)) / 2)) / eye_span(lm)
+
+    def track(loose: list[int]) -> dict:
+        detector = _LooseDetector([grays[i] for i in loose])
+        detector._landmarker = make_landmarker("dlib")
+        result = track_faces(frames, detector, make_landmarker("dlib"), config=TrackerConfig(detect_every=4))
+        assert len(result.tracks) == 1 and sorted(result.tracks[0].faces) == list(range(13))
+        assert {0, 8 if not loose else 1} <= set(result.keyframes)
+        return result.tracks[0].faces
+
+    for loose, wrong in (([], 8), ([0], 0)):
+        faces = track(loose)
+        spans = [eye_span(faces[i].landmarks) for i in range(13)]
+        assert max(spans) < 1.1 * min(spans), (loose, np.round(spans, 1))
+        assert all(eye_to_mouth(faces[i].landmarks) < 1.1 for i in range(13)), loose
+        with monkeypatch.context() as patch:
+            patch.setattr(track_module, "SCALE_JUMP", 10.0)
+            stretched = track(loose)[wrong].landmarks
+        assert eye_span(stretched) > 1.2 * np.median(spans), (loose, eye_span(stretched), np.median(spans))

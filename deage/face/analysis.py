@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 12
+ANALYSIS_VERSION = 13
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
@@ -199,6 +199,9 @@ class Analysis:
         apparent_ages: track id -> how old that face looks, in years, for the tracks measured
             (``deage.face.apparent_age.measure_tracks``: a render whose Look has a ``target_age``
             measures its tracks; ``deage analyse --ages``); not part of equality.
+        glasses: track id -> the share (0..1) of its best-seen frames that show glasses, for the
+            tracks measured (``deage.face.glasses.measure_tracks``: a render with the makeup or
+            swap editor measures its tracks when it starts); not saved, not part of equality.
     """
 
     clip_hash: str
@@ -215,6 +218,7 @@ class Analysis:
     from_cache: bool = field(default=False, compare=False)
     source: str = field(default="", compare=False)
     apparent_ages: dict[int, float] = field(default_factory=dict, compare=False)
+    glasses: dict[int, float] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         self.pixel_aspect = float(self.pixel_aspect)

@@ -30,6 +30,7 @@ import numpy as np
 
 from deage.errors import DeageError, WeightsError
 from deage.face.backends.common import OnnxBackend
+from deage.face.best_views import TRACK_SAMPLES, best_frames
 from deage.types import Face, Image
 from deage.weights import TensorSpec, sha256_file
 
@@ -50,13 +51,6 @@ PLACEMENTS: tuple[tuple[float, float, float], ...] = (
     (0.0, 0.0, 0.95), (0.0, 0.0, 1.05),
 )
 """Crops averaged per estimate: (shift x, shift y) in chip widths, and scale; each is also mirrored."""
-TRACK_SAMPLES = 5
-"""Frames of a track whose estimates make its apparent age (their median)."""
-TRACK_BEST = 0.8
-"""Those frames are spread over the track's frames where its face is seen best: at least this
-share of its best view (face width times how frontal it is: ``view_quality``)."""
-
-
 def find_age_model() -> Path:
     """The embedded age model's path, found without importing its package.
 
@@ -155,7 +149,7 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
     """Fill ``analysis.apparent_ages`` for ``track_ids`` that lack one and return it.
 
     A track's apparent age is the median estimate over up to ``samples`` of its frames, evenly
-    spread over those where its face is seen best (``TRACK_BEST``: large and frontal, where the
+    spread over those where its face is seen best (``best_views.TRACK_BEST``: large and frontal, where the
     64-pixel network sees most); one number per person and shot, so an edit driven by it does not
     flicker. The frames are read in ascending order, each once for all the tracks it shows.
 
@@ -175,7 +169,7 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
     estimator = estimator or AgeEstimator()  # first: a missing model fails before any work
     wanted: dict[int, list[int]] = {}  # frame index -> the tracks to estimate on it
     for track_id in todo:
-        for index in _best_frames(analysis.track(track_id), samples):
+        for index in best_frames(analysis.track(track_id), samples):
             wanted.setdefault(index, []).append(track_id)
     estimates: dict[int, list[float]] = {}
     for index in sorted(wanted):
@@ -186,23 +180,3 @@ def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int]
         ages[track_id] = float(np.median(values))
     return ages
 
-
-def _best_frames(track: Any, samples: int) -> list[int]:
-    """Up to ``samples`` frame indices of ``track`` evenly spread over those where its face (with
-    landmarks) is seen best (``TRACK_BEST`` of its best ``view_quality``); none without landmarks."""
-    quality = {i: view_quality(f) for i, f in track.faces.items() if f.landmarks is not None}
-    if not quality:
-        return []
-    best = max(quality.values())
-    frames = sorted(i for i, q in quality.items() if q >= TRACK_BEST * best)
-    return sorted({frames[round(k * (len(frames) - 1) / max(samples - 1, 1))] for k in range(samples)})
-
-
-def view_quality(face: Face) -> float:
-    """How well a face with 68 landmarks is seen: its eye-to-mouth width in pixels times how
-    frontal it is (1 when the nose's bridge is midway between the outer eye corners, falling to
-    0 as the head turns to a profile)."""
-    lm = np.asarray(face.landmarks, np.float64)
-    left, right = np.linalg.norm(lm[30] - lm[36]), np.linalg.norm(lm[30] - lm[45])
-    frontal = min(left, right) / max(left, right, 1e-6)
-    return float(np.linalg.norm(lm[45] - lm[36]) * frontal)

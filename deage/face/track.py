@@ -79,6 +79,14 @@ doubles up to it after each search that finds nothing)."""
 SWEEP_GAP = 8
 """While faces are tracked, the searcher (upright passes only) sweeps for other faces beside them
 every ``SWEEP_GAP * search_every`` frames."""
+SCALE_JUMP = 0.1
+"""Relative change of a face's eye span (the distance between the eyes' centres) between two fits
+over which one of them is wrong: no head comes that much nearer between two frames, while dlib's
+fit from a detection box 15-20 % too large can take a pair of glasses' rims for the eyes and
+stretch the whole face (a 60-frame pan over Grace Hopper's portrait: 15 % larger on 2 of its
+keyframes, the mouth set on the chin). A keyframe's detection that disagrees so with a tracked
+fit that looks right is not taken unless it looks more like the face; a re-anchor across such a
+jump is followed back over the frames before it."""
 REID_FRACTION = 2.0 / 3.0
 """A face that comes back continues an ended track only when its descriptor is this fraction of the
 recognizer's same-person threshold from the track's, or closer (dlib: 0.4 of 0.6). Re-identifying
@@ -516,12 +524,17 @@ class FaceTracker:
             pts, ok = proposals[tid]
             det_pts = self._detection_points(fit_image, det, live.points)
             drift = float(np.linalg.norm(pts - det_pts, axis=1).mean()) / max(det.width, 1e-6)
-            if not ok or drift > cfg.reanchor_distance:
+            jumped = False
+            if (not ok or drift > cfg.reanchor_distance) and not (
+                    ok and scale_jump(pts, det_pts) and self._looks_more_alike(gray, live, pts, det_pts)):
+                jumped = scale_jump(live.points, det_pts)
                 pts = det_pts
                 live.relation = box_relation(det.box, pts)
             live.score = float(det.score)
             live.misses = 0
             face = self._accept(index, live, pts, gray, confirmed=True)
+            if jumped:
+                self._refit_back(live, index)
             self._maybe_describe(index, frame, live, face)
 
         kept_boxes = [box_from_points(self._live[t].points, self._live[t].relation) for t in matches]
@@ -685,6 +698,34 @@ class FaceTracker:
             live.track.faces[index] = self._face(live, new)
             pts = new
 
+    def _looks_more_alike(self, gray: np.ndarray, live: _Live, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether fit ``a`` looks at least as much like the track's last confirmed face as ``b``
+        (``patch_similarity`` of their aligned grey patches)."""
+        def alike(pts: np.ndarray) -> float:
+            return patch_similarity(appearance_patch(gray, keypoints5_from_landmarks(pts)), live.ref_patch)
+
+        return alike(a) >= alike(b)
+
+    def _refit_back(self, live: _Live, index: int) -> None:
+        """Follow a track re-anchored at ``index`` across a ``SCALE_JUMP`` back over the buffered
+        frames before it, while the fit already there disagrees with the new one
+        (``reanchor_distance``) and the new one looks right: each earlier frame is re-fitted in a
+        box of the later fit's size placed where the earlier fit was (its place was right, its
+        size not)."""
+        pts = live.points
+        for earlier, gray, fit_image, repeats in reversed(self._buffer):
+            old = live.track.faces.get(earlier)
+            if earlier >= index or old is None or old.landmarks is None or repeats:
+                break
+            there = pts + (old.landmarks[RIGID].mean(0) - pts[RIGID].mean(0))
+            new = self._fit_from(fit_image, there, live.relation)
+            width = float(np.ptp(new[:, 0]))
+            if float(np.linalg.norm(old.landmarks - new, axis=1).mean()) / max(width, 1e-6) \
+                    <= self.config.reanchor_distance or not self._plausible(gray, live, new, there):
+                break
+            live.track.faces[earlier] = self._face(live, new)
+            pts = new
+
     def _face(self, live: _Live, pts: np.ndarray) -> Face:
         return Face(
             box=box_from_points(pts, live.relation),
@@ -738,6 +779,18 @@ class FaceTracker:
         face.descriptor = np.asarray(self.recognizer.describe(frame, face), dtype=np.float32)
         live.descriptors = (live.descriptors + [face.descriptor])[-8:]
         live.last_descriptor = index
+
+
+def eye_span(points: Points) -> float:
+    """Distance (px) between the centres of the eyes of 68 landmarks."""
+    pts = np.asarray(points, np.float64)
+    return float(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0)))
+
+
+def scale_jump(a: Points, b: Points) -> bool:
+    """Whether two fits' eye spans differ by more than ``SCALE_JUMP`` of the smaller."""
+    small, large = sorted((eye_span(a), eye_span(b)))
+    return large > (1.0 + SCALE_JUMP) * max(small, 1e-6)
 
 
 def _motion(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "MakeupParams.lip_contrast": {"label": "lip contrast"},
     "MakeupParams.eye_whites": {"label": "whites of the eyes"},
     "MakeupParams.teeth": {"label": "teeth whitening"},
+    "MakeupParams.wears_glasses": {"label": "wears glasses", "choices": (True, False)},
     "BlendParams.mode": {"choices_from": "MODES", "label": "blend"},
     "BlendParams.colour_match": {"choices_from": "COLOUR_MATCHES", "label": "colour match"},
     "BlendParams.erode": {"range": (0.0, 64.0), "step": 0.5, "unit": "px@512"},
@@ -67,6 +68,7 @@ HINTS: dict[str, dict[str, Any]] = {
     "SwapParams.forehead": {"unit": "eye dist."},
     "SwapParams.silhouette": {"label": "keep to the face's outline"},
     "SwapParams.glasses": {"label": "keep the plate's glasses"},
+    "SwapParams.wears_glasses": {"label": "plate face wears glasses", "choices": (True, False)},
     "SwapParams.focus": {"label": "plate focus"},
     "SwapParams.shutter": {"step": 1.0, "unit": "degrees", "label": "shutter angle"},
 }

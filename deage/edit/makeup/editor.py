@@ -181,8 +181,9 @@ class MakeupEditor:
         )
         if flow is not None:
             flow, delta = _spare_crossing_edges(flow, delta, gray, regions, aligned.landmarks)
-        glasses = find_glasses(image, aligned.landmarks, size=work, small=small)
-        if glasses.present > 0:
+        glasses = (find_glasses(image, aligned.landmarks, size=work, small=small, worn=bool(settings.wears_glasses))
+                   if settings.wears_glasses is not False else None)
+        if glasses is not None and glasses.present > 0:
             flow, delta = _spare(flow, delta, glasses.frames, regions.eye_distance, FRAME_SHIELD)
         if max(hidden) > 0:
             flow, delta = _spare_lenses(flow, delta, regions, aligned.landmarks, hidden)

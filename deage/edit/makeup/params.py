@@ -92,6 +92,7 @@ class MakeupSettings:
     lip_contrast: float
     eye_whites: float
     teeth: float
+    wears_glasses: bool | None = None
 
     @property
     def is_identity(self) -> bool:
@@ -130,6 +131,12 @@ class MakeupParams:
         lip_contrast: lips further from the skin's colour (redder, more defined), 0..1.
         eye_whites: clearer whites of the eyes (less yellow and red, a little lighter), 0..1.
         teeth: whiter teeth (less yellow, a little lighter; ivory, never blue-white), 0..1.
+        wears_glasses: whether the face wears glasses, whose frames the edit neither bends nor
+            recolours: None looks for them on each frame (a dark bridge over the nose); True
+            looks more keenly (a fainter, thinner bridge also counts); False never looks. A
+            render sets it per face track where it is None, from the track's best-seen frames
+            (``deage.face.glasses.measure_tracks``): True where two of five or more show glasses,
+            False where none does.
 
         target_age: the age every face should look, in years (1..80), or None. When set, each
             face gets ``years`` = how old it looks (its track's apparent age, measured by
@@ -156,6 +163,7 @@ class MakeupParams:
     lip_contrast: float | None = None
     eye_whites: float | None = None
     teeth: float | None = None
+    wears_glasses: bool | None = None
 
     def __post_init__(self) -> None:
         _number("years", self.years, 0.0, MAX_YEARS)
@@ -169,6 +177,8 @@ class MakeupParams:
             value = getattr(self, name)
             if value is not None:
                 _number(name, value, lo, hi)
+        if self.wears_glasses is not None and not isinstance(self.wears_glasses, bool):
+            raise LookError(f"makeup: 'wears_glasses' must be true, false or null, got {self.wears_glasses!r}")
 
     def for_apparent_age(self, age: float) -> MakeupParams:
         """These parameters for a face that looks ``age`` years old: with ``target_age`` set,
@@ -209,6 +219,7 @@ class MakeupParams:
             hollows=pick("hollows", 0.0),  # the preset's needs the face's age: for_apparent_age
             **{k: pick(k, v * shp) for k, v in _SHAPE_AT_FULL.items()},
             **{k: pick(k, v * tex) for k, v in _FEATURES_AT_FULL.items()},
+            wears_glasses=self.wears_glasses,
         )
 
     # ---- JSON --------------------------------------------------------------------------------
@@ -241,7 +252,7 @@ class MakeupParams:
                 raise LookError(f"makeup: unknown parameter {key!r}; known: {sorted(known)}")
         wrinkles.update(flat)
         for key, value in kwargs.items():
-            if value is not None or key == "years":
+            if key != "wears_glasses" and (value is not None or key == "years"):
                 lo, hi = (0.0, MAX_YEARS) if key == "years" else _RANGES[key]
                 kwargs[key] = _number(key, value, lo, hi)
         return cls(wrinkles={str(k): v for k, v in wrinkles.items()}, **kwargs)
@@ -255,6 +266,8 @@ class MakeupParams:
             value = getattr(self, name)
             if value is not None:
                 out[name] = float(value)
+        if self.wears_glasses is not None:
+            out["wears_glasses"] = self.wears_glasses
         return out
 
 

@@ -410,8 +410,9 @@ class SwapEditor:
             np.maximum(keep, np.clip(teeth * 1.5, 0.0, 1.0), out=keep)
         if params.eyes == "target":
             np.maximum(keep, regions.eyes, out=keep)
-        glasses = find_glasses(image, landmarks) if params.glasses > 0 else None
-        if glasses is not None:
+        glasses = (find_glasses(image, landmarks, worn=bool(params.wears_glasses))
+                   if params.glasses > 0 and params.wears_glasses is not False else None)
+        if params.glasses > 0:
             # Eyes behind dark lenses: the lenses stay, not the source's eyes painted over them.
             np.maximum(keep, dark_lenses(image, landmarks, raster, plate) * np.float32(params.glasses), out=keep)
         mouth = "interior" if params.mouth == "auto" and params.backend == "inswapper" else params.mouth

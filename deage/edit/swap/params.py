@@ -272,6 +272,10 @@ class SwapParams:
         glasses: 0..1; how far the plate's glasses stay over the new face: frames with a dark
             bridge over the nose (``deage.face.glasses``), and dark lenses that hide the eyes
             (``deage.face.masks.hidden_eyes``); 0 takes them off with the face.
+        wears_glasses: whether the plate's face wears glasses with frames: None looks for them on
+            each frame; True looks more keenly (a fainter, thinner bridge also counts); False
+            never looks (dark lenses are still kept). A render sets it per face track where it is
+            None, from the track's best-seen frames (``deage.face.glasses.measure_tracks``).
         model: manifest name of the swapper model (inswapper backend).
         recognizer: manifest name of the ArcFace model that embeds the source (inswapper backend).
         detail: 1, 2 or 4: run the 128-pixel swapper on 1, 4 or 16 interleaved sub-images of a
@@ -297,6 +301,7 @@ class SwapParams:
     forehead: float = 0.3
     silhouette: float = 1.0
     glasses: float = 1.0
+    wears_glasses: bool | None = None
     model: str = "inswapper_128"
     recognizer: str = "arcface_w600k_r50"
     detail: int = 1
@@ -305,7 +310,7 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "folds", "focus", "shutter", "forehead", "silhouette", "glasses", "model", "recognizer", "detail",
+            "folds", "focus", "shutter", "forehead", "silhouette", "glasses", "wears_glasses", "model", "recognizer", "detail",
             "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
@@ -368,6 +373,10 @@ class SwapParams:
         for key, (lo, hi) in _RANGES.items():
             if key in data:
                 kwargs[key] = _number(key, data[key], lo, hi)
+        if data.get("wears_glasses") is not None:
+            if not isinstance(data["wears_glasses"], bool):
+                raise LookError(f"swap: 'wears_glasses' must be true, false or null, got {data['wears_glasses']!r}")
+            kwargs["wears_glasses"] = data["wears_glasses"]
         return cls(sources=sources, mappings=mappings, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
