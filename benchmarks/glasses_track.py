@@ -48,7 +48,8 @@ def make_clip(path: Path, crf: int, smear: int, frames: int = 60) -> Path:
         stream.options = {"crf": str(crf)}
         for t in range(frames):
             u = t / (frames - 1)
-            m = cv2.getRotationMatrix2D((256, 300), 6 * np.sin(2 * np.pi * u), 0.5 + 0.5 * (0.5 - 0.5 * np.cos(np.pi * u)))
+            zoom = 0.5 + 0.5 * (0.5 - 0.5 * np.cos(np.pi * u))
+            m = cv2.getRotationMatrix2D((256, 300), 6 * np.sin(2 * np.pi * u), zoom)
             m[:, 2] += (300 + 600 * u - 256, 360 + 40 * np.sin(4 * u) - 300)
             face = cv2.warpAffine(portrait, m, (width, height), flags=cv2.INTER_AREA)
             inside = cv2.warpAffine(np.ones(portrait.shape[:2], np.float32), m, (width, height))[..., None]
@@ -69,9 +70,10 @@ def landmark_figures(analysis) -> str:
     faces = analysis.tracks[0].faces
     spans = {i: eye_span(f.landmarks) for i, f in faces.items()}
     jumps = [abs(spans[i] / spans[i - 1] - 1) for i in spans if i - 1 in spans]
-    stretched = [i for i, f in faces.items()
-                 if np.linalg.norm(f.landmarks[48:68].mean(0) - (f.landmarks[36:42].mean(0) + f.landmarks[42:48].mean(0)) / 2)
-                 > 1.12 * spans[i]]
+    def eyes_to_mouth(lm: np.ndarray) -> float:
+        return float(np.linalg.norm(lm[48:68].mean(0) - (lm[36:42].mean(0) + lm[42:48].mean(0)) / 2))
+
+    stretched = [i for i, f in faces.items() if eyes_to_mouth(f.landmarks) > 1.12 * spans[i]]
     return f"largest eye-span jump {100 * max(jumps):.1f} %, stretched frames {stretched}"
 
 

@@ -670,7 +670,8 @@ class _LooseDetector(DlibDetector):
         out = []
         for face in faces:
             lm = np.asarray(face.landmarks, np.float64)
-            centre, half = (face.box[:2] + face.box[2:]) / 2, 1.6 * np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0))
+            centre = (face.box[:2] + face.box[2:]) / 2
+            half = 1.6 * np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0))
             box = np.concatenate([centre - half, centre + half]).astype(np.float32)
             lm = np.asarray(self._landmarker.fit_points(image, box), np.float32)
             out.append(Face(box, face.score, keypoints5_from_landmarks(lm), lm))
@@ -711,3 +712,40 @@ def test_a_fit_that_takes_glasses_rims_for_eyes_is_not_kept(older_face, monkeypa
             patch.setattr(track_module, "SCALE_JUMP", 10.0)
             stretched = track(loose)[wrong].landmarks
         assert eye_span(stretched) > 1.2 * np.median(spans), (loose, eye_span(stretched), np.median(spans))
+
+
+def test_a_face_too_small_for_a_steady_fit_is_found_again_up_close(astronaut, tmp_path, monkeypatch):
+    """A ~37 px face (the astronaut at a third of her size, turning a little as she drifts right,
+    H.264): the searcher finds it on frame 0, but the next frame's fit, from a box placed by the
+    searcher's, is doubtful and the keyframe's detector cannot see a face that small, so the
+    track ended after one frame (an edit that flashed on frame 0). The face is now looked for
+    again up close where it was (``FaceTracker._refind``) and fitted there: tracked on every frame."""
+    import av
+
+    import deage.face.track as track_module
+    from mediahelpers import encode_clip
+    from deage.video import open_clip
+
+    rng = np.random.default_rng(0)
+    kernel = np.full((1, 3), 1.0 / 3.0, np.float32)
+    pictures = []
+    for t in range(12):
+        u = t / 39
+        m = cv2.getRotationMatrix2D((256, 256), 5 * np.sin(2 * np.pi * u), 0.35 * 600 / 512)
+        m[:, 2] += (400 + 400 * u - 256, 360 - 256)
+        frame = cv2.warpAffine(astronaut, m, (1280, 720), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=(70, 90, 110))
+        frame = cv2.filter2D(frame.astype(np.float32), -1, kernel) + rng.normal(0.0, 3.0, frame.shape)
+        pictures.append(av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8), format="rgb24")
+                        .reformat(format="yuv420p"))
+    path = encode_clip(tmp_path / "small.mp4", pictures, "libx264", rate=25, options={"crf": "23"})
+    with open_clip(path) as clip:
+        frames = list(clip.frames())
+    settings = AnalysisSettings(smooth=False, descriptors=False)
+    analysis = analyse_frames(frames, 25, settings)
+    assert len(analysis.track_ids) == 1 and analysis.frames_without_face == []
+    for face in analysis.track(analysis.track_ids[0]).faces.values():
+        assert 25 < np.ptp(face.landmarks[:, 0]) < 50
+    monkeypatch.setattr(track_module.FaceTracker, "_refind", lambda *args: None)
+    before = analyse_frames(frames, 25, settings)
+    assert [len(t.faces) for t in before.tracks] == [1], [len(t.faces) for t in before.tracks]

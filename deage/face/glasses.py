@@ -7,11 +7,12 @@ lines run up and down). What joins that bridge near the eyes (the rims, a browli
 start towards the temples) is the frame. Rimless glasses, clear plastic and thin bright metal
 frames have no such dark bridge and are not found.
 
-A face known to wear glasses (its track's best frames show them: ``measure_tracks``) is searched
-with lower thresholds (``WORN``): the bridge of a small, blurred or noisy face reads fainter (a
-bridge two pixels wide or less is averaged with the skin around it), and a track then keeps its
-frames where a frame-by-frame search would lose them now and then. A track whose best frames show
-none is not searched at all.
+A face known to wear glasses (two of its track's five best-seen frames show them:
+``measure_tracks``) is searched again with lower thresholds (``WORN``) where the ordinary search
+is not sure of them: the bridge of a small, blurred or noisy face reads fainter (a bridge two
+pixels wide or less is averaged with the skin around it), and a track then keeps its frames where
+a frame-by-frame search would lose them now and then. A track whose best frames show none is not
+searched at all.
 
 A frame is put over an edited face as the plate's darkening: the edited pixels are multiplied,
 per channel, by the plate's ratio to its own closing there (1 on skin, the frame's darkness and

@@ -20,7 +20,10 @@ How one frame is handled (``FaceTracker.update``):
    they agree with the detection (no pop at keyframes) and is re-anchored on the detection when
    they drift apart. A track the detector misses is looked for again in a crop around it, scaled
    so the face is ``LOCAL_FACE`` px wide and turned upright if the head is tilted; one not found
-   there either survives ``keyframe_patience`` keyframes if its fit still looks good, else it ends.
+   there either survives ``keyframe_patience`` keyframes if its fit still looks good; one whose
+   fit is doubtful is looked for in such a crop where it last was and re-fitted in the box found
+   there; else it ends. A matched detection whose fit is much larger or smaller than a tracked fit
+   that looks right (``SCALE_JUMP``) is taken only if it looks more like the face.
    While nothing is tracked and the detector finds nothing, a slower ``searcher`` (smaller and
    tilted faces) runs on keyframes, ever more rarely while it finds nothing (``search_every``);
    while faces are tracked, it sweeps now and then for small faces beside them (``SWEEP_GAP``).
@@ -554,6 +557,11 @@ class FaceTracker:
                 live.misses += 1
                 self._accept(index, live, pts, gray, confirmed=False)
                 kept_boxes.append(box)
+            elif not ok and not overlaps and (refound := self._refind(fit_image, gray, live)) is not None:
+                # A doubtful fit of a face the detector cannot see (too small): found again up close.
+                pts, live.relation, live.score, live.misses = refound
+                self._accept(index, live, pts, gray, confirmed=True)
+                kept_boxes.append(box_from_points(pts, live.relation))
             else:
                 self._lost[tid] = self._live.pop(tid)
 
@@ -600,10 +608,17 @@ class FaceTracker:
         return np.asarray(self.landmarker.fit_points(image, det.box, roll), dtype=np.float32)
 
     def _local_score(self, gray: np.ndarray, pts: np.ndarray) -> float | None:
-        """Detection score of a tracked face the keyframe's detector missed, looked for again by dlib's
-        detector in a crop around it where the face is ``LOCAL_FACE`` px wide (small faces come within
-        HOG's reach) and turned upright when rolled by ``ROLL_MIN`` or more (dlib's detector is
-        frontal); the detection must match the landmarks' box. None when not found."""
+        """Detection score of a tracked face the keyframe's detector missed, looked for again up
+        close (``_local_detection``); None when not found."""
+        found = self._local_detection(gray, pts)
+        return None if found is None else found[1]
+
+    def _local_detection(self, gray: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+        """A tracked face the keyframe's detector missed, looked for again by dlib's detector in a
+        crop around its landmarks ``pts`` where the face is ``LOCAL_FACE`` px wide (small faces come
+        within HOG's reach) and turned upright when rolled by ``ROLL_MIN`` or more (dlib's detector
+        is frontal); the detection must match the landmarks' box. Returns (its box in frame pixels
+        as it sits on the face turned upright, its score, the roll in degrees), or None."""
         if not isinstance(self.detector, DlibDetector):
             return None
         roll = roll_degrees(pts)
@@ -616,7 +631,32 @@ class FaceTracker:
         expected = points_box(np.asarray(pts, np.float64) @ matrix[:, :2].T + matrix[:, 2])
         found = [(box, score) for box, score in self.detector.detect_boxes(crop, scale=1.0)
                  if box_iou(box, expected)[0, 0] >= self.config.match_iou]
-        return max(score for _, score in found) if found else None
+        if not found:
+            return None
+        box, score = max(found, key=lambda f: f[1])
+        # The crop's box back in the frame: its centre through the inverse warp, its size unscaled.
+        mid = cv2.invertAffineTransform(matrix) @ np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 1.0])
+        half = (np.asarray(box[2:], np.float64) - box[:2]) / (2.0 * scale)
+        return np.concatenate([mid - half, mid + half]).astype(np.float32), float(score), roll
+
+    def _refind(self, fit_image: np.ndarray, gray: np.ndarray,
+                live: _Live) -> tuple[np.ndarray, np.ndarray, float, int] | None:
+        """A track whose fit was doubtful on a keyframe whose detector missed it, looked for again
+        up close where its last landmarks (moved by its velocity) put it, and fitted in the box
+        found: (landmarks, box relation, score, misses 0), or None when not found or the new fit
+        still does not look like the face."""
+        guess = live.points + live.velocity
+        found = self._local_detection(gray, guess)
+        if found is None:
+            return None
+        box, score, roll = found
+        if isinstance(self.landmarker, DlibLandmarker):
+            pts = np.asarray(self.landmarker.fit_points(fit_image, box, roll), dtype=np.float32)
+        else:
+            pts = self._fit(fit_image, box)
+        if not self._plausible(gray, live, pts, guess):
+            return None
+        return pts, box_relation(box, pts), score, 0
 
     def _reidentify(self, index: int, born: list[Face]) -> list[int | None]:
         """For each new detection, the id of the ended track it continues, or None."""

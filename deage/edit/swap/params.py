@@ -310,8 +310,8 @@ class SwapParams:
     restore_fidelity: float = 0.7
 
     KEYS = ("sources", "mappings", "backend", "eyes", "gaze", "mouth", "shape", "symmetry", "colour", "light_scale",
-            "folds", "focus", "shutter", "forehead", "silhouette", "glasses", "wears_glasses", "model", "recognizer", "detail",
-            "restore", "restore_amount", "restore_fidelity")
+            "folds", "focus", "shutter", "forehead", "silhouette", "glasses", "wears_glasses", "model", "recognizer",
+            "detail", "restore", "restore_amount", "restore_fidelity")
 
     def source(self, name: str) -> SourceSpec:
         for spec in self.sources:
