@@ -65,10 +65,10 @@ def make_clip(path: Path, crf: int, smear: int, frames: int = 60) -> Path:
 
 def landmark_figures(analysis) -> str:
     """The largest frame-to-frame eye-span jump and the stretched frames of the first track."""
-    from deage.face.track import eye_span
+    from deage.review.measures import eye_distance
 
     faces = analysis.tracks[0].faces
-    spans = {i: eye_span(f.landmarks) for i, f in faces.items()}
+    spans = {i: eye_distance(f.landmarks) for i, f in faces.items()}
     jumps = [abs(spans[i] / spans[i - 1] - 1) for i in spans if i - 1 in spans]
     def eyes_to_mouth(lm: np.ndarray) -> float:
         return float(np.linalg.norm(lm[48:68].mean(0) - (lm[36:42].mean(0) + lm[42:48].mean(0)) / 2))

@@ -687,13 +687,14 @@ def test_a_fit_that_takes_glasses_rims_for_eyes_is_not_kept(older_face, monkeypa
     (``track.SCALE_JUMP``). Before, frames 8-11 and frame 0 kept the stretched fit."""
     import deage.face.track as track_module
     from deage.face.detect import make_landmarker
-    from deage.face.track import eye_span, track_faces
+    from deage.face.track import track_faces
+    from deage.review.measures import eye_distance
 
     frames = _grace_walk(older_face, 13)
     grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
 
     def eye_to_mouth(lm: np.ndarray) -> float:
-        return float(np.linalg.norm(lm[48:68].mean(0) - (lm[36:42].mean(0) + lm[42:48].mean(0)) / 2)) / eye_span(lm)
+        return float(np.linalg.norm(lm[48:68].mean(0) - (lm[36:42].mean(0) + lm[42:48].mean(0)) / 2)) / eye_distance(lm)
 
     def track(loose: list[int]) -> dict:
         detector = _LooseDetector([grays[i] for i in loose])
@@ -705,13 +706,13 @@ def test_a_fit_that_takes_glasses_rims_for_eyes_is_not_kept(older_face, monkeypa
 
     for loose, wrong in (([], 8), ([0], 0)):
         faces = track(loose)
-        spans = [eye_span(faces[i].landmarks) for i in range(13)]
+        spans = [eye_distance(faces[i].landmarks) for i in range(13)]
         assert max(spans) < 1.1 * min(spans), (loose, np.round(spans, 1))
         assert all(eye_to_mouth(faces[i].landmarks) < 1.1 for i in range(13)), loose
         with monkeypatch.context() as patch:
             patch.setattr(track_module, "SCALE_JUMP", 10.0)
             stretched = track(loose)[wrong].landmarks
-        assert eye_span(stretched) > 1.2 * np.median(spans), (loose, eye_span(stretched), np.median(spans))
+        assert eye_distance(stretched) > 1.2 * np.median(spans), (loose, eye_distance(stretched), np.median(spans))
 
 
 def test_a_face_too_small_for_a_steady_fit_is_found_again_up_close(astronaut, tmp_path, monkeypatch):

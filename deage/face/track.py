@@ -59,6 +59,7 @@ from deage.face.backends.dlib_backend import (
     to_gray,
 )
 from deage.face.detect import box_iou, points_box, visible_fraction
+from deage.face.masks import FaceFrame
 from deage.face.protocols import Detector, FaceVerifier, Landmarker, Recognizer
 from deage.types import Face, Image, Points, Track
 from deage.video.cuts import CutDetector
@@ -85,9 +86,9 @@ every ``SWEEP_GAP * search_every`` frames."""
 SCALE_JUMP = 0.1
 """Relative change of a face's eye span (the distance between the eyes' centres) between two fits
 over which one of them is wrong: no head comes that much nearer between two frames, while dlib's
-fit from a detection box 15-20 % too large can take a pair of glasses' rims for the eyes and
-stretch the whole face (a 60-frame pan over Grace Hopper's portrait: 15 % larger on 2 of its
-keyframes, the mouth set on the chin). A keyframe's detection that disagrees so with a tracked
+fit from a detection box 15-25 % too large can take a pair of glasses' rims for the eyes and
+stretch the whole face (a 60-frame pan over Grace Hopper's portrait: 13-17 % larger on frames
+0, 6 and 7, the mouth set on the chin). A keyframe's detection that disagrees so with a tracked
 fit that looks right is not taken unless it looks more like the face; a re-anchor across such a
 jump is followed back over the frames before it."""
 REID_FRACTION = 2.0 / 3.0
@@ -821,15 +822,10 @@ class FaceTracker:
         live.last_descriptor = index
 
 
-def eye_span(points: Points) -> float:
-    """Distance (px) between the centres of the eyes of 68 landmarks."""
-    pts = np.asarray(points, np.float64)
-    return float(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0)))
-
-
 def scale_jump(a: Points, b: Points) -> bool:
-    """Whether two fits' eye spans differ by more than ``SCALE_JUMP`` of the smaller."""
-    small, large = sorted((eye_span(a), eye_span(b)))
+    """Whether two fits' eye spans (the distance between the eyes' centres) differ by more than
+    ``SCALE_JUMP`` of the smaller."""
+    small, large = sorted(FaceFrame.from_landmarks(p).eye_distance for p in (a, b))
     return large > (1.0 + SCALE_JUMP) * max(small, 1e-6)
 
 
