@@ -6,8 +6,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 
 from deage.video.info import ColourTags
+
+
+def smeared(image: np.ndarray, length: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` (RGB uint8) as a panning camera records it: a horizontal motion blur of
+    ``length`` pixels, then sensor noise (Gaussian, ``noise`` levels, from ``rng``); RGB uint8."""
+    out = cv2.filter2D(image, -1, np.full((1, length), 1.0 / length, np.float32)).astype(np.float64)
+    return np.clip(out + rng.normal(0.0, noise, out.shape), 0, 255).astype(np.uint8)
 
 
 def encode_clip(path: Path, frames: Iterable[av.VideoFrame], codec: str, *, rate: int = 24,

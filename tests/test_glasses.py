@@ -16,6 +16,7 @@ from deage.face.glasses import find_glasses
 from deage.look import Look, load_look
 from deage.render import render_image
 from facehelpers import detect_faces, largest_face, wear_glasses, wear_sunglasses
+from mediahelpers import smeared
 
 STILLS = ("driving_d19", "driving_d30", "source_s11", "source_s12", "source_s2")
 
@@ -120,11 +121,8 @@ def test_the_de_ager_neither_bends_nor_recolours_glasses_frames(astronaut, share
 def _smeared(image: np.ndarray, length: int = 7, noise: float = 4.0, quality: int = 35) -> np.ndarray:
     """``image`` as a soft video frame: a horizontal motion blur of ``length`` pixels, sensor
     noise and JPEG compression (RGB uint8)."""
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2] = 1.0 / length
-    out = cv2.filter2D(image, -1, kernel).astype(np.float64)
-    out += np.random.default_rng(0).normal(0.0, noise, out.shape)
-    ok, data = cv2.imencode(".jpg", np.clip(out, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    out = smeared(image, length, noise, np.random.default_rng(0))
+    ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
 
 

@@ -641,15 +641,15 @@ def test_only_the_same_picture_counts_as_repeated(example_clip):
 def _grace_walk(older_face: np.ndarray, frames: int) -> list[np.ndarray]:
     """1280x720 frames: Grace Hopper's portrait at half size (face ~105 px, glasses) on a flat
     backdrop, moving right 10 px a frame with a 3-px smear and sensor noise."""
+    from mediahelpers import smeared
+
     rng = np.random.default_rng(1)
-    kernel = np.full((1, 3), 1.0 / 3.0, np.float32)
     out = []
     for i in range(frames):
         m = np.float32([[0.5, 0, 300 + 10 * i], [0, 0.5, 210]])
         frame = cv2.warpAffine(older_face, m, (1280, 720), flags=cv2.INTER_AREA,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=(60, 90, 160))
-        frame = cv2.filter2D(frame, -1, kernel).astype(np.float64) + rng.normal(0.0, 3.0, frame.shape)
-        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+        out.append(smeared(frame, 3, 3.0, rng))
     return out
 
 

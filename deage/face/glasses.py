@@ -99,41 +99,66 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.
     ``worn``: the face is known to wear glasses: where the search is not sure of them, it is made
     again with ``WORN``'s lower thresholds (not first: on a sharp face those let an old face's
     creases beside the nose join the frames), and the surer result is taken."""
-    found = _find(image, landmarks, size, small, DEPTH, SPAN)
+    raster = _Raster.of(image, landmarks, size, small)
+    found = _find(raster, DEPTH, SPAN)
     if not worn or found.present >= 1.0:
         return found
-    keener = _find(image, landmarks, size, small, *WORN)
+    keener = _find(raster, *WORN)
     return keener if keener.present > found.present else found
 
 
-def _find(image: Image, landmarks: Points, size: int, small: np.ndarray | None,
-          depths: tuple[float, float], span_range: tuple[float, float]) -> Glasses:
-    """``find_glasses`` with these ``DEPTH`` and ``SPAN``."""
+@dataclass(frozen=True)
+class _Raster:
+    """What a search measures on a face's raster whatever its thresholds (both searches of a
+    face known to wear glasses share it): the landmarks and the face's frame in its pixels, the
+    relative depth below a grey closing, the pixel grid, each pixel's position across the face
+    from the bridge's middle (eye distances), where a frame is followed (the eyes' reach, not
+    the eyes) and the bridge's window."""
+
+    lm: np.ndarray
+    frame: FaceFrame
+    depth: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    across: np.ndarray
+    within: np.ndarray
+    bridge: np.ndarray
+
+    @classmethod
+    def of(cls, image: Image, landmarks: Points, size: int, small: np.ndarray | None) -> "_Raster":
+        """The raster of ``find_glasses``'s arguments."""
+        k = size / float(image.shape[0])
+        if small is None:
+            small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
+        lm = np.asarray(landmarks, np.float64) * k
+        frame = FaceFrame.from_landmarks(lm)
+        d = frame.eye_distance
+        depth = _depth(small @ np.float32([0.299, 0.587, 0.114]), max(1, int(round(RADIUS * d))))
+        ys, xs = np.mgrid[:size, :size].astype(np.float32)
+        mid = 0.5 * (lm[39] + lm[42])
+        across = _along(xs, ys, mid, frame.x_axis) / np.float32(d)
+        up = _along(xs, ys, mid, frame.up) / np.float32(d)
+        reach = np.zeros((size, size), np.uint8)
+        eyes = np.zeros((size, size), np.uint8)
+        angle = float(np.degrees(np.arctan2(frame.x_axis[1], frame.x_axis[0])))
+        for idx in (slice(36, 42), slice(42, 48)):
+            centre = lm[idx].mean(0) - frame.up * 0.05 * d
+            cv2.ellipse(reach, (int(round(centre[0])), int(round(centre[1]))),
+                        (int(round(REACH[0] * d)), int(round(REACH[1] * d))), angle, 0, 360, 1, -1)
+            cv2.fillPoly(eyes, [np.round(lm[idx]).astype(np.int32)], 1)
+        # The eyes with their lash lines are the face's own.
+        eyes = cv2.dilate(eyes, disk(max(1, int(round(0.06 * d)))))
+        half, (low, high) = BRIDGE
+        bridge = (np.abs(across) < half) & (up > low) & (up < high)
+        return cls(lm, frame, depth, xs, ys, across, (reach > 0) & (eyes == 0), bridge)
+
+
+def _find(raster: _Raster, depths: tuple[float, float], span_range: tuple[float, float]) -> Glasses:
+    """``find_glasses`` on ``raster`` with these ``DEPTH`` and ``SPAN``."""
     frame_depth, bridge_depth = depths
-    k = size / float(image.shape[0])
-    if small is None:
-        small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
-    lm = np.asarray(landmarks, np.float64) * k
-    frame = FaceFrame.from_landmarks(lm)
-    d = frame.eye_distance
-    depth = _depth(small @ np.float32([0.299, 0.587, 0.114]), max(1, int(round(RADIUS * d))))
-    ys, xs = np.mgrid[:size, :size].astype(np.float32)
-    mid = 0.5 * (lm[39] + lm[42])
-    across = _along(xs, ys, mid, frame.x_axis) / np.float32(d)
-    up = _along(xs, ys, mid, frame.up) / np.float32(d)
-    reach = np.zeros((size, size), np.uint8)
-    eyes = np.zeros((size, size), np.uint8)
-    angle = float(np.degrees(np.arctan2(frame.x_axis[1], frame.x_axis[0])))
-    for idx in (slice(36, 42), slice(42, 48)):
-        centre = lm[idx].mean(0) - frame.up * 0.05 * d
-        cv2.ellipse(reach, (int(round(centre[0])), int(round(centre[1]))),
-                    (int(round(REACH[0] * d)), int(round(REACH[1] * d))), angle, 0, 360, 1, -1)
-        cv2.fillPoly(eyes, [np.round(lm[idx]).astype(np.int32)], 1)
-    # The eyes with their lash lines are the face's own.
-    eyes = cv2.dilate(eyes, disk(max(1, int(round(0.06 * d)))))
-    within = (reach > 0) & (eyes == 0)
-    half, (low, high) = BRIDGE
-    bridge = (np.abs(across) < half) & (up > low) & (up < high)
+    lm, frame, depth, across, within, bridge = (raster.lm, raster.frame, raster.depth, raster.across,
+                                                raster.within, raster.bridge)
+    size, d, half = depth.shape[0], frame.eye_distance, BRIDGE[0]
     # The pixels in the bridge's window deep enough to be a bridge: no structure among them can
     # cross more of it than all of them do (a bare face's end here).
     core = bridge & (depth > bridge_depth) & within
@@ -160,7 +185,7 @@ def _find(image: Image, landmarks: Points, size: int, small: np.ndarray | None,
             framed.append(i)
     frames = np.isin(labels, framed) if framed else np.zeros((size, size), bool)
     for idx in (slice(36, 42), slice(42, 48)):
-        frames &= ~(_inside_lower_rim(frames, lm[idx].mean(0), frame, xs, ys) & (depth < FRAME_DEPTH))
+        frames &= ~(_inside_lower_rim(frames, lm[idx].mean(0), frame, raster.xs, raster.ys) & (depth < FRAME_DEPTH))
     # A pixel's margin: ``wear`` leaves the skin beside a frame as it is anyway.
     soft = cv2.dilate(frames.astype(np.float32), disk(2))
     soft = cv2.GaussianBlur(soft, (0, 0), 0.7)
