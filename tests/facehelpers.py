@@ -146,6 +146,11 @@ def wear_sunglasses(image: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarr
     return np.round(out).astype(np.uint8), (lens > 0) | (rim > 0)
 
 
+SILVER, GOLD, GUNMETAL = (200, 200, 205), (205, 170, 95), (120, 120, 125)
+"""RGB colours of thin metal frames (``wear_glasses``): about as light as skin, or lighter, but
+not skin-coloured."""
+
+
 def wear_glasses(image: np.ndarray, face: Face, colour: tuple[int, int, int] = (25, 22, 20),
                  thickness: float = 0.035) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (RGB uint8) with a pair of clear glasses over ``face``'s eyes: two rims 0.9 x 0.66

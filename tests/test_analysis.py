@@ -253,3 +253,22 @@ def test_motion_is_the_landmarks_move_a_frame_within_one_shot(example_analysis):
     assert np.allclose(shot.motion(1, 0), (3.0, 0.0)) and np.allclose(shot.motion(1, 7), (3.0, 0.0))
     assert np.allclose(shot.motion(1, 4), (3.0, 0.0)) and np.allclose(shot.motion(1, 5), (3.0, 0.0))  # not the cut's jump
     assert shot.motion(2, 3) is None and shot.motion(2, 4) is None and shot.motion(9, 2) is None
+
+
+def test_no_face_in_a_big_photo_says_how_to_look_for_smaller_ones():
+    """A photo's analysis looks for faces down to 1/40 of its short side (100 px in a 24 MP
+    photo): the error for one with no face found says so and how to look for smaller ones; a
+    small photo (searched down to 40 px anyway) and a clip get the plain message."""
+    from deage.errors import NoFaceError
+    from deage.face.analysis import Analysis, AnalysisSettings
+    from deage.face.select import select_tracks
+
+    def empty(frames: int, width: int, height: int, **settings) -> Analysis:
+        return Analysis("", AnalysisSettings(**settings), frames, Fraction(25), width, height, [], list(range(frames)))
+
+    with pytest.raises(NoFaceError, match=r"6000x4000 photo faces under 100 px .* `--min-face 50`"):
+        select_tracks(empty(1, 6000, 4000), "all")
+    for analysis in (empty(1, 1200, 800), empty(1, 6000, 4000, min_face_size=60.0), empty(48, 6000, 4000)):
+        with pytest.raises(NoFaceError) as err:
+            select_tracks(analysis, "all")
+        assert "--min-face" not in str(err.value)

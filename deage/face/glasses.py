@@ -4,8 +4,14 @@ A pair of glasses is told by its bridge: a thin structure darker than the skin a
 closing's relative depth, as ``deage.edit.makeup.creases`` measures creases) running across the
 nose between the eyes, which no face has of its own (the brows stop either side of it, a frown's
 lines run up and down). What joins that bridge near the eyes (the rims, a browline, the arms'
-start towards the temples) is the frame. Rimless glasses, clear plastic and thin bright metal
-frames have no such dark bridge and are not found.
+start towards the temples) is the frame.
+
+A thin metal frame, silver or gold, is hardly darker than the skin, sometimes lighter; but it is
+not skin-coloured: where the grey search is not sure, a frame is looked for again by its colour
+(``TINT``: a thin structure whose chroma stands out from the skin's either way, in two opponent
+channels), the grey depth joining it. Skin's chroma varies little across the nasal root on any
+skin tone, so no bare face measured has such a bridge. Rimless glasses and clear plastic
+frames (neither darker nor tinted) are still not found.
 
 A face known to wear glasses (two of its track's five best-seen frames show them:
 ``measure_tracks``) is searched again with lower thresholds (``WORN``) where the ordinary search
@@ -17,14 +23,17 @@ searched at all.
 A frame is put over an edited face as the plate's darkening: the edited pixels are multiplied,
 per channel, by the plate's ratio to its own closing there (1 on skin, the frame's darkness and
 tint on it), so its anti-aliased edges and its colour come with it and nothing of the plate's
-skin does. The makeup de-ager keeps its warp and its colour change off the frames found
-(``deage.edit.makeup.editor``), so it neither bends nor recolours them.
+skin does. A frame found by its colour (a silver or gold frame is not a shade) is the plate's
+own pixels where they stand out from the plate's closing and opening. The makeup de-ager keeps its warp and its colour
+change off the frames found (``deage.edit.makeup.editor``), so it neither bends nor recolours
+them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cv2
@@ -66,6 +75,18 @@ found on 53 % of them with ``DEPTH`` and ``SPAN``, on 93 % with these."""
 TRACK_WORN = 0.3
 """Share of a track's sampled frames with glasses from which the track wears them: two of five
 (the search misses glasses on soft frames far more often than it finds them on a bare face)."""
+TINT = (0.04, 0.07)
+"""Chroma standing out from its closing and opening (``_tint``, 0..1 units of the opponent
+channels R - G and (R + G) / 2 - B): a tinted frame's pixels reach the first, its bridge the
+second (thin silver, gunmetal and gold frames drawn on five faces in colour cross over half the
+bridge's window above 0.07 on all 15, above 0.1 on 13; on the 17 bare test faces nothing crosses
+more than 0.08 of it above 0.05). In the search by colour, the grey depth joins in at the same
+scale (``DEPTH`` times ``TINT[1] / DEPTH[1]``)."""
+TINT_WORN = (0.03, 0.05)
+"""``TINT`` for a face known to wear glasses (``WORN``'s match): a thin frame's chroma is the first
+thing a soft, small or heavily compressed frame loses (4:2:0 video halves it)."""
+TINT_SURE = 0.15
+"""Chroma from which a tinted structure is frame wherever it lies (``FRAME_DEPTH``'s match)."""
 TEXTURE = (0.04, 0.1)
 """Relative depth over which a pixel goes from skin texture (not carried over) to frame."""
 
@@ -79,11 +100,14 @@ class Glasses:
         frames: float32 (size, size) in [0, 1] on the crop's raster: the frames found, times
             ``present`` (zeros when none).
         size: the raster's size.
+        by_colour: found by the search by colour (``TINT``): the frames may be lighter than
+            the skin (silver, gold), not only darker.
     """
 
     present: float
     frames: Mask
     size: int
+    by_colour: bool = False
 
     @classmethod
     def absent(cls, size: int) -> "Glasses":
@@ -95,29 +119,44 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.
                  worn: bool = False) -> Glasses:
     """The glasses frames of the face in ``image`` (RGB uint8 (S, S, 3), an aligned crop) whose
     68 ``landmarks`` are in its pixels, on a ``size`` raster of it (``small``: that raster
-    already made, float32 RGB [0, 1] (size, size, 3), the crop resized with ``INTER_AREA``);
-    ``worn``: the face is known to wear glasses: where the search is not sure of them, it is made
-    again with ``WORN``'s lower thresholds (not first: on a sharp face those let an old face's
-    creases beside the nose join the frames), and the surer result is taken."""
+    already made, float32 RGB [0, 1] (size, size, 3), the crop resized with ``INTER_AREA``).
+
+    Searches by darkness (``DEPTH``), then, where that is not sure of them, by colour (``TINT``:
+    thin metal frames); ``worn``: the face is known to wear glasses: where neither is sure, both
+    are made again with lower thresholds (``WORN``, ``TINT_WORN``; not first: on a sharp face
+    those let an old face's creases beside the nose join the frames). The surest is taken."""
     raster = _Raster.of(image, landmarks, size, small)
-    found = _find(raster, DEPTH, SPAN)
-    if not worn or found.present >= 1.0:
+    dark = raster.depth >= FRAME_DEPTH
+    found = _find(raster, raster.depth, DEPTH, SPAN, dark)
+    if found.present >= 1.0:
         return found
-    keener = _find(raster, *WORN)
-    return keener if keener.present > found.present else found
+    # By colour, the grey depth joining in at the chroma's scale.
+    lines = np.maximum(raster.depth * np.float32(TINT[1] / DEPTH[1]), raster.tint)
+    tinted = dark | (raster.tint >= TINT_SURE)
+    searches = [(lines, TINT, SPAN, tinted, True)]
+    if worn:
+        searches += [(raster.depth, WORN[0], WORN[1], dark, False), (lines, TINT_WORN, WORN[1], tinted, True)]
+    for search in searches:
+        other = _find(raster, *search)
+        if other.present > found.present:
+            found = other
+        if found.present >= 1.0:
+            break
+    return found
 
 
 @dataclass(frozen=True)
 class _Raster:
-    """What a search measures on a face's raster whatever its thresholds (both searches of a
-    face known to wear glasses share it): the landmarks and the face's frame in its pixels, the
-    relative depth below a grey closing, the pixel grid, each pixel's position across the face
-    from the bridge's middle (eye distances), where a frame is followed (the eyes' reach, not
-    the eyes) and the bridge's window."""
+    """What a search measures on a face's raster whatever its thresholds (every search of a face
+    shares it): the landmarks and the face's frame in its pixels, the relative depth below a grey
+    closing, the raster itself (for ``tint``), the pixel grid, each pixel's position across the
+    face from the bridge's middle (eye distances), where a frame is followed (the eyes' reach,
+    not the eyes) and the bridge's window."""
 
     lm: np.ndarray
     frame: FaceFrame
     depth: np.ndarray
+    small: np.ndarray
     xs: np.ndarray
     ys: np.ndarray
     across: np.ndarray
@@ -150,14 +189,29 @@ class _Raster:
         eyes = cv2.dilate(eyes, disk(max(1, int(round(0.06 * d)))))
         half, (low, high) = BRIDGE
         bridge = (np.abs(across) < half) & (up > low) & (up < high)
-        return cls(lm, frame, depth, xs, ys, across, (reach > 0) & (eyes == 0), bridge)
+        return cls(lm, frame, depth, small, xs, ys, across, (reach > 0) & (eyes == 0), bridge)
+
+    @cached_property
+    def tint(self) -> np.ndarray:
+        """float32 (size, size): how far each pixel's chroma stands out from the thin structures'
+        surroundings (``_tint``), measured only when a search by colour is made, and only where
+        a frame is followed (0 elsewhere)."""
+        radius = max(1, int(round(RADIUS * self.frame.eye_distance)))
+        out = np.zeros(self.depth.shape, np.float32)
+        box = padded_box(self.within, 0, 2 * radius)
+        if box is not None:
+            out[box] = _tint(self.small[box], radius)
+        return out
 
 
-def _find(raster: _Raster, depths: tuple[float, float], span_range: tuple[float, float]) -> Glasses:
-    """``find_glasses`` on ``raster`` with these ``DEPTH`` and ``SPAN``."""
+def _find(raster: _Raster, depth: np.ndarray, depths: tuple[float, float], span_range: tuple[float, float],
+          sure: np.ndarray, by_colour: bool = False) -> Glasses:
+    """``find_glasses`` on ``raster``: thin structures measured by ``depth`` (float32 (size,
+    size): the grey depth, or the search by colour's lines), with these ``DEPTH`` and ``SPAN``;
+    ``sure``: bool, the pixels that are frame wherever they lie (``FRAME_DEPTH``); ``by_colour``:
+    recorded on the result."""
     frame_depth, bridge_depth = depths
-    lm, frame, depth, across, within, bridge = (raster.lm, raster.frame, raster.depth, raster.across,
-                                                raster.within, raster.bridge)
+    lm, frame, across, within, bridge = raster.lm, raster.frame, raster.across, raster.within, raster.bridge
     size, d, half = depth.shape[0], frame.eye_distance, BRIDGE[0]
     # The pixels in the bridge's window deep enough to be a bridge: no structure among them can
     # cross more of it than all of them do (a bare face's end here).
@@ -185,11 +239,11 @@ def _find(raster: _Raster, depths: tuple[float, float], span_range: tuple[float,
             framed.append(i)
     frames = np.isin(labels, framed) if framed else np.zeros((size, size), bool)
     for idx in (slice(36, 42), slice(42, 48)):
-        frames &= ~(_inside_lower_rim(frames, lm[idx].mean(0), frame, raster.xs, raster.ys) & (depth < FRAME_DEPTH))
+        frames &= ~(_inside_lower_rim(frames, lm[idx].mean(0), frame, raster.xs, raster.ys) & ~sure)
     # A pixel's margin: ``wear`` leaves the skin beside a frame as it is anyway.
     soft = cv2.dilate(frames.astype(np.float32), disk(2))
     soft = cv2.GaussianBlur(soft, (0, 0), 0.7)
-    return Glasses(present, (soft * np.float32(present)).astype(np.float32), size)
+    return Glasses(present, (soft * np.float32(present)).astype(np.float32), size, by_colour)
 
 
 def measure_tracks(analysis: Any, track_ids: Sequence[int], read: Callable[[int], Image],
@@ -224,10 +278,16 @@ def wears_glasses(share: float | None) -> bool | None:
     return share >= TRACK_WORN
 
 
-def wear(edited: Image, plate: Image, where: Mask, eye_distance: float) -> Image:
-    """``edited`` with the plate's frames over it: within ``where`` (float32 (S, S) in [0, 1],
-    e.g. ``Glasses.frames`` resized), each channel multiplied by the plate's ratio to its own grey
-    closing (``RADIUS`` of ``eye_distance``, crop pixels), skin texture left out (``TEXTURE``).
+def wear(edited: Image, plate: Image, where: Mask, eye_distance: float, by_colour: bool = False) -> Image:
+    """``edited`` with the plate's frames over it, within ``where`` (float32 (S, S) in [0, 1],
+    e.g. ``Glasses.frames`` resized), skin texture left out (``TEXTURE``).
+
+    A dark frame: each channel multiplied by the plate's ratio to its own grey closing (``RADIUS``
+    of ``eye_distance``, crop pixels), as far as it is darker than that. ``by_colour`` (frames
+    found by colour, ``Glasses.by_colour``: silver, gold): the plate's own pixels, as far as they
+    stand out from its closing and opening (darker, lighter or tinted). A light frame is not
+    a shade over the skin behind it: the plate's ratio to its opening, put on a new face's light
+    skin where the frame crossed the old face's dark brows, lit it up white.
 
     ``edited``, ``plate``: RGB uint8 (S, S, 3), the same crop. Returns RGB uint8 (S, S, 3);
     ``edited`` itself when ``where`` is empty."""
@@ -236,13 +296,21 @@ def wear(edited: Image, plate: Image, where: Mask, eye_distance: float) -> Image
     if box is None:
         return edited
     part = plate[box].astype(np.float32) + np.float32(4.0)
-    surface = cv2.morphologyEx(part, cv2.MORPH_CLOSE, disk(r))
-    ratio = np.minimum(part / surface, 1.0)
-    grey = np.minimum(part.mean(axis=2) / surface.mean(axis=2), 1.0)
-    weight = where[box] * smoothstep(1.0 - grey, *TEXTURE)
-    gain = 1.0 + weight[..., None] * (ratio - 1.0)
+    closed = cv2.morphologyEx(part, cv2.MORPH_CLOSE, disk(r))
+    darker = 1.0 - np.minimum(part.mean(axis=2) / closed.mean(axis=2), 1.0)
+    base = edited[box].astype(np.float32)
     out = edited.copy()
-    out[box] = np.clip(edited[box].astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    if not by_colour:
+        weight = where[box] * smoothstep(darker, *TEXTURE)
+        gain = 1.0 + weight[..., None] * (np.minimum(part / closed, 1.0) - 1.0)
+        out[box] = np.clip(base * gain + 0.5, 0, 255).astype(np.uint8)
+        return out
+    opened = cv2.morphologyEx(part, cv2.MORPH_OPEN, disk(r))
+    lighter = np.maximum(part.mean(axis=2) / opened.mean(axis=2), 1.0) - 1.0
+    ratio = np.minimum(part / closed, 1.0) * np.maximum(part / opened, 1.0)
+    tint = ratio.max(axis=2) / ratio.min(axis=2) - 1.0
+    weight = where[box] * smoothstep(np.maximum(np.maximum(darker, lighter), tint), *TEXTURE)
+    out[box] = np.clip(base + weight[..., None] * (plate[box] - base) + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
@@ -292,3 +360,18 @@ def _depth(grey: np.ndarray, radius: int) -> np.ndarray:
     """float32: how far below its closing (``radius`` pixels) each pixel of ``grey`` is, relative."""
     surface = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, disk(radius))
     return (np.maximum(surface - grey, 0.0) / np.maximum(surface, np.float32(0.02))).astype(np.float32)
+
+
+def _tint(small: np.ndarray, radius: int) -> np.ndarray:
+    """float32: how far each pixel of ``small`` (float32 RGB [0, 1]) stands out, either way, from
+    the closing and the opening (``radius`` pixels) of the opponent channels R - G and
+    (R + G) / 2 - B, the larger of the two (absolute, 0..1 units)."""
+    kernel = disk(radius)
+    r, g, b = small[..., 0], small[..., 1], small[..., 2]
+    out = None
+    for channel in (r - g, np.float32(0.5) * (r + g) - b):
+        closed = cv2.morphologyEx(channel, cv2.MORPH_CLOSE, kernel)
+        opened = cv2.morphologyEx(channel, cv2.MORPH_OPEN, kernel)
+        stands = np.maximum(closed - channel, channel - opened)
+        out = stands if out is None else np.maximum(out, stands)
+    return out.astype(np.float32)

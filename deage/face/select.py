@@ -140,7 +140,21 @@ def select_tracks(
 
 
 def _no_face(analysis: Analysis) -> str:
-    return "no face was found in the " + ("photo" if analysis.frame_count == 1 else "clip")
+    """The message for an analysis without faces; for a big photo searched with dlib's default
+    smallest face (1/40 of its short side: 100 px in a 24 MP photo), how to look for smaller ones."""
+    photo = analysis.frame_count == 1
+    message = "no face was found in the " + ("photo" if photo else "clip")
+    settings = analysis.settings
+    if photo and settings.detector == "dlib" and settings.min_face_size is None:
+        from deage.face.backends.dlib_backend import HOG_WINDOW, auto_min_face_size
+
+        smallest = auto_min_face_size(analysis.height, analysis.width, photo=True)
+        if smallest > HOG_WINDOW / 2:
+            half = max(round(smallest / 2), HOG_WINDOW // 2)
+            message += (f" (in a {analysis.width}x{analysis.height} photo faces under {smallest:.0f} px from brow"
+                        f" to chin are not looked for: `--min-face {half}`, or AnalysisSettings(min_face_size="
+                        f"{half}), looks for faces down to {half} px, about four times as slowly)")
+    return message
 
 
 def _by_descriptor(

@@ -441,7 +441,8 @@ class SwapEditor:
         if glasses is not None and glasses.present > 0:
             # The plate's glasses stay on the new face (their arms beyond it are the plate's anyway).
             over = cv2.resize(glasses.frames, (size, size), interpolation=cv2.INTER_LINEAR) * _up(take, size)
-            out = wear(out, image, over * np.float32(params.glasses), regions.eye_distance * size / raster)
+            out = wear(out, image, over * np.float32(params.glasses), regions.eye_distance * size / raster,
+                       by_colour=glasses.by_colour)
         mask = np.clip(_up(support, size), 0.0, 1.0)
         layers = {"face": support, "skin": regions.skin, "eyes": regions.eyes, "mouth": regions.mouth}
         return EditResult(image=out, mask=mask.astype(np.float32), layers=layers, content=swapped)
