@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-COLOURS = {"dark": (40, 35, 30), "silver": (200, 200, 205), "gold": (205, 170, 95), "gunmetal": (120, 120, 125)}
+DARK = (40, 35, 30)
 THICKNESS = 0.015
 
 
@@ -62,7 +62,7 @@ def main() -> int:
     ap.add_argument("--degraded", action="store_true", help="also count finds on degraded copies")
     args = ap.parse_args()
     from conftest import shared_stills
-    from facehelpers import largest_face, wear_glasses
+    from facehelpers import GOLD, GUNMETAL, SILVER, largest_face, wear_glasses
     from skimage import data
 
     from deage.edit.base import crop_size_for
@@ -71,6 +71,7 @@ def main() -> int:
     from deage.look import Look, load_look
     from deage.render import render_image
 
+    colours = {"dark": DARK, "silver": SILVER, "gold": GOLD, "gunmetal": GUNMETAL}
     names = args.faces.split(",")
     faces = {"astronaut": data.astronaut()} | shared_stills(*[n for n in names if n != "astronaut"])
     young = Look.from_dict({"editor": "makeup", "edit": {"years": 30}, "blend": {"mode": "multiband", "feather": 8}})
@@ -87,7 +88,7 @@ def main() -> int:
         face = largest_face(image)
         hull = np.zeros(image.shape[:2], np.uint8)
         cv2.fillConvexPoly(hull, cv2.convexHull(np.round(face.landmarks[:27]).astype(np.int32)), 1)
-        for colour, rgb in COLOURS.items():
+        for colour, rgb in colours.items():
             worn, drawn = wear_glasses(image, face, rgb, THICKNESS)
             aligned = align_face(worn, face, "ffhq", crop_size_for(face))
             glasses = find_glasses(aligned.image, aligned.landmarks)
@@ -105,12 +106,12 @@ def main() -> int:
         from facehelpers import detect_faces
 
         rng = np.random.default_rng(0)
-        counts = {c: [0, 0] for c in ("bare", *COLOURS)}
+        counts = {c: [0, 0] for c in ("bare", *colours)}
         for name in (n for n in names if n in faces):
             image = faces[name]
             face = largest_face(image)
             for colour in counts:
-                picture = image if colour == "bare" else wear_glasses(image, face, COLOURS[colour], THICKNESS)[0]
+                picture = image if colour == "bare" else wear_glasses(image, face, colours[colour], THICKNESS)[0]
                 for i in range(8):
                     copy = degraded(picture, i, rng)
                     found = detect_faces(copy)

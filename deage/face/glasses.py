@@ -24,9 +24,9 @@ A frame is put over an edited face as the plate's darkening: the edited pixels a
 per channel, by the plate's ratio to its own closing there (1 on skin, the frame's darkness and
 tint on it), so its anti-aliased edges and its colour come with it and nothing of the plate's
 skin does. A frame found by its colour (a silver or gold frame is not a shade) is the plate's
-own pixels where they stand out from the plate's closing and opening. The makeup de-ager keeps its warp and its colour
-change off the frames found (``deage.edit.makeup.editor``), so it neither bends nor recolours
-them.
+own pixels where they stand out from the plate's closing and opening. The makeup de-ager keeps
+its warp and its colour change off the frames found (``deage.edit.makeup.editor``), so it
+neither bends nor recolours them.
 """
 
 from __future__ import annotations
@@ -137,9 +137,7 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.
         if not by_colour:
             other = _find(raster, raster.depth, depths, spans, dark)
         elif raster.bridge_lines > depths[1]:
-            # By colour, the grey depth joining in at the chroma's scale.
-            lines = np.maximum(raster.depth * np.float32(TINT[1] / DEPTH[1]), raster.tint)
-            other = _find(raster, lines, depths, spans, dark | (raster.tint >= TINT_SURE), True)
+            other = _find(raster, raster.lines, depths, spans, raster.tinted, True)
         else:
             continue  # nothing in the bridge's window stands out as a bridge would (most bare faces)
         if other.present > found.present:
@@ -152,13 +150,14 @@ def find_glasses(image: Image, landmarks: Points, size: int = RASTER, small: np.
 @dataclass(frozen=True)
 class _Raster:
     """What a search measures on a face's raster whatever its thresholds (every search of a face
-    shares it): the landmarks and the face's frame in its pixels, the relative depth below a grey
-    closing, the raster itself (for ``tint``), the pixel grid, each pixel's position across the
-    face from the bridge's middle (eye distances), where a frame is followed (the eyes' reach,
-    not the eyes) and the bridge's window."""
+    shares it): the landmarks and the face's frame in its pixels, the closing radius
+    (``RADIUS``), the relative depth below a grey closing, the raster itself (for ``tint``), the
+    pixel grid, each pixel's position across the face from the bridge's middle (eye distances),
+    where a frame is followed (the eyes' reach, not the eyes) and the bridge's window."""
 
     lm: np.ndarray
     frame: FaceFrame
+    radius: int
     depth: np.ndarray
     small: np.ndarray
     xs: np.ndarray
@@ -176,7 +175,8 @@ class _Raster:
         lm = np.asarray(landmarks, np.float64) * k
         frame = FaceFrame.from_landmarks(lm)
         d = frame.eye_distance
-        depth = _depth(small @ np.float32([0.299, 0.587, 0.114]), max(1, int(round(RADIUS * d))))
+        radius = max(1, int(round(RADIUS * d)))
+        depth = _depth(small @ np.float32([0.299, 0.587, 0.114]), radius)
         ys, xs = np.mgrid[:size, :size].astype(np.float32)
         mid = 0.5 * (lm[39] + lm[42])
         across = _along(xs, ys, mid, frame.x_axis) / np.float32(d)
@@ -193,19 +193,29 @@ class _Raster:
         eyes = cv2.dilate(eyes, disk(max(1, int(round(0.06 * d)))))
         half, (low, high) = BRIDGE
         bridge = (np.abs(across) < half) & (up > low) & (up < high)
-        return cls(lm, frame, depth, small, xs, ys, across, (reach > 0) & (eyes == 0), bridge)
+        return cls(lm, frame, radius, depth, small, xs, ys, across, (reach > 0) & (eyes == 0), bridge)
 
     @cached_property
     def tint(self) -> np.ndarray:
         """float32 (size, size): how far each pixel's chroma stands out from the thin structures'
         surroundings (``_tint``), measured only when a search by colour is made, and only where
         a frame is followed (0 elsewhere)."""
-        radius = max(1, int(round(RADIUS * self.frame.eye_distance)))
         out = np.zeros(self.depth.shape, np.float32)
-        box = padded_box(self.within, 0, 2 * radius)
+        box = padded_box(self.within, 0, 2 * self.radius)
         if box is not None:
-            out[box] = _tint(self.small[box], radius)
+            out[box] = _tint(self.small[box], self.radius)
         return out
+
+    @cached_property
+    def lines(self) -> np.ndarray:
+        """float32 (size, size): what the search by colour measures (``_lines``)."""
+        return _lines(self.depth, self.tint)
+
+    @cached_property
+    def tinted(self) -> np.ndarray:
+        """bool (size, size): the pixels the search by colour takes as frame wherever they lie
+        (``FRAME_DEPTH``, ``TINT_SURE``)."""
+        return (self.depth >= FRAME_DEPTH) | (self.tint >= TINT_SURE)
 
     @cached_property
     def bridge_lines(self) -> float:
@@ -213,13 +223,11 @@ class _Raster:
         there, or the grey depth at the chroma's scale): no bridge is found by colour with a
         ``TINT`` threshold at or above it. The chroma is measured on the window alone (the same
         values as ``tint``'s there), so a bare face costs a fraction of a millisecond."""
-        radius = max(1, int(round(RADIUS * self.frame.eye_distance)))
         window = self.bridge & self.within
-        box = padded_box(window, 0, 2 * radius)
+        box = padded_box(window, 0, 2 * self.radius)
         if box is None:
             return 0.0
-        lines = np.maximum(self.depth[box] * np.float32(TINT[1] / DEPTH[1]), _tint(self.small[box], radius))
-        return float(lines[window[box]].max())
+        return float(_lines(self.depth[box], _tint(self.small[box], self.radius))[window[box]].max())
 
 
 def _find(raster: _Raster, depth: np.ndarray, depths: tuple[float, float], span_range: tuple[float, float],
@@ -378,6 +386,12 @@ def _depth(grey: np.ndarray, radius: int) -> np.ndarray:
     """float32: how far below its closing (``radius`` pixels) each pixel of ``grey`` is, relative."""
     surface = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, disk(radius))
     return (np.maximum(surface - grey, 0.0) / np.maximum(surface, np.float32(0.02))).astype(np.float32)
+
+
+def _lines(depth: np.ndarray, tint: np.ndarray) -> np.ndarray:
+    """float32: the search by colour's line strength: the chroma standing out (``_tint``), or the
+    grey depth (``_depth``) at the chroma's scale (``DEPTH`` times ``TINT[1] / DEPTH[1]``)."""
+    return np.maximum(depth * np.float32(TINT[1] / DEPTH[1]), tint)
 
 
 def _tint(small: np.ndarray, radius: int) -> np.ndarray:
