@@ -48,9 +48,10 @@ def audio_stats(path: Path) -> tuple[int, float]:
     with av.open(str(path)) as c:
         s = c.streams.audio[0]
         packets = [(p.pts, p.duration) for p in c.demux(s) if p.size]
+        time_base = s.time_base
     start = packets[0][0]
     end = packets[-1][0] + packets[-1][1]
-    return len(packets), float((end - start) * s.time_base)
+    return len(packets), float((end - start) * time_base)
 
 
 def audio_packet_seconds(path: Path) -> float:
