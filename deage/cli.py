@@ -95,7 +95,8 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--search-every", type=int, default=None, metavar="FRAMES",
                    help="search keyframes for small (40 px) and tilted faces: while no face is tracked at most "
                         "every FRAMES frames (ever more rarely while none is found); while faces are tracked, "
-                        "for small faces beside them every 8 x FRAMES frames (default 48; 0 = never)")
+                        "for small faces beside them every 8 x FRAMES frames, and FRAMES / 2 after one was lost "
+                        "inside the frame (default 48; 0 = never)")
 
 
 def add_still_argument(p: argparse.ArgumentParser) -> None:

@@ -26,13 +26,21 @@ How one frame is handled (``FaceTracker.update``):
    that looks right (``SCALE_JUMP``) is taken only if it looks more like the face.
    While nothing is tracked and the detector finds nothing, a slower ``searcher`` (smaller and
    tilted faces) runs on keyframes, ever more rarely while it finds nothing (``search_every``);
-   while faces are tracked, it sweeps now and then for small faces beside them (``SWEEP_GAP``).
+   while faces are tracked, it sweeps now and then for small faces beside them (``SWEEP_GAP``),
+   and soon after a track is lost inside the frame (``LOST_INSIDE``).
 3. **Born or returning faces.** An unmatched detection is compared with ended tracks by identity
    descriptor (only here, and every ``descriptor_interval`` frames per track: a dlib descriptor
    costs ~70 ms), or, without descriptors, by position for a short gap within the shot; a match
    revives the old id, else a new id starts. A new track is then followed backwards over the frames since the
    previous keyframe (``backfill``), so a face that entered between keyframes starts on the
    frame it became trackable, not on the next keyframe.
+4. **Faces gone from view.** A track lost inside the frame (a face that passed behind another,
+   behind a pillar) is looked for again up close, on the next ``LOOK_AGAIN_KEYFRAMES`` keyframes,
+   where it was and where its motion would have taken it; found there and the same face (its
+   descriptor, or its look without descriptors), it continues under its id, followed back over
+   the frames since the keyframe before, and the searcher's next sweep comes sooner
+   (``LOST_INSIDE``). A face the keyframe's detector cannot see (too small for it) would otherwise
+   wait for the next sweep, up to ``SWEEP_GAP * search_every`` frames.
 
 Frames with no face are simply frames no track covers. The result is raw (unsmoothed)
 landmarks; ``deage.face.analysis`` smooths them.
@@ -83,6 +91,13 @@ doubles up to it after each search that finds nothing)."""
 SWEEP_GAP = 8
 """While faces are tracked, the searcher (upright passes only) sweeps for other faces beside them
 every ``SWEEP_GAP * search_every`` frames."""
+LOOK_AGAIN_KEYFRAMES = 8
+"""A track lost inside the frame is looked for again up close on this many keyframes after (a
+face that passed behind another is out of sight for a second or two)."""
+LOST_INSIDE = 0.9
+"""A track lost while at least this share of its box was inside the frame brings the searcher's
+next sweep forward to half ``search_every`` frames away (a face that passed behind something may
+show again elsewhere than ``LOOK_AGAIN_KEYFRAMES`` looks)."""
 SCALE_JUMP = 0.1
 """Relative change of a face's eye span (the distance between the eyes' centres) between two fits
 over which one of them is wrong: no head comes that much nearer between two frames, while dlib's
@@ -145,7 +160,8 @@ class TrackerConfig:
             finds nothing (up to ``MAX_SEARCH_GAP`` = 4x), so a faceless shot pays for a few
             searches only. While faces are tracked it also sweeps for small upright faces beside
             them (a face in the background), on the first keyframe due and then every
-            ``SWEEP_GAP`` (8) times this many frames. 0 = never.
+            ``SWEEP_GAP`` (8) times this many frames, and half this many frames after a track
+            is lost inside the frame (``LOST_INSIDE``). 0 = never.
         cuts: detect hard cuts between shots (``deage.video.cuts``): every track ends at a cut
             (after it, only an identity descriptor can give a face an earlier id) and the first
             frame of a shot is a keyframe.
@@ -464,6 +480,13 @@ class FaceTracker:
             raise DeageError(f"landmarker {self.landmarker.name!r} must return 68 landmarks to track faces")
         return np.asarray(fitted, dtype=np.float32)
 
+    def _fit_turned(self, image: np.ndarray, box: np.ndarray, roll: float) -> np.ndarray:
+        """Landmarks fitted in ``box``, a box on the face turned upright by ``roll`` degrees (as
+        ``_local_detection`` returns it; dlib's landmarker only, others fit the box as it is)."""
+        if isinstance(self.landmarker, DlibLandmarker):
+            return np.asarray(self.landmarker.fit_points(image, box, roll), dtype=np.float32)
+        return self._fit(image, box)
+
     def _plausible(self, gray: np.ndarray, live: _Live, pts: np.ndarray, expected: np.ndarray) -> bool:
         """Whether a fit looks right: in frame, near where it was ``expected``, face-shaped, same look."""
         cfg = self.config
@@ -565,6 +588,10 @@ class FaceTracker:
                 kept_boxes.append(box_from_points(pts, live.relation))
             else:
                 self._lost[tid] = self._live.pop(tid)
+                h, w = gray.shape
+                if visible_fraction(box_from_points(live.points, live.relation), h, w) >= LOST_INSIDE:
+                    # lost inside the frame: a sweep soon finds it again wherever it shows next
+                    self._next_search = min(self._next_search, index + cfg.search_every // 2)
 
         born = []
         for d, det in enumerate(detections):
@@ -580,6 +607,7 @@ class FaceTracker:
             kept_boxes.append(det.box)
         for det, tid in zip(born, self._reidentify(index, born)):
             self._start(index, det, tid, gray)
+        self._look_again(index, frame, gray, fit_image, kept_boxes)
 
     def _search_due(self, index: int, detections: list[Face]) -> bool:
         """Whether the searcher runs on this keyframe: due, and either faces are tracked (a sweep
@@ -651,13 +679,58 @@ class FaceTracker:
         if found is None:
             return None
         box, score, roll = found
-        if isinstance(self.landmarker, DlibLandmarker):
-            pts = np.asarray(self.landmarker.fit_points(fit_image, box, roll), dtype=np.float32)
-        else:
-            pts = self._fit(fit_image, box)
+        pts = self._fit_turned(fit_image, box, roll)
         if not self._plausible(gray, live, pts, guess):
             return None
         return pts, box_relation(box, pts), score, 0
+
+    def _look_again(self, index: int, frame: Image, gray: np.ndarray, fit_image: np.ndarray,
+                    kept_boxes: list[np.ndarray]) -> None:
+        """Tracks lost inside the frame on one of the last ``LOOK_AGAIN_KEYFRAMES`` keyframes before
+        this one, within the shot, looked for again up close (``_local_detection``) where they
+        last were and where their last motion would have taken them, wherever no kept face is;
+        one found there that is the same face (``_same_face``) continues under its id
+        (``_start``: followed back too)."""
+        h, w = gray.shape
+        # a track lost on keyframe k last stood on a frame from the keyframe before k on
+        recent = self._keyframes[-LOOK_AGAIN_KEYFRAMES - 2:-1]
+        for tid, live in list(self._lost.items()):
+            if len(recent) < 2 or live.last_frame < recent[0] or any(live.last_frame < c <= index for c in self._cuts):
+                continue
+            for guess in _guesses(live.points, live.velocity, index - live.last_frame):
+                box = box_from_points(guess, live.relation)
+                if visible_fraction(box, h, w) < self.config.min_visible or (
+                        kept_boxes and box_iou(box, np.stack(kept_boxes)).max() >= self.config.match_iou):
+                    continue
+                found = self._local_detection(gray, guess)
+                if found is None:
+                    continue
+                box, score, roll = found
+                pts = self._fit_turned(fit_image, box, roll)
+                det = Face(box, score, keypoints5_from_landmarks(pts), pts)
+                if not self._same_face(frame, gray, live, det):
+                    continue
+                self._start(index, det, tid, gray)
+                kept_boxes.append(det.box)
+                break
+
+    def _same_face(self, frame: Image, gray: np.ndarray, live: _Live, det: Face) -> bool:
+        """Whether a face found where a lost track was expected is that track's face: its identity
+        descriptor within the re-identification threshold of the track's, or, without descriptors,
+        its aligned grey patch like the track's last confirmed one (``min_appearance``). Sets the
+        descriptor on ``det`` where one is computed."""
+        if self.recognizer is not None and live.descriptors:
+            det.descriptor = np.asarray(self.recognizer.describe(frame, det), dtype=np.float32)
+            return min(self.recognizer.distance(det.descriptor, d) for d in live.descriptors) < self._reid_threshold()
+        patch = appearance_patch(gray, keypoints5_from_landmarks(np.asarray(det.landmarks)))
+        return patch_similarity(patch, live.ref_patch) >= self.config.min_appearance
+
+    def _reid_threshold(self) -> float | None:
+        """The largest descriptor distance that re-identifies a face (``reid_threshold``, else
+        ``REID_FRACTION`` of the recognizer's threshold); None without a recognizer or setting."""
+        if self.config.reid_threshold is not None or self.recognizer is None:
+            return self.config.reid_threshold
+        return REID_FRACTION * float(self.recognizer.threshold)
 
     def _reidentify(self, index: int, born: list[Face]) -> list[int | None]:
         """For each new detection, the id of the ended track it continues, or None."""
@@ -666,9 +739,7 @@ class FaceTracker:
         if not born or not lost:
             return [None] * len(born)
         coast = cfg.coast_frames if cfg.coast_frames is not None else 2 * cfg.detect_every
-        threshold = cfg.reid_threshold
-        if threshold is None and self.recognizer is not None:
-            threshold = REID_FRACTION * float(self.recognizer.threshold)
+        threshold = self._reid_threshold()
         cost = np.full((len(born), len(lost)), np.inf)
         for i, det in enumerate(born):
             for j, tid in enumerate(lost):
@@ -820,6 +891,17 @@ class FaceTracker:
         face.descriptor = np.asarray(self.recognizer.describe(frame, face), dtype=np.float32)
         live.descriptors = (live.descriptors + [face.descriptor])[-8:]
         live.last_descriptor = index
+
+
+def _guesses(points: np.ndarray, velocity: np.ndarray, frames: int) -> list[np.ndarray]:
+    """Where a face last fitted at ``points`` (float32 (68, 2)) moving ``velocity`` px a frame may be
+    ``frames`` frames later: carried on by its motion, and where it was (a face that stopped behind
+    whatever hid it); one guess where the two are within a fifth of the face's width."""
+    moved = points + velocity * frames
+    width = float(np.ptp(points[:, 0]))
+    if float(np.linalg.norm(velocity)) * frames <= 0.2 * width:
+        return [moved]
+    return [moved, points]
 
 
 def scale_jump(a: Points, b: Points) -> bool:
