@@ -155,10 +155,14 @@ def test_a_source_that_will_show_in_its_replacements_is_named_and_recorded():
     """A laughing face's narrowed eyes smeared its replacements' eyes (t1's third face, the
     example look's source before), and a small or turned face gives soft or stretched ones: the
     editor warns of each when it loads the source, naming it and its file, and the render's
-    provenance records them. A sharp, frontal face with open eyes raises nothing."""
+    provenance records them. A face in glasses passes them on, painted on and cut off at the
+    face's edge (Grace Hopper's swapped onto the astronaut: her frames without their arms). A
+    sharp, frontal face with open eyes raises nothing."""
     from deage.edit.swap.source import SourceWarning
 
-    cases = {"pkg:skimage/astronaut": (None, ()), T1: (2, ("narrowed",)), HANKS: (None, ("small", "turned"))}
+    hopper = "pkg:matplotlib/mpl-data/sample_data/grace_hopper.jpg"
+    cases = {"pkg:skimage/astronaut": (None, ()), T1: (2, ("narrowed",)), HANKS: (None, ("small", "turned")),
+             hopper: (None, ("glasses",))}
     for photo, (face, expected) in cases.items():
         source = {"photo": photo, "consent": CONSENT} | ({"face": face} if face is not None else {})
         editor = SwapEditor()

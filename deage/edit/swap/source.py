@@ -30,6 +30,7 @@ from deage.edit.swap.regions import skin_or_features
 from deage.errors import AmbiguousFaceError, DeageError, MediaError, NoFaceError
 from deage.face.align import align_face
 from deage.face.gaze import Gaze, estimate_gaze, eye_width, lid_opening
+from deage.face.glasses import find_glasses
 from deage.face.masks import FaceFrame, disk
 from deage.face.protocols import Detector, Recognizer
 from deage.types import AlignedFace, Face, Image, Points
@@ -44,6 +45,9 @@ faces come out soft (they are upscaled from it)."""
 SOURCE_OPENING = 0.2
 """Lid opening (height / width of the eye) below which a source's eye counts as narrowed: open
 eyes measured 0.25-0.35 here, laughing ones 0.15-0.18 (their replacements' eyes smeared)."""
+SOURCE_GLASSES = 0.5
+"""``find_glasses``'s ``present`` over which a source face counts as wearing glasses: the swap
+carries them onto its replacements, cut off at the face's edge (no arms)."""
 SOURCE_TURN = 0.35
 """``mesh.turn`` (half jaw widths; 0 frontal, about 0.5 three-quarters) beyond which a source is
 too turned: the far side of its replacements is stretched from few pixels."""
@@ -361,11 +365,13 @@ def pick_face(faces: list[Face], choice: str | int | None, path: Path | str, sou
     return faces[choice], choice
 
 
-def source_concerns(landmarks: Points, scale: float = 1.0) -> tuple[str, ...]:
+def source_concerns(landmarks: Points, scale: float = 1.0, glasses: float = 0.0) -> tuple[str, ...]:
     """What about a source face will show in its replacements, as sentences for an artist: a
     face under ``SOURCE_EYE_DISTANCE`` pixels between the eyes, eyes narrowed under
-    ``SOURCE_OPENING`` (a laugh, a blink), a head turned beyond ``SOURCE_TURN``. ``landmarks``:
-    float (68, 2) in an image ``scale`` times the size of the source photo. Empty for a good one."""
+    ``SOURCE_OPENING`` (a laugh, a blink), a head turned beyond ``SOURCE_TURN``, glasses
+    (``glasses``: ``find_glasses``'s ``present`` on the source, over ``SOURCE_GLASSES``).
+    ``landmarks``: float (68, 2) in an image ``scale`` times the size of the source photo. Empty
+    for a good one."""
     pts = np.asarray(landmarks, np.float64)
     out = []
     distance = float(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0))) / scale
@@ -381,6 +387,9 @@ def source_concerns(landmarks: Points, scale: float = 1.0) -> tuple[str, ...]:
     if abs(sideways) > SOURCE_TURN:
         out.append(f"it is turned to one side (turn {sideways:+.2f} half jaw widths; 0 is frontal): the far side "
                    "of its replacements is stretched from few pixels; a frontal photo is better")
+    if glasses > SOURCE_GLASSES:
+        out.append("it wears glasses: its replacements wear them too, painted on with the face and cut off at "
+                   "its edge (no arms); a photo without glasses is better")
     return tuple(out)
 
 
@@ -429,4 +438,5 @@ def load_source(
     return SourceFace(name=spec.name, path=path, frame=frame, aligned=aligned, descriptor=descriptor,
                       skin=skin * valid, valid=valid, consent=None,
                       file_sha256=_file_sha256(path), face_index=index, faces_in_image=len(faces),
-                      concerns=source_concerns(face.landmarks, _photo_layout(*raw.shape[:2])[0]))
+                      concerns=source_concerns(face.landmarks, _photo_layout(*raw.shape[:2])[0],
+                                               find_glasses(aligned.image, aligned.landmarks).present))
