@@ -756,10 +756,10 @@ def _passing_clip(astronaut, group_photo, motion: str):
     """96 frames, 640x360, on scikit-image's coffee: the astronaut (a ~60 px face, too small for
     the clip's detector: only the searcher finds her) crossing left to right (``motion``
     "crossing"), standing mid-frame ("standing"), or standing there and, once hidden (frame 61),
-    150 px further right ("stepping"), and a man's face from t1.jpg crossing right to left in front of her, both moving
-    from frame 24 on (after the searcher's second look, on the keyframe at 50), so his face hides
-    hers wholly on about ten frames from frame 55. Frames, and per frame the true centres and the
-    share of her face's middle half (across) left in view."""
+    150 px further right ("stepping"); a man's face from t1.jpg crosses right to left in front of
+    her. Both move from frame 24 on (after the searcher's second look, on the keyframe at 50), so
+    his face hides hers wholly on about ten frames from frame 55. Frames, and per frame the true
+    centres and the share of her face's middle half (across) left in view."""
     from skimage import data
 
     a = cv2.resize(astronaut[20:260, 110:330], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
@@ -799,6 +799,7 @@ def test_a_small_face_hidden_by_one_passing_in_front_is_found_again_under_its_id
     analysis = analyse_frames(frames, FPS)
     assert len(analysis.track_ids) == 2, analysis.track_ids
     tracks = [analysis.track(t) for t in analysis.track_ids]
+    hers: list[int] = []
     for track in tracks:
         first = min(track.faces)
         who = int(np.argmin([np.linalg.norm(np.array(track.faces[first].center) - c) for c in truth[first]]))
