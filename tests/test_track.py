@@ -813,3 +813,38 @@ def test_a_small_face_hidden_by_one_passing_in_front_is_found_again_under_its_id
         assert len(missing) <= 8 and max(missing, default=0) < 75, f"her face in view but untracked on {missing}"
     else:
         assert missing == [], f"her face in view but untracked on frames {missing}"
+
+
+def test_a_face_uncovered_in_a_shot_that_then_stands_still_is_found_again(astronaut):
+    """A still shot (grain of 1 level): a textured slab slides over three quarters of the
+    astronaut's face (frames 20-30), stays, slides away (50-60), and the shot then stands still.
+    Her track is lost under the slab; every frame after it left repeated the last one fitted (a
+    held picture), and a repeat was never looked at, so no keyframe ever ran on her uncovered face
+    and her edit never came back (frames 29-109 untracked). A repeat is now looked at once where a
+    keyframe is due that its picture did not have (``FaceTracker._unlooked``): she is back under
+    her id within a keyframe of being uncovered; held frames still keep her landmarks exactly."""
+    from skimage import data
+
+    base = _astro_layer(astronaut, 0.0)
+    slab = cv2.cvtColor(cv2.resize(data.grass(), (W, H)), cv2.COLOR_GRAY2RGB)
+    face_left, face_width = int(222 * ASTRO_SCALE - 53), 106
+    covered = face_left + int(0.75 * face_width)
+    rng = np.random.default_rng(3)
+    frames = []
+    for i in range(110):
+        k = float(np.clip((i - 20) / 10, 0, 1)) if i < 50 else float(np.clip(1 - (i - 50) / 10, 0, 1))
+        frame = base.copy()
+        edge = int(round(k * covered))
+        if edge > 0:
+            frame[:, :edge] = slab[:, W - edge:]
+        frames.append(np.clip(frame + rng.normal(0, 1.0, frame.shape), 0, 255).astype(np.uint8))
+    analysis = analyse_frames(frames, FPS)
+    (tid,) = analysis.track_ids
+    tracked = set(analysis.track(tid).faces)
+    assert set(range(20)) <= tracked
+    missing = sorted(set(range(62, 110)) - tracked)
+    assert missing == [], f"her face uncovered but untracked on frames {missing}"
+    faces = analysis.track(tid).faces
+    assert abs(faces[100].center[0] - 222 * ASTRO_SCALE) < 10
+    held = [i for i in range(71, 110) if np.array_equal(faces[i].landmarks, faces[i - 1].landmarks)]
+    assert len(held) >= 30, held  # the still frames after the look are held, not re-fitted

@@ -6,7 +6,9 @@ How one frame is handled (``FaceTracker.update``):
    **The same picture again?** A frame that repeats the one before (``frame_repeats``: a held
    frame, animation on twos, a frame-rate conversion's doubled frames) gets every face exactly as
    it was, with no fit and no detection: re-fitted, its landmarks moved by a few pixels, and a
-   face swap shimmered on frames whose picture did not change.
+   face swap shimmered on frames whose picture did not change. Where a keyframe (or a search)
+   is due that the picture never had, new and lost faces are looked for on it all the same
+   (``_look_at_held``): a face uncovered, after which the shot stood still, was never detected.
 1. **Propagate.** Every live track re-fits its 68 landmarks inside a box placed from its
    previous landmarks, moved by its last frame-to-frame motion (~1.5 ms a face with dlib; a head
    tilted by ``ROLL_MIN`` or more is fitted turned upright), then
@@ -378,6 +380,9 @@ class FaceTracker:
         # (frame, gray, landmarker image, whether it repeats the frame before)
         self._buffer: list[tuple[int, np.ndarray, np.ndarray, bool]] = []
         self._anchor: np.ndarray | None = None  # gray of the last frame whose faces were fitted
+        # whether the anchor was a keyframe, and whether the searcher was due on it (``_unlooked``)
+        self._anchor_looked = (False, False)
+        self._next_search_was = 0  # the searcher's next frame as the last keyframe began
         self._keyframes: list[int] = []
         self._redetections = 0
         self._count = 0
@@ -411,6 +416,8 @@ class FaceTracker:
                 if live.last_frame == index - 1:
                     live.track.faces[index] = live.track.faces[index - 1]
                     live.last_frame = index
+            if self._unlooked(index):
+                self._look_at_held(index, frame, gray, fit_image)
             self._buffer.append((index, gray, fit_image, True))
             del self._buffer[:-BACKFILL_FRAMES]
             return
@@ -440,6 +447,7 @@ class FaceTracker:
         self._buffer.append((index, gray, fit_image, False))
         del self._buffer[:-BACKFILL_FRAMES]
         self._anchor = gray
+        self._anchor_looked = self._looked(index)
 
     def result(self) -> TrackingResult:
         """The tracks so far: those with a face whose best score reaches ``min_track_score`` (and
@@ -524,18 +532,50 @@ class FaceTracker:
             out.append(face)
         return out
 
-    def _keyframe(self, index, frame, gray, fit_image, proposals) -> None:
-        cfg = self.config
+    def _looked(self, index: int) -> tuple[bool, bool]:
+        """Whether frame ``index`` was a keyframe, and whether the searcher was due on it."""
+        keyframe = self._keyframes[-1] == index
+        return keyframe, keyframe and self.searcher is not None and index >= self._next_search_was
+
+    def _unlooked(self, index: int) -> bool:
+        """Whether a held frame ``index`` is due a keyframe and the picture it repeats (the anchor)
+        never had one, or is due the searcher and its keyframe was not: a face that came into view
+        (an occluder moved away, a sweep came due) while the shot then stood still was otherwise
+        never detected, as every later frame repeated the anchor."""
+        detected, searched = self._anchor_looked
+        keyframe_due = index - self._keyframes[-1] >= self.config.detect_every
+        search_due = self.searcher is not None and index >= self._next_search
+        return (keyframe_due and not detected) or (search_due and detected and not searched)
+
+    def _look_at_held(self, index: int, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> None:
+        """A keyframe on a held frame that needs one (``_unlooked``): new and lost faces are looked
+        for, and the tracked ones, held exactly, are left as they are (re-fitted on the same
+        picture their landmarks would move by a few pixels)."""
         self._keyframes.append(index)
+        detections = self._detections(index, frame, gray, fit_image)
+        kept_boxes = [box_from_points(live.points, live.relation) for live in self._live.values()]
+        self._births(index, frame, gray, detections, kept_boxes)
+        self._look_again(index, frame, gray, fit_image, kept_boxes)
+        self._anchor_looked = self._looked(index)
+
+    def _detections(self, index: int, frame: Image, gray: np.ndarray, fit_image: np.ndarray) -> list[Face]:
+        """A keyframe's detections: the detector's, and the searcher's where it is due."""
+        self._next_search_was = self._next_search
         detections = self._detect(self.detector, frame, gray, fit_image)
         if self._search_due(index, detections):
             found = self._search(index, frame, gray, fit_image)
             if self._live:  # a sweep while tracking: add the faces the fast detector did not see
                 boxes = [d.box for d in detections]
-                detections = detections + [f for f in found
-                                           if not boxes or box_iou(f.box, np.stack(boxes)).max() < cfg.match_iou]
+                detections = detections + [f for f in found if not boxes or
+                                           box_iou(f.box, np.stack(boxes)).max() < self.config.match_iou]
             else:
                 detections = found
+        return detections
+
+    def _keyframe(self, index, frame, gray, fit_image, proposals) -> None:
+        cfg = self.config
+        self._keyframes.append(index)
+        detections = self._detections(index, frame, gray, fit_image)
         tids = list(proposals)
         matches: dict[int, int] = {}
         if tids and detections:
@@ -593,10 +633,17 @@ class FaceTracker:
                     # lost inside the frame: a sweep soon finds it again wherever it shows next
                     self._next_search = min(self._next_search, index + cfg.search_every // 2)
 
+        self._births(index, frame, gray, [d for i, d in enumerate(detections) if i not in matches.values()],
+                     kept_boxes)
+        self._look_again(index, frame, gray, fit_image, kept_boxes)
+
+    def _births(self, index: int, frame: Image, gray: np.ndarray, detections: list[Face],
+                kept_boxes: list[np.ndarray]) -> None:
+        """Start (or revive, ``_reidentify``) a track for each unmatched detection that is big
+        enough and on no kept face; their boxes join ``kept_boxes``."""
+        cfg = self.config
         born = []
-        for d, det in enumerate(detections):
-            if d in matches.values():
-                continue
+        for det in detections:
             if cfg.min_face_size is not None and det.width < cfg.min_face_size:
                 continue
             if kept_boxes and box_iou(det.box, np.stack(kept_boxes)).max() >= cfg.match_iou:
@@ -607,7 +654,6 @@ class FaceTracker:
             kept_boxes.append(det.box)
         for det, tid in zip(born, self._reidentify(index, born)):
             self._start(index, det, tid, gray)
-        self._look_again(index, frame, gray, fit_image, kept_boxes)
 
     def _search_due(self, index: int, detections: list[Face]) -> bool:
         """Whether the searcher runs on this keyframe: due, and either faces are tracked (a sweep
