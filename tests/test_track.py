@@ -848,3 +848,52 @@ def test_a_face_uncovered_in_a_shot_that_then_stands_still_is_found_again(astron
     assert abs(faces[100].center[0] - 222 * ASTRO_SCALE) < 10
     held = [i for i in range(71, 110) if np.array_equal(faces[i].landmarks, faces[i - 1].landmarks)]
     assert len(held) >= 30, held  # the still frames after the look are held, not re-fitted
+
+
+def _dissolve_clip(first: np.ndarray, second: np.ndarray, n: int = 120, start: int = 48, length: int = 24):
+    """``n`` frames of 640x360 swaying gently (4 px), ``first`` dissolving into ``second`` (both RGB
+    uint8 (360, 640, 3)) over frames ``start`` to ``start + length``, grain of 2.5 levels."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(n):
+        a = float(np.clip((i - start) / length, 0, 1))
+        m = np.float32([[1, 0, 4 * np.sin(i / 6)], [0, 1, 0]])
+        f = cv2.warpAffine(((1 - a) * first + a * second).astype(np.float32), m, (W, H), borderMode=cv2.BORDER_REPLICATE)
+        frames.append(np.clip(f + rng.normal(0, 2.5, f.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+def _placed(image: np.ndarray, rows: slice, cols: slice, scale: float, left: int) -> np.ndarray:
+    patch = cv2.resize(image[rows, cols], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((H, W, 3), 100, np.uint8)
+    frame[20:20 + patch.shape[0], left:left + patch.shape[1]] = patch[:H - 20, :W - left]
+    return frame
+
+
+def test_a_dissolve_from_one_person_to_another_at_the_same_place_splits_the_track(astronaut, group_photo):
+    """A dissolve (frames 48-72) from the astronaut to a man's face (t1.jpg) at about the same
+    place: no cut is seen and the fit follows the picture, so one track ran from her face on to
+    his (ids, a reference photo's selection and the apparent age per track all mixed the two). A
+    track whose refreshed descriptor is another person's (median distance to its kept ones at
+    least the recognizer's threshold: ``FaceTracker._changed_person``) now ends where the
+    picture changed and a new track takes his frames (``_split``). The same person dissolving
+    into a darker, warmer shot of herself stays one track."""
+    her = _placed(astronaut, slice(0, 300), slice(100, 360), 1.0, 180)
+    him = _placed(group_photo, slice(300, 540), slice(680, 900), 1.25, 185)
+    analysis = analyse_frames(_dissolve_clip(her, him), FPS)
+    assert len(analysis.track_ids) == 2, [sorted(analysis.track(t).faces)[::10] for t in analysis.track_ids]
+    first, second = (analysis.track(t) for t in analysis.track_ids)
+    assert min(first.faces) == 0 and max(second.faces) == 119
+    assert 54 <= max(first.faces) <= 66 and min(second.faces) == max(first.faces) + 1, (max(first.faces), min(second.faces))
+    recognizer = DlibRecognizer()
+    for track, person in ((first, her), (second, him)):
+        reference = analyse_frames([person], FPS)
+        (ref_id,) = reference.track_ids
+        ref = reference.track(ref_id).faces[0]
+        own = np.asarray(recognizer.describe(person, ref))
+        described = [f.descriptor for f in track.faces.values() if f.descriptor is not None]
+        assert described and all(recognizer.distance(d, own) < 0.45 for d in described)
+
+    darker = np.clip(her.astype(np.float32) * [0.7, 0.6, 0.5] + 10, 0, 255).astype(np.uint8)
+    again = analyse_frames(_dissolve_clip(her, np.roll(darker, 6, axis=1)), FPS)
+    assert len(again.track_ids) == 1 and len(again.track(again.track_ids[0]).faces) == 120

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("deage.analysis")
 
-ANALYSIS_VERSION = 15
+ANALYSIS_VERSION = 16
 """Bump when a code change alters analysis results: it invalidates every cache."""
 
 CACHE_SUFFIX = ".analysis.npz"
