@@ -86,7 +86,8 @@ class AnalysisSettings:
         search on a CPU; the verifier of low-scoring tracks is dlib's CNN detector, ~0.5 s a track).
     Identity:
         descriptors: compute identity descriptors (re-identify faces that come back; select by photo).
-        descriptor_interval: frames between descriptor refreshes per track (0 = only when a track starts).
+        descriptor_interval: frames between descriptor refreshes per track (0 = only when a track starts);
+            a refresh that shows another person splits the track there (a dissolve, a fit that slid).
         reid_threshold: largest descriptor distance to re-identify; None = 2/3 of the recognizer's
             threshold (``deage.face.track.REID_FRACTION``).
     Smoothing (applied after tracking; changing these re-uses the cache):

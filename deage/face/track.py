@@ -145,7 +145,8 @@ class TrackerConfig:
         reanchor_distance: mean landmark distance (fraction of face size) between the tracked and
             the detected fit above which a keyframe re-anchors the track on the detection.
         descriptors: compute identity descriptors (needs a recognizer) to re-identify faces that come back.
-        descriptor_interval: frames between descriptor refreshes of a live track (0: only at birth).
+        descriptor_interval: frames between descriptor refreshes of a live track (0: only at birth);
+            a refresh that is another person's splits the track (``_split``).
         reid_threshold: largest descriptor distance to re-identify a face; None = ``REID_FRACTION`` of
             the recognizer's threshold.
         coast_frames: without descriptors, a detection at the last place of a track lost at most
