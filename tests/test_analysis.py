@@ -152,6 +152,16 @@ def test_default_cache_is_beside_the_clip(example_clip, tmp_path):
     assert default_cache_dir(None).parts[-2:] == (".cache", "deage")
 
 
+def test_an_analysis_without_the_cache_leaves_the_clips_folder_as_it_was(example_clip, tmp_path):
+    """``use_cache=False`` reads and writes no cache, and makes no folder: it had made an empty
+    ``.deage-cache`` beside the clip (in a footage folder, in the shared media) all the same."""
+    clip = tmp_path / "shot.mp4"
+    shutil.copy(example_clip, clip)
+    analysis = analyse_clip(clip, AnalysisSettings(descriptors=False, detect_every=20), use_cache=False)
+    assert analysis.track_ids and not analysis.from_cache
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.mp4"]
+
+
 def test_analysis_api(example_analysis, tmp_path):
     analysis, _, _ = example_analysis
     rows = analysis.summary()

@@ -713,10 +713,10 @@ def analyse_clip(
     info = clip.info
     source = str(getattr(info, "path", "") or "")
     clip_hash = clip.content_hash()
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(source or None)
-    path = cache_path(folder, source or "clip", clip_hash, settings)
     pixel_aspect = float(getattr(info, "pixel_aspect", 1))
-    if use_cache:
+    if use_cache:  # (without it no cache folder is made, beside the clip or anywhere)
+        folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(source or None)
+        path = cache_path(folder, source or "clip", clip_hash, settings)
         cached = _read_cache(path, clip_hash, settings, pixel_aspect)
         if cached is not None:
             result = smoothed(dataclasses.replace(cached, source=source), settings)
